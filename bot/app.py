@@ -1,0 +1,73 @@
+"""Wiring the frontend process: settings, Redis (given or embedded), the local worker, and the frontends."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+import redis
+import redis.asyncio as aioredis
+
+from bot.local import EmbeddedRedis, LocalWorker
+from bot.queue import RedisJobs
+from bot.settings import BotSettings, RedisSettings
+from handlers.service import Molbert
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Backend:
+    """What every frontend shares: the use cases (queueing through RQ) and an async Redis for results."""
+
+    molbert: Molbert
+    results: aioredis.Redis
+
+
+@contextlib.asynccontextmanager
+async def backend(bot_settings: BotSettings, redis_settings: RedisSettings) -> AsyncIterator[Backend]:
+    """Connect to ``REDIS_URL``; with it unset, start an embedded Redis and a local worker for the duration."""
+    embedded = local_worker = supervisor = None
+    if redis_settings.url is None:
+        log.info("REDIS_URL is not set: one-machine mode (embedded Redis and a local worker)")
+        embedded = EmbeddedRedis(bot_settings.data_dir / "redis")
+        url = embedded.url
+        local_worker = LocalWorker(url)
+        supervisor = asyncio.create_task(local_worker.supervise(), name="local-worker")
+    else:
+        url = redis_settings.url.get_secret_value()
+    jobs_connection = redis.Redis.from_url(url)
+    results_connection = aioredis.Redis.from_url(url)
+    try:
+        yield Backend(molbert=Molbert(RedisJobs(jobs_connection)), results=results_connection)
+    finally:
+        await results_connection.aclose()
+        jobs_connection.close()
+        if local_worker is not None:
+            await local_worker.stop()
+            await asyncio.gather(supervisor, return_exceptions=True)
+        if embedded is not None:
+            embedded.stop()
+
+
+async def run_until_stopped(*runners: Callable[[], Awaitable[None]]) -> None:
+    """Run the frontends until one ends or SIGINT/SIGTERM arrives, then cancel the rest."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    tasks = [asyncio.create_task(runner()) for runner in runners]
+    stopper = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
+    if stopper in done:
+        log.info("stopping…")
+    for task in [*tasks, stopper]:
+        task.cancel()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    for task, result in zip(tasks, results, strict=True):
+        if task in done and isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
+            raise result

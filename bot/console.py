@@ -1,0 +1,151 @@
+"""``python -m bot console``: try Molbert in a terminal, no token needed (like errbot's text mode).
+
+The same handlers and the same queue as in Telegram; images are saved as files whose paths are printed.
+Lines are read until end of input; then the console waits for the results still on their way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import itertools
+import logging
+import shlex
+import sys
+import threading
+import time
+from pathlib import Path
+
+import redis.asyncio as aioredis
+
+from bot.results import ResultListener
+from handlers.ports import MessageId
+from handlers.protocol import ChatRef, delivered_key
+from handlers.service import Molbert
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "console"
+RESULT_WAIT_SECONDS = 600
+
+
+class ConsoleOutbox:
+    """Prints messages to stdout and saves images under ``image_dir``."""
+
+    def __init__(self, image_dir: Path) -> None:
+        self.image_dir = image_dir
+        self._ids = itertools.count(1)
+
+    async def send_text(self, chat: ChatRef, text: str) -> MessageId:
+        """Print a message; return its number."""
+        message_id = next(self._ids)
+        print(f"molbert [{message_id}]> {text}", flush=True)
+        return message_id
+
+    async def edit_text(self, chat: ChatRef, message_id: MessageId, text: str) -> None:
+        """Print the new text of an earlier message."""
+        print(f"molbert [{message_id}, edited]> {text}", flush=True)
+
+    async def send_photo(self, chat: ChatRef, photo: bytes, caption: str) -> MessageId:
+        """Save the image and print its path with the caption."""
+        message_id = next(self._ids)
+        self.image_dir.mkdir(parents=True, exist_ok=True)
+        path = self.image_dir / f"molbert-{chat.message_id}-{message_id}.png"
+        path.write_bytes(photo)
+        print(f"molbert [{message_id}]> {caption}\n  🖼  {path.resolve()}", flush=True)
+        return message_id
+
+    async def delete_message(self, chat: ChatRef, message_id: MessageId) -> None:
+        """Nothing to delete in a terminal: the status line stays in the scroll-back."""
+
+
+class ConsoleSession:
+    """Turns typed lines into the same use cases the chat frontends call."""
+
+    def __init__(self, molbert: Molbert, outbox: ConsoleOutbox) -> None:
+        self.molbert = molbert
+        self.outbox = outbox
+        self.user = getpass.getuser()
+        self.job_ids: list[str] = []
+
+    def chat(self) -> ChatRef:
+        """A fresh message in the one console chat (job ids come from message ids, so they must not repeat)."""
+        return ChatRef(platform=PLATFORM, chat_id="local", user_id=self.user, message_id=time.time_ns() // 1000)
+
+    async def handle_line(self, line: str) -> None:
+        """Run one typed line: a command, or a path to an image with optional labels."""
+        command, _, rest = line.strip().partition(" ")
+        chat = self.chat()
+        if not command:
+            return
+        if command == "/start":
+            await self.molbert.start(chat, self.outbox, name=self.user)
+        elif command == "/help":
+            await self.molbert.help(chat, self.outbox)
+        elif command in ("/imagine", "/draw", "/нарисуй"):
+            self._track(await self.molbert.imagine(chat, rest, self.outbox))
+        elif command == "/classify" or Path(command).is_file():
+            await self._classify(chat, rest if command == "/classify" else line.strip())
+        elif command.startswith("/"):
+            await self.molbert.refuse(chat, self.outbox, "unknown_command")
+        else:
+            await self.molbert.refuse(chat, self.outbox, "text_hint")
+
+    async def _classify(self, chat: ChatRef, arguments: str) -> None:
+        """``<path> [labels]`` — the path may be quoted if it has spaces."""
+        words = shlex.split(arguments) if arguments else []
+        if not words or not Path(words[0]).is_file():
+            await self.molbert.refuse(chat, self.outbox, "image_unreadable")
+            return
+        path = Path(words[0])
+
+        async def read() -> bytes:
+            return path.read_bytes()
+
+        caption = " ".join(words[1:]) or None
+        self._track(await self.molbert.classify(chat, read, path.stat().st_size, caption, self.outbox))
+
+    def _track(self, job_id: str | None) -> None:
+        if job_id is not None:
+            self.job_ids.append(job_id)
+
+
+async def run_console(molbert: Molbert, results: aioredis.Redis, data_dir: Path) -> None:
+    """Read commands from stdin until it ends, then wait for the outstanding results."""
+    outbox = ConsoleOutbox(data_dir / "console")
+    session = ConsoleSession(molbert, outbox)
+    listener = ResultListener(results, PLATFORM, outbox)
+    listener_task = asyncio.create_task(listener.run(), name="console-results")
+    print("Molbert console. Try: /imagine кот в космосе · /classify photo.jpg кошка, собака · /help", flush=True)
+    try:
+        async for line in _stdin_lines():
+            await session.handle_line(line)
+        await _wait_delivered(results, session.job_ids)
+    finally:
+        listener.stop()
+        await asyncio.gather(listener_task, return_exceptions=True)
+
+
+async def _stdin_lines():
+    """Lines from stdin, read by a daemon thread so a blocked read never holds up shutdown."""
+    loop = asyncio.get_running_loop()
+    lines: asyncio.Queue[str | None] = asyncio.Queue()
+
+    def pump() -> None:
+        for line in sys.stdin:
+            loop.call_soon_threadsafe(lines.put_nowait, line)
+        loop.call_soon_threadsafe(lines.put_nowait, None)
+
+    threading.Thread(target=pump, name="console-stdin", daemon=True).start()
+    while (line := await lines.get()) is not None:
+        yield line
+
+
+async def _wait_delivered(results: aioredis.Redis, job_ids: list[str]) -> None:
+    deadline = time.monotonic() + RESULT_WAIT_SECONDS
+    for job_id in job_ids:
+        while not await results.exists(delivered_key(job_id)):
+            if time.monotonic() > deadline:
+                log.warning("gave up waiting for job %s", job_id)
+                return
+            await asyncio.sleep(0.2)

@@ -1,0 +1,107 @@
+"""The frontend's side of the job queue: RQ with JSON payloads, enqueued by dotted path.
+
+RQ and redis-py are synchronous; each call is short, so it runs in a thread to keep the event loop free.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import redis
+from rq import Callback, Queue, Retry
+from rq.exceptions import DuplicateJobError
+from rq.serializers import JSONSerializer
+
+from handlers.errors import QueueUnavailable
+from handlers.ports import MessageId
+from handlers.protocol import (
+    CLASSIFY_FUNC,
+    CLASSIFY_QUEUE,
+    FAILURE_CALLBACK,
+    GENERATE_FUNC,
+    GENERATE_QUEUE,
+    ClassifyJob,
+    GenerateJob,
+    status_message_key,
+)
+
+DELIVERED = "delivered"
+
+
+@dataclass(frozen=True)
+class JobPolicy:
+    """How long a kind of job may run, how often it is retried and how long its traces stay in Redis."""
+
+    timeout: int
+    retries: int = 2
+    result_ttl: int = 24 * 3600  # keeps the job id taken, so a late re-delivered update is still a duplicate
+    failure_ttl: int = 7 * 24 * 3600
+
+
+GENERATE_POLICY = JobPolicy(timeout=600)
+CLASSIFY_POLICY = JobPolicy(timeout=120)
+INPUT_TTL = 3600
+STATUS_TTL = 24 * 3600
+
+
+class RedisJobs:
+    """Implements :class:`handlers.ports.JobSubmitter` on RQ queues in one Redis."""
+
+    def __init__(self, connection: redis.Redis) -> None:
+        self.connection = connection
+        self.generate_queue = Queue(GENERATE_QUEUE, connection=connection, serializer=JSONSerializer)
+        self.classify_queue = Queue(CLASSIFY_QUEUE, connection=connection, serializer=JSONSerializer)
+
+    async def submit_generate(self, job_id: str, job: GenerateJob) -> int | None:
+        """Enqueue a generation job; return its queue position, or ``None`` if the job id exists."""
+        return await asyncio.to_thread(
+            self._enqueue, self.generate_queue, GENERATE_FUNC, job_id, job.model_dump(mode="json"), GENERATE_POLICY
+        )
+
+    async def submit_classify(self, job_id: str, job: ClassifyJob, image: bytes) -> int | None:
+        """Store the photo, then enqueue a classification job; ``None`` if the job id exists."""
+        return await asyncio.to_thread(self._store_and_enqueue_classify, job_id, job, image)
+
+    async def remember_status_message(self, job_id: str, message_id: MessageId) -> bool:
+        """Remember the "queued" message; ``False`` if the result was delivered first."""
+        previous = await asyncio.to_thread(self._swap_status, job_id, str(message_id))
+        return previous != DELIVERED
+
+    def _store_and_enqueue_classify(self, job_id: str, job: ClassifyJob, image: bytes) -> int | None:
+        try:
+            self.connection.set(job.image_key, image, ex=INPUT_TTL)
+        except redis.RedisError as exc:
+            raise QueueUnavailable(str(exc)) from exc
+        payload = job.model_dump(mode="json")
+        return self._enqueue(self.classify_queue, CLASSIFY_FUNC, job_id, payload, CLASSIFY_POLICY)
+
+    def _enqueue(self, queue: Queue, func: str, job_id: str, payload: dict, policy: JobPolicy) -> int | None:
+        try:
+            queue.enqueue_call(
+                func,
+                args=(payload,),
+                job_id=job_id,
+                unique=True,
+                timeout=policy.timeout,
+                result_ttl=policy.result_ttl,
+                failure_ttl=policy.failure_ttl,
+                retry=Retry(max=policy.retries),
+                on_failure=Callback(FAILURE_CALLBACK),
+            )
+            return queue.count
+        except DuplicateJobError:
+            return None
+        except redis.RedisError as exc:
+            raise QueueUnavailable(str(exc)) from exc
+
+    def _swap_status(self, job_id: str, value: str) -> str | None:
+        previous = self.connection.set(status_message_key(job_id), value, ex=STATUS_TTL, get=True)
+        return previous.decode() if isinstance(previous, bytes) else previous
+
+
+def status_message_id(previous: bytes | str | None) -> str | None:
+    """Interpret the value a status key held before it was marked delivered: a message id, or ``None``."""
+    if isinstance(previous, bytes):
+        previous = previous.decode()
+    return None if previous in (None, DELIVERED) else previous

@@ -1,0 +1,165 @@
+"""The frontend's result listener: reads its Redis stream with a consumer group, delivers, then acknowledges.
+
+At-least-once from the stream, exactly-once as the user sees it: an event is acknowledged only after the
+chat got it, entries left pending by a crashed run are taken over on start (``XAUTOCLAIM``), and a job
+already delivered is skipped (``delivered:<job id>``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import redis.asyncio as aioredis
+from pydantic import ValidationError
+from redis.exceptions import ResponseError
+
+from bot.queue import DELIVERED, STATUS_TTL, status_message_id
+from handlers.delivery import deliver_result
+from handlers.ports import Outbox
+from handlers.protocol import (
+    RESULT_STREAM_CONSUMER_GROUP,
+    ResultEvent,
+    delivered_key,
+    result_stream,
+    status_message_key,
+)
+
+log = logging.getLogger(__name__)
+
+DELIVERED_TTL = 7 * 24 * 3600
+DEAD_LETTER_SUFFIX = ":dead"
+MAX_DELIVERY_ATTEMPTS = 5
+
+
+class ResultListener:
+    """Delivers the results of one platform's jobs into its chats through ``outbox``."""
+
+    def __init__(
+        self,
+        connection: aioredis.Redis,
+        platform: str,
+        outbox: Outbox,
+        consumer: str = "main",
+        block_ms: int = 2000,
+        reclaim_idle_ms: int = 60_000,
+    ) -> None:
+        self.redis = connection
+        self.stream = result_stream(platform)
+        self.outbox = outbox
+        self.consumer = consumer
+        self.block_ms = block_ms
+        self.reclaim_idle_ms = reclaim_idle_ms
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        """Ask :meth:`run` to return after the delivery in progress (within ``block_ms``).
+
+        Stopping by cancellation would interrupt redis-py in the middle of a blocking read, which can leave
+        the connection waiting for a reply forever; a flag between reads avoids that.
+        """
+        self._stopping.set()
+
+    async def run(self) -> None:
+        """Deliver until stopped: first what a previous run left pending, then new events as they come."""
+        await self._ensure_group()
+        await self._drain_pending()
+        loop = asyncio.get_running_loop()
+        last_reclaim = loop.time()
+        while not self._stopping.is_set():
+            try:
+                await self._read_new()
+                if loop.time() - last_reclaim > self.reclaim_idle_ms / 1000:
+                    await self._reclaim()
+                    last_reclaim = loop.time()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("result listener error on %s; retrying", self.stream)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), 1)
+
+    async def _ensure_group(self) -> None:
+        try:
+            await self.redis.xgroup_create(self.stream, RESULT_STREAM_CONSUMER_GROUP, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def _drain_pending(self) -> None:
+        """Deliver entries this consumer read but never acknowledged, and claim other consumers' stale ones."""
+        own = await self.redis.xreadgroup(RESULT_STREAM_CONSUMER_GROUP, self.consumer, {self.stream: "0"}, count=1000)
+        for _stream, entries in own:
+            await self._handle_all(entries)
+        await self._reclaim()
+
+    async def _reclaim(self) -> None:
+        """Take over entries idle longer than ``reclaim_idle_ms``: failed deliveries and dead replicas' work."""
+        _next, claimed, *_ = await self.redis.xautoclaim(
+            self.stream, RESULT_STREAM_CONSUMER_GROUP, self.consumer, self.reclaim_idle_ms, count=1000
+        )
+        await self._handle_all(claimed)
+
+    async def _read_new(self) -> None:
+        response = await self.redis.xreadgroup(
+            RESULT_STREAM_CONSUMER_GROUP, self.consumer, {self.stream: ">"}, count=16, block=self.block_ms
+        )
+        for _stream, entries in response or []:
+            await self._handle_all(entries)
+
+    async def _handle_all(self, entries: list) -> None:
+        for entry_id, fields in entries:
+            if fields:  # a claimed entry that was trimmed from the stream comes back empty
+                await self.handle(entry_id, fields)
+
+    async def handle(self, entry_id: bytes | str, fields: dict) -> None:
+        """Deliver one stream entry and acknowledge it; a delivery error leaves it pending for a retry."""
+        try:
+            event = ResultEvent.model_validate_json(fields[b"event"])
+        except (KeyError, ValidationError):
+            log.error("malformed result event %s moved to the dead-letter stream", entry_id)
+            await self._dead_letter(entry_id, fields)
+            return
+        if await self.redis.exists(delivered_key(event.job_id)):
+            log.info("job %s was delivered before; acknowledging the repeat", event.job_id)
+        else:
+            try:
+                await self._deliver(event)
+            except Exception:
+                log.exception("could not deliver job %s", event.job_id)
+                await self._after_failed_delivery(entry_id, fields)
+                return
+        await self.redis.xack(self.stream, RESULT_STREAM_CONSUMER_GROUP, entry_id)
+
+    async def _after_failed_delivery(self, entry_id: bytes | str, fields: dict) -> None:
+        """Leave the entry pending for a later retry, or dead-letter it after too many attempts."""
+        pending = await self.redis.xpending_range(
+            self.stream, RESULT_STREAM_CONSUMER_GROUP, min=entry_id, max=entry_id, count=1
+        )
+        attempts = pending[0]["times_delivered"] if pending else MAX_DELIVERY_ATTEMPTS
+        if attempts >= MAX_DELIVERY_ATTEMPTS:
+            log.error("giving up on entry %s after %d attempts; dead-lettered", entry_id, attempts)
+            await self._dead_letter(entry_id, fields)
+
+    async def _dead_letter(self, entry_id: bytes | str, fields: dict) -> None:
+        await self.redis.xadd(self.stream + DEAD_LETTER_SUFFIX, fields, maxlen=10_000, approximate=True)
+        await self.redis.xack(self.stream, RESULT_STREAM_CONSUMER_GROUP, entry_id)
+
+    async def _deliver(self, event: ResultEvent) -> None:
+        images = [image for image in await self._load_images(event) if image is not None]
+        status_key = status_message_key(event.job_id)
+        previous = await self.redis.set(status_key, DELIVERED, ex=STATUS_TTL, get=True)
+        try:
+            await deliver_result(event, images, status_message_id(previous), self.outbox)
+        except Exception:
+            if previous is not None:  # let the retry replace the status message after all
+                await self.redis.set(status_key, previous, ex=STATUS_TTL)
+            raise
+        await self.redis.set(delivered_key(event.job_id), "1", ex=DELIVERED_TTL)
+        log.info("delivered job %s to chat %s", event.job_id, event.chat.chat_id)
+
+    async def _load_images(self, event: ResultEvent) -> list[bytes | None]:
+        if not event.image_keys:
+            return []
+        return await self.redis.mget(event.image_keys)

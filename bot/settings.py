@@ -1,0 +1,110 @@
+"""Settings from the environment (and an optional ``.env`` file), split by prefix like the variables.
+
+Each group reads only its own variables, so a frontend never needs worker settings and vice versa.
+A missing or malformed value stops the process with one line naming the variable and never its value.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal, TypeVar
+
+from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_TELEGRAM_TOKEN = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{20,}$")
+_REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+MODEL_PRESETS = ("auto", "tiny", "quality", "compact", "fast")
+
+
+def _config(prefix: str) -> SettingsConfigDict:
+    return SettingsConfigDict(env_prefix=prefix, env_file=".env", extra="ignore")
+
+
+class TelegramSettings(BaseSettings):
+    """``TELEGRAM_*``: the Telegram frontend."""
+
+    model_config = _config("TELEGRAM_")
+
+    bot_token: SecretStr | None = Field(None, description="token from @BotFather; unset = no Telegram frontend")
+    api_url: AnyHttpUrl | None = Field(None, description="Bot API base URL, e.g. a local Bot API server")
+
+    @field_validator("bot_token")
+    @classmethod
+    def _token_shape(cls, token: SecretStr | None) -> SecretStr | None:
+        if token is not None and not _TELEGRAM_TOKEN.match(token.get_secret_value()):
+            raise ValueError("does not look like a bot token from @BotFather (digits:letters)")
+        return token
+
+
+class DiscordSettings(BaseSettings):
+    """``DISCORD_*``: the Discord frontend."""
+
+    model_config = _config("DISCORD_")
+
+    token: SecretStr | None = Field(None, description="bot token; unset = no Discord frontend")
+
+
+class RedisSettings(BaseSettings):
+    """``REDIS_URL``: the shared queue. Unset on the bot = one-machine mode with an embedded Redis."""
+
+    model_config = _config("REDIS_")
+
+    url: SecretStr | None = Field(None, description="redis://[:password@]host:port/db, rediss://… or unix://…")
+
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, url: SecretStr | None) -> SecretStr | None:
+        if url is not None and not url.get_secret_value().startswith(_REDIS_SCHEMES):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return url
+
+
+class ModelSettings(BaseSettings):
+    """``MODEL_*``: which models a worker loads and where it keeps files it builds."""
+
+    model_config = _config("MODEL_")
+
+    preset: Literal[MODEL_PRESETS] = "auto"  # type: ignore[valid-type]
+    cache_dir: Path = Field(Path.home() / ".cache" / "molbert", description="tiny models and caches")
+    device: Literal["auto", "cuda", "mps", "cpu"] = "auto"
+
+
+class WorkerSettings(BaseSettings):
+    """``WORKER_*``: the RQ worker process."""
+
+    model_config = _config("WORKER_")
+
+    queues: str = Field("", description="comma-separated queue names; empty = classification, then generation")
+    name: str | None = Field(None, description="worker name in RQ; default: host and pid")
+
+
+class BotSettings(BaseSettings):
+    """``BOT_*``: the frontend process."""
+
+    model_config = _config("BOT_")
+
+    data_dir: Path = Field(Path("data"), description="embedded Redis files and console results")
+    instance: str = Field("main", description="result-stream consumer name; unique per frontend replica")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message names the variable, never its value."""
+
+
+SettingsT = TypeVar("SettingsT", bound=BaseSettings)
+
+
+def load(settings_class: type[SettingsT]) -> SettingsT:
+    """Read one settings group, turning a validation error into a one-line :class:`ConfigError`."""
+    try:
+        return settings_class()
+    except ValidationError as exc:
+        prefix = settings_class.model_config.get("env_prefix", "")
+        problems = "; ".join(
+            f"{prefix}{'_'.join(str(part) for part in err['loc']).upper()}: {err['msg']}"
+            for err in exc.errors(include_input=False, include_url=False)
+        )
+        raise ConfigError(f"Configuration error: {problems}") from None

@@ -1,0 +1,68 @@
+"""Sending into Telegram chats with aiogram: the Telegram implementation of ``handlers.ports.Outbox``."""
+
+from __future__ import annotations
+
+import logging
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.types import BufferedInputFile, ReplyParameters
+
+from handlers.ports import MessageId
+from handlers.protocol import ChatRef
+
+log = logging.getLogger(__name__)
+
+CAPTION_LIMIT = 1024
+TEXT_LIMIT = 4096
+
+
+class TelegramOutbox:
+    """Replies to the user's message (or just posts, if it was deleted) in the right forum topic."""
+
+    def __init__(self, bot: Bot) -> None:
+        self.bot = bot
+
+    async def send_text(self, chat: ChatRef, text: str) -> MessageId:
+        """Send ``text`` as a reply; return the new message id."""
+        sent = await self.bot.send_message(
+            chat_id=chat.chat_id,
+            text=text[:TEXT_LIMIT],
+            message_thread_id=chat.thread_id,
+            reply_parameters=_reply_to(chat),
+        )
+        return sent.message_id
+
+    async def edit_text(self, chat: ChatRef, message_id: MessageId, text: str) -> None:
+        """Replace the text of a bot message; if it is gone, send the text as a new reply instead."""
+        try:
+            await self.bot.edit_message_text(text=text[:TEXT_LIMIT], chat_id=chat.chat_id, message_id=int(message_id))
+        except TelegramBadRequest as exc:
+            if "message is not modified" in exc.message:
+                return
+            log.info("could not edit message %s in chat %s (%s); sending anew", message_id, chat.chat_id, exc)
+            await self.send_text(chat, text)
+
+    async def send_photo(self, chat: ChatRef, photo: bytes, caption: str) -> MessageId:
+        """Send an image as a reply with ``caption``; return the new message id."""
+        sent = await self.bot.send_photo(
+            chat_id=chat.chat_id,
+            photo=BufferedInputFile(photo, filename="molbert.png"),
+            caption=caption[:CAPTION_LIMIT],
+            message_thread_id=chat.thread_id,
+            reply_parameters=_reply_to(chat),
+        )
+        return sent.message_id
+
+    async def delete_message(self, chat: ChatRef, message_id: MessageId) -> None:
+        """Delete a bot message; one that is already gone is fine."""
+        try:
+            await self.bot.delete_message(chat_id=chat.chat_id, message_id=int(message_id))
+        except TelegramBadRequest as exc:
+            log.info("could not delete message %s in chat %s: %s", message_id, chat.chat_id, exc)
+
+
+def _reply_to(chat: ChatRef) -> ReplyParameters | None:
+    if chat.message_id is None:
+        return None
+    return ReplyParameters(message_id=int(chat.message_id), allow_sending_without_reply=True)

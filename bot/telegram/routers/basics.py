@@ -1,0 +1,26 @@
+"""``/start`` and ``/help``."""
+
+from __future__ import annotations
+
+from aiogram import Router
+from aiogram.filters import Command, CommandStart
+from aiogram.types import Message
+
+from bot.telegram.chat import chat_ref
+from bot.telegram.outbox import TelegramOutbox
+from handlers.service import Molbert
+
+router = Router(name=__name__)
+
+
+@router.message(CommandStart())
+async def start(message: Message, molbert: Molbert, outbox: TelegramOutbox) -> None:
+    """Greet the user by name."""
+    name = message.from_user.first_name if message.from_user else ""
+    await molbert.start(chat_ref(message), outbox, name=name)
+
+
+@router.message(Command("help"))
+async def help_(message: Message, molbert: Molbert, outbox: TelegramOutbox) -> None:
+    """Show the help text with examples."""
+    await molbert.help(chat_ref(message), outbox)

@@ -1,0 +1,26 @@
+"""What nothing else handled: unknown commands get the command list, plain text in private gets a hint."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.enums import ChatType
+from aiogram.types import Message
+
+from bot.telegram.chat import chat_ref
+from bot.telegram.outbox import TelegramOutbox
+from handlers.service import Molbert
+
+router = Router(name=__name__)
+router.message.filter(F.chat.type == ChatType.PRIVATE)  # groups: the bot speaks only when addressed
+
+
+@router.message(F.text.startswith("/"))
+async def unknown_command(message: Message, molbert: Molbert, outbox: TelegramOutbox) -> None:
+    """A command we do not have."""
+    await molbert.refuse(chat_ref(message), outbox, "unknown_command")
+
+
+@router.message(F.text)
+async def plain_text(message: Message, molbert: Molbert, outbox: TelegramOutbox) -> None:
+    """Plain text: explain how to ask for a picture."""
+    await molbert.refuse(chat_ref(message), outbox, "text_hint")

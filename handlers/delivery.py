@@ -1,0 +1,62 @@
+"""Turning a worker's result event into what the user sees, whatever the platform."""
+
+from __future__ import annotations
+
+from handlers.ports import MessageId, Outbox
+from handlers.protocol import ResultEvent, ScoredLabel
+from handlers.texts import t
+
+TOP_LABELS = 5
+BAR_WIDTH = 10
+
+
+def render_labels(event: ResultEvent) -> str:
+    """The classification answer: a header and the top labels with percentages and a text bar."""
+    header = t("classify_header_labels" if event.user_labels else "classify_header", event.chat.lang)
+    lines = [header, *(_label_line(label) for label in event.labels[:TOP_LABELS])]
+    return "\n".join(lines)
+
+
+def _label_line(label: ScoredLabel) -> str:
+    filled = round(label.score * BAR_WIDTH)
+    return f"{'▰' * filled}{'▱' * (BAR_WIDTH - filled)} {label.score:4.0%} {label.label}"
+
+
+def render_caption(event: ResultEvent) -> str:
+    """The caption of a generated image: the prompt and what is needed to reproduce it."""
+    return t(
+        "image_caption",
+        event.chat.lang,
+        prompt=event.prompt,
+        seed=event.seed,
+        model=event.model,
+        seconds=f"{event.seconds or 0:.1f}",
+    )
+
+
+async def deliver_result(
+    event: ResultEvent, images: list[bytes], status_message_id: MessageId | None, outbox: Outbox
+) -> None:
+    """Show a finished job in its chat, replacing the "queued" status message.
+
+    Texts (classification, errors) are edited into the status message; images are sent as a reply to the
+    user's message and the status message is deleted.
+    """
+    chat = event.chat
+    if not event.ok:
+        key = event.error_key or "job_failed"
+        await _replace_status(event, t(key, chat.lang, ref=event.error_ref), status_message_id, outbox)
+    elif event.kind == "classify":
+        await _replace_status(event, render_labels(event), status_message_id, outbox)
+    else:
+        for image in images:
+            await outbox.send_photo(chat, image, render_caption(event))
+        if status_message_id is not None:
+            await outbox.delete_message(chat, status_message_id)
+
+
+async def _replace_status(event: ResultEvent, text: str, status_message_id: MessageId | None, outbox: Outbox) -> None:
+    if status_message_id is None:
+        await outbox.send_text(event.chat, text)
+    else:
+        await outbox.edit_text(event.chat, status_message_id, text)

@@ -1,0 +1,16 @@
+"""The one exception handlers raise for bad input: it carries a texts.py key, not a sentence."""
+
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """Input we refuse, with the key of the friendly text that explains why and the values it needs."""
+
+    def __init__(self, key: str, **values: object) -> None:
+        super().__init__(key)
+        self.key = key
+        self.values = values
+
+
+class QueueUnavailable(Exception):
+    """The job queue (Redis) cannot be reached; the user is asked to try again shortly."""

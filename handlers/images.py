@@ -1,0 +1,53 @@
+"""Checking and normalising photos before they are queued: the worker only ever sees a sane RGB JPEG."""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from handlers.errors import UserError
+
+ALLOWED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "GIF", "BMP", "MPO"})
+MAX_MEGAPIXELS = 50
+MAX_SIDE = 1024  # classifiers look at 224–384 px; more only costs memory and Redis space
+TELEGRAM_DOWNLOAD_LIMIT = 20 * 1024 * 1024
+
+
+def check_download_size(size: int | None, limit: int = TELEGRAM_DOWNLOAD_LIMIT) -> None:
+    """Refuse a file before downloading it when the platform says it is larger than ``limit`` bytes."""
+    if size is not None and size > limit:
+        raise UserError("file_too_big", size_mb=round(size / 2**20, 1), limit_mb=limit // 2**20)
+
+
+def normalize_image(data: bytes) -> bytes:
+    """Validate an uploaded image and return it as an RGB JPEG no larger than ``MAX_SIDE``.
+
+    The pixel count is checked from the header, before any pixel is decoded, so a decompression bomb costs
+    nothing; EXIF orientation is applied; an animated image contributes its first frame.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            with Image.open(io.BytesIO(data)) as image:
+                _check_header(image)
+                image.seek(0)
+                image.load()
+                rgb = ImageOps.exif_transpose(image).convert("RGB")
+        except Image.DecompressionBombError as exc:  # Pillow's own, stricter-than-ours check fired first
+            raise UserError("image_too_many_pixels", limit=MAX_MEGAPIXELS) from exc
+        except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+            raise UserError("image_unreadable") from exc
+    rgb.thumbnail((MAX_SIDE, MAX_SIDE))
+    out = io.BytesIO()
+    rgb.save(out, format="JPEG", quality=92)
+    return out.getvalue()
+
+
+def _check_header(image: Image.Image) -> None:
+    if image.format not in ALLOWED_FORMATS:
+        raise UserError("image_unsupported", format=image.format or "?")
+    width, height = image.size
+    if width * height > MAX_MEGAPIXELS * 1_000_000:
+        raise UserError("image_too_many_pixels", limit=MAX_MEGAPIXELS)

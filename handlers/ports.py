@@ -1,0 +1,55 @@
+"""What the platform-neutral use cases need from the outside world, as protocols.
+
+A frontend implements :class:`Outbox` for its platform (Telegram, Discord, console, or the in-memory one in
+tests); ``bot.queue`` implements :class:`JobSubmitter` with RQ.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from handlers.protocol import ChatRef, ClassifyJob, GenerateJob
+
+MessageId = int | str
+
+
+class Outbox(Protocol):
+    """Sending into a chat. Every send answers the chat's triggering message (``chat.message_id``)."""
+
+    async def send_text(self, chat: ChatRef, text: str) -> MessageId:
+        """Send a text reply and return its message id."""
+        ...
+
+    async def edit_text(self, chat: ChatRef, message_id: MessageId, text: str) -> None:
+        """Replace the text of a message the bot sent earlier."""
+        ...
+
+    async def send_photo(self, chat: ChatRef, photo: bytes, caption: str) -> MessageId:
+        """Send an image (PNG/JPEG bytes) with a caption as a reply and return its message id."""
+        ...
+
+    async def delete_message(self, chat: ChatRef, message_id: MessageId) -> None:
+        """Delete a message the bot sent earlier (missing messages are not an error)."""
+        ...
+
+
+class JobSubmitter(Protocol):
+    """Queueing jobs. ``submit_*`` return the queue position, or ``None`` when the job already exists.
+
+    Implementations raise :class:`handlers.errors.QueueUnavailable` when the queue cannot be reached.
+    """
+
+    async def submit_generate(self, job_id: str, job: GenerateJob) -> int | None:
+        """Enqueue a generation job under ``job_id`` unless a job with that id exists."""
+        ...
+
+    async def submit_classify(self, job_id: str, job: ClassifyJob, image: bytes) -> int | None:
+        """Store ``image`` under ``job.image_key`` and enqueue a classification job unless it exists."""
+        ...
+
+    async def remember_status_message(self, job_id: str, message_id: MessageId) -> bool:
+        """Remember the "queued" message so the result can replace it.
+
+        Returns ``False`` when the result was delivered already (a fast worker), so the message is stale.
+        """
+        ...

@@ -1,0 +1,53 @@
+"""Parsing and cleaning what users type: ``/imagine`` prompts and caption label lists."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from handlers.errors import UserError
+
+MAX_PROMPT_CHARS = 1000
+MAX_LABELS = 50
+MAX_LABEL_CHARS = 80
+
+_LABEL_SEPARATORS = re.compile(r"[,;\n]+")
+_SPACES = re.compile(r"\s+")
+
+
+def clean_text(text: str) -> str:
+    """Drop control and invisible format characters (zero-width spaces, bidi marks), fold white space."""
+    kept = "".join(
+        " " if ch.isspace() else ch for ch in text if ch.isspace() or unicodedata.category(ch) not in ("Cc", "Cf")
+    )
+    return _SPACES.sub(" ", kept).strip()
+
+
+def parse_prompt(text: str | None) -> str:
+    """Return the cleaned prompt, or raise :class:`UserError` when it is empty or too long."""
+    prompt = clean_text(text or "")
+    if not prompt:
+        raise UserError("imagine_empty")
+    if len(prompt) > MAX_PROMPT_CHARS:
+        raise UserError("prompt_too_long", length=len(prompt), limit=MAX_PROMPT_CHARS)
+    return prompt
+
+
+def parse_labels(caption: str | None) -> list[str] | None:
+    """Split a caption like ``кошка, собака; медведь`` into labels (deduplicated, order kept).
+
+    Returns ``None`` when the caption holds no label, so the default label set applies.
+    """
+    labels: list[str] = []
+    seen: set[str] = set()
+    for part in _LABEL_SEPARATORS.split(caption or ""):
+        label = clean_text(part)
+        if not label or label.casefold() in seen:
+            continue
+        if len(label) > MAX_LABEL_CHARS:
+            raise UserError("label_too_long", label=label[:20], limit=MAX_LABEL_CHARS)
+        seen.add(label.casefold())
+        labels.append(label)
+    if len(labels) > MAX_LABELS:
+        raise UserError("labels_too_many", count=len(labels), limit=MAX_LABELS)
+    return labels or None

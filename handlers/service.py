@@ -1,0 +1,92 @@
+"""The use cases: what Molbert does with a chat request, whatever the platform.
+
+Each public coroutine validates the input, answers bad input with a friendly text (and queues nothing),
+queues a job, and tells the user their place in the queue.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+
+from handlers import images, prompts
+from handlers.errors import QueueUnavailable, UserError
+from handlers.ports import JobSubmitter, Outbox
+from handlers.protocol import ChatRef, ClassifyJob, GenerateJob, input_key, job_id_for
+from handlers.texts import t
+
+log = logging.getLogger(__name__)
+
+MAX_SEED = 2**31 - 1
+
+
+class Molbert:
+    """The bot's behaviour, shared by every frontend."""
+
+    def __init__(self, jobs: JobSubmitter) -> None:
+        self.jobs = jobs
+
+    async def start(self, chat: ChatRef, outbox: Outbox, name: str) -> None:
+        """Greet the user (``/start``)."""
+        await outbox.send_text(chat, t("start", chat.lang, name=name))
+
+    async def help(self, chat: ChatRef, outbox: Outbox) -> None:
+        """Explain the commands with examples (``/help``)."""
+        await outbox.send_text(chat, t("help", chat.lang))
+
+    async def imagine(self, chat: ChatRef, text: str | None, outbox: Outbox) -> str | None:
+        """Queue a picture for ``/imagine <text>``; return the job id, or ``None`` when nothing was queued."""
+        try:
+            prompt = prompts.parse_prompt(text)
+        except UserError as err:
+            await outbox.send_text(chat, t(err.key, chat.lang, **err.values))
+            return None
+        job_id = job_id_for(chat, "imagine")
+        job = GenerateJob(chat=chat, prompt=prompt, seed=secrets.randbelow(MAX_SEED))
+        return await self._submit(chat, job_id, self.jobs.submit_generate(job_id, job), outbox)
+
+    async def classify(
+        self,
+        chat: ChatRef,
+        download: Callable[[], Awaitable[bytes]],
+        size: int | None,
+        caption: str | None,
+        outbox: Outbox,
+    ) -> str | None:
+        """Queue a zero-shot classification of a photo; labels come from ``caption`` when it has any.
+
+        ``download`` fetches the file and is called only after the size and the labels were accepted.
+        """
+        try:
+            labels = prompts.parse_labels(caption)
+            images.check_download_size(size)
+            photo = images.normalize_image(await download())
+        except UserError as err:
+            await outbox.send_text(chat, t(err.key, chat.lang, **err.values))
+            return None
+        job_id = job_id_for(chat, "classify")
+        job = ClassifyJob(chat=chat, image_key=input_key(job_id), labels=labels)
+        return await self._submit(chat, job_id, self.jobs.submit_classify(job_id, job, photo), outbox)
+
+    async def refuse(self, chat: ChatRef, outbox: Outbox, key: str, **values: object) -> None:
+        """Answer input no use case accepts (a PDF, an unknown command) with the text ``key``."""
+        await outbox.send_text(chat, t(key, chat.lang, **values))
+
+    async def _submit(
+        self, chat: ChatRef, job_id: str, submission: Awaitable[int | None], outbox: Outbox
+    ) -> str | None:
+        try:
+            position = await submission
+        except QueueUnavailable:
+            log.exception("could not queue job %s", job_id)
+            await outbox.send_text(chat, t("queue_unavailable", chat.lang))
+            return None
+        if position is None:
+            log.info("job %s exists already: a re-delivered event, nothing queued", job_id)
+            return None
+        text = t("queued", chat.lang, position=position) if position > 1 else t("queued_next", chat.lang)
+        message_id = await outbox.send_text(chat, text)
+        if not await self.jobs.remember_status_message(job_id, message_id):
+            await outbox.delete_message(chat, message_id)
+        return job_id

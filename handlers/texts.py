@@ -1,0 +1,114 @@
+"""Every user-facing text, one dictionary per language: Russian first, English as the fallback.
+
+Handlers and frontends never hard-code a sentence; they call :func:`t` with a key.
+"""
+
+from __future__ import annotations
+
+RU: dict[str, str] = {
+    "start": (
+        "Привет, {name}! Я Мольберт 🎨 — рисую картинки по описанию и узнаю, что на фото.\n\n"
+        "• /imagine <описание> — нарисую картинку, например: /imagine кот в космосе\n"
+        "• пришлите фото — скажу, что на нём\n"
+        "• фото с подписью «кошка, собака, медведь» — выберу из ваших вариантов\n\n"
+        "Подробнее: /help"
+    ),
+    "help": (
+        "Как пользоваться Мольбертом:\n\n"
+        "🎨 Рисование\n"
+        "/imagine <описание> — картинка по описанию на русском (или английском).\n"
+        "Примеры:\n"
+        "  /imagine кот в космосе\n"
+        "  /imagine акварельный пейзаж с берёзами на закате\n"
+        "  /imagine уютная кофейня в дождливый вечер, масляная живопись\n\n"
+        "🔎 Распознавание\n"
+        "Пришлите фото — я назову, что на нём, с процентами.\n"
+        "Подпишите фото вариантами через запятую, точку с запятой или с новой строки — "
+        "я выберу из них: «кошка, собака, медведь».\n\n"
+        "Задачи выполняются по очереди; я сразу скажу место в очереди и пришлю результат ответом."
+    ),
+    "imagine_empty": ("Напишите, что нарисовать, после команды. Например:\n/imagine кот в космосе"),
+    "prompt_too_long": "Описание слишком длинное: {length} символов, а можно не больше {limit}. Сократите его, пожалуйста.",
+    "queued": "⏳ Задача в очереди, место: {position}. Пришлю результат, как только он будет готов.",
+    "queued_next": "⏳ Задача принята, начинаю работу…",
+    "queue_unavailable": "😔 Очередь задач сейчас недоступна. Попробуйте, пожалуйста, через минуту.",
+    "image_caption": "🎨 {prompt}\n\nseed {seed} · {model} · {seconds} с",
+    "classify_header": "🔎 Что я вижу на фото:",
+    "classify_header_labels": "🔎 Из ваших вариантов больше всего подходит:",
+    "labels_too_many": "Слишком много вариантов: {count}, а можно не больше {limit}.",
+    "label_too_long": "Вариант «{label}…» слишком длинный: можно не больше {limit} символов.",
+    "image_unreadable": "Не получилось открыть картинку: файл повреждён или это не изображение. Пришлите, пожалуйста, фото (JPEG, PNG или WebP).",
+    "image_unsupported": "Формат {format} я не читаю. Пришлите, пожалуйста, фото в JPEG, PNG или WebP.",
+    "image_too_many_pixels": "Картинка слишком большая: можно не больше {limit} мегапикселей. Уменьшите её, пожалуйста.",
+    "file_too_big": "Файл слишком большой ({size_mb} МБ): боты Telegram могут скачивать файлы не больше {limit_mb} МБ.",
+    "document_not_image": "Это не похоже на картинку ({mime}). Я распознаю только изображения: JPEG, PNG или WebP.",
+    "job_failed": "😔 Не получилось выполнить задачу. Попробуйте ещё раз чуть позже. Код ошибки: {ref}",
+    "unknown_command": "Такой команды я не знаю. Список команд: /help",
+    "text_hint": "Чтобы я нарисовал картинку, начните с /imagine, например: /imagine кот в космосе. Справка: /help",
+    "cmd_start": "Начать",
+    "cmd_help": "Справка и примеры",
+    "cmd_imagine": "Нарисовать картинку по описанию",
+}
+
+EN: dict[str, str] = {
+    "start": (
+        "Hi, {name}! I'm Molbert 🎨 — I paint pictures from a description and recognise what is in photos.\n\n"
+        "• /imagine <description> — I'll paint it, e.g.: /imagine a cat in space\n"
+        "• send a photo — I'll tell you what is in it\n"
+        "• a photo captioned «cat, dog, bear» — I'll pick among your options\n\n"
+        "More: /help"
+    ),
+    "help": (
+        "How to use Molbert:\n\n"
+        "🎨 Painting\n"
+        "/imagine <description> — a picture from a description in Russian or English.\n"
+        "Examples:\n"
+        "  /imagine a cat in space\n"
+        "  /imagine watercolor landscape with birches at sunset\n\n"
+        "🔎 Recognition\n"
+        "Send a photo and I'll name what is in it, with percentages.\n"
+        "Caption the photo with options separated by commas, semicolons or new lines and I'll pick "
+        "among them: «cat, dog, bear».\n\n"
+        "Jobs run in turn; I tell you your place in the queue right away and reply with the result."
+    ),
+    "imagine_empty": "Tell me what to paint after the command, for example:\n/imagine a cat in space",
+    "prompt_too_long": "The description is too long: {length} characters, the limit is {limit}. Please shorten it.",
+    "queued": "⏳ Your job is queued, position: {position}. I'll send the result as soon as it is ready.",
+    "queued_next": "⏳ Job accepted, starting…",
+    "queue_unavailable": "😔 The job queue is unavailable right now. Please try again in a minute.",
+    "image_caption": "🎨 {prompt}\n\nseed {seed} · {model} · {seconds} s",
+    "classify_header": "🔎 What I see in the photo:",
+    "classify_header_labels": "🔎 Of your options, the best match is:",
+    "labels_too_many": "Too many options: {count}, the limit is {limit}.",
+    "label_too_long": "The option «{label}…» is too long: at most {limit} characters.",
+    "image_unreadable": "I couldn't open the picture: the file is damaged or not an image. Please send a JPEG, PNG or WebP photo.",
+    "image_unsupported": "I can't read {format} files. Please send a JPEG, PNG or WebP photo.",
+    "image_too_many_pixels": "The picture is too large: the limit is {limit} megapixels. Please make it smaller.",
+    "file_too_big": "The file is too large ({size_mb} MB): Telegram bots can download at most {limit_mb} MB.",
+    "document_not_image": "This does not look like a picture ({mime}). I only recognise images: JPEG, PNG or WebP.",
+    "job_failed": "😔 The job failed. Please try again a bit later. Error reference: {ref}",
+    "unknown_command": "I don't know that command. The list of commands: /help",
+    "text_hint": "To paint a picture, start with /imagine, e.g.: /imagine a cat in space. Help: /help",
+    "cmd_start": "Start",
+    "cmd_help": "Help and examples",
+    "cmd_imagine": "Paint a picture from a description",
+}
+
+LANGUAGES: dict[str, dict[str, str]] = {"ru": RU, "en": EN}
+DEFAULT_LANGUAGE = "ru"
+
+
+def pick_language(language_code: str | None) -> str:
+    """Map a platform's language code (``"en-US"``, ``"ru"``, ``None``) to one we have texts for.
+
+    Russian is the default; English speakers get English.
+    """
+    if language_code and language_code.lower().startswith("en"):
+        return "en"
+    return DEFAULT_LANGUAGE
+
+
+def t(key: str, lang: str = DEFAULT_LANGUAGE, **values: object) -> str:
+    """Return the text ``key`` in ``lang`` (falling back to Russian, then English), formatted with ``values``."""
+    template = LANGUAGES.get(lang, RU).get(key) or RU.get(key) or EN[key]
+    return template.format(**values) if values else template

@@ -1,0 +1,165 @@
+"""Zero-shot photo classification with Russian labels (CLIP, SigLIP or any image-text model)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from PIL import Image
+
+from models.device import pick_device, pick_dtype
+
+log = logging.getLogger(__name__)
+
+# ruCLIP's predictor templates; "{}" is replaced by the label.
+RU_TEMPLATES = (
+    "{}",
+    "фото, на котором изображено {}",
+    "изображение с {}",
+    "картинка с {}",
+    "фото с {}",
+    "на фото видно {}",
+)
+TEXT_CACHE_SIZE = 64
+
+
+def features(output: Any, kind: str) -> torch.Tensor:
+    """Return the embedding tensor from ``get_text_features`` / ``get_image_features`` output.
+
+    Older transformers return a tensor; 5.x returns a ``BaseModelOutputWithPooling`` whose
+    ``pooler_output`` holds the projected embedding. ``kind`` is ``"text"`` or ``"image"``.
+    """
+    if isinstance(output, torch.Tensor):
+        return output
+    for key in (f"{kind}_embeds", "pooler_output"):
+        value = getattr(output, key, None)
+        if isinstance(value, torch.Tensor):
+            return value
+    raise TypeError(f"cannot find {kind} embeddings in {type(output).__name__}")
+
+
+def normalize(embeddings: torch.Tensor) -> torch.Tensor:
+    """L2-normalise along the last dimension (in float32)."""
+    return torch.nn.functional.normalize(embeddings.float(), dim=-1)
+
+
+def label_scores(
+    image_embeds: torch.Tensor,
+    text_embeds: torch.Tensor,
+    logit_scale: torch.Tensor,
+    logit_bias: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Score one image against N labels from normalised embeddings ``(D,)`` and ``(N, D)``.
+
+    ``logits = exp(logit_scale) * cos (+ logit_bias)``; without a bias (CLIP) the scores are a
+    softmax over the labels, with one (SigLIP) an independent sigmoid per label.
+    """
+    logits = logit_scale.float().exp() * (text_embeds @ image_embeds)
+    if logit_bias is None:
+        return logits.softmax(dim=-1)
+    return torch.sigmoid(logits + logit_bias.float())
+
+
+class ZeroShotClassifier:
+    """Classifies a photo against free-form labels with a prompt-template ensemble."""
+
+    def __init__(self, model: Any, processor: Any, name: str, device: str, templates: Sequence[str] = RU_TEMPLATES):
+        if not templates:
+            raise ValueError("at least one template is needed")
+        self.model = model
+        self.processor = processor
+        self.name = name
+        self.device = device
+        self.templates = tuple(templates)
+        self.sigmoid = getattr(model, "logit_bias", None) is not None
+        self._siglip = "siglip" in getattr(model.config, "model_type", "")
+        self._text_cache: OrderedDict[tuple[str, ...], torch.Tensor] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        model: str,
+        *,
+        device: str = "cpu",
+        dtype: torch.dtype | None = None,
+        templates: Sequence[str] = RU_TEMPLATES,
+    ) -> ZeroShotClassifier:
+        """Load a transformers image-text model and its processor from a hub id or a local dir."""
+        from transformers import AutoModel, AutoProcessor
+
+        model = str(model)
+        device = pick_device(device)
+        dtype = pick_dtype(device) if dtype is None else dtype
+        net = AutoModel.from_pretrained(model, dtype=dtype).to(device).eval()
+        processor = AutoProcessor.from_pretrained(model)
+        classifier = cls(net, processor, model, device, templates)
+        log.info(
+            "loaded classifier %s (%s, %s scores) on %s/%s",
+            model,
+            type(net).__name__,
+            "sigmoid" if classifier.sigmoid else "softmax",
+            device,
+            dtype,
+        )
+        return classifier
+
+    def classify(self, image: Image.Image, labels: Sequence[str]) -> list[tuple[str, float]]:
+        """Score ``image`` against every label; return ``(label, score)`` for all labels, best first.
+
+        Scores are softmax probabilities (summing to 1) for CLIP-style models and independent
+        sigmoid probabilities for SigLIP-style ones. Repeated labels are scored once.
+        """
+        unique = tuple(dict.fromkeys(labels))
+        if not unique:
+            raise ValueError("at least one label is needed")
+        with torch.inference_mode():
+            text = self._label_embeddings(unique)
+            picture = self._image_embedding(image)
+            bias = getattr(self.model, "logit_bias", None)
+            scores = label_scores(picture, text, self.model.logit_scale, bias)
+        ranked = zip(unique, scores.tolist(), strict=True)
+        return sorted(ranked, key=lambda pair: pair[1], reverse=True)
+
+    def _label_embeddings(self, labels: tuple[str, ...]) -> torch.Tensor:
+        """(N, D) template-ensembled label embeddings, cached per label tuple (LRU)."""
+        with self._lock:
+            cached = self._text_cache.get(labels)
+            if cached is not None:
+                self._text_cache.move_to_end(labels)
+                return cached
+        embeddings = self._encode_labels(labels)
+        with self._lock:
+            self._text_cache[labels] = embeddings
+            while len(self._text_cache) > TEXT_CACHE_SIZE:
+                self._text_cache.popitem(last=False)
+        return embeddings
+
+    def _encode_labels(self, labels: tuple[str, ...]) -> torch.Tensor:
+        texts = [template.format(label) for label in labels for template in self.templates]
+        output = self.model.get_text_features(**self._tokenize(texts))
+        per_template = normalize(features(output, "text")).view(len(labels), len(self.templates), -1)
+        return normalize(per_template.mean(dim=1))
+
+    def _tokenize(self, texts: list[str]) -> dict[str, torch.Tensor]:
+        """Tokenize like the model was trained: SigLIP pads to max length and uses no attention mask."""
+        text_config = getattr(self.model.config, "text_config", None)
+        max_length = getattr(text_config, "max_position_embeddings", None) or self.processor.tokenizer.model_max_length
+        padding = "max_length" if self._siglip else True
+        encoded = self.processor.tokenizer(
+            texts, padding=padding, truncation=True, max_length=max_length, return_tensors="pt"
+        )
+        names = ("input_ids",) if self._siglip else ("input_ids", "attention_mask")
+        return {name: encoded[name].to(self.device) for name in names if name in encoded}
+
+    def _image_embedding(self, image: Image.Image) -> torch.Tensor:
+        pixels = self.processor.image_processor(images=image.convert("RGB"), return_tensors="pt")["pixel_values"]
+        output = self.model.get_image_features(pixel_values=pixels.to(self.device, self.model.dtype))
+        return normalize(features(output, "image"))[0]
+
+    def __repr__(self) -> str:
+        return f"ZeroShotClassifier(name={self.name!r}, device={self.device!r}, model={type(self.model).__name__})"

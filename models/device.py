@@ -1,0 +1,54 @@
+"""Choosing the torch device and dtype the models run on."""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+
+log = logging.getLogger(__name__)
+
+AUTO = "auto"
+
+
+def _mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend is not None and backend.is_available())
+
+
+def pick_device(preferred: str | None = None) -> str:
+    """Return the device to run on: ``preferred`` if given, else ``cuda`` -> ``mps`` -> ``cpu``.
+
+    ``None`` and ``"auto"`` mean "pick the best available". An explicit device such as ``"cuda:1"``
+    is returned as given; asking for CUDA or MPS on a machine without it raises ``RuntimeError``
+    rather than silently running a GPU deployment on the CPU.
+    """
+    if preferred and preferred.lower() != AUTO:
+        _check_available(preferred)
+        return preferred
+    if torch.cuda.is_available():
+        return "cuda"
+    if _mps_available():
+        return "mps"
+    return "cpu"
+
+
+def _check_available(device: str) -> None:
+    kind = torch.device(device).type
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"device {device!r} requested but CUDA is not available")
+    if kind == "mps" and not _mps_available():
+        raise RuntimeError(f"device {device!r} requested but MPS is not available")
+
+
+def pick_dtype(device: str) -> torch.dtype:
+    """Return the weights dtype for ``device``.
+
+    CUDA: bfloat16 where supported, else float16; MPS: float16; CPU (and anything else): float32.
+    """
+    kind = torch.device(device).type
+    if kind == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if kind == "mps":
+        return torch.float16
+    return torch.float32

@@ -1,0 +1,184 @@
+"""Text-to-image generation with any diffusers pipeline (hub id or local directory)."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image
+
+from models.device import pick_device, pick_dtype
+
+log = logging.getLogger(__name__)
+
+# A local model directory may carry this file to set its generation defaults, e.g.
+# {"default_steps": 4, "default_size": [64, 64], "call_kwargs": {"guidance_scale": 0.0}}.
+DEFAULTS_FILE = "molbert.json"
+FALLBACK_SIZE = (512, 512)
+FALLBACK_STEPS = 30
+
+
+@dataclass(frozen=True)
+class GenerationDefaults:
+    """Per-model generation settings that a pipeline's own signature does not know."""
+
+    steps: int | None = None
+    size: tuple[int, int] | None = None
+    call_kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+# Few-step models need their own step count and no classifier-free guidance; matched by name.
+KNOWN_DEFAULTS: dict[str, GenerationDefaults] = {
+    "sdxl-turbo": GenerationDefaults(steps=4, size=(512, 512), call_kwargs={"guidance_scale": 0.0}),
+    "flux.1-schnell": GenerationDefaults(
+        steps=4, size=(1024, 1024), call_kwargs={"guidance_scale": 0.0, "max_sequence_length": 256}
+    ),
+    "kandinsky-2-2": GenerationDefaults(steps=50, size=(768, 768)),
+}
+
+
+def known_defaults(model: str) -> GenerationDefaults:
+    """Return the settings for ``model``: its ``molbert.json`` if it is a local dir, else by name."""
+    sidecar = Path(model) / DEFAULTS_FILE
+    if sidecar.is_file():
+        data = json.loads(sidecar.read_text(encoding="utf-8"))
+        size = data.get("default_size")
+        return GenerationDefaults(
+            steps=data.get("default_steps"),
+            size=tuple(size) if size else None,
+            call_kwargs=dict(data.get("call_kwargs", {})),
+        )
+    lowered = model.lower()
+    for key, defaults in KNOWN_DEFAULTS.items():
+        if key in lowered:
+            return defaults
+    return GenerationDefaults()
+
+
+def _signature_default(params: dict[str, inspect.Parameter], name: str) -> Any:
+    param = params.get(name)
+    if param is None or param.default is inspect.Parameter.empty:
+        return None
+    return param.default
+
+
+def _default_size(pipe: Any, params: dict[str, inspect.Parameter]) -> tuple[int, int]:
+    """Work out the (width, height) a pipeline generates when not told otherwise."""
+    width, height = _signature_default(params, "width"), _signature_default(params, "height")
+    if isinstance(width, int) and isinstance(height, int):
+        return width, height
+    scale = getattr(pipe, "vae_scale_factor", None)
+    sample = getattr(pipe, "default_sample_size", None)
+    unet = getattr(pipe, "unet", None)
+    if sample is None and unet is not None:
+        sample = getattr(unet.config, "sample_size", None)
+    if isinstance(scale, int) and isinstance(sample, int):
+        return sample * scale, sample * scale
+    return FALLBACK_SIZE
+
+
+def _load_pipeline(model: str, dtype: torch.dtype) -> Any:
+    """Load ``model`` as a text-to-image pipeline, falling back to the generic loader."""
+    from diffusers import AutoPipelineForText2Image, DiffusionPipeline
+
+    kwargs: dict[str, Any] = {"dtype": dtype}
+    config = DiffusionPipeline.load_config(model)
+    if "safety_checker" in config:
+        # We run our own checks; never download the SD safety checker.
+        kwargs.update(safety_checker=None, requires_safety_checker=False)
+    try:
+        return AutoPipelineForText2Image.from_pretrained(model, **kwargs)
+    except ValueError as exc:  # e.g. Kandinsky 5: AutoPipeline has no mapping for it
+        log.info("AutoPipelineForText2Image cannot load %s (%s); using DiffusionPipeline", model, exc)
+        return DiffusionPipeline.from_pretrained(model, **kwargs)
+
+
+class ImageGenerator:
+    """A loaded diffusers text-to-image pipeline with seeded, reproducible generation."""
+
+    def __init__(self, pipe: Any, name: str, device: str, defaults: GenerationDefaults | None = None):
+        defaults = defaults or GenerationDefaults()
+        self.pipe = pipe
+        self.name = name
+        self.device = device
+        self._params = dict(inspect.signature(pipe.__call__).parameters)
+        self._call_kwargs = dict(defaults.call_kwargs)
+        self.default_size: tuple[int, int] = defaults.size or _default_size(pipe, self._params)
+        self.default_steps: int = (
+            defaults.steps or _signature_default(self._params, "num_inference_steps") or FALLBACK_STEPS
+        )
+
+    @classmethod
+    def from_pretrained(cls, model: str, *, device: str = "cpu", dtype: torch.dtype | None = None) -> ImageGenerator:
+        """Load a diffusers pipeline from a hub id or a local directory and move it to ``device``."""
+        model = str(model)
+        device = pick_device(device)
+        dtype = pick_dtype(device) if dtype is None else dtype
+        pipe = _load_pipeline(model, dtype).to(device)
+        pipe.set_progress_bar_config(disable=True)
+        generator = cls(pipe, model, device, known_defaults(model))
+        log.info(
+            "loaded generator %s (%s) on %s/%s, default %dx%d, %d steps",
+            model,
+            type(pipe).__name__,
+            device,
+            dtype,
+            *generator.default_size,
+            generator.default_steps,
+        )
+        return generator
+
+    def generate(
+        self,
+        prompt: str,
+        *,
+        seed: int,
+        num_images: int = 1,
+        width: int | None = None,
+        height: int | None = None,
+        steps: int | None = None,
+        negative_prompt: str | None = None,
+    ) -> list[Image.Image]:
+        """Generate ``num_images`` images for ``prompt``; the same seed and arguments give the same pixels."""
+        if num_images < 1:
+            raise ValueError(f"num_images must be >= 1, got {num_images}")
+        kwargs = self._build_call_kwargs(prompt, num_images, width, height, steps, negative_prompt)
+        kwargs["generator"] = torch.Generator(self.device).manual_seed(seed)
+        with torch.inference_mode():
+            output = self.pipe(**kwargs)
+        return list(output[0])
+
+    def _build_call_kwargs(
+        self,
+        prompt: str,
+        num_images: int,
+        width: int | None,
+        height: int | None,
+        steps: int | None,
+        negative_prompt: str | None,
+    ) -> dict[str, Any]:
+        default_width, default_height = self.default_size
+        kwargs: dict[str, Any] = {
+            **self._call_kwargs,
+            "prompt": prompt,
+            "num_images_per_prompt": num_images,
+            "width": width or default_width,
+            "height": height or default_height,
+            "num_inference_steps": steps or self.default_steps,
+            "output_type": "pil",
+            "return_dict": False,
+        }
+        if negative_prompt:
+            if "negative_prompt" in self._params:
+                kwargs["negative_prompt"] = negative_prompt
+            else:
+                log.warning("%s does not take a negative prompt; ignoring it", type(self.pipe).__name__)
+        return kwargs
+
+    def __repr__(self) -> str:
+        return f"ImageGenerator(name={self.name!r}, device={self.device!r}, pipeline={type(self.pipe).__name__})"

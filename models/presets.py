@@ -1,0 +1,156 @@
+"""Model presets (which generator and classifier to run) and loading them once per worker.
+
+Importing this module is cheap (no torch): frontends may validate preset names with it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
+
+    from models.classifier import ZeroShotClassifier
+    from models.generator import ImageGenerator
+
+log = logging.getLogger(__name__)
+
+AUTO = "auto"
+TINY = "tiny"
+SIGLIP_MULTILINGUAL = "google/siglip-base-patch16-256-multilingual"
+
+
+@dataclass(frozen=True)
+class ModelPreset:
+    """A named pair of models: a diffusers generator and a zero-shot classifier."""
+
+    name: str
+    generator: str  # hub id or local dir
+    classifier: str  # hub id or local dir
+    generator_reads_russian: bool  # False: prompts are translated ru->en first
+    description: str
+
+
+PRESETS: dict[str, ModelPreset] = {
+    TINY: ModelPreset(
+        name=TINY,
+        generator="(built by models.tiny.ensure_tiny_models)",
+        classifier="(built by models.tiny.ensure_tiny_models)",
+        generator_reads_russian=True,  # byte-level tokenizer; nothing to download for translation
+        description="tiny random models built locally: offline, CPU, for tests and development (noise images)",
+    ),
+    "quality": ModelPreset(
+        name="quality",
+        generator="kandinskylab/Kandinsky-5.0-T2I-Lite-sft-Diffusers",
+        classifier=SIGLIP_MULTILINGUAL,
+        generator_reads_russian=True,
+        description="Kandinsky 5.0 Image Lite: best quality, reads Russian; needs a large GPU (~40 GB)",
+    ),
+    "compact": ModelPreset(
+        name="compact",
+        generator="kandinsky-community/kandinsky-2-2-decoder",
+        classifier=SIGLIP_MULTILINGUAL,
+        generator_reads_russian=False,
+        description="Kandinsky 2.2 (prior + decoder): fits 12-24 GB GPUs; prompts translated to English",
+    ),
+    "fast": ModelPreset(
+        name="fast",
+        generator="stabilityai/sdxl-turbo",
+        classifier=SIGLIP_MULTILINGUAL,
+        generator_reads_russian=False,
+        description="SDXL-Turbo: 4 steps at 512x512, fits 8 GB GPUs; prompts translated to English",
+    ),
+}
+
+# Smallest accelerator memory (GB) for each preset that "auto" may pick, best first.
+AUTO_MIN_MEMORY_GB: tuple[tuple[str, float], ...] = (("quality", 40.0), ("compact", 12.0), ("fast", 8.0))
+
+
+@dataclass
+class LoadedModels:
+    """Models loaded once by a worker, with where and how they run."""
+
+    preset: ModelPreset
+    generator: ImageGenerator
+    classifier: ZeroShotClassifier
+    device: str
+    dtype: torch.dtype
+    load_seconds: float
+
+
+def _accelerator_memory_gb(device: str) -> float | None:
+    """Total memory of ``device`` in GB, or None for the CPU."""
+    import torch
+
+    kind = torch.device(device).type
+    if kind == "cuda":
+        return torch.cuda.get_device_properties(torch.device(device)).total_memory / 1e9
+    if kind == "mps":
+        return torch.mps.recommended_max_memory() / 1e9
+    return None
+
+
+def _pick_auto(device: str | None) -> str:
+    """Choose a preset for this machine by accelerator memory, logging the choice and why."""
+    from models.device import pick_device
+
+    device = pick_device(device)
+    memory = _accelerator_memory_gb(device)
+    if memory is None:
+        log.warning(
+            "MODEL_PRESET=auto: no GPU found, using %r (tiny random models, noise images); "
+            "real presets need a CUDA or MPS device",
+            TINY,
+        )
+        return TINY
+    for name, needed in AUTO_MIN_MEMORY_GB:
+        if memory >= needed:
+            log.info("MODEL_PRESET=auto: %s has %.1f GB (>= %.0f GB), using %r", device, memory, needed, name)
+            return name
+    log.warning(
+        "MODEL_PRESET=auto: %s has only %.1f GB, too little for any real preset; using %r", device, memory, TINY
+    )
+    return TINY
+
+
+def resolve_preset(name: str, cache_dir: Path, *, device: str | None = None) -> ModelPreset:
+    """Return the preset called ``name`` (``"auto"`` picks one for ``device``).
+
+    ``"tiny"`` builds the tiny models into ``cache_dir`` if missing and points the preset at them.
+    An unknown name raises ``ValueError`` listing the valid ones.
+    """
+    key = name.strip().lower()
+    if key == AUTO:
+        key = _pick_auto(device)
+    if key not in PRESETS:
+        valid = ", ".join([*PRESETS, AUTO])
+        raise ValueError(f"unknown model preset {name!r}; valid presets: {valid}")
+    preset = PRESETS[key]
+    if key == TINY:
+        from models.tiny import ensure_tiny_models
+
+        generator, classifier = ensure_tiny_models(Path(cache_dir))
+        preset = dataclasses.replace(preset, generator=str(generator), classifier=str(classifier))
+    return preset
+
+
+def load_models(preset_name: str, cache_dir: Path, device: str | None = None) -> LoadedModels:
+    """Resolve ``preset_name`` and load its generator and classifier onto ``device`` (None: best)."""
+    from models.classifier import ZeroShotClassifier
+    from models.device import pick_device, pick_dtype
+    from models.generator import ImageGenerator
+
+    started = time.perf_counter()
+    device = pick_device(device)
+    dtype = pick_dtype(device)
+    preset = resolve_preset(preset_name, cache_dir, device=device)
+    generator = ImageGenerator.from_pretrained(preset.generator, device=device, dtype=dtype)
+    classifier = ZeroShotClassifier.from_pretrained(preset.classifier, device=device, dtype=dtype)
+    seconds = time.perf_counter() - started
+    log.info("preset %r loaded on %s/%s in %.1f s", preset.name, device, dtype, seconds)
+    return LoadedModels(preset, generator, classifier, device, dtype, seconds)

@@ -1,0 +1,85 @@
+"""An in-memory platform adapter (like errbot's test backend): handlers run with no network and no Redis."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+from handlers.ports import MessageId
+from handlers.protocol import ChatRef, ClassifyJob, GenerateJob
+
+
+@dataclass
+class SentMessage:
+    """One message the bot sent into the in-memory chat."""
+
+    message_id: int
+    chat: ChatRef
+    text: str | None = None
+    photo: bytes | None = None
+    edits: list[str] = field(default_factory=list)
+    deleted: bool = False
+
+    @property
+    def current_text(self) -> str | None:
+        """The text as the user sees it now (after edits)."""
+        return self.edits[-1] if self.edits else self.text
+
+
+class MemoryOutbox:
+    """Records everything the handlers send."""
+
+    def __init__(self) -> None:
+        self.sent: list[SentMessage] = []
+        self._ids = itertools.count(1000)
+
+    async def send_text(self, chat: ChatRef, text: str) -> MessageId:
+        message = SentMessage(next(self._ids), chat, text=text)
+        self.sent.append(message)
+        return message.message_id
+
+    async def edit_text(self, chat: ChatRef, message_id: MessageId, text: str) -> None:
+        self.by_id(message_id).edits.append(text)
+
+    async def send_photo(self, chat: ChatRef, photo: bytes, caption: str) -> MessageId:
+        message = SentMessage(next(self._ids), chat, text=caption, photo=photo)
+        self.sent.append(message)
+        return message.message_id
+
+    async def delete_message(self, chat: ChatRef, message_id: MessageId) -> None:
+        self.by_id(message_id).deleted = True
+
+    def by_id(self, message_id: MessageId) -> SentMessage:
+        return next(m for m in self.sent if m.message_id == int(message_id))
+
+    @property
+    def texts(self) -> list[str]:
+        """Texts of the visible messages, as they read now."""
+        return [m.current_text for m in self.sent if not m.deleted and m.current_text]
+
+
+class MemoryJobs:
+    """A job submitter that keeps jobs in lists, refusing a job id it has seen (like RQ's ``unique=True``)."""
+
+    def __init__(self) -> None:
+        self.jobs: dict[str, GenerateJob | ClassifyJob] = {}
+        self.images: dict[str, bytes] = {}
+        self.status_messages: dict[str, MessageId] = {}
+        self.delivered: set[str] = set()
+
+    async def submit_generate(self, job_id: str, job: GenerateJob) -> int | None:
+        return self._add(job_id, job)
+
+    async def submit_classify(self, job_id: str, job: ClassifyJob, image: bytes) -> int | None:
+        self.images[job.image_key] = image
+        return self._add(job_id, job)
+
+    async def remember_status_message(self, job_id: str, message_id: MessageId) -> bool:
+        self.status_messages[job_id] = message_id
+        return job_id not in self.delivered
+
+    def _add(self, job_id: str, job: GenerateJob | ClassifyJob) -> int | None:
+        if job_id in self.jobs:
+            return None
+        self.jobs[job_id] = job
+        return len(self.jobs)

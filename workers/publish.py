@@ -1,0 +1,38 @@
+"""How a worker hands results back: image bytes under their own keys, an event on the frontend's stream."""
+
+from __future__ import annotations
+
+import io
+
+import redis
+from PIL import Image
+
+from handlers.protocol import ResultEvent, image_key, result_stream
+
+RESULT_TTL = 24 * 3600
+STREAM_MAXLEN = 100_000
+
+
+def store_images(connection: redis.Redis, job_id: str, images: list[Image.Image]) -> list[str]:
+    """Save each image as PNG under ``image_key(job_id, i)`` with a TTL; return the keys."""
+    keys = []
+    with connection.pipeline() as pipe:
+        for index, image in enumerate(images):
+            buffer = io.BytesIO()
+            image.save(buffer, format="PNG")
+            key = image_key(job_id, index)
+            pipe.set(key, buffer.getvalue(), ex=RESULT_TTL)
+            keys.append(key)
+        pipe.execute()
+    return keys
+
+
+def publish(connection: redis.Redis, event: ResultEvent) -> str:
+    """Append ``event`` to the result stream of the platform that owns its chat; return the entry id."""
+    entry_id = connection.xadd(
+        result_stream(event.chat.platform),
+        {"event": event.model_dump_json()},
+        maxlen=STREAM_MAXLEN,
+        approximate=True,
+    )
+    return entry_id.decode() if isinstance(entry_id, bytes) else entry_id

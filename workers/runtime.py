@@ -1,0 +1,27 @@
+"""The models this worker process loaded at start, for job functions to use.
+
+RQ calls job functions by dotted path with JSON arguments only, so the loaded models live here, set once by
+``python -m workers`` (or a test) before the first job runs.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from models.presets import LoadedModels
+
+_loaded: LoadedModels | None = None
+
+
+def set_models(models: LoadedModels | None) -> None:
+    """Install (or with ``None`` remove) the models job functions run on."""
+    global _loaded
+    _loaded = models
+
+
+def models() -> LoadedModels:
+    """The loaded models; a job reaching a process that loaded none fails loudly instead of loading per job."""
+    if _loaded is None:
+        raise RuntimeError("no models loaded in this process: start workers with `python -m workers`")
+    return _loaded
