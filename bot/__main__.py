@@ -1,6 +1,6 @@
 """``python -m bot``: run the chat frontends configured in the environment.
 
-``python -m bot console`` runs the terminal frontend instead (no token needed).
+``python -m bot console`` runs the terminal frontend instead; so does ``python -m bot`` when no token is set.
 With ``REDIS_URL`` unset, an embedded Redis and a local worker are started too, so one command runs it all.
 """
 
@@ -37,27 +37,28 @@ async def serve(mode: str) -> None:
     if mode == "console":
         from bot.console import run_console
 
-        async with backend(bot_settings, redis_settings) as shared:
+        logging.getLogger().setLevel(max(logging.WARNING, logging.getLogger().level))  # the chat, not logs
+        async with backend(bot_settings, redis_settings, worker_log=bot_settings.data_dir / "worker.log") as shared:
             await run_until_stopped(lambda: run_console(shared.molbert, shared.results, bot_settings.data_dir))
         return
     telegram, discord = load(TelegramSettings), load(DiscordSettings)
     if telegram.bot_token is None and discord.token is None:
+        log.info("neither TELEGRAM_BOT_TOKEN nor DISCORD_TOKEN is set: starting the terminal chat instead")
+        await serve("console")
+        return
+    if telegram.bot_token is None:
         raise ConfigError(
-            "Configuration error: TELEGRAM_BOT_TOKEN: not set (nor DISCORD_TOKEN), so there is nothing to run; "
-            "set one, or try the bot in a terminal with `python -m bot console`"
+            "Configuration error: DISCORD_TOKEN: the Discord frontend is not in this version yet; "
+            "set TELEGRAM_BOT_TOKEN, or try `python -m bot console`"
         )
     if discord.token is not None:
-        log.warning("DISCORD_TOKEN is set, but the Discord frontend is not part of this version yet")
-    async with backend(bot_settings, redis_settings) as shared:
-        runners = []
-        if telegram.bot_token is not None:
-            from bot.telegram.app import run_telegram
+        log.warning("DISCORD_TOKEN is set, but the Discord frontend is not in this version yet: Telegram only")
+    from bot.telegram.app import run_telegram
 
-            runners.append(
-                lambda: run_telegram(telegram, shared.molbert, shared.results, consumer=bot_settings.instance)
-            )
-        if runners:
-            await run_until_stopped(*runners)
+    async with backend(bot_settings, redis_settings) as shared:
+        await run_until_stopped(
+            lambda: run_telegram(telegram, shared.molbert, shared.results, consumer=bot_settings.instance)
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,6 +8,7 @@ import logging
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import redis
 import redis.asyncio as aioredis
@@ -29,14 +30,19 @@ class Backend:
 
 
 @contextlib.asynccontextmanager
-async def backend(bot_settings: BotSettings, redis_settings: RedisSettings) -> AsyncIterator[Backend]:
-    """Connect to ``REDIS_URL``; with it unset, start an embedded Redis and a local worker for the duration."""
+async def backend(
+    bot_settings: BotSettings, redis_settings: RedisSettings, worker_log: Path | None = None
+) -> AsyncIterator[Backend]:
+    """Connect to ``REDIS_URL``; with it unset, start an embedded Redis and a local worker for the duration.
+
+    The local worker writes to ``worker_log`` when given (the console keeps the terminal for the chat).
+    """
     embedded = local_worker = supervisor = None
     if redis_settings.url is None:
         log.info("REDIS_URL is not set: one-machine mode (embedded Redis and a local worker)")
         embedded = EmbeddedRedis(bot_settings.data_dir / "redis")
         url = embedded.url
-        local_worker = LocalWorker(url)
+        local_worker = LocalWorker(url, log_path=worker_log)
         supervisor = asyncio.create_task(local_worker.supervise(), name="local-worker")
     else:
         url = redis_settings.url.get_secret_value()

@@ -44,8 +44,9 @@ class EmbeddedRedis:
 class LocalWorker:
     """Runs ``python -m workers`` against ``redis_url`` and restarts it if it dies."""
 
-    def __init__(self, redis_url: str) -> None:
+    def __init__(self, redis_url: str, log_path: Path | None = None) -> None:
         self.env = {**os.environ, "REDIS_URL": redis_url}
+        self.log_path = log_path
         self.process: asyncio.subprocess.Process | None = None
         self._stopping = False
 
@@ -53,17 +54,25 @@ class LocalWorker:
         """Keep one worker process running until :meth:`stop`."""
         while not self._stopping:
             # its own session: Ctrl-C reaches only us, and we give the worker one clean SIGTERM
-            self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "workers", env=self.env, start_new_session=True
-            )
-            log.info("local worker started (pid %s), loading models…", self.process.pid)
-            code = await self.process.wait()
+            with self._output() as output:
+                self.process = await asyncio.create_subprocess_exec(
+                    sys.executable, "-m", "workers", env=self.env, start_new_session=True, stdout=output, stderr=output
+                )
+                log.info("local worker started (pid %s), loading models…", self.process.pid)
+                code = await self.process.wait()
             if self._stopping:
                 break
             if code == 2:  # a configuration error: restarting would fail the same way
                 raise SystemExit("the local worker stopped: its configuration is invalid (see above)")
             log.error("local worker exited with code %s; restarting in %.0f s", code, WORKER_RESTART_DELAY)
             await asyncio.sleep(WORKER_RESTART_DELAY)
+
+    def _output(self) -> contextlib.AbstractContextManager:
+        """The worker's stdout/stderr: our own, or appended to ``log_path``."""
+        if self.log_path is None:
+            return contextlib.nullcontext(None)
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        return self.log_path.open("ab")
 
     async def stop(self) -> None:
         """Ask the worker for a warm shutdown (it finishes its job), then insist."""

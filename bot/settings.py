@@ -15,7 +15,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _TELEGRAM_TOKEN = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{20,}$")
 _REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
-MODEL_PRESETS = ("auto", "tiny", "quality", "compact", "fast")
 
 
 def _config(prefix: str) -> SettingsConfigDict:
@@ -66,9 +65,19 @@ class ModelSettings(BaseSettings):
 
     model_config = _config("MODEL_")
 
-    preset: Literal[MODEL_PRESETS] = "auto"  # type: ignore[valid-type]
+    preset: str = Field("auto", description="auto, tiny (offline, random weights), quality, compact or fast")
     cache_dir: Path = Field(Path.home() / ".cache" / "molbert", description="tiny models and caches")
     device: Literal["auto", "cuda", "mps", "cpu"] = "auto"
+
+    @field_validator("preset")
+    @classmethod
+    def _known_preset(cls, name: str) -> str:
+        from models.presets import PRESETS  # cheap: the preset table imports no torch
+
+        names = ("auto", *PRESETS)
+        if name not in names:
+            raise ValueError(f"unknown preset; choose one of: {', '.join(names)}")
+        return name
 
 
 class WorkerSettings(BaseSettings):

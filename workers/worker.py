@@ -35,7 +35,10 @@ class MolbertWorker(SimpleWorker):
         queues: tuple[str, ...] | list[str] = DEFAULT_QUEUES,
         name: str | None = None,
     ) -> None:
-        super().__init__(list(queues), connection=connection, serializer=JSONSerializer, name=name)
+        # log_job_description=False: job arguments hold prompts and chat ids, which do not belong in logs
+        super().__init__(
+            list(queues), connection=connection, serializer=JSONSerializer, name=name, log_job_description=False
+        )
         self.models = models
         runtime.set_models(models)
 

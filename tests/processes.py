@@ -1,0 +1,54 @@
+"""Starting the real processes (``python -m bot``, ``python -m workers``) from tests, with their logs kept."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+# Variables a developer's shell or .env may set that would change what the process under test does.
+_SCRUBBED = ("REDIS_URL", "TELEGRAM_BOT_TOKEN", "TELEGRAM_API_URL", "DISCORD_TOKEN", "MODEL_PRESET", "MODEL_DEVICE")
+
+
+class ManagedProcess:
+    """A child process whose combined output goes to ``log_path``; stopped with SIGTERM like a service."""
+
+    def __init__(self, args: list[str], env: dict[str, str], cwd: Path, log_path: Path) -> None:
+        base = {key: value for key, value in os.environ.items() if key not in _SCRUBBED}
+        base["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), base.get("PYTHONPATH")]))
+        base["PYTHONUNBUFFERED"] = "1"
+        self.log_path = log_path
+        self._log = log_path.open("wb")
+        self.process = subprocess.Popen(
+            [sys.executable, *args], env={**base, **env}, cwd=cwd, stdout=self._log, stderr=subprocess.STDOUT
+        )
+
+    @property
+    def log(self) -> str:
+        """Everything the process printed so far."""
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def wait_for_log(self, fragment: str, timeout: float = 60.0) -> None:
+        """Block until ``fragment`` appears in the output (or fail showing the output)."""
+        deadline = time.monotonic() + timeout
+        while fragment not in self.log:
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"{fragment!r} never appeared; output:\n{self.log}")
+            time.sleep(0.1)
+
+    def stop(self, timeout: float = 30.0) -> int:
+        """SIGTERM, wait for a clean exit, and return the exit code (killing it if it hangs)."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+                raise AssertionError(f"process ignored SIGTERM for {timeout} s; output:\n{self.log}") from None
+        self._log.close()
+        return self.process.returncode

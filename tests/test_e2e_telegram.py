@@ -1,0 +1,169 @@
+"""End to end: the real ``python -m bot`` (one-machine mode, tiny models) against a fake Telegram Bot API.
+
+Test code acts as Telegram users; everything between — aiogram, handlers, the embedded Redis, RQ, the worker
+process with its models, the result stream — is the production code path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+
+import pytest
+import pytest_asyncio
+from PIL import Image
+
+from handlers.texts import t
+from tests import images
+from tests.fakes.telegram_api import FakeTelegramAPI
+from tests.processes import ManagedProcess
+
+pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
+
+RESULT_TIMEOUT = 120
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def telegram():
+    async with FakeTelegramAPI() as fake:
+        yield fake
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def bot_process(telegram, tmp_path_factory, model_cache_dir):
+    """``python -m bot`` with REDIS_URL unset: it starts its own Redis and worker."""
+    home = tmp_path_factory.mktemp("bot-home")
+    process = ManagedProcess(
+        ["-m", "bot"],
+        env={
+            "TELEGRAM_BOT_TOKEN": telegram.token,
+            "TELEGRAM_API_URL": telegram.base_url,
+            "MODEL_PRESET": "tiny",
+            "MODEL_CACHE_DIR": str(model_cache_dir),
+            "BOT_DATA_DIR": str(home / "data"),
+        },
+        cwd=home,
+        log_path=home / "bot.log",
+    )
+    await telegram.wait_for_call("setMyCommands", timeout=60)
+    yield process
+    assert process.stop() == 0, process.log
+
+
+@pytest.fixture(scope="module")
+def alice(telegram):
+    return telegram.user(1001, "Алиса", language_code="ru")
+
+
+async def test_commands_are_registered_in_russian_and_english(telegram, bot_process):
+    await telegram.wait_for_call("setMyCommands", lambda p: p.get("language_code") == "en")
+    russian = {c["command"]: c["description"] for c in telegram.commands[("default", "")]}
+    english = {c["command"]: c["description"] for c in telegram.commands[("default", "en")]}
+    assert russian["imagine"] == t("cmd_imagine", "ru")
+    assert english["imagine"] == t("cmd_imagine", "en")
+
+
+async def test_start_and_help_answer_in_russian(telegram, bot_process, alice):
+    asked = telegram.send_text(alice["id"], alice, "/start")
+    greeting = await telegram.wait_for_message(alice["id"], after=asked["message_id"])
+    assert greeting.text.startswith("Привет, Алиса!")
+    asked = telegram.send_text(alice["id"], alice, "/help")
+    await telegram.wait_for_text(alice["id"], "/imagine кот в космосе", after=asked["message_id"])
+
+
+async def test_imagine_delivers_a_picture_as_a_reply(telegram, bot_process, alice):
+    asked = telegram.send_text(alice["id"], alice, "/imagine кот в космосе")
+    status = await telegram.wait_for_message(alice["id"], after=asked["message_id"])
+    assert status.text.startswith("⏳")
+    photo = await telegram.wait_for_photo(alice["id"], after=asked["message_id"], timeout=RESULT_TIMEOUT)
+    image = Image.open(io.BytesIO(photo.photo))
+    image.load()
+    assert image.size[0] > 0 and image.size[1] > 0
+    assert photo.reply_to_message_id == asked["message_id"]
+    assert photo.caption.startswith("🎨 кот в космосе")
+    assert "seed" in photo.caption
+    await _eventually(lambda: status.deleted)
+
+
+async def test_photo_is_classified_with_percentages(telegram, bot_process, alice):
+    sent = telegram.send_photo(alice["id"], alice, images.png(120, 90))
+    answer = await telegram.wait_for_text(alice["id"], "%", after=sent["message_id"], timeout=RESULT_TIMEOUT)
+    assert answer.text.startswith(t("classify_header", "ru"))
+    assert answer.reply_to_message_id == sent["message_id"]
+
+
+async def test_photo_with_caption_labels_is_classified_among_them(telegram, bot_process, alice):
+    labels = ["кошка", "собака", "медведь"]
+    sent = telegram.send_photo(alice["id"], alice, images.png(64, 64, (90, 60, 30)), caption="кошка, собака, медведь")
+    answer = await telegram.wait_for_text(alice["id"], "%", after=sent["message_id"], timeout=RESULT_TIMEOUT)
+    lines = answer.text.splitlines()
+    assert lines[0] == t("classify_header_labels", "ru")
+    assert sorted(line.split("% ", 1)[1] for line in lines[1:]) == sorted(labels)
+
+
+async def test_image_sent_as_a_file_is_classified(telegram, bot_process, alice):
+    sent = telegram.send_document(alice["id"], alice, images.png(80, 80), "cat.png", "image/png", caption="кот; пёс")
+    answer = await telegram.wait_for_text(alice["id"], "%", after=sent["message_id"], timeout=RESULT_TIMEOUT)
+    assert "кот" in answer.text and "пёс" in answer.text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("/imagine", "Напишите, что нарисовать"),
+        ("/imagine    ", "Напишите, что нарисовать"),
+        ("/imagine " + "кот " * 1250, "Описание слишком длинное"),
+        ("/imagine \u200b\u200b", "Напишите, что нарисовать"),
+    ],
+    ids=["no-prompt", "blank", "5000-chars", "zero-width"],
+)
+async def test_bad_prompts_get_a_clear_russian_answer_and_no_job(telegram, bot_process, alice, text, expected):
+    asked = telegram.send_text(alice["id"], alice, text)
+    answer = await telegram.wait_for_message(alice["id"], after=asked["message_id"])
+    assert expected in answer.text
+    await asyncio.sleep(0.5)
+    later = [m for m in telegram.messages(alice["id"]) if m.message_id > asked["message_id"]]
+    assert later == [answer], "a refused prompt must not be queued (no status message, no picture)"
+
+
+@pytest.mark.parametrize(
+    ("data", "file_name", "mime", "expected"),
+    [
+        (images.PDF, "doc.pdf", "application/pdf", "Это не похоже на картинку"),
+        (images.truncated(images.png(200, 200)), "broken.png", "image/png", "Не получилось открыть картинку"),
+        (b"\x00" * 100, "zeros.jpg", "image/jpeg", "Не получилось открыть картинку"),
+    ],
+    ids=["pdf", "truncated-png", "garbage-jpeg"],
+)
+async def test_bad_documents_get_a_clear_russian_answer(telegram, bot_process, alice, data, file_name, mime, expected):
+    sent = telegram.send_document(alice["id"], alice, data, file_name, mime)
+    answer = await telegram.wait_for_message(alice["id"], after=sent["message_id"])
+    assert expected in answer.text
+    await asyncio.sleep(0.5)
+    later = [m for m in telegram.messages(alice["id"]) if m.message_id > sent["message_id"]]
+    assert later == [answer]
+
+
+async def test_the_bot_keeps_serving_after_bad_input(telegram, bot_process, alice):
+    asked = telegram.send_text(alice["id"], alice, "/imagine акварельный пейзаж с берёзами")
+    photo = await telegram.wait_for_photo(alice["id"], after=asked["message_id"], timeout=RESULT_TIMEOUT)
+    assert photo.caption.startswith("🎨 акварельный пейзаж с берёзами")
+
+
+async def test_english_user_gets_english(telegram, bot_process):
+    bob = telegram.user(2002, "Bob", language_code="en")
+    asked = telegram.send_text(bob["id"], bob, "/imagine")
+    answer = await telegram.wait_for_message(bob["id"], after=asked["message_id"])
+    assert answer.text == t("imagine_empty", "en")
+
+
+async def test_the_token_never_appears_in_the_logs(telegram, bot_process):
+    secret = telegram.token.split(":", 1)[1]
+    assert "ready" in bot_process.log
+    assert secret not in bot_process.log
+
+
+async def _eventually(condition, timeout: float = 10.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.05)
