@@ -2,7 +2,7 @@
 #   make run    — install into .venv if needed, then run the bot (`python -m bot`)
 #   make test   — install into .venv if needed, then lint and run the whole test suite
 # TORCH picks the PyTorch build: the CPU wheel by default; e.g. TORCH="torch==2.13.0 --index-url <CUDA index>"
-# for a GPU box (docs/deploy.md).
+# for a GPU box (README.md, Quick start).
 
 PYTHON ?= python3
 VENV ?= .venv

@@ -18,7 +18,8 @@ _REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 def _config(prefix: str) -> SettingsConfigDict:
-    return SettingsConfigDict(env_prefix=prefix, env_file=".env", extra="ignore")
+    # env_ignore_empty: `REDIS_URL=` in a .env copied from the example means "unset", not "empty string"
+    return SettingsConfigDict(env_prefix=prefix, env_file=".env", extra="ignore", env_ignore_empty=True)
 
 
 class TelegramSettings(BaseSettings):
@@ -86,7 +87,7 @@ class WorkerSettings(BaseSettings):
     model_config = _config("WORKER_")
 
     queues: str = Field("", description="comma-separated queue names; empty = classification, then generation")
-    name: str | None = Field(None, description="worker name in RQ; default: host and pid")
+    name: str | None = Field(None, description="worker name in RQ; default: a random id")
 
 
 class BotSettings(BaseSettings):

@@ -1,0 +1,45 @@
+"""End to end in the production layout: ``python -m workers`` and a frontend-only ``python -m bot`` sharing
+one Redis (``REDIS_URL`` set), as on several machines; the frontend process never loads torch."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from rq import Queue
+from rq.serializers import JSONSerializer
+
+from handlers.protocol import GENERATE_QUEUE
+from tests.fakes.telegram_api import FakeTelegramAPI
+from tests.processes import ManagedProcess
+
+pytestmark = pytest.mark.e2e
+
+
+def loaded_libraries(pid: int) -> str:
+    return Path(f"/proc/{pid}/maps").read_text()
+
+
+async def test_frontend_and_worker_as_separate_services(redis_url, redis_conn, model_cache_dir, tmp_path):
+    env = {"REDIS_URL": redis_url, "MODEL_PRESET": "tiny", "MODEL_CACHE_DIR": str(model_cache_dir)}
+    worker = ManagedProcess(["-m", "workers"], env, cwd=tmp_path, log_path=tmp_path / "worker.log")
+    async with FakeTelegramAPI() as telegram:
+        bot_env = {"REDIS_URL": redis_url, "TELEGRAM_BOT_TOKEN": telegram.token, "TELEGRAM_API_URL": telegram.base_url}
+        bot = ManagedProcess(["-m", "bot"], bot_env, cwd=tmp_path, log_path=tmp_path / "bot.log")
+        try:
+            await telegram.wait_for_call("setMyCommands", timeout=60)
+            worker.wait_for_log("ready: preset tiny")
+            alice = telegram.user(3003, "Алиса")
+            asked = telegram.send_text(alice["id"], alice, "/imagine@molbert_test_bot маяк на скале")
+            photo = await telegram.wait_for_photo(alice["id"], after=asked["message_id"], timeout=120)
+            assert Image.open(io.BytesIO(photo.photo)).format == "PNG"
+            assert "libtorch" not in loaded_libraries(bot.process.pid)
+            assert "libtorch" in loaded_libraries(worker.process.pid)
+            assert "embedded Redis" not in bot.log
+            assert Queue(GENERATE_QUEUE, connection=redis_conn, serializer=JSONSerializer).count == 0
+        finally:
+            bot_code = bot.stop()
+            worker_code = worker.stop()
+    assert (bot_code, worker_code) == (0, 0), bot.log + worker.log

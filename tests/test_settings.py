@@ -1,0 +1,44 @@
+"""Settings: defaults, empty values, secrets kept out of reprs."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.settings import ConfigError, ModelSettings, RedisSettings, TelegramSettings, load
+
+TOKEN = "123456:AAE-secret_part_of_the_token_xyz"
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch, tmp_path):
+    for name in ("TELEGRAM_BOT_TOKEN", "TELEGRAM_API_URL", "REDIS_URL", "MODEL_PRESET"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)  # no developer .env
+
+
+def test_empty_values_mean_unset(monkeypatch):
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "")
+    monkeypatch.setenv("REDIS_URL", "")
+    assert load(TelegramSettings).bot_token is None
+    assert load(RedisSettings).url is None
+
+
+def test_secrets_never_show_in_reprs(monkeypatch):
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("REDIS_URL", "redis://:hunter2@redis:6379/0")
+    settings = (load(TelegramSettings), load(RedisSettings))
+    text = f"{settings!r} {settings!s}"
+    assert "secret_part" not in text and "hunter2" not in text
+    assert settings[0].bot_token.get_secret_value() == TOKEN
+
+
+def test_dotenv_file_is_read(tmp_path):
+    (tmp_path / ".env").write_text(f"TELEGRAM_BOT_TOKEN={TOKEN}\nMODEL_PRESET=tiny\n")
+    assert load(TelegramSettings).bot_token.get_secret_value() == TOKEN
+    assert load(ModelSettings).preset == "tiny"
+
+
+def test_unknown_preset_names_the_choices(monkeypatch):
+    monkeypatch.setenv("MODEL_PRESET", "huge")
+    with pytest.raises(ConfigError, match="MODEL_PRESET: .*auto, tiny, quality, compact, fast"):
+        load(ModelSettings)
