@@ -37,7 +37,7 @@ class EmbeddedRedis:
     def stop(self) -> None:
         """Save and stop the server."""
         with contextlib.suppress(Exception):
-            self._server.shutdown(save=True, now=True, force=True)
+            self._server.shutdown(save=True)
         log.info("embedded Redis stopped")
 
 

