@@ -56,7 +56,7 @@ PRESETS: dict[str, ModelPreset] = {
         generator="kandinsky-community/kandinsky-2-2-decoder",
         classifier=SIGLIP_MULTILINGUAL,
         generator_reads_russian=False,
-        description="Kandinsky 2.2 (prior + decoder): fits 12-24 GB GPUs; English prompts (ru→en translation not built yet)",
+        description="Kandinsky 2.2 (prior + decoder): fits 12-24 GB GPUs; English prompts (no ru→en translation yet)",
     ),
     "fast": ModelPreset(
         name="fast",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -32,8 +33,15 @@ class ManagedProcess:
         """Everything the process printed so far."""
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
-    def wait_for_log(self, fragment: str, timeout: float = 60.0) -> None:
-        """Block until ``fragment`` appears in the output (or fail showing the output)."""
+    async def wait_for_log(self, fragment: str, timeout: float = 60.0) -> None:
+        """Wait until ``fragment`` appears in the output (or fail showing the output), without blocking the loop."""
+        await asyncio.to_thread(self._block_until_logged, fragment, timeout)
+
+    async def wait_for_exit(self, timeout: float = 60.0) -> int:
+        """Wait for the process to end by itself, without blocking the loop; return its exit code."""
+        return await asyncio.to_thread(self.process.wait, timeout)
+
+    def _block_until_logged(self, fragment: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while fragment not in self.log:
             if self.process.poll() is not None or time.monotonic() > deadline:

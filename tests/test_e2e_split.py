@@ -3,6 +3,7 @@ one Redis (``REDIS_URL`` set), as on several machines; the frontend process neve
 
 from __future__ import annotations
 
+import asyncio
 import io
 from pathlib import Path
 
@@ -30,7 +31,7 @@ async def test_frontend_and_worker_as_separate_services(redis_url, redis_conn, m
         bot = ManagedProcess(["-m", "bot"], bot_env, cwd=tmp_path, log_path=tmp_path / "bot.log")
         try:
             await telegram.wait_for_call("setMyCommands", timeout=60)
-            worker.wait_for_log("ready: preset tiny")
+            await worker.wait_for_log("ready: preset tiny")
             alice = telegram.user(3003, "Алиса")
             asked = telegram.send_text(alice["id"], alice, "/imagine@molbert_test_bot маяк на скале")
             photo = await telegram.wait_for_photo(alice["id"], after=asked["message_id"], timeout=120)
@@ -40,6 +41,17 @@ async def test_frontend_and_worker_as_separate_services(redis_url, redis_conn, m
             assert "embedded Redis" not in bot.log
             assert Queue(GENERATE_QUEUE, connection=redis_conn, serializer=JSONSerializer).count == 0
         finally:
-            bot_code = bot.stop()
-            worker_code = worker.stop()
+            bot_code = await asyncio.to_thread(bot.stop)
+            worker_code = await asyncio.to_thread(worker.stop)
     assert (bot_code, worker_code) == (0, 0), bot.log + worker.log
+
+
+async def test_a_token_telegram_rejects_stops_the_bot_with_one_clear_line(redis_url, tmp_path):
+    async with FakeTelegramAPI() as telegram:
+        wrong_token = "987654:AAWrong-token-that-telegram-does-not-know"
+        env = {"REDIS_URL": redis_url, "TELEGRAM_BOT_TOKEN": wrong_token, "TELEGRAM_API_URL": telegram.base_url}
+        bot = ManagedProcess(["-m", "bot"], env, cwd=tmp_path, log_path=tmp_path / "bot.log")
+        assert await bot.wait_for_exit(60) == 2, bot.log
+    last_line = bot.log.strip().splitlines()[-1]
+    assert last_line == "Configuration error: TELEGRAM_BOT_TOKEN: Telegram rejected this token (Unauthorized)"
+    assert "Wrong-token" not in bot.log

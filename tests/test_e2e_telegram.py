@@ -47,7 +47,7 @@ async def bot_process(telegram, tmp_path_factory, model_cache_dir):
     )
     await telegram.wait_for_call("setMyCommands", timeout=60)
     yield process
-    assert process.stop() == 0, process.log
+    assert await asyncio.to_thread(process.stop) == 0, process.log
 
 
 @pytest.fixture(scope="module")

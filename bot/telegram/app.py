@@ -9,10 +9,11 @@ import redis.asyncio as aioredis
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.types import BotCommand, BotCommandScopeDefault
+from aiogram.exceptions import TelegramNetworkError, TelegramUnauthorizedError
+from aiogram.types import BotCommand, BotCommandScopeDefault, User
 
 from bot.results import ResultListener
-from bot.settings import TelegramSettings
+from bot.settings import ConfigError, TelegramSettings
 from bot.telegram.chat import PLATFORM
 from bot.telegram.outbox import TelegramOutbox
 from bot.telegram.routers import all_routers
@@ -39,6 +40,23 @@ def create_dispatcher() -> Dispatcher:
     return dispatcher
 
 
+async def introduce(bot: Bot) -> User:
+    """``getMe``, retried while Telegram is unreachable; a rejected token is a configuration error."""
+    delay = 1.0
+    while True:
+        try:
+            return await bot.get_me()
+        except TelegramUnauthorizedError:
+            await bot.session.close()
+            raise ConfigError(
+                "Configuration error: TELEGRAM_BOT_TOKEN: Telegram rejected this token (Unauthorized)"
+            ) from None
+        except TelegramNetworkError as exc:
+            log.warning("cannot reach Telegram (%s); retrying in %.0f s", exc.message, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+
+
 async def register_commands(bot: Bot) -> None:
     """``setMyCommands``: Russian by default, and each other language we have texts for."""
     for lang in LANGUAGES:
@@ -53,7 +71,13 @@ async def run_telegram(settings: TelegramSettings, molbert: Molbert, results: ai
     outbox = TelegramOutbox(bot)
     dispatcher = create_dispatcher()
     listener = ResultListener(results, PLATFORM, outbox, consumer=consumer)
-    me = await bot.get_me()
+    try:
+        me = await bot.get_me()
+    except TelegramUnauthorizedError:
+        await bot.session.close()
+        raise ConfigError(
+            "Configuration error: TELEGRAM_BOT_TOKEN: Telegram rejected this token (Unauthorized)"
+        ) from None
     log.info("Telegram frontend started as @%s", me.username)
     await register_commands(bot)
     listener_task = asyncio.create_task(listener.run(), name="telegram-results")
