@@ -19,7 +19,7 @@ from pathlib import Path
 import redis.asyncio as aioredis
 
 from bot.results import ResultListener
-from handlers.ports import MessageId
+from handlers.ports import Keyboard, MessageId
 from handlers.protocol import ChatRef, delivered_key
 from handlers.service import Molbert
 
@@ -35,6 +35,7 @@ class ConsoleOutbox:
     def __init__(self, image_dir: Path) -> None:
         self.image_dir = image_dir
         self._ids = itertools.count(1)
+        self.buttons: dict[str, str] = {}  # the last result's buttons: label → action
 
     async def send_text(self, chat: ChatRef, text: str) -> MessageId:
         """Print a message; return its number."""
@@ -46,14 +47,29 @@ class ConsoleOutbox:
         """Print the new text of an earlier message."""
         print(f"molbert [{message_id}, edited]> {text}", flush=True)
 
-    async def send_photo(self, chat: ChatRef, photo: bytes, caption: str) -> MessageId:
-        """Save the image and print its path with the caption."""
+    async def send_photo(self, chat: ChatRef, photo: bytes, caption: str, buttons: Keyboard | None = None) -> MessageId:
+        """Save the image, print its path with the caption, and list its buttons for ``/press``."""
         message_id = next(self._ids)
-        self.image_dir.mkdir(parents=True, exist_ok=True)
-        path = self.image_dir / f"molbert-{chat.message_id}-{message_id}.png"
-        path.write_bytes(photo)
-        print(f"molbert [{message_id}]> {caption}\n  🖼  {path.resolve()}", flush=True)
+        path = self._save(chat, message_id, photo, "png")
+        print(f"molbert [{message_id}]> {caption}\n  🖼  {path}", flush=True)
+        if buttons:
+            self.buttons = {button.text.casefold(): button.action for row in buttons for button in row}
+            labels = " ".join(button.text for row in buttons for button in row)
+            print(f"  {labels}  ← /press <кнопка>, например /press {buttons[0][0].text}", flush=True)
         return message_id
+
+    async def send_document(self, chat: ChatRef, data: bytes, filename: str, caption: str) -> MessageId:
+        """Save the file and print its path."""
+        message_id = next(self._ids)
+        path = self._save(chat, message_id, data, filename.rsplit(".", 1)[-1])
+        print(f"molbert [{message_id}]> {caption}\n  📎 {path}", flush=True)
+        return message_id
+
+    def _save(self, chat: ChatRef, message_id: int, data: bytes, extension: str) -> Path:
+        self.image_dir.mkdir(parents=True, exist_ok=True)
+        path = self.image_dir / f"molbert-{chat.message_id}-{message_id}.{extension}"
+        path.write_bytes(data)
+        return path.resolve()
 
     async def delete_message(self, chat: ChatRef, message_id: MessageId) -> None:
         """Nothing to delete in a terminal: the status line stays in the scroll-back."""

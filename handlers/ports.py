@@ -6,11 +6,28 @@ tests); ``bot.queue`` implements :class:`JobSubmitter` with RQ.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
 from handlers.protocol import ChatRef, ClassifyJob, GenerateJob
 
 MessageId = int | str
+ACTION_MAX_BYTES = 64  # Telegram's callback_data limit; Discord's custom_id allows 100
+
+
+@dataclass(frozen=True)
+class Button:
+    """A platform-neutral button under a message.
+
+    ``action`` is what comes back when it is pressed (Telegram ``callback_data``, Discord ``custom_id``):
+    ``<verb>:<job id>[:<index>]``, at most ``ACTION_MAX_BYTES`` bytes; handlers parse and check it.
+    """
+
+    text: str
+    action: str
+
+
+Keyboard = list[list[Button]]
 
 
 class Outbox(Protocol):
@@ -24,8 +41,12 @@ class Outbox(Protocol):
         """Replace the text of a message the bot sent earlier."""
         ...
 
-    async def send_photo(self, chat: ChatRef, photo: bytes, caption: str) -> MessageId:
-        """Send an image (PNG/JPEG bytes) with a caption as a reply and return its message id."""
+    async def send_photo(self, chat: ChatRef, photo: bytes, caption: str, buttons: Keyboard | None = None) -> MessageId:
+        """Send an image (PNG/JPEG bytes) with a caption and optional buttons as a reply; return its id."""
+        ...
+
+    async def send_document(self, chat: ChatRef, data: bytes, filename: str, caption: str) -> MessageId:
+        """Send a file (e.g. a full-size PNG, uncompressed) as a reply and return its message id."""
         ...
 
     async def delete_message(self, chat: ChatRef, message_id: MessageId) -> None:

@@ -69,6 +69,14 @@ class Molbert:
         job = ClassifyJob(chat=chat, image_key=input_key(job_id), labels=labels)
         return await self._submit(chat, job_id, self.jobs.submit_classify(job_id, job, photo), outbox)
 
+    async def press(self, chat: ChatRef, action: str, event_id: str, outbox: Outbox) -> str:
+        """A result button was pressed; return a short notice for the presser (toast / ephemeral reply).
+
+        ``chat.user_id`` is who pressed, ``chat.message_id`` the message the button is under, ``event_id`` the
+        platform's id of this press (a re-delivered press makes no second job).
+        """
+        return t("button_stale", chat.lang)
+
     async def refuse(self, chat: ChatRef, outbox: Outbox, key: str, **values: object) -> None:
         """Answer input no use case accepts (a PDF, an unknown command) with the text ``key``."""
         await outbox.send_text(chat, t(key, chat.lang, **values))

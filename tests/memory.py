@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 
-from handlers.ports import MessageId
+from handlers.ports import Keyboard, MessageId
 from handlers.protocol import ChatRef, ClassifyJob, GenerateJob
 
 
@@ -17,6 +17,9 @@ class SentMessage:
     chat: ChatRef
     text: str | None = None
     photo: bytes | None = None
+    document: bytes | None = None
+    filename: str | None = None
+    buttons: Keyboard | None = None
     edits: list[str] = field(default_factory=list)
     deleted: bool = False
 
@@ -41,8 +44,13 @@ class MemoryOutbox:
     async def edit_text(self, chat: ChatRef, message_id: MessageId, text: str) -> None:
         self.by_id(message_id).edits.append(text)
 
-    async def send_photo(self, chat: ChatRef, photo: bytes, caption: str) -> MessageId:
-        message = SentMessage(next(self._ids), chat, text=caption, photo=photo)
+    async def send_photo(self, chat: ChatRef, photo: bytes, caption: str, buttons: Keyboard | None = None) -> MessageId:
+        message = SentMessage(next(self._ids), chat, text=caption, photo=photo, buttons=buttons)
+        self.sent.append(message)
+        return message.message_id
+
+    async def send_document(self, chat: ChatRef, data: bytes, filename: str, caption: str) -> MessageId:
+        message = SentMessage(next(self._ids), chat, text=caption, document=data, filename=filename)
         self.sent.append(message)
         return message.message_id
 

@@ -6,9 +6,9 @@ import logging
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest
-from aiogram.types import BufferedInputFile, ReplyParameters
+from aiogram.types import BufferedInputFile, InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
 
-from handlers.ports import MessageId
+from handlers.ports import Keyboard, MessageId
 from handlers.protocol import ChatRef
 
 log = logging.getLogger(__name__)
@@ -43,11 +43,23 @@ class TelegramOutbox:
             log.info("could not edit message %s in chat %s (%s); sending anew", message_id, chat.chat_id, exc)
             await self.send_text(chat, text)
 
-    async def send_photo(self, chat: ChatRef, photo: bytes, caption: str) -> MessageId:
-        """Send an image as a reply with ``caption``; return the new message id."""
+    async def send_photo(self, chat: ChatRef, photo: bytes, caption: str, buttons: Keyboard | None = None) -> MessageId:
+        """Send an image as a reply with ``caption`` and an inline keyboard; return the new message id."""
         sent = await self.bot.send_photo(
             chat_id=chat.chat_id,
             photo=BufferedInputFile(photo, filename="molbert.png"),
+            caption=caption[:CAPTION_LIMIT],
+            message_thread_id=chat.thread_id,
+            reply_parameters=_reply_to(chat),
+            reply_markup=inline_keyboard(buttons),
+        )
+        return sent.message_id
+
+    async def send_document(self, chat: ChatRef, data: bytes, filename: str, caption: str) -> MessageId:
+        """Send a file (uncompressed, unlike a photo) as a reply; return the new message id."""
+        sent = await self.bot.send_document(
+            chat_id=chat.chat_id,
+            document=BufferedInputFile(data, filename=filename),
             caption=caption[:CAPTION_LIMIT],
             message_thread_id=chat.thread_id,
             reply_parameters=_reply_to(chat),
@@ -60,6 +72,14 @@ class TelegramOutbox:
             await self.bot.delete_message(chat_id=chat.chat_id, message_id=int(message_id))
         except TelegramBadRequest as exc:
             log.info("could not delete message %s in chat %s: %s", message_id, chat.chat_id, exc)
+
+
+def inline_keyboard(buttons: Keyboard | None) -> InlineKeyboardMarkup | None:
+    """Neutral buttons → Telegram inline keyboard (the action becomes ``callback_data``)."""
+    if not buttons:
+        return None
+    rows = [[InlineKeyboardButton(text=b.text, callback_data=b.action) for b in row] for row in buttons]
+    return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
 def _reply_to(chat: ChatRef) -> ReplyParameters | None:
