@@ -23,6 +23,8 @@ from handlers.protocol import (
     GENERATE_QUEUE,
     ClassifyJob,
     GenerateJob,
+    image_key,
+    params_key,
     status_message_key,
 )
 
@@ -43,6 +45,7 @@ GENERATE_POLICY = JobPolicy(timeout=600)
 CLASSIFY_POLICY = JobPolicy(timeout=120)
 INPUT_TTL = 3600
 STATUS_TTL = 24 * 3600
+PARAMS_TTL = 30 * 24 * 3600  # small; lets V and 🔄 work long after the images (24 h) are gone
 
 
 class RedisJobs:
@@ -54,10 +57,17 @@ class RedisJobs:
         self.classify_queue = Queue(CLASSIFY_QUEUE, connection=connection, serializer=JSONSerializer)
 
     async def submit_generate(self, job_id: str, job: GenerateJob) -> int | None:
-        """Enqueue a generation job; return its queue position, or ``None`` if the job id exists."""
-        return await asyncio.to_thread(
-            self._enqueue, self.generate_queue, GENERATE_FUNC, job_id, job.model_dump(mode="json"), GENERATE_POLICY
-        )
+        """Enqueue a generation job, keeping its request for the result's buttons; ``None`` if the id exists."""
+        return await asyncio.to_thread(self._store_and_enqueue_generate, job_id, job)
+
+    async def load_generation(self, job_id: str) -> GenerateJob | None:
+        """The request of an earlier generation, or ``None`` once expired (or never made)."""
+        data = await asyncio.to_thread(self.connection.get, params_key(job_id))
+        return None if data is None else GenerateJob.model_validate_json(data)
+
+    async def load_image(self, job_id: str, index: int) -> bytes | None:
+        """The ``index``-th image of a finished generation, or ``None`` once expired."""
+        return await asyncio.to_thread(self.connection.get, image_key(job_id, index))
 
     async def submit_classify(self, job_id: str, job: ClassifyJob, image: bytes) -> int | None:
         """Store the photo, then enqueue a classification job; ``None`` if the job id exists."""
@@ -67,6 +77,16 @@ class RedisJobs:
         """Remember the "queued" message; ``False`` if the result was delivered first."""
         previous = await asyncio.to_thread(self._swap_status, job_id, str(message_id))
         return previous != DELIVERED
+
+    def _store_and_enqueue_generate(self, job_id: str, job: GenerateJob) -> int | None:
+        payload = job.model_dump(mode="json")
+        position = self._enqueue(self.generate_queue, GENERATE_FUNC, job_id, payload, GENERATE_POLICY)
+        if position is not None:
+            try:
+                self.connection.set(params_key(job_id), job.model_dump_json(), ex=PARAMS_TTL)
+            except redis.RedisError as exc:
+                raise QueueUnavailable(str(exc)) from exc
+        return position
 
     def _store_and_enqueue_classify(self, job_id: str, job: ClassifyJob, image: bytes) -> int | None:
         try:

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from redis.exceptions import ResponseError
 
 from bot.queue import DELIVERED, STATUS_TTL, status_message_id
-from handlers.delivery import deliver_result
+from handlers.delivery import deliver_result, render_progress
 from handlers.ports import Outbox
 from handlers.protocol import (
     RESULT_STREAM_CONSUMER_GROUP,
@@ -121,7 +121,9 @@ class ResultListener:
             log.error("malformed result event %s moved to the dead-letter stream", entry_id)
             await self._dead_letter(entry_id, fields)
             return
-        if await self.redis.exists(delivered_key(event.job_id)):
+        if event.kind == "progress":
+            await self._show_progress(event)
+        elif await self.redis.exists(delivered_key(event.job_id)):
             log.info("job %s was delivered before; acknowledging the repeat", event.job_id)
         else:
             try:
@@ -159,7 +161,17 @@ class ResultListener:
         await self.redis.set(delivered_key(event.job_id), "1", ex=DELIVERED_TTL)
         log.info("delivered job %s to chat %s", event.job_id, event.chat.chat_id)
 
+    async def _show_progress(self, event: ResultEvent) -> None:
+        """Edit the "queued" message to show progress; a failed edit is not worth a retry."""
+        status = status_message_id(await self.redis.get(status_message_key(event.job_id)))
+        if status is None:
+            return
+        try:
+            await self.outbox.edit_text(event.chat, status, render_progress(event))
+        except Exception as exc:
+            log.info("progress of job %s not shown: %s", event.job_id, exc)
+
     async def _load_images(self, event: ResultEvent) -> list[bytes | None]:
-        if not event.image_keys:
-            return []
-        return await self.redis.mget(event.image_keys)
+        """The picture to show: the grid when there is one, else the image(s)."""
+        keys = [event.grid_key] if event.grid_key else event.image_keys
+        return await self.redis.mget(keys) if keys else []

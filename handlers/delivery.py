@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from handlers.buttons import result_keyboard
+from handlers.options import command_line
 from handlers.ports import MessageId, Outbox
 from handlers.protocol import ResultEvent, ScoredLabel
 from handlers.texts import t
@@ -23,15 +25,22 @@ def _label_line(label: ScoredLabel) -> str:
 
 
 def render_caption(event: ResultEvent) -> str:
-    """The caption of a generated image: the prompt and what is needed to reproduce it."""
+    """The caption of a generated picture: the prompt and the ``/imagine`` line that reproduces it."""
+    job = event.generation
     return t(
         "image_caption",
         event.chat.lang,
-        prompt=event.prompt,
-        seed=event.seed,
+        prompt=job.prompt,
+        seed=job.seed,
         model=event.model,
         seconds=f"{event.seconds or 0:.1f}",
+        command=command_line(job),
     )
+
+
+def render_progress(event: ResultEvent) -> str:
+    """The "queued" message while the picture is being painted."""
+    return t("progress", event.chat.lang, percent=round((event.progress or 0) * 100))
 
 
 async def deliver_result(
@@ -39,8 +48,8 @@ async def deliver_result(
 ) -> None:
     """Show a finished job in its chat, replacing the "queued" status message.
 
-    Texts (classification, errors) are edited into the status message; images are sent as a reply to the
-    user's message and the status message is deleted.
+    Texts (classification, errors) are edited into the status message; a picture (``images``: the grid, or the
+    one image) is sent as a reply to the user's message with its buttons, and the status message is deleted.
     """
     chat = event.chat
     if not event.ok:
@@ -49,8 +58,8 @@ async def deliver_result(
     elif event.kind == "classify":
         await _replace_status(event, render_labels(event), status_message_id, outbox)
     else:
-        for image in images:
-            await outbox.send_photo(chat, image, render_caption(event))
+        keyboard = result_keyboard(event.job_id, len(event.image_keys))
+        await outbox.send_photo(chat, images[0], render_caption(event), keyboard)
         if status_message_id is not None:
             await outbox.delete_message(chat, status_message_id)
 

@@ -68,6 +68,14 @@ class JobSubmitter(Protocol):
         """Store ``image`` under ``job.image_key`` and enqueue a classification job unless it exists."""
         ...
 
+    async def load_generation(self, job_id: str) -> GenerateJob | None:
+        """The request of an earlier generation (kept for its buttons), or ``None`` once expired."""
+        ...
+
+    async def load_image(self, job_id: str, index: int) -> bytes | None:
+        """The ``index``-th image a generation produced (PNG), or ``None`` once expired."""
+        ...
+
     async def remember_status_message(self, job_id: str, message_id: MessageId) -> bool:
         """Remember the "queued" message so the result can replace it.
 

@@ -21,6 +21,7 @@ KEY_PREFIX = "molbert"
 RESULT_STREAM_CONSUMER_GROUP = "delivery"
 
 JobKind = Literal["imagine", "classify"]
+EventKind = Literal["imagine", "classify", "progress"]
 
 
 class ChatRef(BaseModel):
@@ -37,12 +38,25 @@ class ChatRef(BaseModel):
 
 
 class GenerateJob(BaseModel):
-    """Payload of a text-to-image job."""
+    """Payload of a text-to-image job (and of its variations and rerolls).
+
+    ``prompt``/``negative``/``style`` are what the user typed (for captions and reproduction);
+    ``model_prompt``/``model_negative`` are what the model gets (with the style's words).
+    """
 
     chat: ChatRef
     prompt: str
     seed: int
+    model_prompt: str | None = None
+    negative: str | None = None
+    model_negative: str | None = None
+    style: str | None = None
+    aspect: tuple[int, int] | None = None
+    steps: int | None = None
     num_images: int = 1
+    best_of: int | None = Field(None, description="generate this many, keep the num_images best by CLIP score")
+    init_image_key: str | None = Field(None, description="a variation: image-to-image from this stored image")
+    strength: float = 0.6
 
 
 class ClassifyJob(BaseModel):
@@ -61,32 +75,38 @@ class ScoredLabel(BaseModel):
 
 
 class ResultEvent(BaseModel):
-    """What a worker appends to the result stream of the frontend that owns the chat."""
+    """What a worker appends to the result stream of the frontend that owns the chat.
+
+    ``kind="progress"`` events only update the "queued" message; the others are the job's one result.
+    """
 
     job_id: str
-    kind: JobKind
+    kind: EventKind
     chat: ChatRef
-    ok: bool
+    ok: bool = True
     error_ref: str | None = Field(None, description="short reference shown to the user when ok is False")
     error_key: str | None = Field(None, description="a texts.py key when the failure is the user's input")
-    prompt: str | None = None
-    seed: int | None = None
+    generation: GenerateJob | None = Field(None, description="the request an imagine result answers")
     model: str | None = None
     seconds: float | None = None
     image_keys: list[str] = Field(default_factory=list)
+    grid_key: str | None = Field(None, description="the images as one 2×2 grid, when there are several")
     labels: list[ScoredLabel] = Field(default_factory=list)
     user_labels: bool = False
+    progress: float | None = Field(None, description="0..1, for progress events")
 
 
 _UNSAFE_ID_CHARS = re.compile(r"[^A-Za-z0-9_]")
 
 
-def job_id_for(chat: ChatRef, kind: JobKind) -> str:
+def job_id_for(chat: ChatRef, kind: str, event_id: int | str | None = None) -> str:
     """Derive a job id from the platform event, so a re-delivered update never makes a second job.
 
+    The event is the chat's triggering message unless ``event_id`` names another (a button press).
     RQ accepts ``[A-Za-z0-9_-]`` only; a negative group chat id's minus sign becomes ``m``.
     """
-    parts = [chat.platform, kind, str(chat.chat_id), str(chat.message_id)]
+    event = chat.message_id if event_id is None else event_id
+    parts = [chat.platform, kind, str(chat.chat_id), str(event)]
     return "-".join(_UNSAFE_ID_CHARS.sub("", part.replace("-", "m")) for part in parts)
 
 
@@ -98,6 +118,16 @@ def result_stream(platform: str) -> str:
 def image_key(job_id: str, index: int) -> str:
     """Where a worker keeps the ``index``-th result image of a job (PNG bytes, with a TTL)."""
     return f"{KEY_PREFIX}:image:{job_id}:{index}"
+
+
+def grid_key(job_id: str) -> str:
+    """Where a worker keeps a job's images combined into one grid picture."""
+    return f"{KEY_PREFIX}:grid:{job_id}"
+
+
+def params_key(job_id: str) -> str:
+    """Where a frontend keeps a generation's request, so its buttons can vary or reroll it later."""
+    return f"{KEY_PREFIX}:params:{job_id}"
 
 
 def input_key(job_id: str) -> str:

@@ -10,15 +10,18 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable
 
-from handlers import images, prompts
+from handlers import buttons, images, options, prompts
 from handlers.errors import QueueUnavailable, UserError
 from handlers.ports import JobSubmitter, Outbox
-from handlers.protocol import ChatRef, ClassifyJob, GenerateJob, input_key, job_id_for
+from handlers.protocol import ChatRef, ClassifyJob, GenerateJob, image_key, input_key, job_id_for
 from handlers.texts import t
 
 log = logging.getLogger(__name__)
 
-MAX_SEED = 2**31 - 1
+
+def new_seed() -> int:
+    """A random seed in the range ``--seed`` accepts."""
+    return secrets.randbelow(options.MAX_SEED + 1)
 
 
 class Molbert:
@@ -36,14 +39,15 @@ class Molbert:
         await outbox.send_text(chat, t("help", chat.lang))
 
     async def imagine(self, chat: ChatRef, text: str | None, outbox: Outbox) -> str | None:
-        """Queue a picture for ``/imagine <text>``; return the job id, or ``None`` when nothing was queued."""
+        """Queue a picture for ``/imagine <prompt> [--options]``; return the job id, or ``None`` if none was queued."""
         try:
-            prompt = prompts.parse_prompt(text)
+            request = options.parse_imagine(text)
         except UserError as err:
             await outbox.send_text(chat, t(err.key, chat.lang, **err.values))
             return None
+        seed = request.seed if request.seed is not None else new_seed()
         job_id = job_id_for(chat, "imagine")
-        job = GenerateJob(chat=chat, prompt=prompt, seed=secrets.randbelow(MAX_SEED))
+        job = options.generation_job(chat, request, seed)
         return await self._submit(chat, job_id, self.jobs.submit_generate(job_id, job), outbox)
 
     async def classify(
@@ -73,9 +77,45 @@ class Molbert:
         """A result button was pressed; return a short notice for the presser (toast / ephemeral reply).
 
         ``chat.user_id`` is who pressed, ``chat.message_id`` the message the button is under, ``event_id`` the
-        platform's id of this press (a re-delivered press makes no second job).
+        platform's id of this press (a re-delivered press makes no second job). Forged or expired actions and
+        presses by someone other than the requester are refused with a notice; nothing is queued.
         """
-        return t("button_stale", chat.lang)
+        parsed = buttons.parse_action(action)
+        original = await self.jobs.load_generation(parsed.job_id) if parsed else None
+        if parsed is None or original is None:
+            return t("button_stale", chat.lang)
+        if str(original.chat.user_id) != str(chat.user_id):
+            return t("button_not_yours", chat.lang)
+        if parsed.verb == buttons.REROLL:
+            job = original.model_copy(update={"chat": chat, "seed": new_seed()})
+            return await self._submit_press(chat, job, "reroll", event_id, outbox)
+        image = await self.jobs.load_image(parsed.job_id, parsed.index)
+        if image is None:
+            return t("button_image_gone", chat.lang)
+        if parsed.verb == buttons.UPSCALE:
+            return await self._send_full_size(chat, original, parsed.index, image, outbox)
+        job = original.model_copy(
+            update={
+                "chat": chat,
+                "seed": new_seed(),
+                "init_image_key": image_key(parsed.job_id, parsed.index),
+                "best_of": None,
+            }
+        )
+        return await self._submit_press(chat, job, "vary", event_id, outbox)
+
+    async def _submit_press(self, chat: ChatRef, job: GenerateJob, kind: str, event_id: str, outbox: Outbox) -> str:
+        job_id = job_id_for(chat, kind, event_id)
+        await self._submit(chat, job_id, self.jobs.submit_generate(job_id, job), outbox)
+        return t("button_accepted", chat.lang)
+
+    async def _send_full_size(
+        self, chat: ChatRef, original: GenerateJob, index: int, image: bytes, outbox: Outbox
+    ) -> str:
+        caption = t("upscale_caption", chat.lang, number=index + 1, prompt=original.prompt)
+        await outbox.send_photo(chat, image, caption)
+        await outbox.send_document(chat, image, f"molbert-{original.seed}-{index + 1}.png", caption)
+        return t("button_sending", chat.lang)
 
     async def refuse(self, chat: ChatRef, outbox: Outbox, key: str, **values: object) -> None:
         """Answer input no use case accepts (a PDF, an unknown command) with the text ``key``."""

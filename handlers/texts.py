@@ -32,7 +32,9 @@ RU: dict[str, str] = {
     "queued": "⏳ Задача в очереди, место: {position}. Пришлю результат, как только он будет готов.",
     "queued_next": "⏳ Задача принята, вы первые в очереди. Пришлю результат, как только он будет готов.",
     "queue_unavailable": "😔 Очередь задач сейчас недоступна. Попробуйте, пожалуйста, через минуту.",
-    "image_caption": "🎨 {prompt}\n\nseed {seed} · {model} · {seconds} с",
+    "image_caption": "🎨 {prompt}\n\nseed {seed} · {model} · {seconds} с\n{command}",
+    "variation_source_gone": "Картинка для вариаций уже удалена (их хранят сутки). Нажмите 🔄 или отправьте /imagine.",
+    "photo_gone": "Фото не дождалось очереди и удалено. Пришлите его, пожалуйста, ещё раз.",
     "classify_header": "🔎 Что я вижу на фото:",
     "classify_header_labels": "🔎 Из ваших вариантов больше всего подходит:",
     "labels_too_many": "Слишком много вариантов: {count}, а можно не больше {limit}.",
@@ -45,10 +47,46 @@ RU: dict[str, str] = {
     "job_failed": "😔 Не получилось выполнить задачу. Попробуйте ещё раз чуть позже. Код ошибки: {ref}",
     "unknown_command": "Такой команды я не знаю. Список команд: /help",
     "text_hint": "Чтобы я нарисовал картинку, начните с /imagine, например: /imagine кот в космосе. Справка: /help",
+    "option_unknown": "Не знаю параметра {option}. Доступны: {options}. Подробнее: /help",
+    "option_needs_value": "После {option} нужно значение, например: --seed 42",
+    "option_ar": "Пропорции «{value}» не подходят: укажите --ar Ш:В, например 1:1, 3:2, 16:9 или 9:16 (от 1:4 до 4:1).",
+    "option_range": "{option}: «{value}» не подходит, нужно целое число от {low} до {high}.",
+    "option_style": "Стиля «{value}» нет. Доступные стили: {styles}.",
+    "option_too_long": "{option}: слишком длинно, можно не больше {limit} символов.",
+    "option_best_below_n": "--best {best} меньше, чем --n {count}: из скольких выбирать, должно быть не меньше, чем сколько показать.",
     "button_stale": "Эта кнопка устарела: результат уже удалён. Отправьте /imagine заново.",
+    "button_not_yours": "Эти кнопки — для автора запроса. Чтобы нарисовать своё, отправьте /imagine.",
+    "button_image_gone": "Эта картинка уже удалена (их хранят сутки). Нажмите 🔄, чтобы нарисовать заново.",
+    "button_accepted": "Принято! Ставлю в очередь.",
+    "button_sending": "Отправляю картинку в полном размере.",
+    "upscale_caption": "🖼 Картинка {number}: {prompt}",
+    "progress": "⏳ Рисую… {percent}%",
     "cmd_start": "Начать",
     "cmd_help": "Справка и примеры",
     "cmd_imagine": "Нарисовать картинку по описанию",
+    "discord_help": (
+        "Как пользоваться Мольбертом:\n\n"
+        "🎨 Рисование\n"
+        "/imagine prompt: <описание> — картинка по описанию на русском (или английском).\n"
+        "Примеры:\n"
+        "  /imagine prompt: кот в космосе\n"
+        "  /imagine prompt: акварельный пейзаж с берёзами на закате\n"
+        "  /imagine prompt: уютная кофейня в дождливый вечер, масляная живопись\n\n"
+        "🔎 Распознавание\n"
+        "/classify image: <картинка> — я назову, что на ней, с процентами.\n"
+        "Добавьте labels: «кошка, собака, медведь» — я выберу из ваших вариантов.\n"
+        "Или нажмите на сообщение с картинками правой кнопкой (на телефоне — долгим нажатием) → "
+        "Приложения → «Распознать».\n\n"
+        "Задачи выполняются по очереди; я сразу скажу место в очереди и пришлю результат сюда же."
+    ),
+    "discord_cmd_classify": "Распознать, что на картинке",
+    "discord_opt_prompt": "Что нарисовать, например: кот в космосе",
+    "discord_opt_image": "Картинка: JPEG, PNG или WebP",
+    "discord_opt_labels": "Свои варианты через запятую: кошка, собака, медведь",
+    "discord_ctx_classify": "Распознать",
+    "discord_no_images": "В этом сообщении нет картинок. Выберите сообщение с фото (JPEG, PNG или WebP).",
+    "discord_file_too_big": "Файл слишком большой ({size_mb} МБ): я распознаю картинки не больше {limit_mb} МБ.",
+    "discord_error": "😔 Что-то пошло не так. Попробуйте, пожалуйста, ещё раз чуть позже.",
 }
 
 EN: dict[str, str] = {
@@ -77,7 +115,9 @@ EN: dict[str, str] = {
     "queued": "⏳ Your job is queued, position: {position}. I'll send the result as soon as it is ready.",
     "queued_next": "⏳ Job accepted, you are first in the queue. I'll send the result as soon as it is ready.",
     "queue_unavailable": "😔 The job queue is unavailable right now. Please try again in a minute.",
-    "image_caption": "🎨 {prompt}\n\nseed {seed} · {model} · {seconds} s",
+    "image_caption": "🎨 {prompt}\n\nseed {seed} · {model} · {seconds} s\n{command}",
+    "variation_source_gone": "The image to vary was deleted (they are kept for a day). Press 🔄 or send /imagine.",
+    "photo_gone": "The photo waited too long and was deleted. Please send it again.",
     "classify_header": "🔎 What I see in the photo:",
     "classify_header_labels": "🔎 Of your options, the best match is:",
     "labels_too_many": "Too many options: {count}, the limit is {limit}.",
@@ -90,10 +130,44 @@ EN: dict[str, str] = {
     "job_failed": "😔 The job failed. Please try again a bit later. Error reference: {ref}",
     "unknown_command": "I don't know that command. The list of commands: /help",
     "text_hint": "To paint a picture, start with /imagine, e.g.: /imagine a cat in space. Help: /help",
+    "option_unknown": "I don't know the option {option}. Available: {options}. More: /help",
+    "option_needs_value": "{option} needs a value, e.g.: --seed 42",
+    "option_ar": "The aspect ratio «{value}» won't do: use --ar W:H, e.g. 1:1, 3:2, 16:9 or 9:16 (from 1:4 to 4:1).",
+    "option_range": "{option}: «{value}» won't do, it takes a whole number from {low} to {high}.",
+    "option_style": "There is no style «{value}». Styles: {styles}.",
+    "option_too_long": "{option} is too long: at most {limit} characters.",
+    "option_best_below_n": "--best {best} is less than --n {count}: pick from at least as many as you want to see.",
     "button_stale": "This button has expired: the result is gone. Please send /imagine again.",
+    "button_not_yours": "These buttons are for the one who asked. To paint your own, send /imagine.",
+    "button_image_gone": "This image was deleted (they are kept for a day). Press 🔄 to paint it again.",
+    "button_accepted": "Got it! Queueing.",
+    "button_sending": "Sending the full-size image.",
+    "upscale_caption": "🖼 Image {number}: {prompt}",
+    "progress": "⏳ Painting… {percent}%",
     "cmd_start": "Start",
     "cmd_help": "Help and examples",
     "cmd_imagine": "Paint a picture from a description",
+    "discord_help": (
+        "How to use Molbert:\n\n"
+        "🎨 Painting\n"
+        "/imagine prompt: <description> — a picture from a description in Russian or English.\n"
+        "Examples:\n"
+        "  /imagine prompt: a cat in space\n"
+        "  /imagine prompt: watercolor landscape with birches at sunset\n\n"
+        "🔎 Recognition\n"
+        "/classify image: <picture> — I'll name what is in it, with percentages.\n"
+        "Add labels: «cat, dog, bear» and I'll pick among your options.\n"
+        "Or right-click a message with pictures (long-press on a phone) → Apps → «Classify».\n\n"
+        "Jobs run in turn; I tell you your place in the queue right away and post the result right here."
+    ),
+    "discord_cmd_classify": "Recognise what is in a picture",
+    "discord_opt_prompt": "What to paint, e.g.: a cat in space",
+    "discord_opt_image": "A picture: JPEG, PNG or WebP",
+    "discord_opt_labels": "Your own options, comma-separated: cat, dog, bear",
+    "discord_ctx_classify": "Classify",
+    "discord_no_images": "This message has no pictures. Pick a message with a photo (JPEG, PNG or WebP).",
+    "discord_file_too_big": "The file is too large ({size_mb} MB): I recognise pictures of at most {limit_mb} MB.",
+    "discord_error": "😔 Something went wrong. Please try again a bit later.",
 }
 
 LANGUAGES: dict[str, dict[str, str]] = {"ru": RU, "en": EN}

@@ -64,6 +64,17 @@ def label_scores(
     return torch.sigmoid(logits + logit_bias.float())
 
 
+def _load_backend(model: str, dtype: torch.dtype) -> tuple[Any, Any]:
+    """(model, processor) for ``model``: ruCLIP through `models.ruclip`, else transformers' Auto classes."""
+    from models.ruclip import is_ruclip, load_ruclip
+
+    if is_ruclip(model):
+        return load_ruclip(model, dtype=dtype)
+    from transformers import AutoModel, AutoProcessor
+
+    return AutoModel.from_pretrained(model, dtype=dtype), AutoProcessor.from_pretrained(model)
+
+
 class ZeroShotClassifier:
     """Classifies a photo against free-form labels with a prompt-template ensemble."""
 
@@ -89,14 +100,17 @@ class ZeroShotClassifier:
         dtype: torch.dtype | None = None,
         templates: Sequence[str] = RU_TEMPLATES,
     ) -> ZeroShotClassifier:
-        """Load a transformers image-text model and its processor from a hub id or a local dir."""
-        from transformers import AutoModel, AutoProcessor
+        """Load an image-text model and its processor from a hub id or a local dir.
 
+        ruCLIP checkpoints (``bpe.model`` + ruCLIP's own ``config.json``, e.g.
+        ``ai-forever/ruclip-vit-base-patch32-384``) are converted to a transformers ``CLIPModel`` with
+        ruCLIP's tokenizer by `models.ruclip`; anything else loads with ``AutoModel``/``AutoProcessor``.
+        """
         model = str(model)
         device = pick_device(device)
         dtype = pick_dtype(device) if dtype is None else dtype
-        net = AutoModel.from_pretrained(model, dtype=dtype).to(device).eval()
-        processor = AutoProcessor.from_pretrained(model)
+        net, processor = _load_backend(model, dtype)
+        net = net.to(device).eval()
         classifier = cls(net, processor, model, device, templates)
         log.info(
             "loaded classifier %s (%s, %s scores) on %s/%s",
@@ -124,6 +138,19 @@ class ZeroShotClassifier:
             scores = label_scores(picture, text, self.model.logit_scale, bias)
         ranked = zip(unique, scores.tolist(), strict=True)
         return sorted(ranked, key=lambda pair: pair[1], reverse=True)
+
+    def similarities(self, images: Sequence[Image.Image], text: str) -> list[float]:
+        """Cosine similarity of each image to ``text`` (the prompt as typed, no template)."""
+        with torch.inference_mode():
+            output = self.model.get_text_features(**self._tokenize([text]))
+            prompt = normalize(features(output, "text"))[0]
+            pictures = self._image_embeddings(images)
+            return (pictures @ prompt).tolist()
+
+    def rank_images(self, images: Sequence[Image.Image], text: str) -> list[int]:
+        """Indices of ``images``, most similar to ``text`` first: ruDALL-E's best-of-N re-ranking."""
+        scores = self.similarities(images, text)
+        return sorted(range(len(images)), key=lambda index: scores[index], reverse=True)
 
     def _label_embeddings(self, labels: tuple[str, ...]) -> torch.Tensor:
         """(N, D) template-ensembled label embeddings, cached per label tuple (LRU)."""
@@ -157,9 +184,14 @@ class ZeroShotClassifier:
         return {name: encoded[name].to(self.device) for name in names if name in encoded}
 
     def _image_embedding(self, image: Image.Image) -> torch.Tensor:
-        pixels = self.processor.image_processor(images=image.convert("RGB"), return_tensors="pt")["pixel_values"]
+        return self._image_embeddings([image])[0]
+
+    def _image_embeddings(self, images: Sequence[Image.Image]) -> torch.Tensor:
+        """(N, D) normalised embeddings of ``images``, in one forward pass."""
+        rgb = [image.convert("RGB") for image in images]
+        pixels = self.processor.image_processor(images=rgb, return_tensors="pt")["pixel_values"]
         output = self.model.get_image_features(pixel_values=pixels.to(self.device, self.model.dtype))
-        return normalize(features(output, "image"))[0]
+        return normalize(features(output, "image"))
 
     def __repr__(self) -> str:
         return f"ZeroShotClassifier(name={self.name!r}, device={self.device!r}, model={type(self.model).__name__})"

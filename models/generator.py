@@ -5,6 +5,8 @@ from __future__ import annotations
 import inspect
 import json
 import logging
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,12 @@ log = logging.getLogger(__name__)
 DEFAULTS_FILE = "molbert.json"
 FALLBACK_SIZE = (512, 512)
 FALLBACK_STEPS = 30
+
+StepCallback = Callable[[int, int], None]
+
+
+class VariationsUnsupported(Exception):
+    """The loaded pipeline has no image-to-image counterpart, so it cannot make variations."""
 
 
 @dataclass(frozen=True)
@@ -107,6 +115,7 @@ class ImageGenerator:
         self.name = name
         self.device = device
         self._params = dict(inspect.signature(pipe.__call__).parameters)
+        self._img2img: tuple[Any, dict[str, inspect.Parameter]] | None = None
         self._call_kwargs = dict(defaults.call_kwargs)
         self.default_size: tuple[int, int] = defaults.size or _default_size(pipe, self._params)
         self.default_steps: int = (
@@ -133,6 +142,23 @@ class ImageGenerator:
         )
         return generator
 
+    def size_for(self, aspect: tuple[int, int] | None) -> tuple[int, int]:
+        """(width, height) for an aspect ratio: about the model's native pixel count, snapped to its grid."""
+        if aspect is None:
+            return self.default_size
+        area = self.default_size[0] * self.default_size[1]
+        ratio = aspect[0] / aspect[1]
+        step = self.size_multiple
+        width = max(step, round(math.sqrt(area * ratio) / step) * step)
+        height = max(step, round(math.sqrt(area / ratio) / step) * step)
+        return width, height
+
+    @property
+    def size_multiple(self) -> int:
+        """Sizes must be multiples of this: the VAE's downscale times the denoiser's own down-sampling."""
+        scale = getattr(self.pipe, "vae_scale_factor", None)
+        return scale * 8 if isinstance(scale, int) else 64
+
     def generate(
         self,
         prompt: str,
@@ -143,14 +169,83 @@ class ImageGenerator:
         height: int | None = None,
         steps: int | None = None,
         negative_prompt: str | None = None,
+        on_step: StepCallback | None = None,
     ) -> list[Image.Image]:
-        """Generate ``num_images`` images for ``prompt``; the same seed and arguments give the same pixels."""
+        """Generate ``num_images`` images for ``prompt``; the same seed and arguments give the same pixels.
+
+        ``on_step(done, total)`` is called after each denoising step (for progress reports).
+        """
         if num_images < 1:
             raise ValueError(f"num_images must be >= 1, got {num_images}")
         kwargs = self._build_call_kwargs(prompt, num_images, width, height, steps, negative_prompt)
+        return self._run(self.pipe, self._params, kwargs, seed, on_step)
+
+    def vary(
+        self,
+        image: Image.Image,
+        prompt: str,
+        *,
+        seed: int,
+        strength: float = 0.6,
+        num_images: int = 1,
+        steps: int | None = None,
+        negative_prompt: str | None = None,
+        on_step: StepCallback | None = None,
+    ) -> list[Image.Image]:
+        """Variations of ``image`` (image-to-image with the same prompt), at the image's own size.
+
+        ``strength`` 0..1 is how far to move away from it. Raises :class:`VariationsUnsupported` for a
+        pipeline diffusers has no image-to-image counterpart for.
+        """
+        pipe, params = self._image_to_image()
+        kwargs = self._build_call_kwargs(prompt, num_images, None, None, steps, negative_prompt)
+        for name in ("width", "height"):
+            kwargs.pop(name)
+        start = image.convert("RGB").resize(self.size_near(image.size))
+        # one prompt per image: the pipeline's own duplication of a single image is deprecated
+        kwargs.update(prompt=[prompt] * num_images, num_images_per_prompt=1, image=[start] * num_images)
+        if "negative_prompt" in kwargs:
+            kwargs["negative_prompt"] = [kwargs["negative_prompt"]] * num_images
+        kwargs["strength"] = strength
+        return self._run(pipe, params, kwargs, seed, on_step)
+
+    def size_near(self, size: tuple[int, int]) -> tuple[int, int]:
+        """``size`` snapped to the model's grid."""
+        step = self.size_multiple
+        return tuple(max(step, round(side / step) * step) for side in size)
+
+    def _image_to_image(self) -> tuple[Any, dict[str, inspect.Parameter]]:
+        if self._img2img is None:
+            from diffusers import AutoPipelineForImage2Image
+
+            try:
+                pipe = AutoPipelineForImage2Image.from_pipe(self.pipe)  # shares the weights: no extra memory
+            except (ValueError, KeyError) as exc:
+                raise VariationsUnsupported(type(self.pipe).__name__) from exc
+            pipe.set_progress_bar_config(disable=True)
+            self._img2img = (pipe, dict(inspect.signature(pipe.__call__).parameters))
+        return self._img2img
+
+    def _run(
+        self,
+        pipe: Any,
+        params: dict[str, inspect.Parameter],
+        kwargs: dict[str, Any],
+        seed: int,
+        on_step: StepCallback | None,
+    ) -> list[Image.Image]:
         kwargs["generator"] = torch.Generator(self.device).manual_seed(seed)
+        if on_step is not None and "callback_on_step_end" in params:
+            # image-to-image skips the first (1 - strength) of the schedule
+            total = max(1, int(kwargs["num_inference_steps"] * kwargs.get("strength", 1.0)))
+
+            def report(_pipe: Any, step: int, _timestep: Any, tensors: dict) -> dict:
+                on_step(step + 1, total)
+                return tensors
+
+            kwargs["callback_on_step_end"] = report
         with torch.inference_mode():
-            output = self.pipe(**kwargs)
+            output = pipe(**kwargs)
         return list(output[0])
 
     def _build_call_kwargs(

@@ -22,6 +22,10 @@ log = logging.getLogger(__name__)
 
 AUTO = "auto"
 TINY = "tiny"
+# The seeds' classifier: a ruCLIP checkpoint, converted to a transformers CLIPModel by models.ruclip
+# (the other ruCLIP sizes, e.g. ai-forever/ruclip-vit-large-patch14-224, load the same way).
+RUCLIP = "ai-forever/ruclip-vit-base-patch32-384"
+# An alternative classifier: any transformers zero-shot model id works, e.g. multilingual SigLIP.
 SIGLIP_MULTILINGUAL = "google/siglip-base-patch16-256-multilingual"
 
 
@@ -47,21 +51,21 @@ PRESETS: dict[str, ModelPreset] = {
     "quality": ModelPreset(
         name="quality",
         generator="kandinskylab/Kandinsky-5.0-T2I-Lite-sft-Diffusers",
-        classifier=SIGLIP_MULTILINGUAL,
+        classifier=RUCLIP,
         generator_reads_russian=True,
         description="Kandinsky 5.0 Image Lite: best quality, reads Russian; needs a large GPU (~40 GB)",
     ),
     "compact": ModelPreset(
         name="compact",
         generator="kandinsky-community/kandinsky-2-2-decoder",
-        classifier=SIGLIP_MULTILINGUAL,
+        classifier=RUCLIP,
         generator_reads_russian=False,
         description="Kandinsky 2.2 (prior + decoder): fits 12-24 GB GPUs; English prompts (no ru→en translation yet)",
     ),
     "fast": ModelPreset(
         name="fast",
         generator="stabilityai/sdxl-turbo",
-        classifier=SIGLIP_MULTILINGUAL,
+        classifier=RUCLIP,
         generator_reads_russian=False,
         description="SDXL-Turbo: 4 steps at 512x512, fits 8 GB GPUs; English prompts (ru→en translation not built yet)",
     ),

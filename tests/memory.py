@@ -6,7 +6,7 @@ import itertools
 from dataclasses import dataclass, field
 
 from handlers.ports import Keyboard, MessageId
-from handlers.protocol import ChatRef, ClassifyJob, GenerateJob
+from handlers.protocol import ChatRef, ClassifyJob, GenerateJob, image_key
 
 
 @dataclass
@@ -81,6 +81,13 @@ class MemoryJobs:
     async def submit_classify(self, job_id: str, job: ClassifyJob, image: bytes) -> int | None:
         self.images[job.image_key] = image
         return self._add(job_id, job)
+
+    async def load_generation(self, job_id: str) -> GenerateJob | None:
+        job = self.jobs.get(job_id)
+        return job if isinstance(job, GenerateJob) else None
+
+    async def load_image(self, job_id: str, index: int) -> bytes | None:
+        return self.images.get(image_key(job_id, index))
 
     async def remember_status_message(self, job_id: str, message_id: MessageId) -> bool:
         self.status_messages[job_id] = message_id

@@ -11,7 +11,7 @@ from handlers import images as image_checks
 from handlers.delivery import deliver_result, render_labels
 from handlers.errors import QueueUnavailable, UserError
 from handlers.prompts import MAX_PROMPT_CHARS, clean_text, parse_labels, parse_prompt
-from handlers.protocol import ChatRef, GenerateJob, ResultEvent, ScoredLabel, job_id_for
+from handlers.protocol import ChatRef, GenerateJob, ResultEvent, ScoredLabel, image_key, job_id_for
 from handlers.service import Molbert
 from handlers.texts import EN, RU, pick_language, t
 from tests import images
@@ -241,13 +241,16 @@ async def test_classification_result_replaces_the_status_message(outbox):
     assert outbox.texts == [render_labels(event(labels=labels, user_labels=True))]
 
 
-async def test_image_result_is_sent_and_status_deleted(outbox):
+async def test_image_result_is_sent_with_buttons_and_status_deleted(outbox):
     status = await outbox.send_text(chat(), "⏳")
-    result = event(kind="imagine", prompt="кот", seed=5, model="tiny", seconds=1.25, image_keys=["k"])
+    job = GenerateJob(chat=chat(), prompt="кот", seed=5, aspect=(16, 9), style="аниме", num_images=2)
+    result = event(kind="imagine", generation=job, model="tiny", seconds=1.25, image_keys=["k0", "k1"], grid_key="g")
     await deliver_result(result, [images.png()], status, outbox)
     photo = outbox.sent[-1]
     assert photo.photo == images.png()
-    assert photo.text == "🎨 кот\n\nseed 5 · tiny · 1.2 с"
+    assert photo.text == "🎨 кот\n\nseed 5 · tiny · 1.2 с\n/imagine кот --ar 16:9 --style аниме --n 2 --seed 5"
+    assert [[b.text for b in row] for row in photo.buttons] == [["U1", "U2"], ["V1", "V2"], ["🔄"]]
+    assert photo.buttons[1][1].action == "v:j1:1"
     assert outbox.by_id(status).deleted
 
 
@@ -268,3 +271,91 @@ def test_language_choice():
     assert pick_language("ru") == "ru"
     assert pick_language("uk") == "ru"
     assert pick_language(None) == "ru"
+
+
+# --- buttons ---------------------------------------------------------------------------------------------
+
+
+async def finished_generation(molbert, jobs, outbox, text="кот --n 4 --ar 3:2") -> str:
+    """A generation that was queued and 'painted': its images are stored as a worker would."""
+    job_id = await molbert.imagine(chat(1), text, outbox)
+    for index in range(jobs.jobs[job_id].num_images):
+        jobs.images[image_key(job_id, index)] = images.png(30 + index, 20)
+    return job_id
+
+
+def presser(user_id: int = 7, message_id: int = 500, lang: str = "ru") -> ChatRef:
+    return ChatRef(platform="memory", chat_id=42, user_id=user_id, message_id=message_id, lang=lang)
+
+
+async def test_u_sends_that_image_full_size_as_photo_and_file(molbert, jobs, outbox):
+    job_id = await finished_generation(molbert, jobs, outbox)
+    notice = await molbert.press(presser(), f"u:{job_id}:2", "press-1", outbox)
+    assert notice == t("button_sending", "ru")
+    photo, document = outbox.sent[-2:]
+    assert photo.photo == document.document == images.png(32, 20)
+    assert document.filename.endswith("-3.png")
+    assert photo.text == t("upscale_caption", "ru", number=3, prompt="кот")
+
+
+async def test_v_queues_variations_of_that_image_with_the_same_settings(molbert, jobs, outbox):
+    job_id = await finished_generation(molbert, jobs, outbox)
+    notice = await molbert.press(presser(), f"v:{job_id}:1", "press-2", outbox)
+    assert notice == t("button_accepted", "ru")
+    original, variation = jobs.jobs[job_id], jobs.jobs[job_id_for(presser(), "vary", "press-2")]
+    assert variation.init_image_key == image_key(job_id, 1)
+    assert (variation.prompt, variation.aspect, variation.num_images) == (original.prompt, (3, 2), 4)
+    assert variation.seed != original.seed
+    assert variation.chat == presser()
+
+
+async def test_reroll_queues_the_same_request_with_a_new_seed(molbert, jobs, outbox):
+    job_id = await finished_generation(molbert, jobs, outbox)
+    await molbert.press(presser(), f"r:{job_id}", "press-3", outbox)
+    reroll = jobs.jobs[job_id_for(presser(), "reroll", "press-3")]
+    original = jobs.jobs[job_id]
+    assert reroll.model_copy(update={"seed": original.seed, "chat": original.chat}) == original
+    assert reroll.seed != original.seed
+
+
+async def test_a_repeated_press_event_queues_once(molbert, jobs, outbox):
+    job_id = await finished_generation(molbert, jobs, outbox)
+    await molbert.press(presser(), f"r:{job_id}", "same-event", outbox)
+    await molbert.press(presser(), f"r:{job_id}", "same-event", outbox)
+    assert len(jobs.jobs) == 2
+
+
+async def test_someone_elses_buttons_are_refused(molbert, jobs, outbox):
+    job_id = await finished_generation(molbert, jobs, outbox)
+    sent_before = len(outbox.sent)
+    notice = await molbert.press(presser(user_id=999), f"u:{job_id}:0", "press-4", outbox)
+    assert notice == t("button_not_yours", "ru")
+    assert len(outbox.sent) == sent_before and len(jobs.jobs) == 1
+
+
+@pytest.mark.parametrize(
+    "action", ["u:nonexistent-job:0", "x:whatever", "u:job:9", "", "r:" + "a" * 80, "u:../../etc:0", "v:job;drop:1"]
+)
+async def test_forged_or_stale_actions_are_refused(molbert, jobs, outbox, action):
+    assert await molbert.press(presser(), action, "press-5", outbox) == t("button_stale", "ru")
+    assert jobs.jobs == {} and outbox.sent == []
+
+
+async def test_expired_images_are_explained(molbert, jobs, outbox):
+    job_id = await finished_generation(molbert, jobs, outbox)
+    jobs.images.clear()
+    assert await molbert.press(presser(), f"v:{job_id}:0", "press-6", outbox) == t("button_image_gone", "ru")
+    assert await molbert.press(presser(lang="en"), f"u:{job_id}:0", "press-7", outbox) == t("button_image_gone", "en")
+
+
+async def test_imagine_with_bad_options_queues_nothing(molbert, jobs, outbox):
+    assert await molbert.imagine(chat(), "кот --n 7", outbox) is None
+    assert jobs.jobs == {}
+    assert outbox.texts == [t("option_range", "ru", option="--n", value="7", low=1, high=4)]
+
+
+async def test_imagine_with_options_builds_the_job(molbert, jobs, outbox):
+    job_id = await molbert.imagine(chat(), "кот --seed 5 --style фото --n 2", outbox)
+    job = jobs.jobs[job_id]
+    assert (job.seed, job.style, job.num_images) == (5, "фото", 2)
+    assert job.model_prompt.startswith("кот, фотография")

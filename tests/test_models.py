@@ -320,7 +320,7 @@ def test_real_presets():
     assert quality.generator_reads_russian
     assert not presets.PRESETS["compact"].generator_reads_russian
     assert not presets.PRESETS["fast"].generator_reads_russian
-    assert {p.classifier for n, p in presets.PRESETS.items() if n != "tiny"} == {presets.SIGLIP_MULTILINGUAL}
+    assert {p.classifier for n, p in presets.PRESETS.items() if n != "tiny"} == {presets.RUCLIP}
 
 
 def test_tiny_preset_points_at_built_models(tiny_dirs):

@@ -22,6 +22,7 @@ from handlers.protocol import (
     ClassifyJob,
     GenerateJob,
     ResultEvent,
+    image_key,
     input_key,
     job_id_for,
     result_stream,
@@ -57,15 +58,27 @@ def run_worker(redis_conn, tiny_models):
     runtime.set_models(None)
 
 
-def events(redis_conn) -> list[ResultEvent]:
+def all_events(redis_conn) -> list[ResultEvent]:
     entries = redis_conn.xrange(result_stream(PLATFORM))
     return [ResultEvent.model_validate_json(fields[b"event"]) for _id, fields in entries]
 
 
-async def submit_imagine(jobs: RedisJobs, message_id: int, prompt: str = "кот в космосе", seed: int = 42) -> str:
+def events(redis_conn) -> list[ResultEvent]:
+    """The result events (progress reports left out: how many there are depends on the machine's speed)."""
+    return [event for event in all_events(redis_conn) if event.kind != "progress"]
+
+
+async def submit_imagine(
+    jobs: RedisJobs, message_id: int, prompt: str = "кот в космосе", seed: int = 42, **fields
+) -> str:
     job_id = job_id_for(chat(message_id), "imagine")
-    assert await jobs.submit_generate(job_id, GenerateJob(chat=chat(message_id), prompt=prompt, seed=seed)) == 1
+    job = GenerateJob(chat=chat(message_id), prompt=prompt, seed=seed, **fields)
+    assert await jobs.submit_generate(job_id, job) is not None
     return job_id
+
+
+def png_size(redis_conn, key: str) -> tuple[int, int]:
+    return Image.open(io.BytesIO(redis_conn.get(key))).size
 
 
 async def submit_classify(jobs: RedisJobs, message_id: int, labels: list[str] | None, image: bytes) -> str:
@@ -79,7 +92,7 @@ async def test_generation_round_trip_publishes_a_png(jobs, run_worker, redis_con
     job_id = await submit_imagine(jobs, 1)
     run_worker()
     [event] = events(redis_conn)
-    assert (event.job_id, event.kind, event.ok, event.prompt, event.seed) == (
+    assert (event.job_id, event.kind, event.ok, event.generation.prompt, event.generation.seed) == (
         job_id,
         "imagine",
         True,
@@ -145,7 +158,7 @@ async def test_classification_without_labels_uses_the_default_set(jobs, run_work
 
 async def test_a_job_that_keeps_failing_is_retried_then_reported_once(jobs, run_worker, redis_conn):
     job_id = await submit_classify(jobs, 9, ["кошка"], images.png())
-    redis_conn.delete(input_key(job_id))  # the photo expired: every attempt fails
+    redis_conn.set(input_key(job_id), b"garbage, not a JPEG")  # every attempt fails to decode it
     run_worker()
     [event] = events(redis_conn)
     assert (event.ok, event.job_id, event.error_ref) == (False, job_id, error_reference(job_id))
@@ -154,6 +167,16 @@ async def test_a_job_that_keeps_failing_is_retried_then_reported_once(jobs, run_
     assert job.retries_left == 0
     assert CLASSIFY_POLICY.retries == 2
     assert job_id in FailedJobRegistry(CLASSIFY_QUEUE, connection=redis_conn)
+
+
+async def test_an_expired_photo_is_explained_without_retries(jobs, run_worker, redis_conn):
+    job_id = await submit_classify(jobs, 12, ["кошка"], images.png())
+    redis_conn.delete(input_key(job_id))
+    run_worker()
+    [event] = events(redis_conn)
+    assert (event.ok, event.error_key) == (False, "photo_gone")
+    job = Job.fetch(job_id, connection=redis_conn, serializer=JSONSerializer)
+    assert job.get_status() == "finished"
 
 
 async def test_photos_are_served_before_pictures(jobs, run_worker, redis_conn):
@@ -175,3 +198,87 @@ def test_jobs_run_in_the_worker_process_where_the_models_are(redis_conn, run_wor
 def test_queue_setting():
     assert parse_queues("") == DEFAULT_QUEUES
     assert parse_queues(" molbert-generate , ") == ("molbert-generate",)
+
+
+async def test_four_images_come_with_a_two_by_two_grid(jobs, run_worker, redis_conn, tiny_models):
+    await submit_imagine(jobs, 20, num_images=4)
+    run_worker()
+    [event] = events(redis_conn)
+    assert len(event.image_keys) == 4
+    width, height = tiny_models.generator.default_size
+    assert png_size(redis_conn, event.grid_key) == (2 * width, 2 * height)
+    assert len({redis_conn.get(key) for key in event.image_keys}) == 4, "four different pictures"
+
+
+async def test_aspect_ratio_is_snapped_to_the_models_grid(jobs, run_worker, redis_conn, tiny_models):
+    await submit_imagine(jobs, 21, aspect=(16, 9))
+    run_worker()
+    [event] = events(redis_conn)
+    width, height = png_size(redis_conn, event.image_keys[0])
+    assert width > height
+    assert width % tiny_models.generator.size_multiple == 0 and height % tiny_models.generator.size_multiple == 0
+
+
+async def test_style_and_negative_words_change_the_picture(jobs, run_worker, redis_conn):
+    await submit_imagine(jobs, 22, seed=3)
+    await submit_imagine(jobs, 23, seed=3, model_prompt="кот в космосе, акварельная живопись")
+    await submit_imagine(jobs, 24, seed=3, model_negative="люди")
+    run_worker()
+    plain, styled, negative = (redis_conn.get(event.image_keys[0]) for event in events(redis_conn))
+    assert plain != styled and plain != negative
+
+
+async def test_a_variation_starts_from_the_stored_image(jobs, run_worker, redis_conn):
+    source_id = await submit_imagine(jobs, 25, aspect=(2, 1))
+    run_worker()
+    [source] = events(redis_conn)
+    await submit_imagine(jobs, 26, seed=9, init_image_key=source.image_keys[0], num_images=2)
+    run_worker()
+    variation = events(redis_conn)[-1]
+    assert variation.ok and variation.generation.init_image_key == image_key(source_id, 0)
+    assert [png_size(redis_conn, key) for key in variation.image_keys] == [
+        png_size(redis_conn, source.image_keys[0])
+    ] * 2
+
+
+async def test_a_variation_of_an_expired_image_is_explained(jobs, run_worker, redis_conn):
+    await submit_imagine(jobs, 27, init_image_key=image_key("gone-job", 0))
+    run_worker()
+    [event] = events(redis_conn)
+    assert (event.ok, event.error_key) == (False, "variation_source_gone")
+
+
+async def test_progress_is_reported_to_the_chat(jobs, run_worker, redis_conn, monkeypatch):
+    monkeypatch.setattr("workers.progress.PROGRESS_INTERVAL", 0.0)
+    job_id = await submit_imagine(jobs, 28, steps=4)
+    run_worker()
+    progress = [event for event in all_events(redis_conn) if event.kind == "progress"]
+    assert [event.progress for event in progress] == [0.25, 0.5, 0.75]
+    assert {event.job_id for event in progress} == {job_id}
+    assert all_events(redis_conn)[-1].kind == "imagine", "the result comes after the progress reports"
+
+
+async def test_buttons_find_the_request_and_images_later(jobs, run_worker, redis_conn):
+    job_id = await submit_imagine(jobs, 29, num_images=2, style="аниме")
+    run_worker()
+    assert (await jobs.load_generation(job_id)).style == "аниме"
+    assert await jobs.load_image(job_id, 1) == redis_conn.get(events(redis_conn)[0].image_keys[1])
+    assert await jobs.load_generation("never-made") is None
+
+
+async def test_best_of_keeps_the_candidates_clip_ranks_highest(jobs, run_worker, redis_conn, tiny_models):
+    """ruDALL-E's scheme: generate K, rank by CLIP similarity to the prompt, keep the best N — in the model's
+    order, not the generation order (a seed is chosen where the two differ, so the test can tell)."""
+    prompt, generator, classifier = "кот в космосе", tiny_models.generator, tiny_models.classifier
+
+    def candidates(seed: int) -> list[Image.Image]:
+        return generator.generate(prompt, seed=seed, num_images=4)
+
+    seed = next(s for s in range(50) if classifier.rank_images(candidates(s), prompt)[:2] != [0, 1])
+    expected = candidates(seed)
+    order = classifier.rank_images(expected, prompt)
+    await submit_imagine(jobs, 30, prompt=prompt, seed=seed, num_images=2, best_of=4)
+    run_worker()
+    [event] = events(redis_conn)
+    kept = [Image.open(io.BytesIO(redis_conn.get(key))).convert("RGB") for key in event.image_keys]
+    assert [image.tobytes() for image in kept] == [expected[index].tobytes() for index in order[:2]]

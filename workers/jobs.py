@@ -14,45 +14,79 @@ from rq.job import Job
 from handlers.protocol import ClassifyJob, GenerateJob, ResultEvent, ScoredLabel
 from models.labels import default_labels
 from workers import runtime
-from workers.publish import publish, store_images
+from workers.progress import ProgressReporter
+from workers.publish import publish, store_grid, store_images
 
 log = logging.getLogger(__name__)
 
 TOP_LABELS = 10
 
 
+class InputGone(Exception):
+    """A stored input (photo, image to vary) expired before the job ran: retrying cannot help."""
+
+    def __init__(self, key: str, error_key: str) -> None:
+        super().__init__(f"{key} is gone")
+        self.error_key = error_key
+
+
 def generate(payload: dict) -> dict:
-    """Paint ``payload``'s prompt with the loaded generator and publish the images to the chat's frontend."""
+    """Paint ``payload``'s prompt (or vary its image) and publish the images to the chat's frontend."""
     request = GenerateJob.model_validate(payload)
     job = get_current_job()
-    models = runtime.models()
-    started = time.perf_counter()
-    images = models.generator.generate(request.prompt, seed=request.seed, num_images=request.num_images)
-    seconds = time.perf_counter() - started
+    try:
+        images, seconds = _paint(job, request)
+    except InputGone as gone:
+        return _publish_refusal(job, request.chat, "imagine", gone)
     keys = store_images(job.connection, job.id, images)
     event = ResultEvent(
         job_id=job.id,
         kind="imagine",
         chat=request.chat,
-        ok=True,
-        prompt=request.prompt,
-        seed=request.seed,
-        model=short_model_name(models.generator.name),
+        generation=request,
+        model=short_model_name(runtime.models().generator.name),
         seconds=round(seconds, 3),
         image_keys=keys,
+        grid_key=store_grid(job.connection, job.id, images) if len(images) > 1 else None,
     )
     publish(job.connection, event)
     return {"image_keys": keys, "seconds": event.seconds}
+
+
+def _paint(job: Job, request: GenerateJob) -> tuple[list[Image.Image], float]:
+    """Run the generator for ``request``: text-to-image or a variation, best-of-N ranked by CLIP."""
+    models = runtime.models()
+    generator = models.generator
+    candidates = request.best_of or request.num_images
+    options = {
+        "seed": request.seed,
+        "num_images": candidates,
+        "steps": request.steps,
+        "negative_prompt": request.model_negative,
+        "on_step": ProgressReporter(job.connection, job.id, request.chat),
+    }
+    prompt = request.model_prompt or request.prompt
+    started = time.perf_counter()
+    if request.init_image_key:
+        source = _load_image(job, request.init_image_key, "variation_source_gone")
+        images = generator.vary(source, prompt, strength=request.strength, **options)
+    else:
+        width, height = generator.size_for(request.aspect)
+        images = generator.generate(prompt, width=width, height=height, **options)
+    if request.best_of:
+        order = models.classifier.rank_images(images, request.prompt)
+        images = [images[index] for index in order[: request.num_images]]
+    return images, time.perf_counter() - started
 
 
 def classify(payload: dict) -> dict:
     """Score ``payload``'s photo against its labels (or the default set) and publish the top labels."""
     request = ClassifyJob.model_validate(payload)
     job = get_current_job()
-    data = job.connection.get(request.image_key)
-    if data is None:
-        raise LookupError(f"input image {request.image_key} expired before the job ran")
-    image = Image.open(io.BytesIO(data)).convert("RGB")
+    try:
+        image = _load_image(job, request.image_key, "photo_gone")
+    except InputGone as gone:
+        return _publish_refusal(job, request.chat, "classify", gone)
     labels = request.labels or list(default_labels())
     started = time.perf_counter()
     scores = runtime.models().classifier.classify(image, labels)
@@ -61,7 +95,6 @@ def classify(payload: dict) -> dict:
         job_id=job.id,
         kind="classify",
         chat=request.chat,
-        ok=True,
         labels=[ScoredLabel(label=label, score=score) for label, score in scores[:TOP_LABELS]],
         user_labels=request.labels is not None,
         model=short_model_name(runtime.models().classifier.name),
@@ -70,6 +103,19 @@ def classify(payload: dict) -> dict:
     publish(job.connection, event)
     job.connection.delete(request.image_key)
     return {"labels": [label.model_dump() for label in event.labels]}
+
+
+def _load_image(job: Job, key: str, error_key: str) -> Image.Image:
+    data = job.connection.get(key)
+    if data is None:
+        raise InputGone(key, error_key)
+    return Image.open(io.BytesIO(data)).convert("RGB")
+
+
+def _publish_refusal(job: Job, chat, kind: str, gone: InputGone) -> dict:
+    log.warning("job %s: %s", job.id, gone)
+    publish(job.connection, ResultEvent(job_id=job.id, kind=kind, chat=chat, ok=False, error_key=gone.error_key))
+    return {"error": gone.error_key}
 
 
 def short_model_name(source: str) -> str:
@@ -97,6 +143,6 @@ def report_failure(job: Job, connection, exc_type, exc_value, traceback) -> None
         chat=payload["chat"],
         ok=False,
         error_ref=ref,
-        prompt=payload.get("prompt"),
+        generation=payload if kind == "imagine" else None,
     )
     publish(connection, event)

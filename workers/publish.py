@@ -7,7 +7,7 @@ import io
 import redis
 from PIL import Image
 
-from handlers.protocol import ResultEvent, image_key, result_stream
+from handlers.protocol import ResultEvent, grid_key, image_key, result_stream
 
 RESULT_TTL = 24 * 3600
 STREAM_MAXLEN = 100_000
@@ -25,6 +25,21 @@ def store_images(connection: redis.Redis, job_id: str, images: list[Image.Image]
             keys.append(key)
         pipe.execute()
     return keys
+
+
+def store_grid(connection: redis.Redis, job_id: str, images: list[Image.Image]) -> str:
+    """Save the images side by side, two per row (a 2×2 grid for four), under ``grid_key(job_id)``."""
+    columns = min(2, len(images))
+    rows = -(-len(images) // columns)
+    width, height = images[0].size
+    grid = Image.new("RGB", (width * columns, height * rows), "white")
+    for index, image in enumerate(images):
+        grid.paste(image.resize((width, height)), ((index % columns) * width, (index // columns) * height))
+    buffer = io.BytesIO()
+    grid.save(buffer, format="PNG")
+    key = grid_key(job_id)
+    connection.set(key, buffer.getvalue(), ex=RESULT_TTL)
+    return key
 
 
 def publish(connection: redis.Redis, event: ResultEvent) -> str:

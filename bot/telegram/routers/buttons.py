@@ -1,0 +1,26 @@
+"""Presses of the buttons under a picture (U, V, 🔄): ``callback_data`` is the neutral button action."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.types import CallbackQuery
+
+from bot.telegram.chat import press_ref
+from bot.telegram.outbox import TelegramOutbox
+from handlers.service import Molbert
+from handlers.texts import pick_language, t
+
+router = Router(name=__name__)
+
+
+@router.callback_query(F.message)
+async def press(callback: CallbackQuery, molbert: Molbert, outbox: TelegramOutbox) -> None:
+    """Run the button's action and answer the press with a short notice."""
+    notice = await molbert.press(press_ref(callback), callback.data or "", callback.id, outbox)
+    await callback.answer(notice)
+
+
+@router.callback_query()
+async def press_without_message(callback: CallbackQuery) -> None:
+    """A press Telegram sent without its message (e.g. from an inline message): nothing to act on."""
+    await callback.answer(t("button_stale", pick_language(callback.from_user.language_code)))

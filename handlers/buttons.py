@@ -1,0 +1,45 @@
+"""The buttons under a generated picture — U (the image alone, full size), V (variations), 🔄 (reroll) — and
+their ``action`` strings: ``u:<job id>:<index>``, ``v:<job id>:<index>``, ``r:<job id>``."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from handlers.ports import ACTION_MAX_BYTES, Button, Keyboard
+
+UPSCALE, VARY, REROLL = "u", "v", "r"
+_ACTION = re.compile(
+    r"^(?P<verb>[uv]):(?P<job>[A-Za-z0-9_-]{1,56}):(?P<index>[0-3])$"  # U and V name one of up to four images
+    r"|^r:(?P<rjob>[A-Za-z0-9_-]{1,60})$"
+)
+
+
+@dataclass(frozen=True)
+class Action:
+    """A parsed button action."""
+
+    verb: str
+    job_id: str
+    index: int = 0
+
+
+def result_keyboard(job_id: str, count: int) -> Keyboard:
+    """U1…Un, V1…Vn and 🔄 for a result of ``count`` images."""
+    upscale = [Button(f"U{i + 1}", f"{UPSCALE}:{job_id}:{i}") for i in range(count)]
+    vary = [Button(f"V{i + 1}", f"{VARY}:{job_id}:{i}") for i in range(count)]
+    keyboard = [upscale, vary, [Button("🔄", f"{REROLL}:{job_id}")]]
+    too_long = [b.action for row in keyboard for b in row if len(b.action.encode()) > ACTION_MAX_BYTES]
+    if too_long:
+        raise ValueError(f"button actions over {ACTION_MAX_BYTES} bytes: {too_long}")
+    return keyboard
+
+
+def parse_action(action: str) -> Action | None:
+    """The action a button carries, or ``None`` for anything we did not make (forged or from another bot)."""
+    match = _ACTION.match(action or "")
+    if match is None:
+        return None
+    if match.group("rjob"):
+        return Action(REROLL, match.group("rjob"))
+    return Action(match.group("verb"), match.group("job"), int(match.group("index")))

@@ -1,0 +1,156 @@
+"""``/imagine <prompt> --option value …``: parsing and checking the options, Midjourney style.
+
+Options may use Russian names (``--без``, ``--стиль``…), and a long dash (``—ar``), which phones type for ``--``.
+Every bad value is refused with a text naming the option and its allowed range.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+from handlers.errors import UserError
+from handlers.prompts import MAX_PROMPT_CHARS, clean_text, parse_prompt
+from handlers.protocol import ChatRef, GenerateJob
+from handlers.styles import Style, find_style, style_names
+
+MAX_IMAGES = 4
+MAX_CANDIDATES = 8
+MIN_STEPS, MAX_STEPS = 1, 100
+MAX_SEED = 2**31 - 1
+MAX_RATIO = 4.0
+MAX_NEGATIVE_CHARS = 300
+
+# canonical name → the spellings users type
+OPTION_NAMES: dict[str, tuple[str, ...]] = {
+    "ar": ("ar", "aspect", "пропорции", "формат"),
+    "seed": ("seed", "сид", "зерно"),
+    "no": ("no", "neg", "negative", "без", "не"),
+    "steps": ("steps", "шаги", "шагов"),
+    "style": ("style", "стиль"),
+    "n": ("n", "count", "кол", "число", "сколько"),
+    "best": ("best", "лучшие", "лучший", "из"),
+}
+_CANONICAL = {alias: name for name, aliases in OPTION_NAMES.items() for alias in aliases}
+_OPTION = re.compile(r"(?:^|\s)(?:--|—|–)(\S+)")
+_RATIO = re.compile(r"^(\d{1,2})\s*[:xх×/]\s*(\d{1,2})$")
+
+
+@dataclass(frozen=True)
+class ImagineRequest:
+    """A parsed ``/imagine``: the prompt as typed and the chosen options (``None`` = the model's default)."""
+
+    prompt: str
+    aspect: tuple[int, int] | None = None
+    seed: int | None = None
+    negative: str | None = None
+    steps: int | None = None
+    style: Style | None = None
+    count: int = 1
+    best_of: int | None = None
+
+
+def parse_imagine(text: str | None) -> ImagineRequest:
+    """Split ``text`` into the prompt and its ``--options``; raise :class:`UserError` on anything wrong."""
+    text = clean_text(text or "")
+    matches = list(_OPTION.finditer(text))
+    prompt = parse_prompt(text[: matches[0].start()] if matches else text)
+    request = ImagineRequest(prompt=prompt)
+    for index, match in enumerate(matches):
+        end = matches[index + 1].start() if index + 1 < len(matches) else len(text)
+        request = _apply(request, match.group(1), text[match.end() : end].strip())
+    return _check_combination(request)
+
+
+def _apply(request: ImagineRequest, typed: str, value: str) -> ImagineRequest:
+    name = _CANONICAL.get(typed.casefold())
+    if name is None:
+        raise UserError("option_unknown", option=f"--{typed}", options=", ".join(f"--{n}" for n in OPTION_NAMES))
+    if not value:
+        raise UserError("option_needs_value", option=f"--{name}")
+    return replace(request, **_PARSERS[name](value))
+
+
+def _ratio(value: str) -> dict:
+    match = _RATIO.match(value)
+    if match:
+        width, height = int(match.group(1)), int(match.group(2))
+        if width > 0 and height > 0 and 1 / MAX_RATIO <= width / height <= MAX_RATIO:
+            return {"aspect": (width, height)}
+    raise UserError("option_ar", value=value)
+
+
+def _integer(value: str, option: str, low: int, high: int) -> int:
+    if not re.fullmatch(r"\d{1,10}", value) or not low <= int(value) <= high:
+        raise UserError("option_range", option=f"--{option}", value=value, low=low, high=high)
+    return int(value)
+
+
+def _style(value: str) -> dict:
+    style = find_style(value)
+    if style is None:
+        raise UserError("option_style", value=value, styles=style_names())
+    return {"style": style}
+
+
+def _negative(value: str) -> dict:
+    if len(value) > MAX_NEGATIVE_CHARS:
+        raise UserError("option_too_long", option="--no", limit=MAX_NEGATIVE_CHARS)
+    return {"negative": value}
+
+
+_PARSERS = {
+    "ar": _ratio,
+    "seed": lambda value: {"seed": _integer(value, "seed", 0, MAX_SEED)},
+    "no": _negative,
+    "steps": lambda value: {"steps": _integer(value, "steps", MIN_STEPS, MAX_STEPS)},
+    "style": _style,
+    "n": lambda value: {"count": _integer(value, "n", 1, MAX_IMAGES)},
+    "best": lambda value: {"best_of": _integer(value, "best", 2, MAX_CANDIDATES)},
+}
+
+
+def _check_combination(request: ImagineRequest) -> ImagineRequest:
+    if request.best_of is not None and request.best_of < request.count:
+        raise UserError("option_best_below_n", best=request.best_of, count=request.count)
+    return request
+
+
+def generation_job(chat: ChatRef, request: ImagineRequest, seed: int) -> GenerateJob:
+    """The job for ``request``: the user's words for captions, plus the style's words for the model."""
+    prompt, negatives = request.prompt, [request.negative] if request.negative else []
+    if request.style:
+        prompt = f"{prompt}, {request.style.suffix}"
+        negatives.append(request.style.negative)
+    return GenerateJob(
+        chat=chat,
+        prompt=request.prompt,
+        seed=seed,
+        model_prompt=prompt[: MAX_PROMPT_CHARS * 2],
+        negative=request.negative,
+        model_negative=", ".join(negatives) or None,
+        style=request.style.name if request.style else None,
+        aspect=request.aspect,
+        steps=request.steps,
+        num_images=request.count,
+        best_of=request.best_of,
+    )
+
+
+def command_line(job: GenerateJob) -> str:
+    """The ``/imagine`` line that reproduces ``job``'s picture."""
+    parts = [f"/imagine {job.prompt}"]
+    if job.aspect:
+        parts.append(f"--ar {job.aspect[0]}:{job.aspect[1]}")
+    if job.style:
+        parts.append(f"--style {job.style}")
+    if job.negative:
+        parts.append(f"--no {job.negative}")
+    if job.steps:
+        parts.append(f"--steps {job.steps}")
+    if job.num_images > 1:
+        parts.append(f"--n {job.num_images}")
+    if job.best_of:
+        parts.append(f"--best {job.best_of}")
+    parts.append(f"--seed {job.seed}")
+    return " ".join(parts)

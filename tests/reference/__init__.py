@@ -1,0 +1,1 @@
+"""Third-party reference implementations used only by tests (never imported by the product)."""

@@ -1,0 +1,524 @@
+"""ruCLIP natively: YouTokenToMe tokenizer parity, checkpoint conversion parity, loading, caching, labels.
+
+``youtokentome`` cannot be installed on Python 3.11 (no wheel; the sdist does not build), so the tokenizer
+is checked against `reference_encode` below: a deliberately naive transcription of YTTM's encoding rules
+from ``BaseEncoder::encode_sentence`` in VKCOM/YouTokenToMe youtokentome/cpp/bpe.cpp:
+
+1. words are maximal runs of characters that are not spaces, where a space is ``is_space()``:
+   ``ch < 256 && isspace(ch)`` (the six ASCII whitespace characters) or ``▁`` (U+2581, SPACE_TOKEN);
+   leading/trailing/repeated spaces produce nothing;
+2. each word starts with the ``▁`` symbol, then one symbol per character; a run of consecutive
+   characters missing from the model becomes ONE unknown symbol, output as ``unk_id``;
+3. while some adjacent pair of symbols has a rule, merge the pair whose rule comes first in the file
+   (``rule2id``: the rule's index; a later duplicate of the same pair wins), the leftmost one on ties;
+4. the ids of all words are concatenated (no bos/eos: ruCLIP adds them itself).
+
+The model file is written here in YTTM's format (``BPEState::dump`` in utils.cpp) from a merge table
+learned on a small Russian corpus. The model side is checked against ruCLIP's own ``ruclip/model.py``
+(tests/reference/ruclip_model.py) on random weights saved in ruCLIP's checkpoint layout.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import random
+import re
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from PIL import Image  # noqa: E402
+
+from models import presets, ruclip  # noqa: E402
+from models.classifier import ZeroShotClassifier, features  # noqa: E402
+from models.labels import default_labels  # noqa: E402
+from tests.reference.ruclip_model import CLIP as ReferenceCLIP  # noqa: E402
+
+SPACE = "\u2581"
+YTTM_SPACES = " \t\n\v\f\r" + SPACE
+PAD, UNK, BOS, EOS = 0, 1, 2, 3
+CORPUS = """
+мама мыла раму. кошка спит на окне, собака лает во дворе.
+рыжий кот сидит на подоконнике и смотрит на птиц.
+фото, на котором изображено море и горы; картинка с котом и собакой.
+изображение с красным автомобилем на улице большого города.
+на фото видно лес, реку и облака над полем. дети играют в футбол в парке.
+весной в саду цветут яблони, а летом поспевает клубника.
+длинная аллея, ванна и касса; масса программ, телеграмма и сумма.
+"""
+SENTENCES = [
+    "кошка спит на окне",
+    "фото, на котором изображено море",
+    "  собака\tлает\n во   дворе  ",
+    "рыжий▁кот▁на подоконнике",  # "▁" in the input separates words, like a space
+    "ааааа нннн ммммм ллл сссс",  # runs of one letter: leftmost merges first
+    "котики и собачки играют",  # words never seen whole
+    "кот в шляпе ест pizza 2024 🍕🍕!",  # unknown runs (latin, digits, emoji) -> one unk each
+    "съешь ещё этих мягких французских булок",  # letters missing from the corpus
+    "щщ ъ",  # a word made only of unknown characters
+    "",
+    " \t\n ",
+]
+
+
+# --- a YTTM model made in the test ------------------------------------------------------------
+
+
+def reference_words(text: str) -> list[str]:
+    """Rule 1: split on YTTM's spaces, character by character."""
+    words, current = [], ""
+    for char in text:
+        if char in YTTM_SPACES:
+            if current:
+                words.append(current)
+            current = ""
+        else:
+            current += char
+    return [*words, current] if current else words
+
+
+def reference_encode(text: str, char2id: dict[str, int], rules: list[tuple[int, int, int]], unk_id: int) -> list[int]:
+    """Rules 2-4, naively: rescan the whole word for the best pair after every merge."""
+    rank = {(x, y): index for index, (x, y, _) in enumerate(rules)}
+    ids: list[int] = []
+    for word in reference_words(text):
+        symbols: list[int | None] = [char2id[SPACE]]
+        for char in word:
+            if char in char2id:
+                symbols.append(char2id[char])
+            elif symbols[-1] is not None:
+                symbols.append(None)
+        while True:
+            pairs = [(rank[pair], i) for i, pair in enumerate(itertools.pairwise(symbols)) if pair in rank]
+            if not pairs:
+                break
+            index, i = min(pairs)
+            symbols[i : i + 2] = [rules[index][2]]
+        ids += [unk_id if symbol is None else symbol for symbol in symbols]
+    return ids
+
+
+def merge_everywhere(sequence: list[int], x: int, y: int, z: int) -> list[int]:
+    merged, i = [], 0
+    while i < len(sequence):
+        if i + 1 < len(sequence) and (sequence[i], sequence[i + 1]) == (x, y):
+            merged.append(z)
+            i += 2
+        else:
+            merged.append(sequence[i])
+            i += 1
+    return merged
+
+
+def learn_bpe(corpus: str, n_merges: int) -> tuple[dict[str, int], list[tuple[int, int, int]]]:
+    """A small id-based BPE learner shaped like YTTM's: ids 0-3 special, ▁ = 4, letters by frequency."""
+    words = Counter(reference_words(corpus))
+    letters = Counter()
+    for word, count in words.items():
+        for char in word:
+            letters[char] += count
+    ordered = sorted(letters, key=lambda char: (-letters[char], char))
+    char2id = {SPACE: 4} | {char: 5 + i for i, char in enumerate(ordered)}
+    sequences = {word: [4] + [char2id[char] for char in word] for word in words}
+    rules: list[tuple[int, int, int]] = []
+    for new_id in range(5 + len(ordered), 5 + len(ordered) + n_merges):
+        pairs = Counter()
+        for word, sequence in sequences.items():
+            for pair in itertools.pairwise(sequence):
+                pairs[pair] += words[word]
+        if not pairs:
+            break
+        (x, y), _ = max(pairs.items(), key=lambda item: (item[1], -item[0][0], -item[0][1]))
+        rules.append((x, y, new_id))
+        sequences = {word: merge_everywhere(seq, x, y, new_id) for word, seq in sequences.items()}
+    return char2id, rules
+
+
+def write_yttm_model(path: Path, char2id: dict[str, int], rules: list[tuple[int, int, int]], seed: int = 0) -> Path:
+    """YTTM's BPEState::dump: ``n m``, ``codepoint id`` lines (hash-map order), rules, ``unk pad bos eos``."""
+    chars = list(char2id.items())
+    random.Random(seed).shuffle(chars)
+    lines = [f"{len(chars)} {len(rules)}", *(f"{ord(c)} {i}" for c, i in chars), *(f"{x} {y} {z}" for x, y, z in rules)]
+    path.write_text("\n".join([*lines, f"{UNK} {PAD} {BOS} {EOS}"]) + "\n", encoding="ascii")
+    return path
+
+
+@pytest.fixture(scope="module")
+def yttm(tmp_path_factory):
+    char2id, rules = learn_bpe(CORPUS, n_merges=120)
+    path = write_yttm_model(tmp_path_factory.mktemp("yttm") / "bpe.model", char2id, rules)
+    return path, char2id, rules
+
+
+# --- tokenizer --------------------------------------------------------------------------------
+
+
+def test_reads_the_yttm_model_file(yttm):
+    path, char2id, rules = yttm
+    model = ruclip.read_yttm_model(path)
+    assert dict(model.char2id) == char2id
+    assert list(model.rules) == rules
+    assert (model.unk_id, model.pad_id, model.bos_id, model.eos_id) == (UNK, PAD, BOS, EOS)
+    assert model.vocab_size == 4 + len(char2id) + len(rules)
+
+
+def test_rejects_a_file_that_is_not_a_yttm_model(tmp_path):
+    (tmp_path / "bad.model").write_text("3 1\n1072 5\n", encoding="ascii")
+    with pytest.raises(ValueError, match="not a YouTokenToMe"):
+        ruclip.read_yttm_model(tmp_path / "bad.model")
+
+
+@pytest.mark.parametrize("sentence", SENTENCES)
+def test_bpe_matches_yttm_encoding(yttm, sentence):
+    path, char2id, rules = yttm
+    bpe = ruclip.YttmBPE.from_file(path)
+    expected = reference_encode(sentence, char2id, rules, UNK)
+    assert bpe.encode(sentence) == expected
+    assert bpe.encode(sentence) == expected  # second time from the word cache
+
+
+def test_bpe_actually_merges_and_marks_unknowns(yttm):
+    """Guard against a vacuous parity: the learned table does merge, unknown runs collapse."""
+    path, char2id, rules = yttm
+    bpe = ruclip.YttmBPE.from_file(path)
+    merged_ids = {z for _, _, z in rules}
+    assert merged_ids & set(bpe.encode("кошка спит на окне"))
+    ids = bpe.encode("кот pizza2024🍕 кот")
+    assert ids.count(UNK) == 1
+    assert ids[: ids.index(UNK)] == [*bpe.encode("кот"), char2id[SPACE]]
+
+
+def test_rules_are_applied_by_id_not_by_string(tmp_path):
+    """Two rules may build the same string ("абв") as different ids; YTTM keeps them apart."""
+    char2id = {SPACE: 4, "а": 5, "б": 6, "в": 7}
+    rules = [(5, 6, 8), (6, 7, 9), (8, 7, 10), (5, 9, 11), (4, 11, 12), (4, 10, 13), (4, 9, 14)]
+    bpe = ruclip.YttmBPE.from_file(write_yttm_model(tmp_path / "bpe.model", char2id, rules))
+    for text in ["абв", "бв", "вабв", "ббвв абваб"]:
+        assert bpe.encode(text) == reference_encode(text, char2id, rules, UNK), text
+    assert bpe.encode("абв") != bpe.encode("в бв")
+
+
+def test_runs_of_one_letter_merge_from_the_left(tmp_path, yttm):
+    """(x, x) rules overlap in a run: YTTM merges the leftmost pair first."""
+    char2id = {SPACE: 4, "а": 5}
+    rules = [(5, 5, 6), (4, 6, 7), (4, 5, 8)]
+    bpe = ruclip.YttmBPE.from_file(write_yttm_model(tmp_path / "bpe.model", char2id, rules))
+    for text in ["а", "аа", "ааа", "аааа", "ааааа"]:
+        assert bpe.encode(text) == reference_encode(text, char2id, rules, UNK), text
+    assert any(x == y for x, y, _ in yttm[2]), "the learned table should have an (x, x) rule"
+
+
+def test_tokenizer_uses_ruclip_layout(yttm):
+    path, char2id, rules = yttm
+    tokenizer = ruclip.RuClipTokenizer.from_file(path)
+    texts = ["Рыжий КОТ на окне", "собака", ""]
+    encoded = tokenizer(texts)
+    assert encoded["input_ids"].shape == (3, 77)
+    for row, mask, text in zip(encoded["input_ids"].tolist(), encoded["attention_mask"].tolist(), texts, strict=True):
+        ids = [BOS, *reference_encode(text.lower(), char2id, rules, UNK), EOS]
+        assert row == ids + [PAD] * (77 - len(ids))
+        assert mask == [1] * len(ids) + [0] * (77 - len(ids))
+    assert tokenizer.encode("КОШКА") == tokenizer.encode("кошка")
+
+
+def test_tokenizer_truncates_to_the_context_and_pads_to_longest(yttm):
+    path, char2id, rules = yttm
+    tokenizer = ruclip.RuClipTokenizer.from_file(path)
+    long_text = " ".join(["мама мыла раму кошка спит на окне"] * 20)
+    ids = reference_encode(long_text, char2id, rules, UNK)
+    assert len(ids) > 75
+    (row,) = tokenizer(long_text)["input_ids"].tolist()
+    assert row == [BOS, *ids[:75], EOS]
+    longest = tokenizer(["кот", "собака лает во дворе"], padding=True)
+    short_len = len(tokenizer.encode("собака лает во дворе"))
+    assert longest["input_ids"].shape == (2, short_len)
+    assert longest["attention_mask"][1].tolist() == [1] * short_len
+    with pytest.raises(ValueError, match="padding"):
+        tokenizer(["кот"], padding="do_not_pad")
+
+
+# --- image preprocessing ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("size", [(60, 40), (40, 60)])
+def test_image_processor_takes_the_centre_square(size):
+    """Bands outside the centre square (red) are cropped away; the square (blue) fills the output."""
+    width, height = size
+    side = min(size)
+    image = Image.new("RGB", size, (255, 0, 0))
+    image.paste((0, 0, 255), ((width - side) // 2, (height - side) // 2, (width + side) // 2, (height + side) // 2))
+    processor = ruclip.RuClipImageProcessor(32, mean=(0.5, 0.4, 0.3), std=(0.2, 0.25, 0.5))
+    pixels = processor(images=image.convert("P"), return_tensors="pt")["pixel_values"]
+    assert pixels.shape == (1, 3, 32, 32)
+    expected = (torch.tensor([0.0, 0.0, 1.0]) - torch.tensor([0.5, 0.4, 0.3])) / torch.tensor([0.2, 0.25, 0.5])
+    assert torch.allclose(pixels[0], expected.view(3, 1, 1).expand(3, 32, 32), atol=1e-6)
+
+
+# --- checkpoint conversion --------------------------------------------------------------------
+
+TINY_RUCLIP = {
+    "embed_dim": 24,
+    "image_resolution": 32,
+    "vision_layers": 2,
+    "vision_width": 128,  # 2 heads of 64, as ruCLIP derives them
+    "vision_patch_size": 8,
+    "context_length": 77,
+    "transformer_width": 64,
+    "transformer_heads": 4,
+    "transformer_layers": 2,
+    "mean": [0.5, 0.45, 0.4],
+    "std": [0.3, 0.25, 0.2],
+}
+LABELS = ["кошка", "собака", "рыжий кот на окне", "море и горы"]
+
+
+def randomize(model: torch.nn.Module, seed: int) -> None:
+    """Every parameter random (biases, norms and logit_scale included) so that each mapping matters."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            noise = torch.randn(param.shape, generator=generator)
+            if name.endswith(("ln_1.weight", "ln_2.weight", "ln_pre.weight", "ln_post.weight", "ln_final.weight")):
+                param.copy_(1 + 0.1 * noise)
+            elif name == "logit_scale":
+                param.fill_(float(np.log(1 / 0.07)) + 0.1 * noise.item())
+            else:
+                param.copy_(0.05 * noise)
+
+
+@pytest.fixture(scope="module")
+def ruclip_dir(tmp_path_factory, yttm):
+    """A ruCLIP checkpoint dir: ruCLIP's config.json, a random ruCLIP state dict, a YTTM bpe.model."""
+    path = tmp_path_factory.mktemp("ruclip-tiny")
+    config = {**TINY_RUCLIP, "vocab_size": ruclip.read_yttm_model(yttm[0]).vocab_size}
+    model = ReferenceCLIP(**{key: value for key, value in config.items() if key not in ("mean", "std")})
+    randomize(model, seed=0)
+    torch.save(model.state_dict(), path / "pytorch_model.bin")
+    (path / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    (path / "bpe.model").write_bytes(yttm[0].read_bytes())
+    return path
+
+
+@pytest.fixture(scope="module")
+def reference(ruclip_dir):
+    """ruCLIP's own model, loaded by its own from_pretrained."""
+    return ReferenceCLIP.from_pretrained(str(ruclip_dir)).eval()
+
+
+@pytest.fixture
+def cache_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("MODEL_CACHE_DIR", str(tmp_path / "model-cache"))
+    return tmp_path / "model-cache" / "ruclip"
+
+
+@pytest.fixture
+def photo() -> Image.Image:
+    rng = np.random.default_rng(0)
+    return Image.fromarray(rng.integers(0, 256, size=(48, 40, 3), dtype=np.uint8))
+
+
+def max_diff(a: torch.Tensor, b: torch.Tensor) -> float:
+    return (a.float() - b.float()).abs().max().item()
+
+
+def test_classifier_loads_ruclip_dir_through_the_converter(ruclip_dir, cache_dir):
+    classifier = ZeroShotClassifier.from_pretrained(str(ruclip_dir))
+    assert type(classifier.model).__name__ == "CLIPModel"
+    assert isinstance(classifier.processor, ruclip.RuClipProcessor)
+    assert not classifier.sigmoid
+    text_config = classifier.model.config.text_config
+    assert (text_config.hidden_act, text_config.eos_token_id, text_config.max_position_embeddings) == (
+        "quick_gelu",
+        EOS,
+        77,
+    )
+    assert classifier.model.config.vision_config.num_attention_heads == TINY_RUCLIP["vision_width"] // 64
+
+
+def test_image_embeddings_match_reference(ruclip_dir, reference, cache_dir, photo):
+    classifier = ZeroShotClassifier.from_pretrained(str(ruclip_dir))
+    images = [photo, photo.rotate(90, expand=True), Image.new("RGB", (33, 31), (10, 200, 30))]
+    pixels = classifier.processor.image_processor(images=images, return_tensors="pt")["pixel_values"]
+    with torch.inference_mode():
+        ours = features(classifier.model.get_image_features(pixel_values=pixels), "image")
+        theirs = reference.encode_image(pixels)
+    assert ours.shape == theirs.shape == (3, TINY_RUCLIP["embed_dim"])
+    assert max_diff(ours, theirs) < 1e-5, max_diff(ours, theirs)
+
+
+def test_text_embeddings_match_reference(ruclip_dir, reference, cache_dir):
+    classifier = ZeroShotClassifier.from_pretrained(str(ruclip_dir))
+    texts = [*LABELS, " ".join(["мама мыла раму"] * 40), "кот 🍕 pizza"]
+    full = classifier.processor.tokenizer(texts, padding="max_length")
+    with torch.inference_mode():
+        theirs = reference.encode_text(full["input_ids"])
+        ours_full = features(classifier.model.get_text_features(**full), "text")
+        ours_longest = features(classifier.model.get_text_features(**classifier._tokenize(texts)), "text")
+    assert max_diff(ours_full, theirs) < 1e-5, max_diff(ours_full, theirs)
+    assert max_diff(ours_longest, theirs) < 1e-5, max_diff(ours_longest, theirs)  # what classify() uses
+
+
+def test_classify_matches_reference_logits(ruclip_dir, reference, cache_dir, photo):
+    classifier = ZeroShotClassifier.from_pretrained(str(ruclip_dir), templates=("{}",))
+    result = dict(classifier.classify(photo, LABELS))
+    inputs = classifier.processor(text=LABELS, images=[photo])
+    with torch.inference_mode():
+        logits_per_image, _ = reference(inputs["input_ids"], inputs["pixel_values"])
+    expected = logits_per_image[0].softmax(-1)
+    assert [result[label] for label in LABELS] == pytest.approx(expected.tolist(), abs=1e-5)
+
+
+# --- loading and caching ----------------------------------------------------------------------
+
+
+def test_conversion_is_cached_and_reused(ruclip_dir, tmp_path, monkeypatch, photo):
+    cache = tmp_path / "cache"
+    model, processor = ruclip.load_ruclip(ruclip_dir, cache_dir=cache)
+    (converted,) = cache.iterdir()
+    assert ruclip.is_ruclip_dir(converted)
+    assert json.loads((converted / "config.json").read_text())["model_type"] == "clip"
+
+    def no_conversion(source):
+        raise AssertionError("converted again")
+
+    monkeypatch.setattr(ruclip, "convert_checkpoint", no_conversion)
+    again, _ = ruclip.load_ruclip(ruclip_dir, cache_dir=cache, dtype=torch.bfloat16)
+    assert again.dtype == torch.bfloat16
+    direct = ZeroShotClassifier.from_pretrained(str(converted), dtype=torch.float32)  # a conversion loads as is
+    pixels = processor.image_processor(images=photo)["pixel_values"]
+    with torch.inference_mode():
+        first = features(model.get_image_features(pixel_values=pixels), "image")
+        loaded = features(direct.model.get_image_features(pixel_values=pixels), "image")
+    assert torch.equal(first, loaded)
+    assert [p.name for p in cache.iterdir()] == [converted.name]
+
+
+def test_changed_source_gets_a_new_cache_entry(ruclip_dir, tmp_path):
+    source = tmp_path / "source"
+    source.mkdir()
+    for name in ruclip.RUCLIP_FILES:
+        (source / name).write_bytes((ruclip_dir / name).read_bytes())
+    key = ruclip.cache_key("local", source)
+    assert ruclip.cache_key("local", source) == key
+    (source / "bpe.model").write_text((source / "bpe.model").read_text() + "\n", encoding="ascii")
+    assert ruclip.cache_key("local", source) != key
+
+
+def test_unwritable_cache_converts_in_memory(ruclip_dir, tmp_path, caplog):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    with caplog.at_level(logging.WARNING, logger="models.ruclip"):
+        model, _ = ruclip.load_ruclip(ruclip_dir, cache_dir=blocker / "ruclip")
+    assert type(model).__name__ == "CLIPModel"
+    assert "converting in memory" in caplog.text
+
+
+def test_hub_ids_download_only_the_three_files(ruclip_dir, cache_dir, monkeypatch):
+    import huggingface_hub
+
+    calls = []
+
+    def snapshot_download(repo_id, **kwargs):
+        calls.append((repo_id, kwargs))
+        return str(ruclip_dir)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", lambda repo_id, filename: str(ruclip_dir / filename))
+    classifier = ZeroShotClassifier.from_pretrained(presets.RUCLIP)
+    assert classifier.name == presets.RUCLIP
+    assert calls == [(presets.RUCLIP, {"allow_patterns": list(ruclip.RUCLIP_FILES)})]
+    assert any(path.name.startswith("ai-forever-ruclip-vit-base-patch32-384-") for path in cache_dir.iterdir())
+
+
+def test_detection(ruclip_dir, tmp_path, monkeypatch):
+    import huggingface_hub
+
+    assert ruclip.is_ruclip(ruclip_dir)
+    hf_dir = tmp_path / "hf"
+    hf_dir.mkdir()
+    (hf_dir / "config.json").write_text(json.dumps({**TINY_RUCLIP, "vocab_size": 9, "model_type": "clip"}))
+    (hf_dir / "bpe.model").write_text("")
+    assert not ruclip.is_ruclip(hf_dir)
+    assert not ruclip.is_ruclip(tmp_path / "missing" / "dir")
+
+    def offline(repo_id, filename):
+        raise OSError("offline")
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", offline)
+    assert all(ruclip.is_ruclip(name) for name in ruclip.KNOWN_CHECKPOINTS)
+    assert not ruclip.is_ruclip(presets.SIGLIP_MULTILINGUAL)
+
+
+def test_unknown_checkpoint_keys_are_refused():
+    with pytest.raises(KeyError, match=r"visual\.extra"):
+        ruclip.convert_state_dict({"visual.extra": torch.zeros(1)})
+    with pytest.raises(KeyError, match=r"attn\.mystery"):
+        ruclip.convert_state_dict({"transformer.resblocks.0.attn.mystery.weight": torch.zeros(1)})
+
+
+REAL_SIZES = {
+    "vit-base-patch32-224": {"image_resolution": 224, "vision_patch_size": 32},
+    "vit-base-patch16-224": {"image_resolution": 224, "vision_patch_size": 16},
+    "vit-base-patch32-384": {"image_resolution": 384, "vision_patch_size": 32},
+    "vit-large-patch14-224": {
+        "image_resolution": 224,
+        "vision_patch_size": 14,
+        "embed_dim": 768,
+        "vision_layers": 24,
+        "vision_width": 1024,
+        "transformer_width": 768,
+        "transformer_heads": 12,
+    },
+}
+BASE = {
+    "embed_dim": 512,
+    "vision_layers": 12,
+    "vision_width": 768,
+    "context_length": 77,
+    "vocab_size": 49408,
+    "transformer_width": 512,
+    "transformer_heads": 8,
+    "transformer_layers": 12,
+}
+
+
+@pytest.mark.parametrize("name", list(REAL_SIZES))
+def test_conversion_covers_real_sizes(name):
+    """On the meta device (no memory): every ruCLIP weight maps onto a CLIPModel weight of the same shape."""
+    from transformers import CLIPModel
+
+    config = {**BASE, **REAL_SIZES[name]}
+    with torch.device("meta"):
+        source = ReferenceCLIP(**config).state_dict()
+        target = CLIPModel(ruclip.clip_config(config)).state_dict()
+    converted = ruclip.convert_state_dict(source)
+    assert {key: tuple(t.shape) for key, t in converted.items()} == {key: tuple(t.shape) for key, t in target.items()}
+
+
+# --- labels -----------------------------------------------------------------------------------
+
+# Bare words with two everyday meanings; the label file must qualify them (e.g. "подъёмный кран").
+HOMONYMS = {
+    *("лук", "ключ", "коса", "замок", "каток", "порт", "ручка", "кран"),
+    *("лист", "мышь", "труба", "пила", "пара", "клетка", "кисть"),
+}
+
+
+def test_default_labels_are_many_unique_and_unambiguous():
+    labels = default_labels()
+    text = Path(ruclip.__file__).with_name("data").joinpath("labels_ru.txt").read_text(encoding="utf-8")
+    lines = [line.strip() for line in text.splitlines()]
+    assert list(labels) == [line for line in lines if line and not line.startswith("#")]
+    assert len(labels) >= 300
+    folded = [re.sub(r"\s+", " ", label.casefold().replace("ё", "е")) for label in labels]
+    duplicates = [label for label, count in Counter(folded).items() if count > 1]
+    assert not duplicates
+    assert all(label == label.strip() and label for label in labels)
+    assert not HOMONYMS & set(folded)

@@ -1,0 +1,36 @@
+"""Progress reports from a running generation to the chat's "queued" message, rate-limited."""
+
+from __future__ import annotations
+
+import time
+
+import redis
+
+from handlers.protocol import ChatRef, ResultEvent
+from workers.publish import publish
+
+# Telegram allows about one edit a second per chat (fewer in groups); a few seconds apart is plenty for a human.
+PROGRESS_INTERVAL = 3.0
+
+
+class ProgressReporter:
+    """A ``(done, total)`` step callback that publishes a progress event at most every ``interval`` seconds.
+
+    Jobs shorter than ``interval`` publish none: their result comes before a progress edit would help.
+    """
+
+    def __init__(self, connection: redis.Redis, job_id: str, chat: ChatRef, interval: float | None = None) -> None:
+        self.connection = connection
+        self.job_id = job_id
+        self.chat = chat
+        self.interval = PROGRESS_INTERVAL if interval is None else interval
+        self._last = time.monotonic()
+
+    def __call__(self, done: int, total: int) -> None:
+        """Called after every denoising step."""
+        now = time.monotonic()
+        if done >= total or now - self._last < self.interval:
+            return
+        self._last = now
+        event = ResultEvent(job_id=self.job_id, kind="progress", chat=self.chat, progress=round(done / total, 3))
+        publish(self.connection, event)
