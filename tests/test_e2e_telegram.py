@@ -85,6 +85,57 @@ async def test_imagine_delivers_a_picture_as_a_reply(telegram, bot_process, alic
     await _eventually(lambda: status.deleted)
 
 
+async def test_options_grid_and_buttons_u_v_reroll(telegram, bot_process, alice):
+    """/imagine with options → a 2×2 grid with U1–U4, V1–V4, 🔄 → each button gives the right follow-up."""
+    asked = telegram.send_text(alice["id"], alice, "/imagine маяк на скале --n 4 --ar 3:2 --style акварель --seed 77")
+    grid = await telegram.wait_for_photo(alice["id"], after=asked["message_id"], timeout=RESULT_TIMEOUT)
+    assert grid.caption.startswith("🎨 маяк на скале")
+    assert "/imagine маяк на скале --ar 3:2 --style акварель --n 4 --seed 77" in grid.caption
+    rows = grid.reply_markup["inline_keyboard"]
+    assert [[button["text"] for button in row] for row in rows] == [
+        ["U1", "U2", "U3", "U4"],
+        ["V1", "V2", "V3", "V4"],
+        ["🔄"],
+    ]
+    picture = Image.open(io.BytesIO(grid.photo))
+    assert picture.width > picture.height, "a 2×2 grid of 3:2 images is landscape"
+
+    u2 = rows[0][1]["callback_data"]
+    telegram.press_button(alice["id"], alice, grid.message_id, u2)
+    answer = await telegram.wait_for_call("answerCallbackQuery")
+    assert answer["text"] == t("button_sending", "ru")
+    single = await telegram.wait_for_photo(alice["id"], after=grid.message_id)
+    full = await telegram.wait_for_document(alice["id"], after=grid.message_id)
+    assert single.reply_to_message_id == grid.message_id
+    assert Image.open(io.BytesIO(full.document)).size == (picture.width // 2, picture.height // 2)
+
+    telegram.press_button(alice["id"], alice, grid.message_id, rows[1][2]["callback_data"])
+    variations = await telegram.wait_for_photo(alice["id"], after=full.message_id, timeout=RESULT_TIMEOUT)
+    assert variations.reply_to_message_id == grid.message_id
+    assert variations.caption.startswith("🎨 маяк на скале") and "--seed 77" not in variations.caption
+
+    telegram.press_button(alice["id"], alice, grid.message_id, rows[2][0]["callback_data"])
+    reroll = await telegram.wait_for_photo(alice["id"], after=variations.message_id, timeout=RESULT_TIMEOUT)
+    assert "--ar 3:2 --style акварель --n 4" in reroll.caption and "--seed 77" not in reroll.caption
+
+
+async def test_someone_else_cannot_press_your_buttons(telegram, bot_process, alice):
+    asked = telegram.send_text(alice["id"], alice, "/imagine кот")
+    photo = await telegram.wait_for_photo(alice["id"], after=asked["message_id"], timeout=RESULT_TIMEOUT)
+    mallory = telegram.user(6666, "Mallory")
+    telegram.press_button(
+        alice["id"], mallory, photo.message_id, photo.reply_markup["inline_keyboard"][2][0]["callback_data"]
+    )
+    answer = await telegram.wait_for_call("answerCallbackQuery", lambda p: p.get("text") == t("button_not_yours", "ru"))
+    assert answer["text"] == t("button_not_yours", "ru")
+
+
+async def test_bad_option_is_named_and_nothing_is_queued(telegram, bot_process, alice):
+    asked = telegram.send_text(alice["id"], alice, "/imagine кот --n 9")
+    answer = await telegram.wait_for_message(alice["id"], after=asked["message_id"])
+    assert answer.text == "--n: «9» не подходит, нужно целое число от 1 до 4."
+
+
 async def test_photo_is_classified_with_percentages(telegram, bot_process, alice):
     sent = telegram.send_photo(alice["id"], alice, images.png(120, 90))
     answer = await telegram.wait_for_text(alice["id"], "%", after=sent["message_id"], timeout=RESULT_TIMEOUT)
