@@ -1,6 +1,7 @@
 """``python -m bot``: run the chat frontends configured in the environment.
 
 ``python -m bot console`` runs the terminal frontend instead; so does ``python -m bot`` when no token is set.
+``python -m bot sync-commands [--guild ID]`` registers the Discord slash commands (globally, or in one guild).
 With ``REDIS_URL`` unset, an embedded Redis and a local worker are started too, so one command runs it all.
 """
 
@@ -18,16 +19,23 @@ log = logging.getLogger("bot")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    """The command line: an optional mode."""
+    """The command line: an optional mode (and a guild for ``sync-commands``)."""
     parser = argparse.ArgumentParser(prog="python -m bot", description="Molbert chat frontends")
     parser.add_argument(
         "mode",
         nargs="?",
-        choices=("run", "console"),
+        choices=("run", "console", "sync-commands"),
         default="run",
-        help="run: the frontends configured in the environment (default); console: a terminal chat",
+        help="run: the frontends configured in the environment (default); console: a terminal chat; "
+        "sync-commands: register the Discord slash commands, then exit",
     )
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--guild", type=int, metavar="ID", help="sync-commands: register in this guild only (instant; for testing)"
+    )
+    args = parser.parse_args(argv)
+    if args.guild is not None and args.mode != "sync-commands":
+        parser.error("--guild goes with sync-commands")
+    return args
 
 
 async def serve(mode: str) -> None:
@@ -46,19 +54,31 @@ async def serve(mode: str) -> None:
         log.info("neither TELEGRAM_BOT_TOKEN nor DISCORD_TOKEN is set: starting the terminal chat instead")
         await serve("console")
         return
-    if telegram.bot_token is None:
-        raise ConfigError(
-            "Configuration error: DISCORD_TOKEN: the Discord frontend is not in this version yet; "
-            "set TELEGRAM_BOT_TOKEN, or try `python -m bot console`"
-        )
-    if discord.token is not None:
-        log.warning("DISCORD_TOKEN is set, but the Discord frontend is not in this version yet: Telegram only")
-    from bot.telegram.app import run_telegram
-
     async with backend(bot_settings, redis_settings) as shared:
-        await run_until_stopped(
-            lambda: run_telegram(telegram, shared.molbert, shared.results, consumer=bot_settings.instance)
-        )
+        runners = []
+        if telegram.bot_token is not None:
+            from bot.telegram.app import run_telegram
+
+            runners.append(
+                lambda: run_telegram(telegram, shared.molbert, shared.results, consumer=bot_settings.instance)
+            )
+        if discord.token is not None:
+            from bot.discord.app import run_discord
+
+            runners.append(lambda: run_discord(discord, shared.molbert, shared.results, consumer=bot_settings.instance))
+        await run_until_stopped(*runners)
+
+
+async def sync_discord_commands(guild: int | None) -> None:
+    """``sync-commands``: register the slash commands and the context menu with Discord, then exit."""
+    settings = load(DiscordSettings)
+    if settings.token is None:
+        raise ConfigError("Configuration error: DISCORD_TOKEN: sync-commands needs the Discord bot token")
+    from bot.discord.app import sync_commands
+
+    synced = await sync_commands(settings, guild)
+    where = f"in guild {guild}" if guild is not None else "globally"
+    print(f"synced {len(synced)} Discord commands {where}: {', '.join(command.name for command in synced)}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,7 +86,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = parse_args(argv)
     try:
-        asyncio.run(serve(args.mode))
+        if args.mode == "sync-commands":
+            asyncio.run(sync_discord_commands(args.guild))
+        else:
+            asyncio.run(serve(args.mode))
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2

@@ -15,7 +15,8 @@ import redis.asyncio as aioredis
 
 from bot.local import EmbeddedRedis, LocalWorker
 from bot.queue import RedisJobs
-from bot.settings import BotSettings, RedisSettings
+from bot.settings import BotSettings, RedisSettings, SafetySettings, load
+from handlers.safety import PromptBlocklist
 from handlers.service import Molbert
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ async def backend(
 
     The local worker writes to ``worker_log`` when given (the console keeps the terminal for the chat).
     """
+    blocklist = PromptBlocklist.load(load(SafetySettings).blocklist_file)
     embedded = local_worker = supervisor = None
     if redis_settings.url is None:
         log.info("REDIS_URL is not set: one-machine mode (embedded Redis and a local worker)")
@@ -49,7 +51,7 @@ async def backend(
     jobs_connection = redis.Redis.from_url(url)
     results_connection = aioredis.Redis.from_url(url)
     try:
-        yield Backend(molbert=Molbert(RedisJobs(jobs_connection)), results=results_connection)
+        yield Backend(molbert=Molbert(RedisJobs(jobs_connection), blocklist), results=results_connection)
     finally:
         await results_connection.aclose()
         jobs_connection.close()

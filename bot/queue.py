@@ -6,6 +6,7 @@ RQ and redis-py are synchronous; each call is short, so it runs in a thread to k
 from __future__ import annotations
 
 import asyncio
+import statistics
 from dataclasses import dataclass
 
 import redis
@@ -23,6 +24,7 @@ from handlers.protocol import (
     GENERATE_QUEUE,
     ClassifyJob,
     GenerateJob,
+    durations_key,
     image_key,
     params_key,
     status_message_key,
@@ -72,6 +74,11 @@ class RedisJobs:
     async def submit_classify(self, job_id: str, job: ClassifyJob, image: bytes) -> int | None:
         """Store the photo, then enqueue a classification job; ``None`` if the job id exists."""
         return await asyncio.to_thread(self._store_and_enqueue_classify, job_id, job, image)
+
+    async def typical_seconds(self, queue: str) -> float | None:
+        """The median of the recent job durations workers recorded for ``queue``."""
+        values = await asyncio.to_thread(self.connection.lrange, durations_key(queue), 0, -1)
+        return statistics.median(float(value) for value in values) if values else None
 
     async def remember_status_message(self, job_id: str, message_id: MessageId) -> bool:
         """Remember the "queued" message; ``False`` if the result was delivered first."""

@@ -14,6 +14,7 @@ from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_valida
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _TELEGRAM_TOKEN = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{20,}$")
+_DISCORD_TOKEN = re.compile(r"^[A-Za-z0-9_-]{18,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{20,}$")
 _REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
@@ -44,6 +45,14 @@ class DiscordSettings(BaseSettings):
     model_config = _config("DISCORD_")
 
     token: SecretStr | None = Field(None, description="bot token; unset = no Discord frontend")
+    api_url: AnyHttpUrl | None = Field(None, description="REST API base URL with the version, e.g. a proxy or a fake")
+
+    @field_validator("token")
+    @classmethod
+    def _discord_token_shape(cls, token: SecretStr | None) -> SecretStr | None:
+        if token is not None and not _DISCORD_TOKEN.match(token.get_secret_value()):
+            raise ValueError("does not look like a bot token from the Developer Portal (three dot-separated parts)")
+        return token
 
 
 class RedisSettings(BaseSettings):
@@ -69,6 +78,11 @@ class ModelSettings(BaseSettings):
     preset: str = Field("auto", description="auto, tiny (offline, random weights), quality, compact or fast")
     cache_dir: Path = Field(Path.home() / ".cache" / "molbert", description="tiny models and caches")
     device: Literal["auto", "cuda", "mps", "cpu"] = "auto"
+    generator: str | None = Field(None, description="diffusers hub id or local dir; replaces the preset's")
+    translator: str | None = Field(None, description="MarianMT ru→en hub id or local dir; default opus-mt-ru-en")
+    compile: bool = Field(False, description="torch.compile the denoiser: slow first images, faster after")
+    cpu_offload: Literal["none", "model", "sequential"] = Field("none", description="keep weights in CPU memory")
+    vae_tiling: Literal["auto", "on", "off"] = Field("auto", description="tiled VAE decoding; auto: above ~1.5 MP")
 
     @field_validator("preset")
     @classmethod
@@ -98,6 +112,24 @@ class BotSettings(BaseSettings):
     data_dir: Path = Field(Path("data"), description="embedded Redis files and console results")
     instance: str = Field("main", description="result-stream consumer name; unique per frontend replica")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class SafetySettings(BaseSettings):
+    """``SAFETY_*``: what the bot refuses to paint and what a worker hides."""
+
+    model_config = _config("SAFETY_")
+
+    blocklist_file: Path | None = Field(None, description="prompt blocklist (one entry per line); default: built in")
+    nsfw_threshold: float = Field(0.5, ge=0.0, le=1.0, description="hide an image when its unsafe score is above")
+    nsfw_labels: str = Field("", description="comma-separated unsafe labels for the image check; default: built in")
+    safe_labels: str = Field("", description="comma-separated safe labels they compete with; default: built in")
+
+    @field_validator("blocklist_file")
+    @classmethod
+    def _readable(cls, path: Path | None) -> Path | None:
+        if path is not None and not path.is_file():
+            raise ValueError("no such file")
+        return path
 
 
 class ConfigError(Exception):

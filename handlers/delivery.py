@@ -10,13 +10,41 @@ from handlers.texts import t
 
 TOP_LABELS = 5
 BAR_WIDTH = 10
+UNCERTAIN_BELOW = 0.3
 
 
 def render_labels(event: ResultEvent) -> str:
-    """The classification answer: a header and the top labels with percentages and a text bar."""
-    header = t("classify_header_labels" if event.user_labels else "classify_header", event.chat.lang)
+    """The classification answer: a header and the top labels with percentages and a text bar.
+
+    When the best score is low for the number of labels, the header says so plainly instead of pretending.
+    A single label asked about is answered yes or no.
+    """
+    if event.question:
+        return _render_answer(event)
+    lang = event.chat.lang
+    if is_uncertain(event):
+        header = t("classify_uncertain", lang)
+    else:
+        header = t("classify_header_labels" if event.user_labels else "classify_header", lang)
     lines = [header, *(_label_line(label) for label in event.labels[:TOP_LABELS])]
     return "\n".join(lines)
+
+
+def is_uncertain(event: ResultEvent) -> bool:
+    """The best label scores less than 30 %, or less than 1.5 × an even share of the labels."""
+    if not event.labels:
+        return True
+    even_share = 1 / max(event.label_count, len(event.labels))
+    return event.labels[0].score < max(UNCERTAIN_BELOW, 1.5 * even_share)
+
+
+def _render_answer(event: ResultEvent) -> str:
+    """Yes/no for one label: it wins against the everyday categories, or what won instead."""
+    best = event.labels[0]
+    lang = event.chat.lang
+    if best.label == event.question:
+        return t("classify_yes", lang, label=event.question, percent=f"{best.score:.0%}")
+    return t("classify_no", lang, label=event.question, best=best.label, percent=f"{best.score:.0%}")
 
 
 def _label_line(label: ScoredLabel) -> str:
@@ -27,7 +55,7 @@ def _label_line(label: ScoredLabel) -> str:
 def render_caption(event: ResultEvent) -> str:
     """The caption of a generated picture: the prompt and the ``/imagine`` line that reproduces it."""
     job = event.generation
-    return t(
+    caption = t(
         "image_caption",
         event.chat.lang,
         prompt=job.prompt,
@@ -36,11 +64,18 @@ def render_caption(event: ResultEvent) -> str:
         seconds=f"{event.seconds or 0:.1f}",
         command=command_line(job),
     )
+    if event.hidden:
+        hidden = t("images_hidden", event.chat.lang, count=len(event.hidden), total=len(event.image_keys))
+        caption = f"{hidden}\n{caption}"
+    return caption
 
 
 def render_progress(event: ResultEvent) -> str:
     """The "queued" message while the picture is being painted."""
-    return t("progress", event.chat.lang, percent=round((event.progress or 0) * 100))
+    text = t("progress", event.chat.lang, percent=round((event.progress or 0) * 100))
+    if event.seconds:
+        text += t("time_left", event.chat.lang, seconds=max(1, round(event.seconds)))
+    return text
 
 
 async def deliver_result(

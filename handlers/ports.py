@@ -76,6 +76,10 @@ class JobSubmitter(Protocol):
         """The ``index``-th image a generation produced (PNG), or ``None`` once expired."""
         ...
 
+    async def typical_seconds(self, queue: str) -> float | None:
+        """How long a job on ``queue`` takes lately (median), or ``None`` before any has run."""
+        ...
+
     async def remember_status_message(self, job_id: str, message_id: MessageId) -> bool:
         """Remember the "queued" message so the result can replace it.
 

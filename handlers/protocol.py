@@ -88,11 +88,14 @@ class ResultEvent(BaseModel):
     error_key: str | None = Field(None, description="a texts.py key when the failure is the user's input")
     generation: GenerateJob | None = Field(None, description="the request an imagine result answers")
     model: str | None = None
-    seconds: float | None = None
+    seconds: float | None = Field(None, description="time the model took; for progress events, the time left")
     image_keys: list[str] = Field(default_factory=list)
     grid_key: str | None = Field(None, description="the images as one 2×2 grid, when there are several")
+    hidden: list[int] = Field(default_factory=list, description="images blurred by the output check")
     labels: list[ScoredLabel] = Field(default_factory=list)
     user_labels: bool = False
+    label_count: int = Field(0, description="how many labels the photo was scored against")
+    question: str | None = Field(None, description="the one label asked about (a yes/no question)")
     progress: float | None = Field(None, description="0..1, for progress events")
 
 
@@ -123,6 +126,11 @@ def image_key(job_id: str, index: int) -> str:
 def grid_key(job_id: str) -> str:
     """Where a worker keeps a job's images combined into one grid picture."""
     return f"{KEY_PREFIX}:grid:{job_id}"
+
+
+def durations_key(queue: str) -> str:
+    """Recent job durations on ``queue`` (seconds, newest first), for wait estimates."""
+    return f"{KEY_PREFIX}:durations:{queue}"
 
 
 def params_key(job_id: str) -> str:

@@ -13,7 +13,17 @@ from collections.abc import Awaitable, Callable
 from handlers import buttons, images, options, prompts
 from handlers.errors import QueueUnavailable, UserError
 from handlers.ports import JobSubmitter, Outbox
-from handlers.protocol import ChatRef, ClassifyJob, GenerateJob, image_key, input_key, job_id_for
+from handlers.protocol import (
+    CLASSIFY_QUEUE,
+    GENERATE_QUEUE,
+    ChatRef,
+    ClassifyJob,
+    GenerateJob,
+    image_key,
+    input_key,
+    job_id_for,
+)
+from handlers.safety import PromptBlocklist
 from handlers.texts import t
 
 log = logging.getLogger(__name__)
@@ -27,8 +37,9 @@ def new_seed() -> int:
 class Molbert:
     """The bot's behaviour, shared by every frontend."""
 
-    def __init__(self, jobs: JobSubmitter) -> None:
+    def __init__(self, jobs: JobSubmitter, blocklist: PromptBlocklist | None = None) -> None:
         self.jobs = jobs
+        self.blocklist = blocklist or PromptBlocklist.load()
 
     async def start(self, chat: ChatRef, outbox: Outbox, name: str) -> None:
         """Greet the user (``/start``)."""
@@ -42,13 +53,15 @@ class Molbert:
         """Queue a picture for ``/imagine <prompt> [--options]``; return the job id, or ``None`` if none was queued."""
         try:
             request = options.parse_imagine(text)
+            if self.blocklist.blocked_word(request.prompt):
+                raise UserError("prompt_blocked")
         except UserError as err:
             await outbox.send_text(chat, t(err.key, chat.lang, **err.values))
             return None
         seed = request.seed if request.seed is not None else new_seed()
         job_id = job_id_for(chat, "imagine")
         job = options.generation_job(chat, request, seed)
-        return await self._submit(chat, job_id, self.jobs.submit_generate(job_id, job), outbox)
+        return await self._submit(chat, job_id, self.jobs.submit_generate(job_id, job), outbox, GENERATE_QUEUE)
 
     async def classify(
         self,
@@ -71,7 +84,8 @@ class Molbert:
             return None
         job_id = job_id_for(chat, "classify")
         job = ClassifyJob(chat=chat, image_key=input_key(job_id), labels=labels)
-        return await self._submit(chat, job_id, self.jobs.submit_classify(job_id, job, photo), outbox)
+        submission = self.jobs.submit_classify(job_id, job, photo)
+        return await self._submit(chat, job_id, submission, outbox, CLASSIFY_QUEUE)
 
     async def press(self, chat: ChatRef, action: str, event_id: str, outbox: Outbox) -> str:
         """A result button was pressed; return a short notice for the presser (toast / ephemeral reply).
@@ -106,7 +120,7 @@ class Molbert:
 
     async def _submit_press(self, chat: ChatRef, job: GenerateJob, kind: str, event_id: str, outbox: Outbox) -> str:
         job_id = job_id_for(chat, kind, event_id)
-        await self._submit(chat, job_id, self.jobs.submit_generate(job_id, job), outbox)
+        await self._submit(chat, job_id, self.jobs.submit_generate(job_id, job), outbox, GENERATE_QUEUE)
         return t("button_accepted", chat.lang)
 
     async def _send_full_size(
@@ -122,7 +136,7 @@ class Molbert:
         await outbox.send_text(chat, t(key, chat.lang, **values))
 
     async def _submit(
-        self, chat: ChatRef, job_id: str, submission: Awaitable[int | None], outbox: Outbox
+        self, chat: ChatRef, job_id: str, submission: Awaitable[int | None], outbox: Outbox, queue: str
     ) -> str | None:
         try:
             position = await submission
@@ -134,6 +148,9 @@ class Molbert:
             log.info("job %s exists already: a re-delivered event, nothing queued", job_id)
             return None
         text = t("queued", chat.lang, position=position) if position > 1 else t("queued_next", chat.lang)
+        typical = await self.jobs.typical_seconds(queue)
+        if typical:
+            text += t("wait_estimate", chat.lang, seconds=max(1, round(typical * position)))
         message_id = await outbox.send_text(chat, text)
         if not await self.jobs.remember_status_message(job_id, message_id):
             await outbox.delete_message(chat, message_id)

@@ -20,11 +20,19 @@ RU: dict[str, str] = {
         "Примеры:\n"
         "  /imagine кот в космосе\n"
         "  /imagine акварельный пейзаж с берёзами на закате\n"
-        "  /imagine уютная кофейня в дождливый вечер, масляная живопись\n\n"
+        "  /imagine уютная кофейня в дождливый вечер --style масло --n 4\n\n"
+        "Параметры после описания:\n"
+        "  --ar 16:9 — пропорции (от 1:4 до 4:1)\n"
+        "  --n 4 — сколько картинок (1–4)\n"
+        "  --style аниме — стиль: фото, аниме, акварель, масло, киберпанк, пиксель-арт, 3d\n"
+        "  --no люди — чего не должно быть\n"
+        "  --seed 42 — повторить картинку; --steps 30 — шаги; --best 8 — выбрать лучшие из 8\n"
+        "Под картинкой: U — картинка целиком, V — вариации, 🔄 — заново.\n\n"
         "🔎 Распознавание\n"
         "Пришлите фото — я назову, что на нём, с процентами.\n"
         "Подпишите фото вариантами через запятую, точку с запятой или с новой строки — "
-        "я выберу из них: «кошка, собака, медведь».\n\n"
+        "я выберу из них: «кошка, собака, медведь». Один вариант — отвечу «да» или «нет».\n"
+        "/classify кошка, собака — ответом на любое фото в чате.\n\n"
         "Задачи выполняются по очереди; я сразу скажу место в очереди и пришлю результат ответом."
     ),
     "imagine_empty": ("Напишите, что нарисовать, после команды. Например:\n/imagine кот в космосе"),
@@ -34,9 +42,14 @@ RU: dict[str, str] = {
     "queue_unavailable": "😔 Очередь задач сейчас недоступна. Попробуйте, пожалуйста, через минуту.",
     "image_caption": "🎨 {prompt}\n\nseed {seed} · {model} · {seconds} с\n{command}",
     "variation_source_gone": "Картинка для вариаций уже удалена (их хранят сутки). Нажмите 🔄 или отправьте /imagine.",
+    "variations_unsupported": "Эта модель не умеет делать вариации. Нажмите 🔄, чтобы нарисовать заново.",
     "photo_gone": "Фото не дождалось очереди и удалено. Пришлите его, пожалуйста, ещё раз.",
     "classify_header": "🔎 Что я вижу на фото:",
     "classify_header_labels": "🔎 Из ваших вариантов больше всего подходит:",
+    "classify_uncertain": "🤔 Не уверен, что это. Самые близкие варианты:",
+    "classify_yes": "✅ Да, похоже на «{label}» ({percent}).",
+    "classify_no": "❌ Скорее нет: это не очень похоже на «{label}». Больше похоже на «{best}» ({percent}).",
+    "classify_reply_to_photo": "Отправьте /classify ответом на фото, можно с вариантами: /classify кошка, собака",
     "labels_too_many": "Слишком много вариантов: {count}, а можно не больше {limit}.",
     "label_too_long": "Вариант «{label}…» слишком длинный: можно не больше {limit} символов.",
     "image_unreadable": "Не получилось открыть картинку: файл повреждён или это не изображение. Пришлите, пожалуйста, фото (JPEG, PNG или WebP).",
@@ -55,15 +68,20 @@ RU: dict[str, str] = {
     "option_too_long": "{option}: слишком длинно, можно не больше {limit} символов.",
     "option_best_below_n": "--best {best} меньше, чем --n {count}: из скольких выбирать, должно быть не меньше, чем сколько показать.",
     "button_stale": "Эта кнопка устарела: результат уже удалён. Отправьте /imagine заново.",
+    "prompt_blocked": "Извините, такое я рисовать не буду. Попробуйте, пожалуйста, другое описание.",
+    "images_hidden": "⚠️ Скрыто фильтром: {count} из {total}.",
     "button_not_yours": "Эти кнопки — для автора запроса. Чтобы нарисовать своё, отправьте /imagine.",
     "button_image_gone": "Эта картинка уже удалена (их хранят сутки). Нажмите 🔄, чтобы нарисовать заново.",
     "button_accepted": "Принято! Ставлю в очередь.",
     "button_sending": "Отправляю картинку в полном размере.",
     "upscale_caption": "🖼 Картинка {number}: {prompt}",
     "progress": "⏳ Рисую… {percent}%",
+    "time_left": ", осталось ≈ {seconds} с",
+    "wait_estimate": " Ожидание ≈ {seconds} с.",
     "cmd_start": "Начать",
     "cmd_help": "Справка и примеры",
     "cmd_imagine": "Нарисовать картинку по описанию",
+    "cmd_classify": "Распознать фото (ответом на фото)",
     "discord_help": (
         "Как пользоваться Мольбертом:\n\n"
         "🎨 Рисование\n"
@@ -71,7 +89,10 @@ RU: dict[str, str] = {
         "Примеры:\n"
         "  /imagine prompt: кот в космосе\n"
         "  /imagine prompt: акварельный пейзаж с берёзами на закате\n"
-        "  /imagine prompt: уютная кофейня в дождливый вечер, масляная живопись\n\n"
+        "  /imagine prompt: уютная кофейня в дождливый вечер, масляная живопись\n"
+        "Необязательные параметры: aspect (пропорции), style (стиль), negative (чего не рисовать), "
+        "seed (зерно), count (сколько картинок). Под результатом — кнопки U (картинка целиком), "
+        "V (вариации) и 🔄 (заново).\n\n"
         "🔎 Распознавание\n"
         "/classify image: <картинка> — я назову, что на ней, с процентами.\n"
         "Добавьте labels: «кошка, собака, медведь» — я выберу из ваших вариантов.\n"
@@ -81,6 +102,11 @@ RU: dict[str, str] = {
     ),
     "discord_cmd_classify": "Распознать, что на картинке",
     "discord_opt_prompt": "Что нарисовать, например: кот в космосе",
+    "discord_opt_aspect": "Пропорции: ширина к высоте",
+    "discord_opt_style": "Стиль: фото, аниме, акварель…",
+    "discord_opt_negative": "Чего не должно быть на картинке",
+    "discord_opt_seed": "Зерно: то же зерно и описание — та же картинка",
+    "discord_opt_count": "Сколько картинок нарисовать (1–4)",
     "discord_opt_image": "Картинка: JPEG, PNG или WebP",
     "discord_opt_labels": "Свои варианты через запятую: кошка, собака, медведь",
     "discord_ctx_classify": "Распознать",
@@ -103,11 +129,19 @@ EN: dict[str, str] = {
         "/imagine <description> — a picture from a description in Russian or English.\n"
         "Examples:\n"
         "  /imagine a cat in space\n"
-        "  /imagine watercolor landscape with birches at sunset\n\n"
+        "  /imagine watercolor landscape with birches at sunset --ar 16:9 --n 4\n\n"
+        "Options after the description:\n"
+        "  --ar 16:9 — aspect ratio (1:4 to 4:1)\n"
+        "  --n 4 — how many pictures (1–4)\n"
+        "  --style anime — style: photo, anime, watercolor, oil, cyberpunk, pixel-art, 3d\n"
+        "  --no people — what should not be there\n"
+        "  --seed 42 — repeat a picture; --steps 30 — steps; --best 8 — keep the best of 8\n"
+        "Under a picture: U — the image alone, V — variations, 🔄 — again.\n\n"
         "🔎 Recognition\n"
         "Send a photo and I'll name what is in it, with percentages.\n"
         "Caption the photo with options separated by commas, semicolons or new lines and I'll pick "
-        "among them: «cat, dog, bear».\n\n"
+        "among them: «cat, dog, bear». One option — I'll answer yes or no.\n"
+        "/classify cat, dog — as a reply to any photo in the chat.\n\n"
         "Jobs run in turn; I tell you your place in the queue right away and reply with the result."
     ),
     "imagine_empty": "Tell me what to paint after the command, for example:\n/imagine a cat in space",
@@ -117,9 +151,14 @@ EN: dict[str, str] = {
     "queue_unavailable": "😔 The job queue is unavailable right now. Please try again in a minute.",
     "image_caption": "🎨 {prompt}\n\nseed {seed} · {model} · {seconds} s\n{command}",
     "variation_source_gone": "The image to vary was deleted (they are kept for a day). Press 🔄 or send /imagine.",
+    "variations_unsupported": "This model cannot make variations. Press 🔄 to paint again.",
     "photo_gone": "The photo waited too long and was deleted. Please send it again.",
     "classify_header": "🔎 What I see in the photo:",
     "classify_header_labels": "🔎 Of your options, the best match is:",
+    "classify_uncertain": "🤔 I'm not sure what this is. The closest options:",
+    "classify_yes": "✅ Yes, it looks like «{label}» ({percent}).",
+    "classify_no": "❌ Probably not: it doesn't look much like «{label}». More like «{best}» ({percent}).",
+    "classify_reply_to_photo": "Send /classify as a reply to a photo, optionally with options: /classify cat, dog",
     "labels_too_many": "Too many options: {count}, the limit is {limit}.",
     "label_too_long": "The option «{label}…» is too long: at most {limit} characters.",
     "image_unreadable": "I couldn't open the picture: the file is damaged or not an image. Please send a JPEG, PNG or WebP photo.",
@@ -138,22 +177,29 @@ EN: dict[str, str] = {
     "option_too_long": "{option} is too long: at most {limit} characters.",
     "option_best_below_n": "--best {best} is less than --n {count}: pick from at least as many as you want to see.",
     "button_stale": "This button has expired: the result is gone. Please send /imagine again.",
+    "prompt_blocked": "Sorry, I won't paint that. Please try another description.",
+    "images_hidden": "⚠️ Hidden by the filter: {count} of {total}.",
     "button_not_yours": "These buttons are for the one who asked. To paint your own, send /imagine.",
     "button_image_gone": "This image was deleted (they are kept for a day). Press 🔄 to paint it again.",
     "button_accepted": "Got it! Queueing.",
     "button_sending": "Sending the full-size image.",
     "upscale_caption": "🖼 Image {number}: {prompt}",
     "progress": "⏳ Painting… {percent}%",
+    "time_left": ", ≈ {seconds} s left",
+    "wait_estimate": " Wait ≈ {seconds} s.",
     "cmd_start": "Start",
     "cmd_help": "Help and examples",
     "cmd_imagine": "Paint a picture from a description",
+    "cmd_classify": "Recognise a photo (as a reply to it)",
     "discord_help": (
         "How to use Molbert:\n\n"
         "🎨 Painting\n"
         "/imagine prompt: <description> — a picture from a description in Russian or English.\n"
         "Examples:\n"
         "  /imagine prompt: a cat in space\n"
-        "  /imagine prompt: watercolor landscape with birches at sunset\n\n"
+        "  /imagine prompt: watercolor landscape with birches at sunset\n"
+        "Optional: aspect, style, negative (what not to paint), seed, count (how many pictures). "
+        "Under the result: U (one picture, full size), V (variations) and 🔄 (paint again).\n\n"
         "🔎 Recognition\n"
         "/classify image: <picture> — I'll name what is in it, with percentages.\n"
         "Add labels: «cat, dog, bear» and I'll pick among your options.\n"
@@ -162,6 +208,11 @@ EN: dict[str, str] = {
     ),
     "discord_cmd_classify": "Recognise what is in a picture",
     "discord_opt_prompt": "What to paint, e.g.: a cat in space",
+    "discord_opt_aspect": "Aspect ratio: width to height",
+    "discord_opt_style": "Style: photo, anime, watercolor…",
+    "discord_opt_negative": "What must not be in the picture",
+    "discord_opt_seed": "Seed: the same seed and description give the same picture",
+    "discord_opt_count": "How many pictures to paint (1–4)",
     "discord_opt_image": "A picture: JPEG, PNG or WebP",
     "discord_opt_labels": "Your own options, comma-separated: cat, dog, bear",
     "discord_ctx_classify": "Classify",

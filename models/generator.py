@@ -14,17 +14,23 @@ from typing import Any
 import torch
 from PIL import Image
 
+from models import acceleration
+from models.acceleration import GpuOptions
 from models.device import pick_device, pick_dtype
 
 log = logging.getLogger(__name__)
 
 # A local model directory may carry this file to set its generation defaults, e.g.
-# {"default_steps": 4, "default_size": [64, 64], "call_kwargs": {"guidance_scale": 0.0}}.
+# {"default_steps": 4, "default_size": [64, 64], "call_kwargs": {"guidance_scale": 0.0}, "reads_russian": false,
+#  "resolutions": [[64, 64], [48, 96]]} (resolutions: the only sizes a Kandinsky 5 pipeline generates).
 DEFAULTS_FILE = "molbert.json"
 FALLBACK_SIZE = (512, 512)
 FALLBACK_STEPS = 30
 
 StepCallback = Callable[[int, int], None]
+# Image-to-image pipelines that resize the image to (height, width) instead of (width, height) (diffusers 0.42);
+# told no size, they keep the image's own.
+SWAPPED_SIZE_IMG2IMG = frozenset({"KandinskyV22Img2ImgCombinedPipeline", "KandinskyV22Img2ImgPipeline"})
 
 
 class VariationsUnsupported(Exception):
@@ -38,6 +44,8 @@ class GenerationDefaults:
     steps: int | None = None
     size: tuple[int, int] | None = None
     call_kwargs: dict[str, Any] = field(default_factory=dict)
+    resolutions: tuple[tuple[int, int], ...] | None = None  # replaces the pipeline's own list, where it has one
+    reads_russian: bool = False  # False: prompts are translated ru->en before they reach the model
 
 
 # Few-step models need their own step count and no classifier-free guidance; matched by name.
@@ -47,6 +55,7 @@ KNOWN_DEFAULTS: dict[str, GenerationDefaults] = {
         steps=4, size=(1024, 1024), call_kwargs={"guidance_scale": 0.0, "max_sequence_length": 256}
     ),
     "kandinsky-2-2": GenerationDefaults(steps=50, size=(768, 768)),
+    "kandinsky-5": GenerationDefaults(reads_russian=True),  # Qwen2.5-VL text encoder: multilingual
 }
 
 
@@ -55,11 +64,13 @@ def known_defaults(model: str) -> GenerationDefaults:
     sidecar = Path(model) / DEFAULTS_FILE
     if sidecar.is_file():
         data = json.loads(sidecar.read_text(encoding="utf-8"))
-        size = data.get("default_size")
+        size, resolutions = data.get("default_size"), data.get("resolutions")
         return GenerationDefaults(
             steps=data.get("default_steps"),
             size=tuple(size) if size else None,
             call_kwargs=dict(data.get("call_kwargs", {})),
+            resolutions=tuple(tuple(r) for r in resolutions) if resolutions else None,
+            reads_russian=bool(data.get("reads_russian", False)),
         )
     lowered = model.lower()
     for key, defaults in KNOWN_DEFAULTS.items():
@@ -90,62 +101,113 @@ def _default_size(pipe: Any, params: dict[str, inspect.Parameter]) -> tuple[int,
     return FALLBACK_SIZE
 
 
+def _processor_tokenizers(config: dict[str, Any]) -> list[str]:
+    """Tokenizer components stored as multimodal processors (Kandinsky 5: ``Qwen2VLProcessor``).
+
+    The pipeline only feeds them text, and the processor's video half needs torchvision, so we load
+    these folders as plain tokenizers instead.
+    """
+    return [
+        name
+        for name, value in config.items()
+        if name.startswith("tokenizer") and isinstance(value, list) and str(value[-1]).endswith("Processor")
+    ]
+
+
 def _load_pipeline(model: str, dtype: torch.dtype) -> Any:
     """Load ``model`` as a text-to-image pipeline, falling back to the generic loader."""
     from diffusers import AutoPipelineForText2Image, DiffusionPipeline
+    from transformers import AutoTokenizer
 
     kwargs: dict[str, Any] = {"dtype": dtype}
     config = DiffusionPipeline.load_config(model)
     if "safety_checker" in config:
         # We run our own checks; never download the SD safety checker.
         kwargs.update(safety_checker=None, requires_safety_checker=False)
+    text_only = _processor_tokenizers(config)
+    kwargs.update(dict.fromkeys(text_only))
     try:
-        return AutoPipelineForText2Image.from_pretrained(model, **kwargs)
+        pipe = AutoPipelineForText2Image.from_pretrained(model, **kwargs)
     except ValueError as exc:  # e.g. Kandinsky 5: AutoPipeline has no mapping for it
         log.info("AutoPipelineForText2Image cannot load %s (%s); using DiffusionPipeline", model, exc)
-        return DiffusionPipeline.from_pretrained(model, **kwargs)
+        pipe = DiffusionPipeline.from_pretrained(model, **kwargs)
+    pipe.register_modules(**{name: AutoTokenizer.from_pretrained(model, subfolder=name) for name in text_only})
+    return pipe
 
 
 class ImageGenerator:
     """A loaded diffusers text-to-image pipeline with seeded, reproducible generation."""
 
-    def __init__(self, pipe: Any, name: str, device: str, defaults: GenerationDefaults | None = None):
+    def __init__(
+        self,
+        pipe: Any,
+        name: str,
+        device: str,
+        defaults: GenerationDefaults | None = None,
+        vae_tiling: str = "auto",
+    ):
         defaults = defaults or GenerationDefaults()
         self.pipe = pipe
         self.name = name
         self.device = device
+        self.vae_tiling = vae_tiling
         self._params = dict(inspect.signature(pipe.__call__).parameters)
         self._img2img: tuple[Any, dict[str, inspect.Parameter]] | None = None
         self._call_kwargs = dict(defaults.call_kwargs)
+        if defaults.resolutions and hasattr(pipe, "resolutions"):
+            pipe.resolutions = [tuple(size) for size in defaults.resolutions]
         self.default_size: tuple[int, int] = defaults.size or _default_size(pipe, self._params)
         self.default_steps: int = (
             defaults.steps or _signature_default(self._params, "num_inference_steps") or FALLBACK_STEPS
         )
 
     @classmethod
-    def from_pretrained(cls, model: str, *, device: str = "cpu", dtype: torch.dtype | None = None) -> ImageGenerator:
-        """Load a diffusers pipeline from a hub id or a local directory and move it to ``device``."""
+    def from_pretrained(
+        cls,
+        model: str,
+        *,
+        device: str = "cpu",
+        dtype: torch.dtype | None = None,
+        gpu: GpuOptions | None = None,
+    ) -> ImageGenerator:
+        """Load a diffusers pipeline from a hub id or a local directory and put it on ``device``.
+
+        ``gpu`` says how: CPU offload instead of moving it all, ``torch.compile`` of the denoiser, VAE tiling.
+        """
         model = str(model)
+        gpu = gpu or GpuOptions()
         device = pick_device(device)
         dtype = pick_dtype(device) if dtype is None else dtype
-        pipe = _load_pipeline(model, dtype).to(device)
+        pipe = _load_pipeline(model, dtype)
+        acceleration.place(pipe, device, gpu.cpu_offload)
+        if gpu.compile:
+            acceleration.compile_denoiser(pipe)
+        if gpu.vae_tiling == "on" and not acceleration.tiling_supported(pipe):
+            log.warning("MODEL_VAE_TILING=on: the decoder of %s cannot tile; decoding whole", type(pipe).__name__)
         pipe.set_progress_bar_config(disable=True)
-        generator = cls(pipe, model, device, known_defaults(model))
+        generator = cls(pipe, model, device, known_defaults(model), gpu.vae_tiling)
         log.info(
-            "loaded generator %s (%s) on %s/%s, default %dx%d, %d steps",
+            "loaded generator %s (%s) on %s/%s, default %dx%d, %d steps, %s",
             model,
             type(pipe).__name__,
             device,
             dtype,
             *generator.default_size,
             generator.default_steps,
+            gpu,
         )
         return generator
 
     def size_for(self, aspect: tuple[int, int] | None) -> tuple[int, int]:
-        """(width, height) for an aspect ratio: about the model's native pixel count, snapped to its grid."""
+        """(width, height) for an aspect ratio: about the model's native pixel count, snapped to its grid.
+
+        A pipeline with a fixed list of ``resolutions`` (Kandinsky 5) gets the one closest in aspect ratio.
+        """
         if aspect is None:
             return self.default_size
+        resolutions = getattr(self.pipe, "resolutions", None)
+        if resolutions:
+            return min(resolutions, key=lambda size: abs(math.log(size[0] / size[1] * aspect[1] / aspect[0])))
         area = self.default_size[0] * self.default_size[1]
         ratio = aspect[0] / aspect[1]
         step = self.size_multiple
@@ -156,6 +218,9 @@ class ImageGenerator:
     @property
     def size_multiple(self) -> int:
         """Sizes must be multiples of this: the VAE's downscale times the denoiser's own down-sampling."""
+        movq_scale = getattr(getattr(self.pipe, "decoder_pipe", self.pipe), "movq_scale_factor", None)
+        if isinstance(movq_scale, int):  # Kandinsky 2.x rounds latents up to size / scale², times scale
+            return movq_scale * movq_scale
         scale = getattr(self.pipe, "vae_scale_factor", None)
         return scale * 8 if isinstance(scale, int) else 64
 
@@ -178,7 +243,7 @@ class ImageGenerator:
         if num_images < 1:
             raise ValueError(f"num_images must be >= 1, got {num_images}")
         kwargs = self._build_call_kwargs(prompt, num_images, width, height, steps, negative_prompt)
-        return self._run(self.pipe, self._params, kwargs, seed, on_step)
+        return self._run(self.pipe, self._params, kwargs, seed, on_step, (kwargs["width"], kwargs["height"]))
 
     def vary(
         self,
@@ -198,16 +263,19 @@ class ImageGenerator:
         pipeline diffusers has no image-to-image counterpart for.
         """
         pipe, params = self._image_to_image()
-        kwargs = self._build_call_kwargs(prompt, num_images, None, None, steps, negative_prompt)
-        for name in ("width", "height"):
-            kwargs.pop(name)
-        start = image.convert("RGB").resize(self.size_near(image.size))
+        size = self.size_near(image.size)
+        kwargs = self._build_call_kwargs(prompt, num_images, *size, steps, negative_prompt)
+        if "width" not in params:  # e.g. Stable Diffusion: the output has the image's size
+            del kwargs["width"], kwargs["height"]
+        elif type(pipe).__name__ in SWAPPED_SIZE_IMG2IMG:
+            kwargs.update(width=None, height=None)
+        start = image.convert("RGB").resize(size)
         # one prompt per image: the pipeline's own duplication of a single image is deprecated
         kwargs.update(prompt=[prompt] * num_images, num_images_per_prompt=1, image=[start] * num_images)
         if "negative_prompt" in kwargs:
             kwargs["negative_prompt"] = [kwargs["negative_prompt"]] * num_images
         kwargs["strength"] = strength
-        return self._run(pipe, params, kwargs, seed, on_step)
+        return self._run(pipe, params, kwargs, seed, on_step, size)
 
     def size_near(self, size: tuple[int, int]) -> tuple[int, int]:
         """``size`` snapped to the model's grid."""
@@ -233,7 +301,9 @@ class ImageGenerator:
         kwargs: dict[str, Any],
         seed: int,
         on_step: StepCallback | None,
+        size: tuple[int, int],
     ) -> list[Image.Image]:
+        acceleration.set_vae_tiling(pipe, acceleration.wants_tiling(self.vae_tiling, *size))
         kwargs["generator"] = torch.Generator(self.device).manual_seed(seed)
         if on_step is not None and "callback_on_step_end" in params:
             # image-to-image skips the first (1 - strength) of the schedule

@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import torch
 
+    from models.acceleration import GpuOptions
     from models.classifier import ZeroShotClassifier
     from models.generator import ImageGenerator
+    from models.translation import Translator
 
 log = logging.getLogger(__name__)
 
@@ -27,17 +29,20 @@ TINY = "tiny"
 RUCLIP = "ai-forever/ruclip-vit-base-patch32-384"
 # An alternative classifier: any transformers zero-shot model id works, e.g. multilingual SigLIP.
 SIGLIP_MULTILINGUAL = "google/siglip-base-patch16-256-multilingual"
+# Translates prompts for generators that read only English (MarianMT, transformers).
+RU_EN_TRANSLATOR = "Helsinki-NLP/opus-mt-ru-en"
 
 
 @dataclass(frozen=True)
 class ModelPreset:
-    """A named pair of models: a diffusers generator and a zero-shot classifier."""
+    """A named set of models: a diffusers generator, a zero-shot classifier and, if needed, a translator."""
 
     name: str
     generator: str  # hub id or local dir
     classifier: str  # hub id or local dir
-    generator_reads_russian: bool  # False: prompts are translated ru->en first
+    generator_reads_russian: bool  # False: prompts are translated ru->en first, by `translator`
     description: str
+    translator: str = RU_EN_TRANSLATOR  # hub id or local dir of a MarianMT ru->en model
 
 
 PRESETS: dict[str, ModelPreset] = {
@@ -60,14 +65,14 @@ PRESETS: dict[str, ModelPreset] = {
         generator="kandinsky-community/kandinsky-2-2-decoder",
         classifier=RUCLIP,
         generator_reads_russian=False,
-        description="Kandinsky 2.2 (prior + decoder): fits 12-24 GB GPUs; English prompts (no ru→en translation yet)",
+        description="Kandinsky 2.2 (prior + decoder): fits 12-24 GB GPUs; Russian prompts translated to English",
     ),
     "fast": ModelPreset(
         name="fast",
         generator="stabilityai/sdxl-turbo",
         classifier=RUCLIP,
         generator_reads_russian=False,
-        description="SDXL-Turbo: 4 steps at 512x512, fits 8 GB GPUs; English prompts (ru→en translation not built yet)",
+        description="SDXL-Turbo: 4 steps at 512x512, fits 8 GB GPUs; Russian prompts translated to English",
     ),
 }
 
@@ -85,6 +90,14 @@ class LoadedModels:
     device: str
     dtype: torch.dtype
     load_seconds: float
+    translator: Translator | None = None  # loaded only for a generator that does not read Russian
+
+    def generator_words(self, prompt: str, negative: str | None) -> tuple[str, str | None]:
+        """``prompt`` and ``negative`` as the generator should get them: in English (one batch) if it needs it."""
+        if self.translator is None:
+            return prompt, negative
+        translated = self.translator.translate([prompt, negative] if negative else [prompt])
+        return translated[0], translated[1] if negative else negative
 
 
 def _accelerator_memory_gb(device: str) -> float | None:
@@ -122,10 +135,20 @@ def _pick_auto(device: str | None) -> str:
     return TINY
 
 
-def resolve_preset(name: str, cache_dir: Path, *, device: str | None = None) -> ModelPreset:
+def resolve_preset(
+    name: str,
+    cache_dir: Path,
+    *,
+    device: str | None = None,
+    generator: str | None = None,
+    translator: str | None = None,
+) -> ModelPreset:
     """Return the preset called ``name`` (``"auto"`` picks one for ``device``).
 
     ``"tiny"`` builds the tiny models into ``cache_dir`` if missing and points the preset at them.
+    ``generator`` (``MODEL_GENERATOR``) replaces the preset's generator; whether it reads Russian is then
+    what ``models.generator.known_defaults`` knows of it (unknown models get their prompts translated).
+    ``translator`` (``MODEL_TRANSLATOR``) replaces the ru→en model.
     An unknown name raises ``ValueError`` listing the valid ones.
     """
     key = name.strip().lower()
@@ -138,13 +161,32 @@ def resolve_preset(name: str, cache_dir: Path, *, device: str | None = None) -> 
     if key == TINY:
         from models.tiny import ensure_tiny_models
 
-        generator, classifier = ensure_tiny_models(Path(cache_dir))
-        preset = dataclasses.replace(preset, generator=str(generator), classifier=str(classifier))
+        tiny_generator, classifier = ensure_tiny_models(Path(cache_dir))
+        preset = dataclasses.replace(preset, generator=str(tiny_generator), classifier=str(classifier))
+    if generator:
+        from models.generator import known_defaults
+
+        reads_russian = known_defaults(generator).reads_russian
+        preset = dataclasses.replace(preset, generator=generator, generator_reads_russian=reads_russian)
+    if translator:
+        preset = dataclasses.replace(preset, translator=translator)
     return preset
 
 
-def load_models(preset_name: str, cache_dir: Path, device: str | None = None) -> LoadedModels:
-    """Resolve ``preset_name`` and load its generator and classifier onto ``device`` (None: best)."""
+def load_models(
+    preset_name: str,
+    cache_dir: Path,
+    device: str | None = None,
+    *,
+    generator: str | None = None,
+    translator: str | None = None,
+    gpu: GpuOptions | None = None,
+) -> LoadedModels:
+    """Resolve ``preset_name`` and load its models onto ``device`` (None: best), once per worker.
+
+    ``generator`` and ``translator`` override the preset's (see :func:`resolve_preset`); ``gpu`` says how the
+    generator runs (offload, compile, VAE tiling). The translator is loaded only if the generator needs it.
+    """
     from models.classifier import ZeroShotClassifier
     from models.device import pick_device, pick_dtype
     from models.generator import ImageGenerator
@@ -152,9 +194,21 @@ def load_models(preset_name: str, cache_dir: Path, device: str | None = None) ->
     started = time.perf_counter()
     device = pick_device(device)
     dtype = pick_dtype(device)
-    preset = resolve_preset(preset_name, cache_dir, device=device)
-    generator = ImageGenerator.from_pretrained(preset.generator, device=device, dtype=dtype)
+    preset = resolve_preset(preset_name, cache_dir, device=device, generator=generator, translator=translator)
+    image_generator = ImageGenerator.from_pretrained(preset.generator, device=device, dtype=dtype, gpu=gpu)
     classifier = ZeroShotClassifier.from_pretrained(preset.classifier, device=device, dtype=dtype)
+    ru_en = None
+    if not preset.generator_reads_russian:
+        from models.translation import Translator
+
+        ru_en = Translator.from_pretrained(preset.translator, device=device, dtype=dtype)
     seconds = time.perf_counter() - started
-    log.info("preset %r loaded on %s/%s in %.1f s", preset.name, device, dtype, seconds)
-    return LoadedModels(preset, generator, classifier, device, dtype, seconds)
+    log.info(
+        "preset %r loaded on %s/%s in %.1f s; prompts %s",
+        preset.name,
+        device,
+        dtype,
+        seconds,
+        "read in Russian" if ru_en is None else f"translated by {preset.translator}",
+    )
+    return LoadedModels(preset, image_generator, classifier, device, dtype, seconds, ru_en)

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Bump when the tiny models change so that old caches are rebuilt, not reused.
-TINY_VERSION = 1
+TINY_VERSION = 2
 GENERATOR_DIR = f"tiny-generator-v{TINY_VERSION}"
 CLASSIFIER_DIR = f"tiny-classifier-v{TINY_VERSION}"
 TINY_STEPS = 4
@@ -178,7 +178,9 @@ def build_tiny_generator(path: Path, seed: int = 0) -> Path:
             requires_safety_checker=False,
         )
     pipe.save_pretrained(path)
-    (path / "molbert.json").write_text(json.dumps({"default_steps": TINY_STEPS}), encoding="utf-8")
+    # byte-level tokenizer: Russian prompts need no translation
+    defaults = {"default_steps": TINY_STEPS, "reads_russian": True}
+    (path / "molbert.json").write_text(json.dumps(defaults), encoding="utf-8")
     return path
 
 

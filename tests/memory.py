@@ -74,6 +74,7 @@ class MemoryJobs:
         self.images: dict[str, bytes] = {}
         self.status_messages: dict[str, MessageId] = {}
         self.delivered: set[str] = set()
+        self.durations: dict[str, float] = {}
 
     async def submit_generate(self, job_id: str, job: GenerateJob) -> int | None:
         return self._add(job_id, job)
@@ -88,6 +89,9 @@ class MemoryJobs:
 
     async def load_image(self, job_id: str, index: int) -> bytes | None:
         return self.images.get(image_key(job_id, index))
+
+    async def typical_seconds(self, queue: str) -> float | None:
+        return self.durations.get(queue)
 
     async def remember_status_message(self, job_id: str, message_id: MessageId) -> bool:
         self.status_messages[job_id] = message_id

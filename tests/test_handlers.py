@@ -8,10 +8,11 @@ import pytest
 from PIL import Image
 
 from handlers import images as image_checks
-from handlers.delivery import deliver_result, render_labels
+from handlers.delivery import deliver_result, render_caption, render_labels, render_progress
 from handlers.errors import QueueUnavailable, UserError
 from handlers.prompts import MAX_PROMPT_CHARS, clean_text, parse_labels, parse_prompt
 from handlers.protocol import ChatRef, GenerateJob, ResultEvent, ScoredLabel, image_key, job_id_for
+from handlers.safety import PromptBlocklist
 from handlers.service import Molbert
 from handlers.texts import EN, RU, pick_language, t
 from tests import images
@@ -234,6 +235,23 @@ def test_labels_render_top5_with_percentages_and_bars():
     assert "метка5" not in text
 
 
+def test_a_low_best_score_is_admitted():
+    spread = [ScoredLabel(label=f"метка{i}", score=0.004) for i in range(5)]
+    assert render_labels(event(labels=spread, label_count=250)).startswith(t("classify_uncertain", "ru"))
+    close_call = [ScoredLabel(label="кошка", score=0.4), ScoredLabel(label="собака", score=0.35)]
+    assert render_labels(event(labels=close_call, label_count=3, user_labels=True)).startswith("🤔")
+    clear = [ScoredLabel(label="кошка", score=0.8), ScoredLabel(label="собака", score=0.2)]
+    assert render_labels(event(labels=clear, label_count=2, user_labels=True)).startswith("🔎")
+
+
+def test_one_label_is_answered_yes_or_no():
+    yes = [ScoredLabel(label="кошка", score=0.7), ScoredLabel(label="собака", score=0.1)]
+    assert render_labels(event(labels=yes, question="кошка")) == "✅ Да, похоже на «кошка» (70%)."
+    no = [ScoredLabel(label="трактор", score=0.6), ScoredLabel(label="кошка", score=0.1)]
+    text = render_labels(event(labels=no, question="кошка", chat=chat(lang="en")))
+    assert text == "❌ Probably not: it doesn't look much like «кошка». More like «трактор» (60%)."
+
+
 async def test_classification_result_replaces_the_status_message(outbox):
     status = await outbox.send_text(chat(), "⏳")
     labels = [ScoredLabel(label="кошка", score=0.9), ScoredLabel(label="собака", score=0.1)]
@@ -359,3 +377,44 @@ async def test_imagine_with_options_builds_the_job(molbert, jobs, outbox):
     job = jobs.jobs[job_id]
     assert (job.seed, job.style, job.num_images) == (5, "фото", 2)
     assert job.model_prompt.startswith("кот, фотография")
+
+
+# --- safety ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("prompt", ["голая женщина", "Порнографическое фото", "sexy cat", "обнажённая натура"])
+async def test_blocked_prompts_are_refused_politely_and_queue_nothing(molbert, jobs, outbox, prompt):
+    assert await molbert.imagine(chat(), prompt, outbox) is None
+    assert jobs.jobs == {}
+    assert outbox.texts == [t("prompt_blocked", "ru")]
+
+
+@pytest.mark.parametrize("prompt", ["членистоногое в лесу", "пенистое море", "графство Эссекс", "кот --no голый"])
+async def test_harmless_words_that_look_alike_pass(molbert, jobs, outbox, prompt):
+    assert await molbert.imagine(chat(), prompt, outbox) is not None
+
+
+async def test_operators_set_their_own_blocklist(jobs, outbox, tmp_path):
+    blocklist = tmp_path / "blocklist.txt"
+    blocklist.write_text("# ours\nброкколи*\n")
+    molbert = Molbert(jobs, PromptBlocklist.load(blocklist))
+    assert await molbert.imagine(chat(1), "Брокколи на тарелке", outbox) is None
+    assert await molbert.imagine(chat(2), "голая стена", outbox) is not None
+
+
+def test_hidden_images_are_announced_in_the_caption():
+    job = GenerateJob(chat=chat(), prompt="кот", seed=1, num_images=4)
+    caption = render_caption(event(kind="imagine", generation=job, model="m", image_keys=["a"] * 4, hidden=[1, 3]))
+    assert caption.startswith(t("images_hidden", "ru", count=2, total=4))
+
+
+async def test_the_queued_message_estimates_the_wait_from_recent_jobs(molbert, jobs, outbox):
+    jobs.durations["molbert-generate"] = 12.0
+    await molbert.imagine(chat(1), "кот", outbox)
+    await molbert.imagine(chat(2), "пёс", outbox)
+    assert outbox.texts[-1] == t("queued", "ru", position=2) + t("wait_estimate", "ru", seconds=24)
+
+
+def test_progress_shows_percent_and_time_left():
+    progress = event(kind="progress", progress=0.4, seconds=12.3)
+    assert render_progress(progress) == "⏳ Рисую… 40%, осталось ≈ 12 с"

@@ -31,6 +31,7 @@ from models.labels import default_labels
 from tests import images
 from workers import runtime
 from workers.jobs import error_reference
+from workers.safety import ImageSafety, blur
 from workers.worker import DEFAULT_QUEUES, MolbertWorker, parse_queues
 
 PLATFORM = "telegram"
@@ -49,8 +50,8 @@ def jobs(redis_conn) -> RedisJobs:
 def run_worker(redis_conn, tiny_models):
     """Run the real worker class until the queues are empty (RQ's burst mode)."""
 
-    def run() -> MolbertWorker:
-        worker = MolbertWorker(tiny_models, redis_conn)
+    def run(safety: ImageSafety | None = None) -> MolbertWorker:
+        worker = MolbertWorker(tiny_models, redis_conn, safety=safety)
         worker.work(burst=True, logging_level="WARNING")
         return worker
 
@@ -145,6 +146,16 @@ async def test_classification_among_the_users_labels(jobs, run_worker, redis_con
     assert scores == sorted(scores, reverse=True)
     assert sum(scores) == pytest.approx(1.0, abs=1e-4)
     assert not redis_conn.exists(input_key(job_id)), "the photo is removed once classified"
+
+
+async def test_one_label_is_scored_against_the_everyday_categories(jobs, run_worker, redis_conn):
+    await submit_classify(jobs, 35, ["жираф"], images.png(64, 64))
+    run_worker()
+    [event] = events(redis_conn)
+    assert event.question == "жираф"
+    assert event.label_count == len(default_labels())  # жираф is one of them: counted once
+    assert set(default_labels()) >= {label.label for label in event.labels}
+    assert sum(label.score for label in event.labels) < 1.0  # the top ten of many, not a one-label softmax
 
 
 async def test_classification_without_labels_uses_the_default_set(jobs, run_worker, redis_conn):
@@ -255,7 +266,17 @@ async def test_progress_is_reported_to_the_chat(jobs, run_worker, redis_conn, mo
     progress = [event for event in all_events(redis_conn) if event.kind == "progress"]
     assert [event.progress for event in progress] == [0.25, 0.5, 0.75]
     assert {event.job_id for event in progress} == {job_id}
+    assert all(event.seconds is not None and event.seconds >= 0 for event in progress), "each says the time left"
     assert all_events(redis_conn)[-1].kind == "imagine", "the result comes after the progress reports"
+
+
+async def test_workers_record_durations_for_wait_estimates(jobs, run_worker):
+    assert await jobs.typical_seconds(GENERATE_QUEUE) is None
+    await submit_imagine(jobs, 33)
+    await submit_classify(jobs, 34, ["кошка"], images.png())
+    run_worker()
+    assert await jobs.typical_seconds(GENERATE_QUEUE) > 0
+    assert await jobs.typical_seconds(CLASSIFY_QUEUE) > 0
 
 
 async def test_buttons_find_the_request_and_images_later(jobs, run_worker, redis_conn):
@@ -282,3 +303,26 @@ async def test_best_of_keeps_the_candidates_clip_ranks_highest(jobs, run_worker,
     [event] = events(redis_conn)
     kept = [Image.open(io.BytesIO(redis_conn.get(key))).convert("RGB") for key in event.image_keys]
     assert [image.tobytes() for image in kept] == [expected[index].tobytes() for index in order[:2]]
+
+
+async def test_the_output_check_blurs_flagged_images_before_they_are_stored(jobs, run_worker, redis_conn, tiny_models):
+    """Forced through the label set: with "кот" the only label, every picture scores 1.0 unsafe."""
+    prompt, seed = "кот в космосе", 5
+    [original] = tiny_models.generator.generate(prompt, seed=seed)
+    await submit_imagine(jobs, 31, prompt=prompt, seed=seed)
+    run_worker(ImageSafety(tiny_models.classifier, unsafe_labels=("кот",), safe_labels=()))
+    [event] = events(redis_conn)
+    assert event.hidden == [0]
+    stored = Image.open(io.BytesIO(redis_conn.get(event.image_keys[0]))).convert("RGB")
+    assert stored.tobytes() == blur(original).tobytes()
+    assert stored.tobytes() != original.tobytes()
+
+
+async def test_safe_images_pass_the_output_check_untouched(jobs, run_worker, redis_conn, tiny_models):
+    prompt, seed = "кот в космосе", 6
+    [original] = tiny_models.generator.generate(prompt, seed=seed)
+    await submit_imagine(jobs, 32, prompt=prompt, seed=seed)
+    run_worker(ImageSafety(tiny_models.classifier, unsafe_labels=("кот",), safe_labels=("пёс",), threshold=1.0))
+    [event] = events(redis_conn)
+    assert event.hidden == []
+    assert Image.open(io.BytesIO(redis_conn.get(event.image_keys[0]))).convert("RGB").tobytes() == original.tobytes()

@@ -4,35 +4,61 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TYPE_CHECKING
 
 import redis
 
-from bot.settings import ConfigError, ModelSettings, RedisSettings, WorkerSettings, load
+from bot.settings import ConfigError, ModelSettings, RedisSettings, SafetySettings, WorkerSettings, load
+from workers.safety import DEFAULT_SAFE_LABELS, DEFAULT_UNSAFE_LABELS, ImageSafety, labels_from_setting
 from workers.worker import MolbertWorker, parse_queues
 
+if TYPE_CHECKING:
+    from models.presets import LoadedModels
+
 log = logging.getLogger("workers")
+
+
+def image_safety(models: LoadedModels) -> ImageSafety:
+    """The output check from ``SAFETY_*``, built on the loaded classifier."""
+    settings = load(SafetySettings)
+    return ImageSafety(
+        models.classifier,
+        unsafe_labels=labels_from_setting(settings.nsfw_labels, DEFAULT_UNSAFE_LABELS),
+        safe_labels=labels_from_setting(settings.safe_labels, DEFAULT_SAFE_LABELS),
+        threshold=settings.nsfw_threshold,
+    )
 
 
 def main() -> int:
     """Run one worker; returns the process exit code (2 for a configuration error)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        redis_settings, model_settings, worker_settings = (
+        redis_settings, model_settings, worker_settings, _ = (
             load(RedisSettings),
             load(ModelSettings),
             load(WorkerSettings),
+            load(SafetySettings),  # checked before the models load; used once they have
         )
         if redis_settings.url is None:
             raise ConfigError("Configuration error: REDIS_URL: required for a worker (redis://host:6379/0)")
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
+    from models.acceleration import GpuOptions
     from models.presets import load_models  # torch is imported only once the settings are known to be good
 
     device = None if model_settings.device == "auto" else model_settings.device
-    models = load_models(model_settings.preset, model_settings.cache_dir, device=device)
+    models = load_models(
+        model_settings.preset,
+        model_settings.cache_dir,
+        device=device,
+        generator=model_settings.generator,
+        translator=model_settings.translator,
+        gpu=GpuOptions(model_settings.compile, model_settings.cpu_offload, model_settings.vae_tiling),
+    )
     connection = redis.Redis.from_url(redis_settings.url.get_secret_value())
-    worker = MolbertWorker(models, connection, parse_queues(worker_settings.queues), name=worker_settings.name)
+    queues = parse_queues(worker_settings.queues)
+    worker = MolbertWorker(models, connection, queues, name=worker_settings.name, safety=image_safety(models))
     log.info(
         "ready: preset %s, generator %s, classifier %s, on %s/%s, loaded in %.1f s; queues %s",
         models.preset.name,

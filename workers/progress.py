@@ -24,7 +24,7 @@ class ProgressReporter:
         self.job_id = job_id
         self.chat = chat
         self.interval = PROGRESS_INTERVAL if interval is None else interval
-        self._last = time.monotonic()
+        self._started = self._last = time.monotonic()
 
     def __call__(self, done: int, total: int) -> None:
         """Called after every denoising step."""
@@ -32,5 +32,12 @@ class ProgressReporter:
         if done >= total or now - self._last < self.interval:
             return
         self._last = now
-        event = ResultEvent(job_id=self.job_id, kind="progress", chat=self.chat, progress=round(done / total, 3))
+        remaining = (now - self._started) * (total - done) / done  # the steps so far predict the rest
+        event = ResultEvent(
+            job_id=self.job_id,
+            kind="progress",
+            chat=self.chat,
+            progress=round(done / total, 3),
+            seconds=round(remaining, 1),
+        )
         publish(self.connection, event)

@@ -7,10 +7,11 @@ import io
 import redis
 from PIL import Image
 
-from handlers.protocol import ResultEvent, grid_key, image_key, result_stream
+from handlers.protocol import ResultEvent, durations_key, grid_key, image_key, result_stream
 
 RESULT_TTL = 24 * 3600
 STREAM_MAXLEN = 100_000
+DURATIONS_KEPT = 50
 
 
 def store_images(connection: redis.Redis, job_id: str, images: list[Image.Image]) -> list[str]:
@@ -40,6 +41,14 @@ def store_grid(connection: redis.Redis, job_id: str, images: list[Image.Image]) 
     key = grid_key(job_id)
     connection.set(key, buffer.getvalue(), ex=RESULT_TTL)
     return key
+
+
+def record_duration(connection: redis.Redis, queue: str, seconds: float) -> None:
+    """Remember how long a job on ``queue`` took (the last ``DURATIONS_KEPT``), for frontends' wait estimates."""
+    with connection.pipeline() as pipe:
+        pipe.lpush(durations_key(queue), f"{seconds:.3f}")
+        pipe.ltrim(durations_key(queue), 0, DURATIONS_KEPT - 1)
+        pipe.execute()
 
 
 def publish(connection: redis.Redis, event: ResultEvent) -> str:

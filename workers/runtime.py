@@ -10,14 +10,29 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from models.presets import LoadedModels
+    from workers.safety import ImageSafety
 
 _loaded: LoadedModels | None = None
+_safety: ImageSafety | None = None
 
 
-def set_models(models: LoadedModels | None) -> None:
-    """Install (or with ``None`` remove) the models job functions run on."""
-    global _loaded
+def set_models(models: LoadedModels | None, safety: ImageSafety | None = None) -> None:
+    """Install (or with ``None`` remove) the models job functions run on, and the output check built on them."""
+    global _loaded, _safety
     _loaded = models
+    if models is None:
+        _safety = None
+    else:
+        from workers.safety import ImageSafety
+
+        _safety = safety or ImageSafety(models.classifier)
+
+
+def safety() -> ImageSafety:
+    """The output check for generated images."""
+    if _safety is None:
+        raise RuntimeError("no models loaded in this process: start workers with `python -m workers`")
+    return _safety
 
 
 def models() -> LoadedModels:

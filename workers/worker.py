@@ -14,6 +14,7 @@ from workers import runtime
 
 if TYPE_CHECKING:
     from models.presets import LoadedModels
+    from workers.safety import ImageSafety
 
 log = logging.getLogger(__name__)
 
@@ -34,13 +35,14 @@ class MolbertWorker(SimpleWorker):
         connection: redis.Redis,
         queues: tuple[str, ...] | list[str] = DEFAULT_QUEUES,
         name: str | None = None,
+        safety: ImageSafety | None = None,
     ) -> None:
         # log_job_description=False: job arguments hold prompts and chat ids, which do not belong in logs
         super().__init__(
             list(queues), connection=connection, serializer=JSONSerializer, name=name, log_job_description=False
         )
         self.models = models
-        runtime.set_models(models)
+        runtime.set_models(models, safety)
 
 
 def parse_queues(value: str) -> tuple[str, ...]:

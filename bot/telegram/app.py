@@ -22,7 +22,7 @@ from handlers.texts import LANGUAGES, t
 
 log = logging.getLogger(__name__)
 
-COMMANDS = ("imagine", "help", "start")
+COMMANDS = ("imagine", "classify", "help", "start")
 
 
 def create_bot(settings: TelegramSettings) -> Bot:

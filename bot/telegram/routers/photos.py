@@ -1,15 +1,33 @@
-"""Photos and image files → zero-shot classification; the caption may list the labels to choose from."""
+"""Photos and image files → zero-shot classification; the caption may list the labels to choose from.
+
+``/classify [labels]`` sent as a reply to a photo (or as a photo's caption) classifies that photo.
+"""
 
 from __future__ import annotations
 
 from aiogram import Bot, F, Router
-from aiogram.types import Message
+from aiogram.filters import Command, CommandObject
+from aiogram.types import Document, Message, PhotoSize
 
 from bot.telegram.chat import chat_ref
 from bot.telegram.outbox import TelegramOutbox
 from handlers.service import Molbert
 
 router = Router(name=__name__)
+
+
+@router.message(Command("classify", "распознай", ignore_case=True))
+async def classify_command(
+    message: Message, command: CommandObject, bot: Bot, molbert: Molbert, outbox: TelegramOutbox
+) -> None:
+    """Classify the photo this command replies to (or carries), among the labels after the command."""
+    replied = message.reply_to_message
+    image = image_of(replied) if replied else None
+    image = image or image_of(message)
+    if image is None:
+        await molbert.refuse(chat_ref(message), outbox, "classify_reply_to_photo")
+        return
+    await molbert.classify(chat_ref(message), _downloader(bot, image.file_id), image.file_size, command.args, outbox)
 
 
 @router.message(F.photo)
@@ -35,6 +53,16 @@ async def other_document(message: Message, molbert: Molbert, outbox: TelegramOut
     """Explain that only images can be recognised."""
     mime = message.document.mime_type or message.document.file_name or "?"
     await molbert.refuse(chat_ref(message), outbox, "document_not_image", mime=mime)
+
+
+def image_of(message: Message) -> PhotoSize | Document | None:
+    """The image a message carries: its largest photo size, or an image sent as a file."""
+    if message.photo:
+        return message.photo[-1]
+    document = message.document
+    if document and (document.mime_type or "").startswith("image/"):
+        return document
+    return None
 
 
 def _downloader(bot: Bot, file_id: str):

@@ -1,0 +1,73 @@
+"""Neutral result buttons → Discord components that keep working after a restart.
+
+Each button is a :class:`ActionButton`, a ``DynamicItem`` whose ``custom_id`` is the handlers' action string
+(``u:<job id>:<i>``, ``v:…``, ``r:…``; at most 64 bytes, Discord allows 100). The bot registers the class once,
+so a press on any message, however old and whichever process sent it, reaches ``Buttons.press``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+import discord
+
+from handlers.ports import Keyboard
+
+log = logging.getLogger(__name__)
+
+ACTION_TEMPLATE = r"(?P<action>[uvr]:\S{1,98})"
+CUSTOM_ID_LIMIT = 100
+LABEL_LIMIT = 80
+MAX_ROWS = 5
+MAX_PER_ROW = 5
+_ACTION = re.compile(ACTION_TEMPLATE)
+
+
+class ActionButton(discord.ui.DynamicItem[discord.ui.Button], template=ACTION_TEMPLATE):
+    """A result button carrying its action in ``custom_id``."""
+
+    def __init__(self, action: str, label: str | None = None, row: int | None = None) -> None:
+        button = discord.ui.Button(
+            label=(label or action)[:LABEL_LIMIT], custom_id=action, style=discord.ButtonStyle.secondary
+        )
+        super().__init__(button, row=row)
+        self.action = action
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
+    ) -> ActionButton:
+        """Rebuild the button from a pressed component (any message, any process)."""
+        return cls(match["action"], label=item.label)
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        """Hand the press to the buttons cog."""
+        cog = interaction.client.get_cog("Buttons")
+        if cog is None:  # the cog is unloaded (shutting down): let Discord tell the user it failed
+            log.warning("button %r pressed while the buttons cog is not loaded", self.action)
+            return
+        await cog.press(interaction, self.action)
+
+
+def keyboard_view(buttons: Keyboard | None) -> discord.ui.View | None:
+    """A persistent view (no timeout) of neutral button rows; ``None`` when there are no buttons."""
+    if not buttons:
+        return None
+    view = discord.ui.View(timeout=None)
+    for row, line in enumerate(buttons[:MAX_ROWS]):
+        for button in line[:MAX_PER_ROW]:
+            if _ACTION.fullmatch(button.action):
+                view.add_item(ActionButton(button.action, button.text, row=row))
+            else:  # nothing would answer it: show it, but not as a trap
+                log.warning("button action %r has no Discord handler; shown disabled", button.action)
+                view.add_item(
+                    discord.ui.Button(
+                        label=button.text[:LABEL_LIMIT],
+                        custom_id=button.action[:CUSTOM_ID_LIMIT],
+                        disabled=True,
+                        row=row,
+                    )
+                )
+    return view

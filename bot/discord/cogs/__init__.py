@@ -1,0 +1,8 @@
+"""One cog per feature, each an extension ending in ``async def setup(bot)``."""
+
+EXTENSIONS = (
+    "bot.discord.cogs.basics",
+    "bot.discord.cogs.imagine",
+    "bot.discord.cogs.classify",
+    "bot.discord.cogs.buttons",
+)

@@ -1,0 +1,88 @@
+"""Zero-shot classification: ``/classify image:<вложение> labels:<варианты>`` and the "Распознать" message menu."""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.discord.chat import chat_ref
+from bot.discord.responses import answer
+from bot.discord.translator import text
+from handlers.images import TELEGRAM_DOWNLOAD_LIMIT
+from handlers.protocol import ChatRef
+from handlers.texts import t
+
+if TYPE_CHECKING:
+    from bot.discord.app import MolbertBot
+
+DOWNLOAD_LIMIT = TELEGRAM_DOWNLOAD_LIMIT  # the same cap as on Telegram: photos are shrunk to 1024 px anyway
+MAX_IMAGES_PER_MESSAGE = 4
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp"})
+
+
+class Classify(commands.Cog):
+    """Recognition."""
+
+    def __init__(self, bot: MolbertBot) -> None:
+        self.bot = bot
+        self.menu = app_commands.ContextMenu(name=text("discord_ctx_classify"), callback=self.classify_message)
+
+    async def cog_load(self) -> None:
+        """Context menus cannot live inside a cog class: register it with the tree."""
+        self.bot.tree.add_command(self.menu)
+
+    async def cog_unload(self) -> None:
+        """Take the context menu back out of the tree."""
+        self.bot.tree.remove_command(self.menu.name, type=self.menu.type)
+
+    @app_commands.command(name="classify", description=text("discord_cmd_classify"))
+    @app_commands.describe(image=text("discord_opt_image"), labels=text("discord_opt_labels"))
+    async def classify(self, interaction: discord.Interaction, image: discord.Attachment, labels: str | None = None):
+        """Classify an uploaded picture, among the user's labels when given."""
+
+        async def work() -> None:
+            await self.classify_attachment(chat_ref(interaction), image, labels)
+
+        await answer(self.bot, interaction, work)
+
+    async def classify_message(self, interaction: discord.Interaction, message: discord.Message) -> None:
+        """Classify the pictures attached to any message (one job each, up to four)."""
+        pictures = [a for a in message.attachments if is_image(a)][:MAX_IMAGES_PER_MESSAGE]
+
+        async def work() -> None:
+            if not pictures:
+                chat = chat_ref(interaction)
+                await self.bot.outbox.send_text(chat, t("discord_no_images", chat.lang))
+                return
+            for part, attachment in enumerate(pictures):
+                await self.classify_attachment(chat_ref(interaction, part=part), attachment, None)
+
+        await answer(self.bot, interaction, work)
+
+    async def classify_attachment(self, chat: ChatRef, attachment: discord.Attachment, labels: str | None) -> None:
+        """Check what Discord tells about the file, then let the handlers download, check and queue it."""
+        molbert, outbox = self.bot.molbert, self.bot.outbox
+        if attachment.content_type and not attachment.content_type.startswith("image/"):
+            await molbert.refuse(chat, outbox, "document_not_image", mime=attachment.content_type)
+            return
+        if attachment.size > DOWNLOAD_LIMIT:
+            size_mb, limit_mb = round(attachment.size / 2**20, 1), DOWNLOAD_LIMIT // 2**20
+            await molbert.refuse(chat, outbox, "discord_file_too_big", size_mb=size_mb, limit_mb=limit_mb)
+            return
+        await molbert.classify(chat, attachment.read, attachment.size, labels, outbox)
+
+
+def is_image(attachment: discord.Attachment) -> bool:
+    """An attachment Discord says is an image (or, without a content type, whose name says so)."""
+    if attachment.content_type:
+        return attachment.content_type.startswith("image/")
+    return PurePosixPath(attachment.filename).suffix.lower() in IMAGE_EXTENSIONS
+
+
+async def setup(bot: MolbertBot) -> None:
+    """Extension entry point."""
+    await bot.add_cog(Classify(bot))

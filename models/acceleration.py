@@ -1,0 +1,94 @@
+"""GPU settings a worker applies to a loaded diffusers pipeline: placement or CPU offload, torch.compile, VAE tiling.
+
+Attention needs nothing here: diffusers and transformers use PyTorch's scaled-dot-product attention (SDPA, with
+its flash and memory-efficient kernels) by default, and nothing in Molbert replaces those processors.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+OFFLOAD_MODES = ("none", "model", "sequential")
+TILING_MODES = ("auto", "on", "off")
+# "auto" tiles the VAE above this many pixels (about 1.5 MP: beyond every model's native size).
+AUTO_TILING_PIXELS = 1_500_000
+
+
+@dataclass(frozen=True)
+class GpuOptions:
+    """How a generator runs on its device (``MODEL_COMPILE``, ``MODEL_CPU_OFFLOAD``, ``MODEL_VAE_TILING``)."""
+
+    compile: bool = False
+    cpu_offload: str = "none"  # none | model | sequential
+    vae_tiling: str = "auto"  # auto | on | off
+
+    def __post_init__(self) -> None:
+        if self.cpu_offload not in OFFLOAD_MODES:
+            raise ValueError(f"cpu_offload must be one of {OFFLOAD_MODES}, got {self.cpu_offload!r}")
+        if self.vae_tiling not in TILING_MODES:
+            raise ValueError(f"vae_tiling must be one of {TILING_MODES}, got {self.vae_tiling!r}")
+
+
+def place(pipe: Any, device: str, offload: str) -> None:
+    """Move ``pipe`` to ``device``, or let accelerate keep it in CPU memory and move parts in as they run.
+
+    ``model`` offload moves whole models (little slower); ``sequential`` moves layer by layer (least memory,
+    much slower). On the CPU there is nothing to offload to, so the option is ignored there.
+    """
+    if offload != "none" and device.split(":")[0] == "cpu":
+        log.warning("CPU offload %r ignored: the pipeline already runs on the CPU", offload)
+        offload = "none"
+    if offload == "none":
+        pipe.to(device)
+    elif offload == "model":
+        pipe.enable_model_cpu_offload(device=device)
+    else:
+        pipe.enable_sequential_cpu_offload(device=device)
+
+
+def _component(pipe: Any, *names: str) -> Any:
+    for name in names:
+        module = getattr(pipe, name, None)
+        if module is not None:
+            return module
+    return None
+
+
+def denoiser(pipe: Any) -> Any:
+    """The network a pipeline runs at every step: its ``transformer`` or its ``unet`` (None if neither)."""
+    return _component(pipe, "transformer", "unet")
+
+
+def compile_denoiser(pipe: Any) -> None:
+    """``torch.compile`` the denoiser in place (the first images after start are slow, later ones faster)."""
+    module = denoiser(pipe)
+    if module is None:
+        log.warning("MODEL_COMPILE: %s has no transformer or unet to compile", type(pipe).__name__)
+        return
+    module.compile()
+    log.info("compiled the %s of %s", type(module).__name__, type(pipe).__name__)
+
+
+def tiling_supported(pipe: Any) -> bool:
+    """Whether the pipeline's image decoder (``vae``, or ``movq`` in Kandinsky 2.x) can decode in tiles."""
+    return hasattr(_component(pipe, "vae", "movq"), "use_tiling")
+
+
+def wants_tiling(mode: str, width: int, height: int) -> bool:
+    """Whether to decode a ``width`` x ``height`` image in tiles under tiling ``mode``."""
+    return mode == "on" or (mode == "auto" and width * height > AUTO_TILING_PIXELS)
+
+
+def set_vae_tiling(pipe: Any, enabled: bool) -> None:
+    """Turn tiled VAE decoding on or off; a no-op where the decoder cannot tile (see :func:`tiling_supported`)."""
+    if not tiling_supported(pipe):
+        return
+    decoder = _component(pipe, "vae", "movq")
+    if enabled:
+        decoder.enable_tiling()
+    else:
+        decoder.disable_tiling()

@@ -1,0 +1,366 @@
+"""Every generator family behind ImageGenerator, the ru→en translator and the GPU settings, on tiny random models.
+
+Each family is built from configs (models/tiny_families.py), saved, and loaded back through the production
+``from_pretrained`` path: Kandinsky 5 (reads Russian), Kandinsky 2.2 prior + decoder and SDXL (translated).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("diffusers")
+pytest.importorskip("transformers")
+
+from PIL import Image  # noqa: E402
+
+from models import acceleration, presets, tiny_families  # noqa: E402
+from models.acceleration import GpuOptions  # noqa: E402
+from models.generator import ImageGenerator, VariationsUnsupported, known_defaults  # noqa: E402
+from models.translation import Translator, needs_translation  # noqa: E402
+
+BUILDERS = {
+    "kandinsky5": tiny_families.build_tiny_kandinsky5,
+    "kandinsky22": tiny_families.build_tiny_kandinsky22,
+    "sdxl": tiny_families.build_tiny_sdxl,
+}
+PIPELINES = {
+    "kandinsky5": "Kandinsky5T2IPipeline",
+    "kandinsky22": "KandinskyV22CombinedPipeline",
+    "sdxl": "StableDiffusionXLPipeline",
+}
+VARIATIONS = {
+    "kandinsky5": None,
+    "kandinsky22": "KandinskyV22Img2ImgCombinedPipeline",
+    "sdxl": "StableDiffusionXLImg2ImgPipeline",
+}
+FAMILIES = list(BUILDERS)
+
+
+@pytest.fixture(scope="session")
+def family_dirs(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("families")
+    return {name: build(root / name) for name, build in BUILDERS.items()}
+
+
+@pytest.fixture(scope="session")
+def generators(family_dirs) -> dict[str, ImageGenerator]:
+    return {name: ImageGenerator.from_pretrained(str(path)) for name, path in family_dirs.items()}
+
+
+@pytest.fixture(scope="session")
+def marian_dir(tmp_path_factory) -> Path:
+    return tiny_families.build_tiny_marian(tmp_path_factory.mktemp("marian") / "ru-en")
+
+
+@pytest.fixture(scope="session")
+def translator(marian_dir) -> Translator:
+    return Translator.from_pretrained(str(marian_dir))
+
+
+def pixels(image: Image.Image) -> np.ndarray:
+    return np.asarray(image, dtype=np.int16)
+
+
+def record_calls(monkeypatch, obj, name: str) -> list[tuple]:
+    """Wrap ``obj.<name>`` so that the positional arguments of each call are recorded; the method still runs."""
+    calls, original = [], getattr(obj, name)
+
+    def wrapper(*args, **kwargs):
+        calls.append(args)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(obj, name, wrapper)
+    return calls
+
+
+# --- every family: load, generate, vary ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_family_loads_through_the_production_path(family, generators, family_dirs):
+    generator = generators[family]
+    assert type(generator.pipe).__name__ == PIPELINES[family]
+    assert generator.name == str(family_dirs[family])
+    assert (generator.default_size, generator.default_steps) == (tiny_families.TINY_SIZE, tiny_families.TINY_STEPS)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_same_seed_same_pixels(family, generators):
+    generator = generators[family]
+    first = generator.generate("рыжий кот на окне", seed=5, num_images=2, negative_prompt="размыто")
+    again = generator.generate("рыжий кот на окне", seed=5, num_images=2, negative_prompt="размыто")
+    other = generator.generate("рыжий кот на окне", seed=6, num_images=2, negative_prompt="размыто")
+    assert [im.size for im in first] == [tiny_families.TINY_SIZE] * 2
+    assert all(im.mode == "RGB" for im in first)
+    for a, b, c in zip(first, again, other, strict=True):
+        assert np.array_equal(pixels(a), pixels(b))
+        assert not np.array_equal(pixels(a), pixels(c))
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_steps_are_reported(family, generators):
+    calls = []
+    generators[family].generate("кот", seed=0, steps=3, on_step=lambda done, total: calls.append((done, total)))
+    assert calls == [(1, 3), (2, 3), (3, 3)]
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_wide_aspect_gives_a_wide_picture_the_model_supports(family, generators):
+    generator = generators[family]
+    width, height = generator.size_for((16, 9))
+    assert width > height
+    if family == "kandinsky5":
+        assert (width, height) == (96, 48)  # the closest of its trained resolutions
+    (image,) = generator.generate("кот", seed=0, width=width, height=height)
+    assert image.size == (width, height)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_variations_or_a_clear_refusal(family, generators):
+    generator = generators[family]
+    if VARIATIONS[family] is None:
+        with pytest.raises(VariationsUnsupported, match=PIPELINES[family]):
+            generator.vary(Image.new("RGB", (64, 64)), "кот", seed=0)
+        return
+    source = generator.generate("кот", seed=1, width=96, height=48)[0]
+    calls = []
+    images = generator.vary(source, "кот", seed=2, num_images=2, steps=4, on_step=lambda *step: calls.append(step))
+    assert type(generator._img2img[0]).__name__ == VARIATIONS[family]
+    assert [im.size for im in images] == [source.size] * 2
+    assert not np.array_equal(pixels(images[0]), pixels(source))
+    again = generator.vary(source, "кот", seed=2, num_images=2, steps=4)
+    assert np.array_equal(pixels(images[1]), pixels(again[1]))
+    assert calls and calls[-1][0] == calls[-1][1]
+
+
+def test_kandinsky5_tokenizer_processor_is_read_as_a_plain_tokenizer(generators, family_dirs):
+    index = (family_dirs["kandinsky5"] / "model_index.json").read_text()
+    assert "Qwen2VLProcessor" in index  # as in the real repository
+    assert type(generators["kandinsky5"].pipe.tokenizer).__name__ == "Qwen2Tokenizer"
+
+
+def test_kandinsky22_decoder_brings_its_prior(generators):
+    pipe = generators["kandinsky22"].pipe
+    assert type(pipe.prior_prior).__name__ == "PriorTransformer"
+    assert generators["kandinsky22"].size_multiple == 4  # tiny movq: scale 2, latents at size / 2², times 2
+
+
+def test_attention_is_pytorch_sdpa(generators):
+    for generator in generators.values():
+        denoiser = acceleration.denoiser(generator.pipe)
+        kinds = {type(proc).__name__ for proc in denoiser.attn_processors.values()}
+        assert kinds <= {"AttnProcessor2_0", "AttnAddedKVProcessor2_0", "Kandinsky5AttnProcessor"}, kinds
+        for name, component in generator.pipe.components.items():
+            if hasattr(component, "config") and hasattr(component.config, "_attn_implementation"):
+                assert component.config._attn_implementation == "sdpa", name
+
+
+# --- which models read Russian -----------------------------------------------------------------
+
+
+def test_known_models_reading_russian(family_dirs):
+    assert known_defaults("kandinskylab/Kandinsky-5.0-T2I-Lite-sft-Diffusers").reads_russian
+    assert not known_defaults("stabilityai/sdxl-turbo").reads_russian
+    assert not known_defaults("kandinsky-community/kandinsky-2-2-decoder").reads_russian
+    assert not known_defaults("someone/unknown-model").reads_russian
+    assert known_defaults(str(family_dirs["kandinsky5"])).reads_russian  # from its molbert.json
+    assert not known_defaults(str(family_dirs["sdxl"])).reads_russian
+
+
+def test_generator_override_decides_translation(family_dirs, tmp_path):
+    cache = tmp_path / "cache"
+    k5 = presets.resolve_preset("tiny", cache, generator=str(family_dirs["kandinsky5"]))
+    assert (k5.generator, k5.generator_reads_russian) == (str(family_dirs["kandinsky5"]), True)
+    sdxl = presets.resolve_preset("tiny", cache, generator=str(family_dirs["sdxl"]), translator="my/ru-en")
+    assert (sdxl.generator_reads_russian, sdxl.translator) == (False, "my/ru-en")
+    assert presets.PRESETS["compact"].translator == presets.PRESETS["fast"].translator == presets.RU_EN_TRANSLATOR
+
+
+# --- translation ---------------------------------------------------------------------------------
+
+
+def test_needs_translation():
+    assert needs_translation("рыжий кот") and needs_translation("cat в шляпе")
+    assert not needs_translation("a red cat, 4k") and not needs_translation("")
+
+
+def test_translator_is_deterministic_and_leaves_latin_alone(translator):
+    texts = ["рыжий кот в космосе", "a red cat", "", "собака"]
+    first = translator.translate(texts)
+    assert first == translator.translate(texts)
+    assert first[1:3] == ["a red cat", ""]
+    assert all(isinstance(text, str) and text for text in (first[0], first[3]))
+    assert translator.translate([]) == []
+
+
+def test_latin_only_texts_never_reach_the_model(translator, monkeypatch):
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("translated a Latin-only text")
+
+    monkeypatch.setattr(translator.model, "generate", must_not_run)
+    assert translator.translate(["a cat", "dog, 4k"]) == ["a cat", "dog, 4k"]
+
+
+@pytest.fixture(scope="session")
+def translated_models(family_dirs, marian_dir, model_cache_dir):
+    """The tiny preset with the SDXL family as MODEL_GENERATOR: a generator that needs translation."""
+    return presets.load_models(
+        "tiny", model_cache_dir, device="cpu", generator=str(family_dirs["sdxl"]), translator=str(marian_dir)
+    )
+
+
+def test_translator_is_loaded_only_for_generators_that_need_it(translated_models, tiny_models, marian_dir):
+    assert tiny_models.preset.generator_reads_russian and tiny_models.translator is None
+    assert not translated_models.preset.generator_reads_russian
+    assert translated_models.translator.name == str(marian_dir)
+    assert tiny_models.generator_words("кот", "люди") == ("кот", "люди")
+
+
+def test_generator_words_translate_prompt_and_negative_in_one_call(translated_models, monkeypatch):
+    translator = translated_models.translator
+    expected = translator.translate(["кот в космосе", "люди"])
+    calls = record_calls(monkeypatch, translator, "translate")
+    assert list(translated_models.generator_words("кот в космосе", "люди")) == expected
+    assert calls == [(["кот в космосе", "люди"],)]
+    assert translated_models.generator_words("a cat", None) == ("a cat", None)
+
+
+async def test_a_job_translates_once_and_ranks_by_the_russian_prompt(translated_models, redis_conn, monkeypatch):
+    from bot.queue import RedisJobs
+    from handlers.protocol import ChatRef, GenerateJob, job_id_for
+    from workers import runtime
+    from workers.worker import MolbertWorker
+
+    models = translated_models
+    english = models.translator.translate(["кот, акварель", "люди"])
+    translations = record_calls(monkeypatch, models.translator, "translate")
+    paintings = record_calls(monkeypatch, models.generator, "generate")
+    rankings = record_calls(monkeypatch, models.classifier, "rank_images")
+    chat = ChatRef(platform="telegram", chat_id=1, user_id=2, message_id=3)
+    job = GenerateJob(chat=chat, prompt="кот", model_prompt="кот, акварель", model_negative="люди", seed=1, best_of=2)
+    assert await RedisJobs(redis_conn).submit_generate(job_id_for(chat, "imagine"), job) is not None
+    try:
+        MolbertWorker(models, redis_conn).work(burst=True, logging_level="WARNING")
+    finally:
+        runtime.set_models(None)
+    assert translations == [(["кот, акварель", "люди"],)]  # once per job, prompt and negative together
+    assert [args[0] for args in paintings] == [english[0]]
+    assert [args[1] for args in rankings] == ["кот"]  # best-of keeps ranking by the user's own words
+
+
+# --- GPU settings --------------------------------------------------------------------------------
+
+
+def test_gpu_options_validate():
+    assert GpuOptions() == GpuOptions(compile=False, cpu_offload="none", vae_tiling="auto")
+    with pytest.raises(ValueError, match="cpu_offload"):
+        GpuOptions(cpu_offload="disk")
+    with pytest.raises(ValueError, match="vae_tiling"):
+        GpuOptions(vae_tiling="maybe")
+
+
+@pytest.mark.parametrize(
+    ("offload", "device", "expected"),
+    [
+        ("none", "cuda", ("to", "cuda")),
+        ("model", "cuda:1", ("enable_model_cpu_offload", "cuda:1")),
+        ("sequential", "cuda", ("enable_sequential_cpu_offload", "cuda")),
+        ("model", "cpu", ("to", "cpu")),  # nothing to offload to
+    ],
+)
+def test_cpu_offload_calls_the_pipeline_method(offload, device, expected, generators, monkeypatch):
+    pipe = generators["sdxl"].pipe
+    calls = []
+    monkeypatch.setattr(pipe, "to", lambda device: calls.append(("to", device)))
+    for method in ("enable_model_cpu_offload", "enable_sequential_cpu_offload"):
+        monkeypatch.setattr(pipe, method, lambda device, method=method: calls.append((method, device)))
+    acceleration.place(pipe, device, offload)
+    assert calls == [expected]
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_compile_wraps_the_denoiser(family, family_dirs):
+    generator = ImageGenerator.from_pretrained(str(family_dirs[family]), gpu=GpuOptions(compile=True))
+    denoiser = acceleration.denoiser(generator.pipe)
+    assert denoiser is (generator.pipe.transformer if family == "kandinsky5" else generator.pipe.unet)
+    assert denoiser._compiled_call_impl is not None
+
+
+def test_denoisers_are_not_compiled_by_default(generators):
+    assert all(acceleration.denoiser(g.pipe)._compiled_call_impl is None for g in generators.values())
+
+
+def test_vae_tiling_auto_on_off(generators):
+    assert not acceleration.wants_tiling("auto", 1024, 1024)
+    assert acceleration.wants_tiling("auto", 1536, 1024)
+    assert acceleration.wants_tiling("on", 64, 64) and not acceleration.wants_tiling("off", 4096, 4096)
+    generator = generators["sdxl"]
+    try:
+        generator.vae_tiling = "on"
+        generator.generate("кот", seed=0)
+        assert generator.pipe.vae.use_tiling
+        generator.vae_tiling = "auto"
+        generator.generate("кот", seed=0)
+        assert not generator.pipe.vae.use_tiling
+    finally:
+        generator.vae_tiling = "auto"
+
+
+def test_tiling_unsupported_decoder_is_left_alone(generators, family_dirs, caplog):
+    assert not acceleration.tiling_supported(generators["kandinsky22"].pipe)  # VQ decoder
+    acceleration.set_vae_tiling(generators["kandinsky22"].pipe, True)
+    with caplog.at_level(logging.WARNING, logger="models.generator"):
+        ImageGenerator.from_pretrained(str(family_dirs["kandinsky22"]), gpu=GpuOptions(vae_tiling="on"))
+    assert "cannot tile" in caplog.text
+
+
+def test_settings_read_the_model_variables(monkeypatch):
+    from bot.settings import ConfigError, ModelSettings, load
+
+    monkeypatch.setenv("MODEL_GENERATOR", "stabilityai/sdxl-turbo")
+    monkeypatch.setenv("MODEL_COMPILE", "true")
+    monkeypatch.setenv("MODEL_CPU_OFFLOAD", "sequential")
+    monkeypatch.setenv("MODEL_VAE_TILING", "on")
+    settings = load(ModelSettings)
+    assert (settings.generator, settings.translator) == ("stabilityai/sdxl-turbo", None)
+    assert (settings.compile, settings.cpu_offload, settings.vae_tiling) == (True, "sequential", "on")
+    monkeypatch.setenv("MODEL_CPU_OFFLOAD", "disk")
+    with pytest.raises(ConfigError, match="MODEL_CPU_OFFLOAD"):
+        load(ModelSettings)
+
+
+def test_tiny_generator_says_it_reads_russian(tiny_models):
+    assert known_defaults(tiny_models.preset.generator).reads_russian
+
+
+async def test_variation_on_a_model_without_image_to_image_is_explained_not_retried(
+    family_dirs, model_cache_dir, redis_conn
+):
+    """Kandinsky 5 Lite has no image-to-image pipeline: a V press gets a clear answer at once."""
+    from bot.queue import RedisJobs
+    from handlers.protocol import ChatRef, GenerateJob, ResultEvent, job_id_for, result_stream
+    from workers import runtime
+    from workers.worker import MolbertWorker
+
+    models = presets.load_models("tiny", model_cache_dir, device="cpu", generator=str(family_dirs["kandinsky5"]))
+    chat = ChatRef(platform="telegram", chat_id=1, user_id=2, message_id=4)
+    [source] = models.generator.generate("кот", seed=1)
+    buffer = io.BytesIO()
+    source.save(buffer, format="PNG")
+    redis_conn.set("molbert:image:earlier:0", buffer.getvalue())
+    job = GenerateJob(chat=chat, prompt="кот", seed=2, init_image_key="molbert:image:earlier:0")
+    job_id = job_id_for(chat, "vary")
+    assert await RedisJobs(redis_conn).submit_generate(job_id, job) is not None
+    try:
+        MolbertWorker(models, redis_conn).work(burst=True, logging_level="WARNING")
+    finally:
+        runtime.set_models(None)
+    [(_id, fields)] = redis_conn.xrange(result_stream("telegram"))
+    event = ResultEvent.model_validate_json(fields[b"event"])
+    assert (event.ok, event.error_key) == (False, "variations_unsupported")
