@@ -8,7 +8,7 @@ import json
 
 from bot.queue import RedisJobs
 from bot.results import DEAD_LETTER_SUFFIX, MAX_DELIVERY_ATTEMPTS, ResultListener
-from handlers.delivery import render_labels
+from handlers.delivery import render_labels, render_progress
 from handlers.protocol import (
     RESULT_STREAM_CONSUMER_GROUP,
     ChatRef,
@@ -148,3 +148,33 @@ async def test_failed_delivery_is_retried_then_dead_lettered(aredis):
     assert not await aredis.exists(delivered_key("job-1"))
     [(_id, fields)] = await aredis.xrange(STREAM + DEAD_LETTER_SUFFIX)
     assert json.loads(fields[b"event"])["job_id"] == "job-1"
+
+
+async def test_progress_events_edit_the_status_message_and_are_acknowledged(aredis, redis_conn):
+    outbox = MemoryOutbox()
+    event = classify_event()
+    status = await outbox.send_text(event.chat, "⏳")
+    await RedisJobs(redis_conn).remember_status_message(event.job_id, status)
+    progress = ResultEvent(job_id=event.job_id, kind="progress", chat=event.chat, progress=0.5, seconds=4.0)
+    async with Running(listener(aredis, outbox)):
+        await publish(aredis, progress)
+        await wait_until(lambda: bool(outbox.by_id(status).edits))
+        await wait_until(lambda: no_pending(aredis))
+        assert outbox.by_id(status).edits == [render_progress(progress)]
+        await publish(aredis, event)  # the result still replaces the status message afterwards
+        await wait_until(lambda: len(outbox.by_id(status).edits) == 2)
+    assert outbox.texts == [render_labels(event)]
+
+
+async def test_progress_after_the_result_changes_nothing(aredis, redis_conn):
+    outbox = MemoryOutbox()
+    event = classify_event()
+    status = await outbox.send_text(event.chat, "⏳")
+    await RedisJobs(redis_conn).remember_status_message(event.job_id, status)
+    async with Running(listener(aredis, outbox)):
+        await publish(aredis, event)
+        await wait_until(lambda: bool(outbox.by_id(status).edits))
+        late = ResultEvent(job_id=event.job_id, kind="progress", chat=event.chat, progress=0.9)
+        await publish(aredis, late)
+        await wait_until(lambda: no_pending(aredis))
+    assert outbox.by_id(status).edits == [render_labels(event)]
