@@ -13,9 +13,10 @@ from pathlib import Path
 import redis
 import redis.asyncio as aioredis
 
+from bot.limits import RedisAdmission
 from bot.local import EmbeddedRedis, LocalWorker
 from bot.queue import RedisJobs
-from bot.settings import BotSettings, RedisSettings, SafetySettings, load
+from bot.settings import BotSettings, LimitSettings, RedisSettings, SafetySettings, load
 from handlers.safety import PromptBlocklist
 from handlers.service import Molbert
 
@@ -39,6 +40,7 @@ async def backend(
     The local worker writes to ``worker_log`` when given (the console keeps the terminal for the chat).
     """
     blocklist = PromptBlocklist.load(load(SafetySettings).blocklist_file)
+    limits = load(LimitSettings).policy()
     embedded = local_worker = supervisor = None
     if redis_settings.url is None:
         log.info("REDIS_URL is not set: one-machine mode (embedded Redis and a local worker)")
@@ -51,7 +53,9 @@ async def backend(
     jobs_connection = redis.Redis.from_url(url)
     results_connection = aioredis.Redis.from_url(url)
     try:
-        yield Backend(molbert=Molbert(RedisJobs(jobs_connection), blocklist), results=results_connection)
+        admission = RedisAdmission(jobs_connection, limits)
+        molbert = Molbert(RedisJobs(jobs_connection), blocklist, admission)
+        yield Backend(molbert=molbert, results=results_connection)
     finally:
         await results_connection.aclose()
         jobs_connection.close()

@@ -22,8 +22,10 @@ from handlers.protocol import (
     FAILURE_CALLBACK,
     GENERATE_FUNC,
     GENERATE_QUEUE,
+    RANK_FUNC,
     ClassifyJob,
     GenerateJob,
+    RankJob,
     durations_key,
     image_key,
     params_key,
@@ -75,6 +77,10 @@ class RedisJobs:
         """Store the photo, then enqueue a classification job; ``None`` if the job id exists."""
         return await asyncio.to_thread(self._store_and_enqueue_classify, job_id, job, image)
 
+    async def submit_rank(self, job_id: str, job: RankJob, images: list[bytes]) -> int | None:
+        """Store the photos, then enqueue a ranking job (on the classification queue); ``None`` if the id exists."""
+        return await asyncio.to_thread(self._store_and_enqueue_rank, job_id, job, images)
+
     async def typical_seconds(self, queue: str) -> float | None:
         """The median of the recent job durations workers recorded for ``queue``."""
         values = await asyncio.to_thread(self.connection.lrange, durations_key(queue), 0, -1)
@@ -102,6 +108,17 @@ class RedisJobs:
             raise QueueUnavailable(str(exc)) from exc
         payload = job.model_dump(mode="json")
         return self._enqueue(self.classify_queue, CLASSIFY_FUNC, job_id, payload, CLASSIFY_POLICY)
+
+    def _store_and_enqueue_rank(self, job_id: str, job: RankJob, images: list[bytes]) -> int | None:
+        try:
+            with self.connection.pipeline() as pipe:
+                for key, image in zip(job.image_keys, images, strict=True):
+                    pipe.set(key, image, ex=INPUT_TTL)
+                pipe.execute()
+        except redis.RedisError as exc:
+            raise QueueUnavailable(str(exc)) from exc
+        payload = job.model_dump(mode="json")
+        return self._enqueue(self.classify_queue, RANK_FUNC, job_id, payload, CLASSIFY_POLICY)
 
     def _enqueue(self, queue: Queue, func: str, job_id: str, payload: dict, policy: JobPolicy) -> int | None:
         try:

@@ -33,6 +33,13 @@ DEAD_LETTER_SUFFIX = ":dead"
 MAX_DELIVERY_ATTEMPTS = 5
 
 
+class DeliveryUncertain(Exception):
+    """A send failed in a way that leaves open whether the chat got it (cut off after the request went out).
+
+    Sending again could show the result twice, so the listener counts the result as delivered (at most once).
+    """
+
+
 class ResultListener:
     """Delivers the results of one platform's jobs into its chats through ``outbox``."""
 
@@ -128,6 +135,9 @@ class ResultListener:
         else:
             try:
                 await self._deliver(event)
+            except DeliveryUncertain as exc:
+                log.warning("job %s may not have reached its chat (%s); not sending it again", event.job_id, exc)
+                await self.redis.set(delivered_key(event.job_id), "1", ex=DELIVERED_TTL)
             except Exception:
                 log.exception("could not deliver job %s", event.job_id)
                 await self._after_failed_delivery(entry_id, fields)

@@ -13,9 +13,12 @@ from typing import Literal, TypeVar
 from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from handlers.limits import LimitPolicy
+
 _TELEGRAM_TOKEN = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{20,}$")
 _DISCORD_TOKEN = re.compile(r"^[A-Za-z0-9_-]{18,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{20,}$")
 _REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+_WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 
 
 def _config(prefix: str) -> SettingsConfigDict:
@@ -30,6 +33,11 @@ class TelegramSettings(BaseSettings):
 
     bot_token: SecretStr | None = Field(None, description="token from @BotFather; unset = no Telegram frontend")
     api_url: AnyHttpUrl | None = Field(None, description="Bot API base URL, e.g. a local Bot API server")
+    webhook_url: AnyHttpUrl | None = Field(None, description="public URL Telegram posts updates to; unset = polling")
+    webhook_secret: SecretStr | None = Field(None, description="X-Telegram-Bot-Api-Secret-Token; webhook mode needs it")
+    webhook_path: str | None = Field(None, description="path the webhook server listens on; default: the URL's")
+    webhook_host: str = Field("0.0.0.0", description="address the webhook server binds")
+    webhook_port: int = Field(8080, ge=1, le=65535, description="port the webhook server listens on")
 
     @field_validator("bot_token")
     @classmethod
@@ -37,6 +45,20 @@ class TelegramSettings(BaseSettings):
         if token is not None and not _TELEGRAM_TOKEN.match(token.get_secret_value()):
             raise ValueError("does not look like a bot token from @BotFather (digits:letters)")
         return token
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret_shape(cls, secret: SecretStr | None) -> SecretStr | None:
+        if secret is not None and not _WEBHOOK_SECRET.match(secret.get_secret_value()):
+            raise ValueError("1-256 characters of A-Z, a-z, 0-9, _ and - (Telegram's rule for secret_token)")
+        return secret
+
+    @field_validator("webhook_path")
+    @classmethod
+    def _absolute_path(cls, path: str | None) -> str | None:
+        if path is not None and not path.startswith("/"):
+            raise ValueError("must start with /")
+        return path
 
 
 class DiscordSettings(BaseSettings):
@@ -102,6 +124,7 @@ class WorkerSettings(BaseSettings):
 
     queues: str = Field("", description="comma-separated queue names; empty = classification, then generation")
     name: str | None = Field(None, description="worker name in RQ; default: a random id")
+    batch_size: int = Field(8, ge=1, le=256, description="classification jobs scored in one forward pass, at most")
 
 
 class BotSettings(BaseSettings):
@@ -112,6 +135,22 @@ class BotSettings(BaseSettings):
     data_dir: Path = Field(Path("data"), description="embedded Redis files and console results")
     instance: str = Field("main", description="result-stream consumer name; unique per frontend replica")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class LimitSettings(BaseSettings):
+    """``LIMIT_*``: fair use, checked before anything is queued; 0 switches a limit off."""
+
+    model_config = _config("LIMIT_")
+
+    concurrent_per_user: int = Field(2, ge=0, description="jobs one user may have waiting or running")
+    per_user_per_minute: int = Field(6, ge=0, description="jobs one user may start a minute")
+    per_user_per_day: int = Field(200, ge=0, description="jobs one user may start a day (UTC)")
+    per_chat_per_minute: int = Field(20, ge=0, description="jobs one chat may start a minute")
+    max_queue_length: int = Field(100, ge=0, description="refuse new jobs while a queue is this long")
+
+    def policy(self) -> LimitPolicy:
+        """The limits as ``handlers.limits`` takes them."""
+        return LimitPolicy(**self.model_dump())
 
 
 class SafetySettings(BaseSettings):

@@ -52,6 +52,18 @@ def _label_line(label: ScoredLabel) -> str:
     return f"{'▰' * filled}{'▱' * (BAR_WIDTH - filled)} {label.score:4.0%} {label.label}"
 
 
+def render_ranking(event: ResultEvent) -> str:
+    """The ranking answer: the best photo for the query, then every photo best first with its share and a bar."""
+    lang = event.chat.lang
+    lines = [t("rank_header", lang, query=event.question, number=event.ranking[0] + 1)]
+    for place, index in enumerate(event.ranking, start=1):
+        score = event.scores[index]
+        filled = round(score * BAR_WIDTH)
+        photo = t("rank_photo", lang, number=index + 1)
+        lines.append(f"{place}. {'▰' * filled}{'▱' * (BAR_WIDTH - filled)} {score:4.0%} {photo}")
+    return "\n".join(lines)
+
+
 def render_caption(event: ResultEvent) -> str:
     """The caption of a generated picture: the prompt and the ``/imagine`` line that reproduces it."""
     job = event.generation
@@ -92,6 +104,11 @@ async def deliver_result(
         await _replace_status(event, t(key, chat.lang, ref=event.error_ref), status_message_id, outbox)
     elif event.kind == "classify":
         await _replace_status(event, render_labels(event), status_message_id, outbox)
+    elif event.kind == "rank":  # answered as a reply to the winning photo
+        winner = event.photo_messages[event.ranking[0]] if event.photo_messages else chat.message_id
+        await outbox.send_text(chat.model_copy(update={"message_id": winner}), render_ranking(event))
+        if status_message_id is not None:
+            await outbox.delete_message(chat, status_message_id)
     else:
         keyboard = result_keyboard(event.job_id, len(event.image_keys))
         await outbox.send_photo(chat, images[0], render_caption(event), keyboard)

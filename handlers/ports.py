@@ -6,10 +6,11 @@ tests); ``bot.queue`` implements :class:`JobSubmitter` with RQ.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from handlers.protocol import ChatRef, ClassifyJob, GenerateJob
+from handlers.protocol import ChatRef, ClassifyJob, GenerateJob, RankJob
 
 MessageId = int | str
 ACTION_MAX_BYTES = 64  # Telegram's callback_data limit; Discord's custom_id allows 100
@@ -28,6 +29,15 @@ class Button:
 
 
 Keyboard = list[list[Button]]
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A photo the user sent, not downloaded yet: ``download`` fetches it, ``size`` is what the platform says."""
+
+    download: Callable[[], Awaitable[bytes]]
+    size: int | None
+    message_id: MessageId
 
 
 class Outbox(Protocol):
@@ -66,6 +76,10 @@ class JobSubmitter(Protocol):
 
     async def submit_classify(self, job_id: str, job: ClassifyJob, image: bytes) -> int | None:
         """Store ``image`` under ``job.image_key`` and enqueue a classification job unless it exists."""
+        ...
+
+    async def submit_rank(self, job_id: str, job: RankJob, images: list[bytes]) -> int | None:
+        """Store ``images`` under ``job.image_keys`` and enqueue a ranking job unless it exists."""
         ...
 
     async def load_generation(self, job_id: str) -> GenerateJob | None:

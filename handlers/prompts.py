@@ -33,6 +33,11 @@ def parse_prompt(text: str | None) -> str:
     return prompt
 
 
+def is_label_list(caption: str | None) -> bool:
+    """Whether a caption lists labels (``кошка, собака``) rather than being one phrase (``самый смешной мем``)."""
+    return bool(_LABEL_SEPARATORS.search((caption or "").strip()))
+
+
 def parse_labels(caption: str | None) -> list[str] | None:
     """Split a caption like ``кошка, собака; медведь`` into labels (deduplicated, order kept).
 

@@ -15,13 +15,15 @@ GENERATE_QUEUE = "molbert-generate"
 CLASSIFY_QUEUE = "molbert-classify"
 GENERATE_FUNC = "workers.jobs.generate"
 CLASSIFY_FUNC = "workers.jobs.classify"
+RANK_FUNC = "workers.jobs.rank"  # runs on CLASSIFY_QUEUE
 FAILURE_CALLBACK = "workers.jobs.report_failure"
 
 KEY_PREFIX = "molbert"
 RESULT_STREAM_CONSUMER_GROUP = "delivery"
 
-JobKind = Literal["imagine", "classify"]
-EventKind = Literal["imagine", "classify", "progress"]
+JobKind = Literal["imagine", "classify", "rank"]
+EventKind = Literal["imagine", "classify", "rank", "progress"]
+MAX_RANKED_PHOTOS = 10  # a Telegram album holds at most 10
 
 
 class ChatRef(BaseModel):
@@ -67,6 +69,18 @@ class ClassifyJob(BaseModel):
     labels: list[str] | None = Field(None, description="the user's own labels; None means the default set")
 
 
+class RankJob(BaseModel):
+    """Payload of a ranking job: several photos (an album) ordered by similarity to one query.
+
+    ``image_keys[i]`` holds the i-th photo (JPEG), sent as message ``photo_messages[i]``.
+    """
+
+    chat: ChatRef
+    query: str
+    image_keys: list[str] = Field(min_length=2, max_length=MAX_RANKED_PHOTOS)
+    photo_messages: list[int | str] = Field(default_factory=list, description="each photo's message, to reply to")
+
+
 class ScoredLabel(BaseModel):
     """One label and its probability (0..1)."""
 
@@ -95,7 +109,10 @@ class ResultEvent(BaseModel):
     labels: list[ScoredLabel] = Field(default_factory=list)
     user_labels: bool = False
     label_count: int = Field(0, description="how many labels the photo was scored against")
-    question: str | None = Field(None, description="the one label asked about (a yes/no question)")
+    question: str | None = Field(None, description="the one label asked about (a yes/no question); a rank query")
+    ranking: list[int] = Field(default_factory=list, description="rank: photo indices, best match first")
+    scores: list[float] = Field(default_factory=list, description="rank: each photo's share (0..1), by index")
+    photo_messages: list[int | str] = Field(default_factory=list, description="rank: each photo's message")
     progress: float | None = Field(None, description="0..1, for progress events")
 
 
@@ -141,6 +158,11 @@ def params_key(job_id: str) -> str:
 def input_key(job_id: str) -> str:
     """Where a frontend keeps the photo a classification job reads (JPEG bytes, with a TTL)."""
     return f"{KEY_PREFIX}:input:{job_id}"
+
+
+def rank_input_key(job_id: str, index: int) -> str:
+    """Where a frontend keeps the ``index``-th photo a ranking job reads (JPEG bytes, with a TTL)."""
+    return f"{KEY_PREFIX}:input:{job_id}:{index}"
 
 
 def status_message_key(job_id: str) -> str:

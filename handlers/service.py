@@ -9,19 +9,24 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
+from functools import partial
 
 from handlers import buttons, images, options, prompts
 from handlers.errors import QueueUnavailable, UserError
-from handlers.ports import JobSubmitter, Outbox
+from handlers.limits import Admission
+from handlers.ports import JobSubmitter, Outbox, Upload
 from handlers.protocol import (
     CLASSIFY_QUEUE,
     GENERATE_QUEUE,
+    MAX_RANKED_PHOTOS,
     ChatRef,
     ClassifyJob,
     GenerateJob,
+    RankJob,
     image_key,
     input_key,
     job_id_for,
+    rank_input_key,
 )
 from handlers.safety import PromptBlocklist
 from handlers.texts import t
@@ -37,9 +42,12 @@ def new_seed() -> int:
 class Molbert:
     """The bot's behaviour, shared by every frontend."""
 
-    def __init__(self, jobs: JobSubmitter, blocklist: PromptBlocklist | None = None) -> None:
+    def __init__(
+        self, jobs: JobSubmitter, blocklist: PromptBlocklist | None = None, admission: Admission | None = None
+    ) -> None:
         self.jobs = jobs
         self.blocklist = blocklist or PromptBlocklist.load()
+        self.admission = admission  # None: no limits (tests, or an operator who wants none)
 
     async def start(self, chat: ChatRef, outbox: Outbox, name: str) -> None:
         """Greet the user (``/start``)."""
@@ -61,7 +69,7 @@ class Molbert:
         seed = request.seed if request.seed is not None else new_seed()
         job_id = job_id_for(chat, "imagine")
         job = options.generation_job(chat, request, seed)
-        return await self._submit(chat, job_id, self.jobs.submit_generate(job_id, job), outbox, GENERATE_QUEUE)
+        return await self._submit(chat, job_id, partial(self.jobs.submit_generate, job_id, job), outbox, GENERATE_QUEUE)
 
     async def classify(
         self,
@@ -84,8 +92,56 @@ class Molbert:
             return None
         job_id = job_id_for(chat, "classify")
         job = ClassifyJob(chat=chat, image_key=input_key(job_id), labels=labels)
-        submission = self.jobs.submit_classify(job_id, job, photo)
+        submission = partial(self.jobs.submit_classify, job_id, job, photo)
         return await self._submit(chat, job_id, submission, outbox, CLASSIFY_QUEUE)
+
+    async def album(self, chat: ChatRef, uploads: list[Upload], caption: str | None, outbox: Outbox) -> list[str]:
+        """Several photos sent together (a Telegram album); ``chat.message_id`` is the first one's message.
+
+        A caption that is one phrase (``самый смешной мем``) ranks the photos by it. Without a caption, or with a
+        label list (``кошка, собака``), each photo is classified on its own, answered as a reply to it, exactly
+        as if it had been sent alone. Returns the ids of the jobs queued.
+        """
+        if caption and caption.strip() and len(uploads) >= 2 and not prompts.is_label_list(caption):
+            job_id = await self.rank(chat, uploads, caption, outbox)
+            return [job_id] if job_id else []
+        queued = []
+        for upload in uploads:
+            photo_chat = chat.model_copy(update={"message_id": upload.message_id})
+            job_id = await self.classify(photo_chat, upload.download, upload.size, caption, outbox)
+            queued += [job_id] if job_id else []
+        return queued
+
+    async def rank(self, chat: ChatRef, uploads: list[Upload], query: str, outbox: Outbox) -> str | None:
+        """Queue a ranking of several photos (an album) by similarity to ``query`` (``самый смешной мем``).
+
+        ``chat.message_id`` is the album's first message (it names the job). Every photo is size-checked first,
+        then downloaded and checked; one bad photo refuses the whole request with its reason.
+        """
+        try:
+            query = prompts.clean_text(query or "")
+            if not query:
+                raise UserError("rank_no_query")
+            if len(query) > prompts.MAX_PROMPT_CHARS:
+                raise UserError("prompt_too_long", length=len(query), limit=prompts.MAX_PROMPT_CHARS)
+            if not 2 <= len(uploads) <= MAX_RANKED_PHOTOS:
+                raise UserError("rank_photo_count", limit=MAX_RANKED_PHOTOS)
+            for upload in uploads:
+                images.check_download_size(upload.size)
+            photos = [images.normalize_image(await upload.download()) for upload in uploads]
+        except UserError as err:
+            await outbox.send_text(chat, t(err.key, chat.lang, **err.values))
+            return None
+        job_id = job_id_for(chat, "rank")
+        job = RankJob(
+            chat=chat,
+            query=query,
+            image_keys=[rank_input_key(job_id, index) for index in range(len(photos))],
+            photo_messages=[upload.message_id for upload in uploads],
+        )
+        return await self._submit(
+            chat, job_id, partial(self.jobs.submit_rank, job_id, job, photos), outbox, CLASSIFY_QUEUE
+        )
 
     async def press(self, chat: ChatRef, action: str, event_id: str, outbox: Outbox) -> str:
         """A result button was pressed; return a short notice for the presser (toast / ephemeral reply).
@@ -120,7 +176,7 @@ class Molbert:
 
     async def _submit_press(self, chat: ChatRef, job: GenerateJob, kind: str, event_id: str, outbox: Outbox) -> str:
         job_id = job_id_for(chat, kind, event_id)
-        await self._submit(chat, job_id, self.jobs.submit_generate(job_id, job), outbox, GENERATE_QUEUE)
+        await self._submit(chat, job_id, partial(self.jobs.submit_generate, job_id, job), outbox, GENERATE_QUEUE)
         return t("button_accepted", chat.lang)
 
     async def _send_full_size(
@@ -136,12 +192,25 @@ class Molbert:
         await outbox.send_text(chat, t(key, chat.lang, **values))
 
     async def _submit(
-        self, chat: ChatRef, job_id: str, submission: Awaitable[int | None], outbox: Outbox, queue: str
+        self, chat: ChatRef, job_id: str, submit: Callable[[], Awaitable[int | None]], outbox: Outbox, queue: str
     ) -> str | None:
+        """Check the limits, queue the job, and tell the user their place (or why it was not queued)."""
         try:
-            position = await submission
+            if self.admission is not None:
+                await self.admission.admit(chat, job_id, queue)
+        except UserError as err:
+            await outbox.send_text(chat, t(err.key, chat.lang, **err.values))
+            return None
+        except QueueUnavailable:
+            log.exception("could not check the limits for job %s", job_id)
+            await outbox.send_text(chat, t("queue_unavailable", chat.lang))
+            return None
+        try:
+            position = await submit()
         except QueueUnavailable:
             log.exception("could not queue job %s", job_id)
+            if self.admission is not None:
+                await self.admission.release(chat, job_id)
             await outbox.send_text(chat, t("queue_unavailable", chat.lang))
             return None
         if position is None:

@@ -139,6 +139,29 @@ class ZeroShotClassifier:
         ranked = zip(unique, scores.tolist(), strict=True)
         return sorted(ranked, key=lambda pair: pair[1], reverse=True)
 
+    def classify_batch(
+        self, images: Sequence[Image.Image], labels_per_image: Sequence[Sequence[str]]
+    ) -> list[list[tuple[str, float]]]:
+        """:meth:`classify` for several images at once: one image-encoder pass for all of them, text embeddings
+        once per distinct label set (and cached as usual). Returns one best-first list per image."""
+        if len(images) != len(labels_per_image):
+            raise ValueError("one label list per image is needed")
+        label_sets = [tuple(dict.fromkeys(labels)) for labels in labels_per_image]
+        if not all(label_sets):
+            raise ValueError("at least one label is needed")
+        if not images:
+            return []
+        with torch.inference_mode():
+            texts = {labels: self._label_embeddings(labels) for labels in dict.fromkeys(label_sets)}
+            pictures = self._image_embeddings(images)
+            bias = getattr(self.model, "logit_bias", None)
+            results = []
+            for picture, labels in zip(pictures, label_sets, strict=True):
+                scores = label_scores(picture, texts[labels], self.model.logit_scale, bias)
+                ranked = zip(labels, scores.tolist(), strict=True)
+                results.append(sorted(ranked, key=lambda pair: pair[1], reverse=True))
+        return results
+
     def similarities(self, images: Sequence[Image.Image], text: str) -> list[float]:
         """Cosine similarity of each image to ``text`` (the prompt as typed, no template)."""
         with torch.inference_mode():
@@ -146,6 +169,12 @@ class ZeroShotClassifier:
             prompt = normalize(features(output, "text"))[0]
             pictures = self._image_embeddings(images)
             return (pictures @ prompt).tolist()
+
+    def shares(self, similarities: Sequence[float]) -> list[float]:
+        """Turn the similarities of several images to one text into shares summing to 1 (a softmax over the
+        images at the model's logit scale): how much more each image fits the text than the others."""
+        logits = self.model.logit_scale.detach().float().exp().cpu() * torch.tensor(similarities, dtype=torch.float32)
+        return logits.softmax(dim=-1).tolist()
 
     def rank_images(self, images: Sequence[Image.Image], text: str) -> list[int]:
         """Indices of ``images``, most similar to ``text`` first: ruDALL-E's best-of-N re-ranking."""

@@ -6,7 +6,7 @@ import itertools
 from dataclasses import dataclass, field
 
 from handlers.ports import Keyboard, MessageId
-from handlers.protocol import ChatRef, ClassifyJob, GenerateJob, image_key
+from handlers.protocol import ChatRef, ClassifyJob, GenerateJob, RankJob, image_key
 
 
 @dataclass
@@ -70,7 +70,7 @@ class MemoryJobs:
     """A job submitter that keeps jobs in lists, refusing a job id it has seen (like RQ's ``unique=True``)."""
 
     def __init__(self) -> None:
-        self.jobs: dict[str, GenerateJob | ClassifyJob] = {}
+        self.jobs: dict[str, GenerateJob | ClassifyJob | RankJob] = {}
         self.images: dict[str, bytes] = {}
         self.status_messages: dict[str, MessageId] = {}
         self.delivered: set[str] = set()
@@ -81,6 +81,10 @@ class MemoryJobs:
 
     async def submit_classify(self, job_id: str, job: ClassifyJob, image: bytes) -> int | None:
         self.images[job.image_key] = image
+        return self._add(job_id, job)
+
+    async def submit_rank(self, job_id: str, job: RankJob, images: list[bytes]) -> int | None:
+        self.images.update(zip(job.image_keys, images, strict=True))
         return self._add(job_id, job)
 
     async def load_generation(self, job_id: str) -> GenerateJob | None:
@@ -97,7 +101,7 @@ class MemoryJobs:
         self.status_messages[job_id] = message_id
         return job_id not in self.delivered
 
-    def _add(self, job_id: str, job: GenerateJob | ClassifyJob) -> int | None:
+    def _add(self, job_id: str, job: GenerateJob | ClassifyJob | RankJob) -> int | None:
         if job_id in self.jobs:
             return None
         self.jobs[job_id] = job

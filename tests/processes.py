@@ -15,6 +15,16 @@ REPO = Path(__file__).resolve().parent.parent
 _SCRUBBED = ("REDIS_URL", "TELEGRAM_BOT_TOKEN", "TELEGRAM_API_URL", "DISCORD_TOKEN", "MODEL_PRESET", "MODEL_DEVICE")
 
 
+# End-to-end suites send dozens of jobs from one test user within a minute; fair-use limits are tested on their own
+# (tests/test_limits.py, and an end-to-end case that sets them), so processes start with them off unless told.
+UNLIMITED = {
+    "LIMIT_CONCURRENT_PER_USER": "0",
+    "LIMIT_PER_USER_PER_MINUTE": "0",
+    "LIMIT_PER_USER_PER_DAY": "0",
+    "LIMIT_PER_CHAT_PER_MINUTE": "0",
+}
+
+
 class ManagedProcess:
     """A child process whose combined output goes to ``log_path``; stopped with SIGTERM like a service."""
 
@@ -25,7 +35,11 @@ class ManagedProcess:
         self.log_path = log_path
         self._log = log_path.open("wb")
         self.process = subprocess.Popen(
-            [sys.executable, *args], env={**base, **env}, cwd=cwd, stdout=self._log, stderr=subprocess.STDOUT
+            [sys.executable, *args],
+            env={**base, **UNLIMITED, **env},
+            cwd=cwd,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
         )
 
     @property

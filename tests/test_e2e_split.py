@@ -13,6 +13,7 @@ from rq import Queue
 from rq.serializers import JSONSerializer
 
 from handlers.protocol import GENERATE_QUEUE
+from handlers.texts import t
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.processes import ManagedProcess
 
@@ -55,3 +56,25 @@ async def test_a_token_telegram_rejects_stops_the_bot_with_one_clear_line(redis_
     last_line = bot.log.strip().splitlines()[-1]
     assert last_line == "Configuration error: TELEGRAM_BOT_TOKEN: Telegram rejected this token (Unauthorized)"
     assert "Wrong-token" not in bot.log
+
+
+async def test_fair_use_limits_are_enforced_by_the_real_bot(redis_url, tmp_path):
+    """No worker runs: the first picture stays queued, so a second one goes over LIMIT_CONCURRENT_PER_USER=1."""
+    async with FakeTelegramAPI() as telegram:
+        env = {
+            "REDIS_URL": redis_url,
+            "TELEGRAM_BOT_TOKEN": telegram.token,
+            "TELEGRAM_API_URL": telegram.base_url,
+            "LIMIT_CONCURRENT_PER_USER": "1",
+        }
+        bot = ManagedProcess(["-m", "bot"], env, cwd=tmp_path, log_path=tmp_path / "bot.log")
+        try:
+            await telegram.wait_for_call("setMyCommands", timeout=60)
+            alice = telegram.user(4004, "Алиса")
+            first = telegram.send_text(alice["id"], alice, "/imagine кот")
+            await telegram.wait_for_text(alice["id"], "⏳", after=first["message_id"])
+            second = telegram.send_text(alice["id"], alice, "/imagine пёс")
+            refusal = await telegram.wait_for_message(alice["id"], after=second["message_id"])
+            assert refusal.text == t("limit_concurrent", "ru", count=1)
+        finally:
+            assert await asyncio.to_thread(bot.stop) == 0, bot.log

@@ -154,6 +154,30 @@ async def test_photo_with_caption_labels_is_classified_among_them(telegram, bot_
     assert sorted(line.split("% ", 1)[1] for line in lines[1:]) == sorted(labels)
 
 
+async def test_album_with_a_query_is_ranked_in_reply_to_the_best_photo(telegram, bot_process, alice):
+    colors = [(200, 30, 30), (30, 200, 30), (30, 30, 200)]
+    album = [
+        telegram.send_photo(
+            alice["id"],
+            alice,
+            images.png(64, 64, color),
+            caption="самый смешной мем" if index == 0 else None,
+            media_group_id="album-1",
+        )
+        for index, color in enumerate(colors)
+    ]
+    answer = await telegram.wait_for_text(alice["id"], "🏆", after=album[-1]["message_id"], timeout=RESULT_TIMEOUT)
+    lines = answer.text.splitlines()
+    assert lines[0].startswith("🏆 «самый смешной мем»")
+    places = [line.rsplit("фото ", 1)[1] for line in lines[1:]]
+    assert sorted(places) == ["1", "2", "3"]
+    assert f"фото {places[0]}" in lines[0]
+    assert answer.reply_to_message_id == album[int(places[0]) - 1]["message_id"]
+    await asyncio.sleep(0.5)
+    later = [m for m in telegram.messages(alice["id"]) if m.message_id > album[-1]["message_id"] and not m.deleted]
+    assert later == [answer], "one answer for the whole album (the queued message is removed)"
+
+
 async def test_classify_command_in_reply_to_a_photo(telegram, bot_process, alice):
     photo = telegram.send_photo(alice["id"], alice, images.png(70, 70, (10, 10, 200)))
     await telegram.wait_for_text(alice["id"], "%", after=photo["message_id"], timeout=RESULT_TIMEOUT)

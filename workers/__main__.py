@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import redis
 
 from bot.settings import ConfigError, ModelSettings, RedisSettings, SafetySettings, WorkerSettings, load
+from workers import runtime
 from workers.safety import DEFAULT_SAFE_LABELS, DEFAULT_UNSAFE_LABELS, ImageSafety, labels_from_setting
 from workers.worker import MolbertWorker, parse_queues
 
@@ -29,8 +30,13 @@ def image_safety(models: LoadedModels) -> ImageSafety:
     )
 
 
-def main() -> int:
-    """Run one worker; returns the process exit code (2 for a configuration error)."""
+def main(argv: list[str] | None = None) -> int:
+    """Run one worker (or ``download``); returns the process exit code (2 for a configuration error)."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["download"]:
+        from workers.download import main as download
+
+        return download(argv[1:])
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         redis_settings, model_settings, worker_settings, _ = (
@@ -58,6 +64,7 @@ def main() -> int:
     )
     connection = redis.Redis.from_url(redis_settings.url.get_secret_value())
     queues = parse_queues(worker_settings.queues)
+    runtime.set_batch_size(worker_settings.batch_size)
     worker = MolbertWorker(models, connection, queues, name=worker_settings.name, safety=image_safety(models))
     log.info(
         "ready: preset %s, generator %s, classifier %s, on %s/%s, loaded in %.1f s; queues %s",

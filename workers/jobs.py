@@ -4,14 +4,26 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import logging
 import time
 
 from PIL import Image
-from rq import get_current_job
+from rq import Queue, get_current_job
 from rq.job import Job
+from rq.serializers import JSONSerializer
 
-from handlers.protocol import CLASSIFY_QUEUE, GENERATE_QUEUE, ClassifyJob, GenerateJob, ResultEvent, ScoredLabel
+from handlers.protocol import (
+    CLASSIFY_FUNC,
+    CLASSIFY_QUEUE,
+    GENERATE_QUEUE,
+    KEY_PREFIX,
+    ClassifyJob,
+    GenerateJob,
+    RankJob,
+    ResultEvent,
+    ScoredLabel,
+)
 from models.generator import VariationsUnsupported
 from models.labels import default_labels
 from workers import runtime
@@ -21,6 +33,9 @@ from workers.publish import publish, record_duration, store_grid, store_images
 log = logging.getLogger(__name__)
 
 TOP_LABELS = 10
+ANSWERED_TTL = 3600  # as long as a queued photo is kept
+CLAIM_PREFIX = "claimed:"  # an answered-marker value while a batch is scoring the job: "claimed:<batch's job id>"
+CLAIM_WAIT = 30.0  # how long a job waits for the batch that claimed it before answering itself
 
 
 class Refusal(Exception):
@@ -90,35 +105,165 @@ def _paint(job: Job, request: GenerateJob) -> tuple[list[Image.Image], list[int]
 
 
 def classify(payload: dict) -> dict:
-    """Score ``payload``'s photo against its labels (or the default set) and publish the top labels."""
+    """Score ``payload``'s photo against its labels (or the default set) and publish the top labels.
+
+    Micro-batching: the job also scores up to ``WORKER_BATCH_SIZE - 1`` classification jobs waiting behind it in
+    the queue, all in one image-encoder pass, and publishes their results too, marking each as answered. Those
+    jobs stay in the queue and run through RQ as usual (so its registries, retries and TTLs are untouched), but
+    find their answer already given and return at once. A batch claims each job first (``SET NX``), so with several
+    workers each photo is scored once; a job claimed by a batch still running waits for its answer. A batch that
+    fails gives its claims back, and a job whose claimer vanished answers itself after ``CLAIM_WAIT`` seconds.
+    """
     request = ClassifyJob.model_validate(payload)
     job = get_current_job()
+    if not _claim(job.connection, job.id, job.id):
+        answered = _answer_of(job.connection, job.id)
+        if answered is not None:
+            return answered
     try:
         image = _load_image(job, request.image_key, "photo_gone")
     except Refusal as refusal:
         return _publish_refusal(job, request.chat, "classify", refusal)
+    batch = [(job.id, request, image), *_waiting_classifications(job, runtime.batch_size() - 1)]
+    try:
+        return _classify_batch(job, batch)
+    except BaseException:
+        _release_claims(job.connection, [job_id for job_id, _request, _image in batch])
+        raise
+
+
+def _classify_batch(job: Job, batch: list[tuple[str, ClassifyJob, Image.Image]]) -> dict:
+    """Score a batch in one pass, publish every result, and leave each peeked job its answer."""
+    labels = [_labels_of(request) for _id, request, _image in batch]
+    classifier = runtime.models().classifier
+    started = time.perf_counter()
+    results = classifier.classify_batch([image for _id, _request, image in batch], [ls for ls, _q in labels])
+    seconds = (time.perf_counter() - started) / len(batch)
+    if len(batch) > 1:
+        log.info("job %s classified %d waiting photos in one batch", job.id, len(batch))
+    own = None
+    for (job_id, request, _image), (label_list, question), scores in zip(batch, labels, results, strict=True):
+        event = ResultEvent(
+            job_id=job_id,
+            kind="classify",
+            chat=request.chat,
+            labels=[ScoredLabel(label=label, score=score) for label, score in scores[:TOP_LABELS]],
+            user_labels=request.labels is not None,
+            label_count=len(label_list),
+            question=question,
+            model=short_model_name(classifier.name),
+            seconds=round(seconds, 3),
+        )
+        publish(job.connection, event)
+        result = {"labels": [label.model_dump() for label in event.labels]}
+        with job.connection.pipeline() as pipe:
+            pipe.set(answered_key(job_id), json.dumps(result), ex=ANSWERED_TTL)
+            pipe.delete(request.image_key)
+            pipe.execute()
+        record_duration(job.connection, CLASSIFY_QUEUE, seconds)
+        own = own or result
+    return own
+
+
+def answered_key(job_id: str) -> str:
+    """A classification job's answer (its JSON result) once given, or ``claimed:<id>`` while being scored."""
+    return f"{KEY_PREFIX}:answered:{job_id}"
+
+
+def _claim(connection, job_id: str, claimer: str) -> bool:
+    """Take ``job_id`` for scoring by ``claimer``; ``False`` if another batch has it or it was answered.
+
+    A claim left by an earlier attempt of the same job (``claimer == job_id``) is taken over.
+    """
+    if connection.set(answered_key(job_id), CLAIM_PREFIX + claimer, nx=True, ex=ANSWERED_TTL):
+        return True
+    return claimer == job_id and connection.get(answered_key(job_id)) == (CLAIM_PREFIX + claimer).encode()
+
+
+def _answer_of(connection, job_id: str) -> dict | None:
+    """The answer another batch gives this job (waiting up to ``CLAIM_WAIT`` while it scores), or ``None``
+    when that batch failed or vanished: then the job answers itself (delivery drops a late duplicate)."""
+    deadline = time.monotonic() + CLAIM_WAIT
+    while time.monotonic() < deadline:
+        value = connection.get(answered_key(job_id))
+        if value is None:
+            return None
+        if not value.startswith(CLAIM_PREFIX.encode()):
+            return json.loads(value)
+        time.sleep(0.05)
+    log.warning("job %s: the batch that claimed it did not answer in %.0f s; answering itself", job_id, CLAIM_WAIT)
+    return None
+
+
+def _release_claims(connection, job_ids: list[str]) -> None:
+    """A failed batch gives its jobs back (each then runs on its own)."""
+    for job_id in job_ids:
+        value = connection.get(answered_key(job_id))
+        if value is not None and value.startswith(CLAIM_PREFIX.encode()):
+            connection.delete(answered_key(job_id))
+
+
+def _labels_of(request: ClassifyJob) -> tuple[list[str], str | None]:
+    """The labels to score a photo against, and the one label asked about (a yes/no question) if so."""
     labels = request.labels or list(default_labels())
     question = labels[0] if len(labels) == 1 else None
     if question:  # one label: is it the photo, rather than any everyday thing?
         labels = [question, *(label for label in default_labels() if label.casefold() != question.casefold())]
+    return labels, question
+
+
+def _waiting_classifications(job: Job, limit: int) -> list[tuple[str, ClassifyJob, Image.Image]]:
+    """Up to ``limit`` classification jobs queued behind ``job`` (not answered yet, photo present), peeked at
+    without taking them off the queue."""
+    if limit <= 0:
+        return []
+    queue = Queue(CLASSIFY_QUEUE, connection=job.connection, serializer=JSONSerializer)
+    waiting = []
+    for other in Job.fetch_many(queue.get_job_ids(0, limit * 2), job.connection, serializer=JSONSerializer):
+        if other is None or other.id == job.id or other.func_name != CLASSIFY_FUNC:
+            continue
+        if not _claim(job.connection, other.id, job.id):
+            continue  # answered already, or another worker's batch has it
+        try:
+            request = ClassifyJob.model_validate(other.args[0])
+            image = _load_image(job, request.image_key, "photo_gone")
+        except (Refusal, ValueError, IndexError, OSError):
+            _release_claims(job.connection, [other.id])
+            continue  # it will run (and answer, or refuse) on its own
+        waiting.append((other.id, request, image))
+        if len(waiting) == limit:
+            break
+    return waiting
+
+
+def rank(payload: dict) -> dict:
+    """Order ``payload``'s photos by similarity to its query (best first) and publish the ranking."""
+    request = RankJob.model_validate(payload)
+    job = get_current_job()
+    try:
+        photos = [_load_image(job, key, "photo_gone") for key in request.image_keys]
+    except Refusal as refusal:
+        return _publish_refusal(job, request.chat, "rank", refusal)
+    classifier = runtime.models().classifier
     started = time.perf_counter()
-    scores = runtime.models().classifier.classify(image, labels)
+    similarities = classifier.similarities(photos, request.query)
     seconds = time.perf_counter() - started
+    ranking = sorted(range(len(photos)), key=lambda index: similarities[index], reverse=True)
     event = ResultEvent(
         job_id=job.id,
-        kind="classify",
+        kind="rank",
         chat=request.chat,
-        labels=[ScoredLabel(label=label, score=score) for label, score in scores[:TOP_LABELS]],
-        user_labels=request.labels is not None,
-        label_count=len(labels),
-        question=question,
-        model=short_model_name(runtime.models().classifier.name),
+        question=request.query,
+        ranking=ranking,
+        scores=classifier.shares(similarities),
+        photo_messages=request.photo_messages,
+        model=short_model_name(classifier.name),
         seconds=round(seconds, 3),
     )
     publish(job.connection, event)
     record_duration(job.connection, CLASSIFY_QUEUE, seconds)
-    job.connection.delete(request.image_key)
-    return {"labels": [label.model_dump() for label in event.labels]}
+    job.connection.delete(*request.image_keys)
+    return {"ranking": ranking, "similarities": similarities}
 
 
 def _load_image(job: Job, key: str, error_key: str) -> Image.Image:
@@ -152,7 +297,7 @@ def report_failure(job: Job, connection, exc_type, exc_value, traceback) -> None
     ref = error_reference(job.id)
     log.error("job %s failed for good, reference %s: %s", job.id, ref, exc_value)
     payload = job.args[0]
-    kind = "imagine" if job.func_name.endswith(".generate") else "classify"
+    kind = {"generate": "imagine", "rank": "rank"}.get(job.func_name.rsplit(".", 1)[-1], "classify")
     event = ResultEvent(
         job_id=job.id,
         kind=kind,

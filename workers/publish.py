@@ -7,6 +7,7 @@ import io
 import redis
 from PIL import Image
 
+from handlers.limits import active_key
 from handlers.protocol import ResultEvent, durations_key, grid_key, image_key, result_stream
 
 RESULT_TTL = 24 * 3600
@@ -53,10 +54,14 @@ def record_duration(connection: redis.Redis, queue: str, seconds: float) -> None
 
 def publish(connection: redis.Redis, event: ResultEvent) -> str:
     """Append ``event`` to the result stream of the platform that owns its chat; return the entry id."""
-    entry_id = connection.xadd(
-        result_stream(event.chat.platform),
-        {"event": event.model_dump_json()},
-        maxlen=STREAM_MAXLEN,
-        approximate=True,
-    )
+    with connection.pipeline() as pipe:
+        pipe.xadd(
+            result_stream(event.chat.platform),
+            {"event": event.model_dump_json()},
+            maxlen=STREAM_MAXLEN,
+            approximate=True,
+        )
+        if event.kind != "progress":  # the job is over: its user's slot is free again
+            pipe.zrem(active_key(event.chat.platform, event.chat.user_id), event.job_id)
+        entry_id = pipe.execute()[0]
     return entry_id.decode() if isinstance(entry_id, bytes) else entry_id

@@ -14,6 +14,18 @@ if TYPE_CHECKING:
 
 _loaded: LoadedModels | None = None
 _safety: ImageSafety | None = None
+_batch_size = 8  # WORKER_BATCH_SIZE
+
+
+def set_batch_size(size: int) -> None:
+    """How many waiting classification jobs one job may score in a single forward pass (1: no batching)."""
+    global _batch_size
+    _batch_size = max(1, size)
+
+
+def batch_size() -> int:
+    """The classification batch size (``WORKER_BATCH_SIZE``)."""
+    return _batch_size
 
 
 def set_models(models: LoadedModels | None, safety: ImageSafety | None = None) -> None:

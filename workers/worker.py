@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from typing import TYPE_CHECKING
 
 import redis
+from rq import Queue
+from rq.job import Job
 from rq.serializers import JSONSerializer
-from rq.worker import SimpleWorker
+from rq.worker import SimpleWorker, WorkerStatus
 
 from handlers.protocol import CLASSIFY_QUEUE, GENERATE_QUEUE
 from workers import runtime
@@ -20,6 +24,17 @@ log = logging.getLogger(__name__)
 
 # Photos take a fraction of a second, pictures take many: a waiting photo goes first.
 DEFAULT_QUEUES = (CLASSIFY_QUEUE, GENERATE_QUEUE)
+
+# Abandoned jobs (docs/reliability.md). While a job runs, a thread renews its heartbeat every HEARTBEAT_INTERVAL s;
+# a job not renewed for ABANDONED_AFTER s is abandoned (its worker died). Idle workers run RQ's registry cleanup
+# (which re-queues an abandoned job that has retries left, else fails it) every MAINTENANCE_INTERVAL s, waking
+# from the queues every WORKER_TTL - 15 s to check. So a killed worker's job runs again about
+# ABANDONED_AFTER + MAINTENANCE_INTERVAL (at most ABANDONED_AFTER + 2 * MAINTENANCE_INTERVAL) s after the kill,
+# when some worker is idle. RQ's defaults would take up to timeout + 60 s + 10 min.
+HEARTBEAT_INTERVAL = 5
+ABANDONED_AFTER = 20
+MAINTENANCE_INTERVAL = 10
+WORKER_TTL = 25
 
 
 class MolbertWorker(SimpleWorker):
@@ -39,10 +54,61 @@ class MolbertWorker(SimpleWorker):
     ) -> None:
         # log_job_description=False: job arguments hold prompts and chat ids, which do not belong in logs
         super().__init__(
-            list(queues), connection=connection, serializer=JSONSerializer, name=name, log_job_description=False
+            list(queues),
+            connection=connection,
+            serializer=JSONSerializer,
+            name=name,
+            log_job_description=False,
+            worker_ttl=WORKER_TTL,
+            maintenance_interval=MAINTENANCE_INTERVAL,
         )
         self.models = models
         runtime.set_models(models, safety)
+
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        """SimpleWorker's, with the job's heartbeat renewed from a thread while it runs in this one."""
+        execution = self.prepare_execution(job)
+        with JobHeartbeat(self, job, execution):
+            self.perform_job(job, queue, execution)
+        self.set_state(WorkerStatus.IDLE)
+
+    def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
+        """How long a running job may go without a heartbeat before it counts as abandoned (RQ: its timeout)."""
+        return ABANDONED_AFTER
+
+
+class JobHeartbeat:
+    """Renews a running job's heartbeat (worker key, execution, StartedJobRegistry entry) every few seconds.
+
+    RQ renews it only from a forking worker's monitoring loop; SimpleWorker runs the job in its main thread, so
+    this thread does it. It stops renewing once the job has outrun its timeout by ABANDONED_AFTER s (stuck where
+    RQ's timeout signal cannot reach it), so that such a job too is eventually given to another worker.
+    """
+
+    def __init__(self, worker: SimpleWorker, job: Job, execution) -> None:
+        self.worker, self.job, self.execution = worker, job, execution
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"heartbeat {job.id}", daemon=True)
+
+    def __enter__(self) -> JobHeartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        timeout = self.job.timeout or Queue.DEFAULT_TIMEOUT
+        give_up = time.monotonic() + timeout + ABANDONED_AFTER if timeout > 0 else float("inf")
+        while not self._stop.wait(HEARTBEAT_INTERVAL):
+            if time.monotonic() > give_up:
+                log.error("job %s outran its %s s timeout; no longer renewing its heartbeat", self.job.id, timeout)
+                return
+            try:
+                self.worker.maintain_heartbeats(self.job, self.execution)
+            except redis.RedisError as exc:  # Redis away for a moment: the next beat may get through
+                log.warning("heartbeat of job %s failed: %s", self.job.id, exc)
 
 
 def parse_queues(value: str) -> tuple[str, ...]:

@@ -1,4 +1,4 @@
-"""The Telegram frontend: aiogram long polling plus the listener that delivers results to Telegram chats."""
+"""The Telegram frontend: aiogram long polling (or a webhook server) plus the listener that delivers results."""
 
 from __future__ import annotations
 
@@ -11,11 +11,14 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramNetworkError, TelegramUnauthorizedError
 from aiogram.types import BotCommand, BotCommandScopeDefault, User
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
+from aiohttp import web
 
 from bot.results import ResultListener
 from bot.settings import ConfigError, TelegramSettings
 from bot.telegram.chat import PLATFORM
 from bot.telegram.outbox import TelegramOutbox
+from bot.telegram.retry import TelegramRetry
 from bot.telegram.routers import all_routers
 from handlers.service import Molbert
 from handlers.texts import LANGUAGES, t
@@ -30,7 +33,9 @@ def create_bot(settings: TelegramSettings) -> Bot:
     session = None
     if settings.api_url is not None:
         session = AiohttpSession(api=TelegramAPIServer.from_base(str(settings.api_url)))
-    return Bot(token=settings.bot_token.get_secret_value(), session=session)
+    bot = Bot(token=settings.bot_token.get_secret_value(), session=session)
+    bot.session.middleware(TelegramRetry())  # 429, 5xx and network errors (bot/telegram/retry.py)
+    return bot
 
 
 def create_dispatcher() -> Dispatcher:
@@ -65,8 +70,43 @@ async def register_commands(bot: Bot) -> None:
         await bot.set_my_commands(commands, scope=BotCommandScopeDefault(), language_code=language_code)
 
 
+def webhook_path(settings: TelegramSettings) -> str:
+    """The path the webhook server listens on: ``TELEGRAM_WEBHOOK_PATH``, else the public URL's path."""
+    return settings.webhook_path or settings.webhook_url.path or "/"
+
+
+async def serve_webhook(settings: TelegramSettings, bot: Bot, dispatcher: Dispatcher, **data) -> None:
+    """Serve Telegram's update POSTs until cancelled (aiogram's aiohttp integration), checking the secret token.
+
+    ``setWebhook`` is called once the server listens; ``deleteWebhook`` never is: other replicas behind the same
+    URL keep receiving updates while this one restarts, and Telegram queues them while none answers.
+    """
+    secret = settings.webhook_secret.get_secret_value()
+    app = web.Application()
+    SimpleRequestHandler(dispatcher, bot, secret_token=secret, **data).register(app, path=webhook_path(settings))
+    setup_application(app, dispatcher, bot=bot, **data)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, settings.webhook_host, settings.webhook_port).start()
+        await bot.set_webhook(
+            str(settings.webhook_url), secret_token=secret, allowed_updates=dispatcher.resolve_used_update_types()
+        )
+        log.info(
+            "Telegram webhook mode: listening on %s:%d%s",
+            settings.webhook_host,
+            settings.webhook_port,
+            webhook_path(settings),
+        )
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+
+
 async def run_telegram(settings: TelegramSettings, molbert: Molbert, results: aioredis.Redis, consumer: str) -> None:
-    """Poll Telegram and deliver results until cancelled."""
+    """Poll Telegram (or serve its webhook, with ``TELEGRAM_WEBHOOK_URL``) and deliver results until cancelled."""
+    if settings.webhook_url is not None and settings.webhook_secret is None:
+        raise ConfigError("Configuration error: TELEGRAM_WEBHOOK_SECRET: required when TELEGRAM_WEBHOOK_URL is set")
     bot = create_bot(settings)
     outbox = TelegramOutbox(bot)
     dispatcher = create_dispatcher()
@@ -82,7 +122,12 @@ async def run_telegram(settings: TelegramSettings, molbert: Molbert, results: ai
     await register_commands(bot)
     listener_task = asyncio.create_task(listener.run(), name="telegram-results")
     try:
-        await dispatcher.start_polling(bot, handle_signals=False, molbert=molbert, outbox=outbox)
+        if settings.webhook_url is None:
+            # getUpdates fails while a webhook is set (e.g. left by an earlier webhook-mode run); updates wait
+            await bot.delete_webhook(drop_pending_updates=False)
+            await dispatcher.start_polling(bot, handle_signals=False, molbert=molbert, outbox=outbox)
+        else:
+            await serve_webhook(settings, bot, dispatcher, molbert=molbert, outbox=outbox)
     finally:
         listener.stop()
         await asyncio.gather(listener_task, return_exceptions=True)

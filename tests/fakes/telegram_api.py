@@ -35,6 +35,7 @@ from pathlib import PurePosixPath
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
+import aiohttp
 from aiohttp import web
 from PIL import Image
 
@@ -132,6 +133,11 @@ _NOT_MODIFIED = (
     "as a current content and reply markup of the message"
 )
 _CONFLICT = "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"
+_WEBHOOK_ACTIVE = (
+    "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first"
+)
+_SECRET_TOKEN_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+REGISTERED_SECRET: Any = object()  # post_update's default: the secret_token given to setWebhook
 _FAILURE_DESCRIPTIONS = {
     400: "Bad Request",
     401: "Unauthorized",
@@ -259,6 +265,7 @@ class FakeTelegramAPI:
         self.calls: list[tuple[str, Params]] = []
         self.updates: list[dict[str, Any]] = []
         self.commands: dict[tuple[str, str], list[dict[str, str]]] = {}
+        self.webhook: Params | None = None  # the last setWebhook's parameters, until deleteWebhook
         self._pending: list[dict[str, Any]] = []
         self._sent: list[SentMessage] = []
         self._sent_by_key: dict[tuple[int, int], SentMessage] = {}
@@ -269,6 +276,7 @@ class FakeTelegramAPI:
         self._files_by_path: dict[str, StoredFile] = {}
         self._unanswered_queries: set[str] = set()
         self._failures: defaultdict[str, deque[tuple[int, int, str | None]]] = defaultdict(deque)
+        self._drops: defaultdict[str, deque[bool]] = defaultdict(deque)
         self._update_ids = itertools.count(100_000_001)
         self._message_ids: defaultdict[int, itertools.count[int]] = defaultdict(lambda: itertools.count(1))
         self._file_numbers = itertools.count(1)
@@ -349,8 +357,10 @@ class FakeTelegramAPI:
         reply_to_message_id: int | None = None,
         chat_type: str = "private",
         message_thread_id: int | None = None,
+        media_group_id: str | None = None,
     ) -> dict[str, Any]:
-        """The user sends a photo; returns the Message.
+        """The user sends a photo; returns the Message. Photos sent with one ``media_group_id`` form an album
+        (Telegram delivers its parts as separate updates; only one part usually carries the caption).
 
         ``photo`` lists PhotoSizes like Telegram's: JPEG thumbnails (90/320/800 px, those smaller than the image),
         then the original, whose file serves exactly ``image_bytes``. Raises ValueError if they are not an image.
@@ -360,6 +370,8 @@ class FakeTelegramAPI:
         except OSError as error:
             raise ValueError("send_photo needs image bytes; send other data with send_document") from error
         content = {"photo": sizes, **_user_text_fields("caption", caption)}
+        if media_group_id is not None:
+            content["media_group_id"] = media_group_id
         return self._user_message(chat_id, user, content, reply_to_message_id, chat_type, message_thread_id)
 
     def send_document(
@@ -397,6 +409,26 @@ class FakeTelegramAPI:
         self._queue_update("callback_query", query)
         return query
 
+    async def post_update(
+        self, update: dict[str, Any], url: str | None = None, secret_token: str | None = REGISTERED_SECRET
+    ) -> int:
+        """POST ``update`` to the webhook as Telegram does; returns the HTTP status.
+
+        ``url`` defaults to the one given to setWebhook and ``secret_token`` (the ``X-Telegram-Bot-Api-Secret-Token``
+        header) to that call's secret; ``None`` sends no header. A 2xx answer confirms the update (no longer pending).
+        """
+        if url is None or secret_token is REGISTERED_SECRET:
+            if self.webhook is None:
+                raise AssertionError("no webhook is set (setWebhook was not called)")
+            url = url or self.webhook["url"]
+            secret_token = self.webhook.get("secret_token") if secret_token is REGISTERED_SECRET else secret_token
+        headers = {} if secret_token is None else {_SECRET_TOKEN_HEADER: secret_token}
+        async with aiohttp.ClientSession() as session, session.post(url, json=update, headers=headers) as response:
+            await response.read()
+        if 200 <= response.status < 300:
+            self._pending = [pending for pending in self._pending if pending["update_id"] != update["update_id"]]
+        return response.status
+
     def fail_next(
         self, method: str, status: int = 429, retry_after: int = 1, description: str | None = None, times: int = 1
     ) -> None:
@@ -406,6 +438,16 @@ class FakeTelegramAPI:
         usual description unless ``description`` is given.
         """
         self._failures[method.lower()].extend([(status, retry_after, description)] * times)
+
+    def clear_failures(self) -> None:
+        """Forget the failures and connection drops injected but not yet used up."""
+        self._failures.clear()
+        self._drops.clear()
+
+    def drop_next(self, method: str, *, after_handling: bool, times: int = 1) -> None:
+        """Cut the connection of the next ``times`` calls of ``method`` without an answer: before Telegram acts on
+        the call, or after (the message is sent, the bot just never hears so), which the bot cannot tell apart."""
+        self._drops[method.lower()].extend([after_handling] * times)
 
     # ----------------------------------------------------------------- inspecting what the bot did
 
@@ -507,6 +549,7 @@ class FakeTelegramAPI:
             "getUpdates": self._get_updates,
             "deleteWebhook": self._delete_webhook,
             "getWebhookInfo": self._get_webhook_info,
+            "setWebhook": self._set_webhook,
             "setMyCommands": self._set_my_commands,
             "getMyCommands": self._get_my_commands,
             "deleteMyCommands": self._delete_my_commands,
@@ -536,8 +579,14 @@ class FakeTelegramAPI:
             self._notify()
             if handler is None:
                 raise ApiError(404, "Not Found: method not found")
+            drops = self._drops.get(method.lower())
+            drop_after = drops.popleft() if drops else None
+            if drop_after is False:
+                return _drop_connection(request)
             self._raise_injected_failure(method)
             result = await handler(params)
+            if drop_after:
+                return _drop_connection(request)
         except ApiError as error:
             return error.response()
         return web.json_response({"ok": True, "result": result})
@@ -575,6 +624,8 @@ class FakeTelegramAPI:
 
     async def _get_updates(self, params: Params) -> list[dict[str, Any]]:
         """Long polling: confirm updates below ``offset``, wait up to ``timeout`` s for one, honour ``limit``."""
+        if self.webhook is not None:
+            raise ApiError(409, _WEBHOOK_ACTIVE)
         self._poll_generation += 1
         generation = self._poll_generation
         self._notify()  # a getUpdates still waiting is now superseded, as on Telegram
@@ -599,12 +650,35 @@ class FakeTelegramAPI:
             self._pending = [update for update in self._pending if update["update_id"] >= offset]
 
     async def _delete_webhook(self, params: Params) -> bool:
+        self.webhook = None
         if params.get("drop_pending_updates"):
             self._pending.clear()
         return True
 
+    async def _set_webhook(self, params: Params) -> bool:
+        """Records the webhook; updates reach it only through :meth:`post_update` (nothing is pushed by itself)."""
+        url = params.get("url")
+        if not url:  # Telegram: an empty url removes the webhook
+            return await self._delete_webhook(params)
+        if not str(url).startswith(("http://", "https://")):
+            raise bad_request("bad webhook: An HTTPS URL must be provided for webhook")
+        secret = params.get("secret_token")
+        if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", str(secret)):
+            raise bad_request("bad webhook: secret token contains unallowed characters")
+        if params.get("drop_pending_updates"):
+            self._pending.clear()
+        self.webhook = dict(params)
+        return True
+
     async def _get_webhook_info(self, params: Params) -> dict[str, Any]:
-        return {"url": "", "has_custom_certificate": False, "pending_update_count": len(self._pending)}
+        info = {
+            "url": "" if self.webhook is None else self.webhook["url"],
+            "has_custom_certificate": False,
+            "pending_update_count": len(self._pending),
+        }
+        if self.webhook is not None and self.webhook.get("allowed_updates") is not None:
+            info["allowed_updates"] = self.webhook["allowed_updates"]
+        return info
 
     async def _set_my_commands(self, params: Params) -> bool:
         self.commands[_commands_key(params)] = _valid_commands(params.get("commands"))
@@ -914,6 +988,13 @@ class FakeTelegramAPI:
     def _store_document(self, data: bytes, file_name: str, mime_type: str) -> dict[str, Any]:
         stored = self._store_file(data, "documents", PurePosixPath(file_name).suffix)
         return {**stored.ref(), "file_name": file_name, "mime_type": mime_type}
+
+
+def _drop_connection(request: web.Request) -> web.Response:
+    """Close the client's connection at once; the response returned is never written."""
+    if request.transport is not None:
+        request.transport.abort()
+    return web.Response(status=499)
 
 
 # --------------------------------------------------------------------- request parsing and Telegram's rules

@@ -9,11 +9,14 @@ from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Document, Message, PhotoSize
 
+from bot.telegram.albums import AlbumCollector
 from bot.telegram.chat import chat_ref
 from bot.telegram.outbox import TelegramOutbox
+from handlers.ports import Upload
 from handlers.service import Molbert
 
 router = Router(name=__name__)
+albums: AlbumCollector[Message] = AlbumCollector()
 
 
 @router.message(Command("classify", "распознай", ignore_case=True))
@@ -32,7 +35,10 @@ async def classify_command(
 
 @router.message(F.photo)
 async def photo(message: Message, bot: Bot, molbert: Molbert, outbox: TelegramOutbox) -> None:
-    """Classify the largest size of a photo."""
+    """Classify the largest size of a photo; a photo in an album waits for the rest of it."""
+    if message.media_group_id:
+        await album_part(message, bot, molbert, outbox)
+        return
     largest = message.photo[-1]
     await molbert.classify(
         chat_ref(message), _downloader(bot, largest.file_id), largest.file_size, message.caption, outbox
@@ -42,6 +48,9 @@ async def photo(message: Message, bot: Bot, molbert: Molbert, outbox: TelegramOu
 @router.message(F.document.mime_type.startswith("image/"))
 async def image_document(message: Message, bot: Bot, molbert: Molbert, outbox: TelegramOutbox) -> None:
     """Classify an image sent as a file (uncompressed)."""
+    if message.media_group_id:
+        await album_part(message, bot, molbert, outbox)
+        return
     document = message.document
     await molbert.classify(
         chat_ref(message), _downloader(bot, document.file_id), document.file_size, message.caption, outbox
@@ -53,6 +62,20 @@ async def other_document(message: Message, molbert: Molbert, outbox: TelegramOut
     """Explain that only images can be recognised."""
     mime = message.document.mime_type or message.document.file_name or "?"
     await molbert.refuse(chat_ref(message), outbox, "document_not_image", mime=mime)
+
+
+async def album_part(message: Message, bot: Bot, molbert: Molbert, outbox: TelegramOutbox) -> None:
+    """One image of an album: the first part's handler answers the whole album once it is complete
+    (ranked by its caption, or each image classified)."""
+    parts = await albums.add((message.chat.id, message.media_group_id), message.message_id, message)
+    if not parts:
+        return
+    uploads = []
+    for part in parts:
+        image = image_of(part)
+        uploads.append(Upload(_downloader(bot, image.file_id), image.file_size, part.message_id))
+    caption = next((part.caption for part in parts if part.caption), None)
+    await molbert.album(chat_ref(parts[0]), uploads, caption, outbox)
 
 
 def image_of(message: Message) -> PhotoSize | Document | None:

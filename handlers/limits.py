@@ -1,0 +1,41 @@
+"""Fair use: per-user and per-chat limits and a bound on the queue, checked before anything is queued.
+
+Fairness across users comes from admission control: nobody may have more than ``concurrent_per_user`` jobs
+waiting or running, so one user's burst can delay another user's job by at most that many jobs per user.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from handlers.protocol import ChatRef
+
+
+@dataclass(frozen=True)
+class LimitPolicy:
+    """The limits; 0 switches one off."""
+
+    concurrent_per_user: int = 2
+    per_user_per_minute: int = 6
+    per_user_per_day: int = 200
+    per_chat_per_minute: int = 20
+    max_queue_length: int = 100
+    job_lifetime: int = 1800  # a slot whose job never reported back is freed after this many seconds
+
+
+class Admission(Protocol):
+    """Reserving a slot for a job before it is queued, and giving it back if it was not."""
+
+    async def admit(self, chat: ChatRef, job_id: str, queue: str) -> None:
+        """Reserve a slot for ``job_id``; raise :class:`handlers.errors.UserError` when a limit says no."""
+        ...
+
+    async def release(self, chat: ChatRef, job_id: str) -> None:
+        """Give the slot back (the job was not queued after all)."""
+        ...
+
+
+def active_key(platform: str, user_id: int | str) -> str:
+    """The jobs a user has waiting or running (a sorted set: job id → when its slot expires)."""
+    return f"molbert:active:{platform}:{user_id}"

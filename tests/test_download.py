@@ -1,0 +1,117 @@
+"""``python -m workers download``: which repositories each preset fetches, with only the Hub call replaced."""
+
+from __future__ import annotations
+
+import huggingface_hub
+import huggingface_hub.constants
+import pytest
+
+from models.presets import PRESETS, RU_EN_TRANSLATOR, RUCLIP
+from workers import download
+from workers.__main__ import main as workers_main
+
+DECODER = "kandinsky-community/kandinsky-2-2-decoder"
+PRIOR = "kandinsky-community/kandinsky-2-2-prior"
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch, tmp_path):
+    for name in ("MODEL_PRESET", "MODEL_GENERATOR", "MODEL_TRANSLATOR", "MODEL_CACHE_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)  # no developer .env
+
+
+@pytest.fixture
+def hub(monkeypatch, tmp_path):
+    """Stands in for the network call: records each snapshot_download and returns a local snapshot dir."""
+    calls: list[dict] = []
+
+    def snapshot_download(repo_id, *, allow_patterns=None, ignore_patterns=None):
+        calls.append({"repo_id": repo_id, "allow": allow_patterns, "ignore": ignore_patterns})
+        snapshot = tmp_path / "hub" / repo_id.replace("/", "--")
+        snapshot.mkdir(parents=True, exist_ok=True)
+        if repo_id == DECODER:  # its model card names the prior, as on the Hub
+            (snapshot / "README.md").write_text(f"---\nlicense: apache-2.0\nprior:\n- {PRIOR}\n---\n# Kandinsky 2.2\n")
+        return str(snapshot)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
+    return calls
+
+
+def test_arguments():
+    assert download.parse_args([]).preset is None
+    assert download.parse_args(["--preset", "fast"]).preset == "fast"
+    with pytest.raises(SystemExit) as exc:
+        download.parse_args(["--preset", "huge"])
+    assert exc.value.code == 2
+
+
+def test_tiny_has_nothing_to_download(hub, capsys):
+    assert workers_main(["download", "--preset", "tiny"]) == 0
+    assert "nothing to download" in capsys.readouterr().out
+    assert hub == []
+
+
+def test_the_preset_defaults_to_model_preset(hub, monkeypatch, capsys):
+    monkeypatch.setenv("MODEL_PRESET", "tiny")
+    assert workers_main(["download"]) == 0
+    assert "preset tiny: nothing to download" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("preset", "repos"),
+    [
+        ("quality", [PRESETS["quality"].generator, RUCLIP]),  # reads Russian: no translator
+        ("compact", [DECODER, RUCLIP, RU_EN_TRANSLATOR, PRIOR]),  # the decoder's card connects the prior
+        ("fast", ["stabilityai/sdxl-turbo", RUCLIP, RU_EN_TRANSLATOR]),
+    ],
+)
+def test_a_preset_fetches_its_generator_classifier_and_translator(hub, preset, repos, capsys):
+    assert workers_main(["download", "--preset", preset]) == 0
+    assert [call["repo_id"] for call in hub] == repos
+    by_repo = {call["repo_id"]: call for call in hub}
+    assert by_repo[RUCLIP]["allow"] == ["bpe.model", "config.json", "pytorch_model.bin"]
+    generator = by_repo[repos[0]]
+    assert "*/*" in generator["allow"] and "model_index.json" in generator["allow"]
+    assert "*.fp16.*" in generator["ignore"] and "*.onnx" in generator["ignore"]
+    assert f"preset {preset}: {len(repos)} repositories" in capsys.readouterr().out
+
+
+def test_the_ruclip_file_list_matches_the_loader():
+    from models.ruclip import RUCLIP_FILES
+
+    assert list(RUCLIP_FILES) == download.RUCLIP_FILES
+
+
+def test_model_generator_and_translator_overrides_are_fetched(hub, monkeypatch):
+    monkeypatch.setenv("MODEL_GENERATOR", "black-forest-labs/FLUX.1-schnell")
+    monkeypatch.setenv("MODEL_TRANSLATOR", "my-org/opus-mt-ru-en-finetuned")
+    assert workers_main(["download", "--preset", "fast"]) == 0
+    assert [call["repo_id"] for call in hub] == [
+        "black-forest-labs/FLUX.1-schnell",
+        RUCLIP,
+        "my-org/opus-mt-ru-en-finetuned",
+    ]
+
+
+def test_local_directories_are_not_downloaded(hub, monkeypatch, tmp_path):
+    local = tmp_path / "my-generator"
+    local.mkdir()
+    monkeypatch.setenv("MODEL_GENERATOR", str(local))
+    assert workers_main(["download", "--preset", "quality"]) == 0
+    assert [call["repo_id"] for call in hub] == [RUCLIP, RU_EN_TRANSLATOR]  # unknown models get translated prompts
+
+
+def test_offline_mode_only_checks_the_cache(hub, monkeypatch, capsys):
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    assert workers_main(["download", "--preset", "quality"]) == 0
+    assert "HF_HUB_OFFLINE is set" in capsys.readouterr().out
+
+
+def test_a_failed_download_exits_1(monkeypatch, capsys):
+    def unreachable(repo_id, **kwargs):
+        raise OSError("network is unreachable")
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", unreachable)
+    assert workers_main(["download", "--preset", "fast"]) == 1
+    assert "download failed: OSError: network is unreachable" in capsys.readouterr().err

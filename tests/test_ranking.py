@@ -1,0 +1,229 @@
+"""Ranking an album by a caption query: the album collector, the use case, rendering, and the real worker."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+
+import pytest
+from PIL import Image
+
+from bot.queue import RedisJobs
+from bot.telegram.albums import AlbumCollector
+from handlers.delivery import deliver_result, render_ranking
+from handlers.images import normalize_image
+from handlers.ports import Upload
+from handlers.protocol import (
+    MAX_RANKED_PHOTOS,
+    ChatRef,
+    ClassifyJob,
+    RankJob,
+    ResultEvent,
+    job_id_for,
+    rank_input_key,
+    result_stream,
+)
+from handlers.service import Molbert
+from handlers.texts import t
+from tests import images
+from tests.memory import MemoryJobs, MemoryOutbox
+from workers import runtime
+from workers.worker import MolbertWorker
+
+QUERY = "самый смешной мем"
+COLORS = [(200, 30, 30), (30, 200, 30), (30, 30, 200), (240, 240, 20)]
+
+
+def chat(message_id: int = 10, lang: str = "ru", platform: str = "memory") -> ChatRef:
+    return ChatRef(platform=platform, chat_id=42, user_id=7, message_id=message_id, lang=lang)
+
+
+def uploads(count: int = 3, first_message: int = 10, data: bytes | None = None) -> list[Upload]:
+    def download(index: int):
+        async def fetch() -> bytes:
+            return data if data is not None else images.png(40 + index, 40, COLORS[index % len(COLORS)])
+
+        return fetch
+
+    return [Upload(download(i), 1000, first_message + i) for i in range(count)]
+
+
+@pytest.fixture
+def jobs() -> MemoryJobs:
+    return MemoryJobs()
+
+
+@pytest.fixture
+def outbox() -> MemoryOutbox:
+    return MemoryOutbox()
+
+
+# --- the album collector ---------------------------------------------------------------------------------
+
+
+async def test_album_parts_arriving_separately_are_answered_once_in_message_order():
+    collector: AlbumCollector[str] = AlbumCollector(window=0.1)
+
+    async def part(order: int, delay: float):
+        await asyncio.sleep(delay)
+        return await collector.add(("chat", "album"), order, f"photo{order}")
+
+    results = await asyncio.gather(part(3, 0.0), part(1, 0.02), part(2, 0.05))
+    assert results == [["photo1", "photo2", "photo3"], None, None]  # the first part's caller owns the album
+
+
+async def test_albums_are_kept_apart_and_a_late_part_starts_a_new_album():
+    collector: AlbumCollector[int] = AlbumCollector(window=0.05)
+    first, other = await asyncio.gather(collector.add("a", 1, 1), collector.add("b", 1, 2))
+    assert (first, other) == ([1], [2])
+    assert await collector.add("a", 2, 3) == [3]
+
+
+# --- the use case --------------------------------------------------------------------------------------
+
+
+async def test_album_with_a_query_queues_one_ranking_job(jobs, outbox):
+    job_id = await Molbert(jobs).rank(chat(), uploads(3), f"  {QUERY} ", outbox)
+    assert job_id == job_id_for(chat(), "rank")
+    job = jobs.jobs[job_id]
+    assert isinstance(job, RankJob)
+    assert (job.query, job.photo_messages) == (QUERY, [10, 11, 12])
+    assert job.image_keys == [rank_input_key(job_id, i) for i in range(3)]
+    stored = [Image.open(io.BytesIO(jobs.images[key])) for key in job.image_keys]
+    assert [image.format for image in stored] == ["JPEG"] * 3
+    assert [image.width for image in stored] == [40, 41, 42]
+    assert outbox.texts == [t("queued_next", "ru")]
+
+
+async def test_a_repeated_album_queues_nothing_more(jobs, outbox):
+    molbert = Molbert(jobs)
+    await molbert.rank(chat(), uploads(2), QUERY, outbox)
+    assert await molbert.rank(chat(), uploads(2), QUERY, outbox) is None
+    assert len(jobs.jobs) == 1
+
+
+@pytest.mark.parametrize(
+    ("count", "query", "data", "key"),
+    [
+        (1, QUERY, None, "rank_photo_count"),
+        (MAX_RANKED_PHOTOS + 1, QUERY, None, "rank_photo_count"),
+        (2, " \u200b ", None, "rank_no_query"),
+        (2, QUERY, b"\x00" * 50, "image_unreadable"),
+    ],
+    ids=["one-photo", "too-many", "blank-query", "broken-photo"],
+)
+async def test_bad_rankings_are_explained_and_queue_nothing(jobs, outbox, count, query, data, key):
+    assert await Molbert(jobs).rank(chat(), uploads(count, data=data), query, outbox) is None
+    assert jobs.jobs == {}
+    assert outbox.texts == [t(key, "ru", limit=MAX_RANKED_PHOTOS)]
+
+
+async def test_too_big_photo_is_refused_before_any_download(jobs, outbox):
+    downloaded = []
+
+    async def download() -> bytes:
+        downloaded.append(1)
+        return images.png()
+
+    big = [Upload(download, 1000, 1), Upload(download, 30 * 2**20, 2)]
+    assert await Molbert(jobs).rank(chat(), big, QUERY, outbox) is None
+    assert downloaded == []
+    assert "30.0" in outbox.texts[0]
+
+
+async def test_album_with_a_phrase_is_ranked(jobs, outbox):
+    [job_id] = await Molbert(jobs).album(chat(), uploads(3), QUERY, outbox)
+    assert isinstance(jobs.jobs[job_id], RankJob)
+
+
+@pytest.mark.parametrize("caption", [None, "", "кошка, собака"])
+async def test_album_without_a_query_classifies_each_photo_as_a_reply_to_it(jobs, outbox, caption):
+    queued = await Molbert(jobs).album(chat(), uploads(3), caption, outbox)
+    assert queued == [job_id_for(chat(10 + i), "classify") for i in range(3)]
+    assert all(isinstance(jobs.jobs[job_id], ClassifyJob) for job_id in queued)
+    assert [jobs.jobs[job_id].chat.message_id for job_id in queued] == [10, 11, 12]
+    expected = ["кошка", "собака"] if caption else None
+    assert all(jobs.jobs[job_id].labels == expected for job_id in queued)
+
+
+# --- rendering -------------------------------------------------------------------------------------------
+
+
+def rank_event(lang: str = "ru") -> ResultEvent:
+    return ResultEvent(
+        job_id="j",
+        kind="rank",
+        chat=chat(lang=lang),
+        question=QUERY,
+        ranking=[2, 0, 1],
+        scores=[0.2, 0.1, 0.7],
+        photo_messages=[10, 11, 12],
+    )
+
+
+def test_ranking_lists_every_photo_best_first():
+    assert render_ranking(rank_event()).splitlines() == [
+        "🏆 «самый смешной мем»: лучше всего подходит фото 3.",
+        "1. ▰▰▰▰▰▰▰▱▱▱  70% фото 3",
+        "2. ▰▰▱▱▱▱▱▱▱▱  20% фото 1",
+        "3. ▰▱▱▱▱▱▱▱▱▱  10% фото 2",
+    ]
+    assert render_ranking(rank_event("en")).splitlines()[1].endswith("photo 3")
+
+
+async def test_ranking_is_a_reply_to_the_winning_photo_and_replaces_the_status(outbox):
+    event = rank_event()
+    status = await outbox.send_text(event.chat, "⏳")
+    await deliver_result(event, [], status, outbox)
+    assert outbox.by_id(status).deleted
+    answer = outbox.sent[-1]
+    assert answer.chat.message_id == 12
+    assert answer.text == render_ranking(event)
+
+
+# --- the real worker -------------------------------------------------------------------------------------
+
+
+async def test_worker_ranks_the_album_as_the_model_does(redis_conn, tiny_models):
+    photos = [images.png(64, 64, color) for color in COLORS]
+    album = chat(message_id=20, platform="telegram")
+    job_id = await Molbert(RedisJobs(redis_conn)).rank(album, uploads_of(photos, 20), QUERY, MemoryOutbox())
+    try:
+        MolbertWorker(tiny_models, redis_conn).work(burst=True, logging_level="WARNING")
+    finally:
+        runtime.set_models(None)
+    [(_id, fields)] = redis_conn.xrange(result_stream("telegram"))
+    event = ResultEvent.model_validate_json(fields[b"event"])
+    stored = [Image.open(io.BytesIO(normalize_image(photo))) for photo in photos]
+    similarities = tiny_models.classifier.similarities(stored, QUERY)
+    expected = sorted(range(len(photos)), key=lambda i: similarities[i], reverse=True)
+    assert len(set(similarities)) == len(photos), "the tiny model must tell these photos apart"
+    assert (event.job_id, event.kind, event.ok, event.question) == (job_id, "rank", True, QUERY)
+    assert event.ranking == expected
+    assert event.scores == pytest.approx(tiny_models.classifier.shares(similarities))
+    assert sum(event.scores) == pytest.approx(1)
+    assert event.photo_messages == [20, 21, 22, 23]
+    assert not any(redis_conn.exists(rank_input_key(job_id, i)) for i in range(len(photos)))
+
+
+async def test_worker_refuses_when_the_photos_are_gone(redis_conn, tiny_models):
+    album = chat(message_id=30, platform="telegram")
+    job_id = await Molbert(RedisJobs(redis_conn)).rank(album, uploads(2, 30), QUERY, MemoryOutbox())
+    redis_conn.delete(rank_input_key(job_id, 1))
+    try:
+        MolbertWorker(tiny_models, redis_conn).work(burst=True, logging_level="WARNING")
+    finally:
+        runtime.set_models(None)
+    [(_id, fields)] = redis_conn.xrange(result_stream("telegram"))
+    event = ResultEvent.model_validate_json(fields[b"event"])
+    assert (event.kind, event.ok, event.error_key) == ("rank", False, "photo_gone")
+
+
+def uploads_of(photos: list[bytes], first_message: int) -> list[Upload]:
+    def fetch(data: bytes):
+        async def download() -> bytes:
+            return data
+
+        return download
+
+    return [Upload(fetch(data), len(data), first_message + i) for i, data in enumerate(photos)]

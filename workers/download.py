@@ -1,0 +1,157 @@
+"""``python -m workers download [--preset NAME]``: fetch a preset's weights into the Hugging Face cache ahead of time.
+
+A worker started afterwards with ``HF_HUB_OFFLINE=1`` loads them without contacting the Hub. Files come from
+``huggingface_hub.snapshot_download`` (resumable, with its progress bars) into ``HF_HOME``; only what the loaders
+read is fetched: PyTorch weights (not TensorFlow/Flax/ONNX copies, nor fp16 variants or a diffusers repo's
+single-file checkpoints), configs and tokenizers; for ruCLIP its three files. A pipeline whose model card names
+connected pipelines (Kandinsky 2.2's decoder names its prior) gets those too. With ``HF_HUB_OFFLINE=1`` the
+command only checks that everything is already cached.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.settings import ConfigError, ModelSettings, load
+from models.presets import AUTO, PRESETS, TINY, resolve_preset
+
+log = logging.getLogger(__name__)
+
+# Weights of other frameworks and formats that our loaders (PyTorch, diffusers, transformers) never read.
+OTHER_FORMATS = [
+    "*.h5",
+    "*.msgpack",
+    "*.ot",
+    "*.onnx",
+    "*.onnx_data",
+    "*.tflite",
+    "*.ckpt",
+    "*.mlmodel",
+    "*.mlpackage/*",
+    "onnx/*",
+    "openvino/*",
+    "flax_model*",
+    "tf_model*",
+    "rust_model*",
+]
+# Diffusers pipelines load the default (fp32 file, cast on load) weights, never the fp16 / other variants.
+VARIANTS = ["*.fp16.*", "*.bf16.*", "*.non_ema.*", "*.ema.*"]
+# A diffusers pipeline repo: its components live in subfolders; root-level weights are single-file checkpoints.
+PIPELINE_FILES = ["model_index.json", "README.md", "*/*"]
+RUCLIP_FILES = ["bpe.model", "config.json", "pytorch_model.bin"]  # models.ruclip.RUCLIP_FILES
+CONNECTED_PIPELINES = ("prior",)  # diffusers' model-card keys for pipelines loaded together with this one
+
+
+@dataclass(frozen=True)
+class Download:
+    """One repository to fetch, and which of its files."""
+
+    repo_id: str
+    role: str
+    allow_patterns: list[str] | None = None
+    ignore_patterns: list[str] | None = None
+
+
+def is_local(model: str) -> bool:
+    """A local directory (or a tiny model built locally) needs no download."""
+    return model.startswith("(") or Path(model).expanduser().exists()
+
+
+def plan(
+    preset_name: str, cache_dir: Path, *, generator: str | None = None, translator: str | None = None
+) -> list[Download]:
+    """The repositories a worker with this preset (and ``MODEL_GENERATOR`` / ``MODEL_TRANSLATOR``) loads."""
+    if preset_name.strip().lower() == TINY and not generator:
+        return []  # built locally from configs
+    preset = resolve_preset(preset_name, cache_dir, generator=generator, translator=translator)
+    downloads = [Download(preset.generator, "generator", PIPELINE_FILES, OTHER_FORMATS + VARIANTS)]
+    if "ruclip" in preset.classifier.lower():
+        downloads.append(Download(preset.classifier, "classifier", RUCLIP_FILES))
+    else:
+        downloads.append(Download(preset.classifier, "classifier", None, OTHER_FORMATS))
+    if not preset.generator_reads_russian:
+        downloads.append(Download(preset.translator, "translator", None, OTHER_FORMATS))
+    return [download for download in downloads if not is_local(download.repo_id)]
+
+
+def connected_pipelines(snapshot: Path) -> list[str]:
+    """Repos a pipeline's model card names as loaded with it (``prior: [kandinsky-community/...-prior]``)."""
+    from huggingface_hub.repocard import metadata_load
+
+    readme = snapshot / "README.md"
+    metadata = (metadata_load(readme) or {}) if readme.is_file() else {}
+    repos = []
+    for key in CONNECTED_PIPELINES:
+        value = metadata.get(key) or []
+        repos += [value] if isinstance(value, str) else list(value)
+    return repos
+
+
+def fetch(downloads: list[Download], snapshot_download: Callable[..., str] | None = None) -> list[Path]:
+    """Fetch each download (and the pipelines its model card connects); returns the local snapshot dirs."""
+    if snapshot_download is None:
+        from huggingface_hub import snapshot_download
+    queue, done, paths = list(downloads), set(), []
+    while queue:
+        download = queue.pop(0)
+        if download.repo_id in done:
+            continue
+        done.add(download.repo_id)
+        print(f"{download.role}: {download.repo_id}", flush=True)
+        path = Path(
+            snapshot_download(
+                download.repo_id, allow_patterns=download.allow_patterns, ignore_patterns=download.ignore_patterns
+            )
+        )
+        paths.append(path)
+        if download.role.startswith("generator"):
+            for repo in connected_pipelines(path):
+                role = f"generator (connected to {download.repo_id})"
+                queue.append(Download(repo, role, PIPELINE_FILES, OTHER_FORMATS + VARIANTS))
+    return paths
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m workers download",
+        description="Download a preset's model weights into the Hugging Face cache (HF_HOME), so that workers "
+        "can start with HF_HUB_OFFLINE=1.",
+    )
+    parser.add_argument(
+        "--preset",
+        choices=[AUTO, *PRESETS],
+        default=None,
+        help="the preset to fetch; default: MODEL_PRESET (auto picks by this machine's GPU, as a worker would)",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str]) -> int:
+    """Run the command; returns the exit code (2: configuration error, 1: a download failed)."""
+    args = parse_args(argv)
+    try:
+        settings = load(ModelSettings)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    preset = args.preset or settings.preset
+    downloads = plan(preset, settings.cache_dir, generator=settings.generator, translator=settings.translator)
+    if not downloads:
+        print(f"preset {preset}: nothing to download (its models are built locally or are local directories)")
+        return 0
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        print("HF_HUB_OFFLINE is set: checking the cache only, nothing is fetched")
+    try:
+        paths = fetch(downloads)
+    except Exception as exc:  # network, gated repo, disk full, not cached while offline
+        print(f"download failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    print(f"preset {preset}: {len(paths)} repositories in {constants.HF_HUB_CACHE}")
+    return 0
