@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from aiogram.types import CallbackQuery, Message
+import re
+
+from aiogram.enums import ChatType
+from aiogram.types import CallbackQuery, Message, User
 
 from handlers.protocol import ChatRef
 from handlers.texts import pick_language
@@ -34,3 +37,32 @@ def press_ref(callback: CallbackQuery) -> ChatRef:
         thread_id=getattr(message, "message_thread_id", None) if getattr(message, "is_topic_message", None) else None,
         lang=pick_language(callback.from_user.language_code),
     )
+
+
+def is_private(message: Message) -> bool:
+    """A one-to-one chat with the bot, where everything is addressed to it."""
+    return message.chat.type == ChatType.PRIVATE
+
+
+def addressed(message: Message, me: User) -> bool:
+    """Whether ``message`` is meant for the bot: any message in private; in groups a message that mentions
+    ``@bot`` (in its text or caption) or replies to one of the bot's messages."""
+    if is_private(message):
+        return True
+    replied = message.reply_to_message
+    if replied and replied.from_user and replied.from_user.id == me.id:
+        return True
+    return mentions(message.text or message.caption, me)
+
+
+def mentions(text: str | None, me: User) -> bool:
+    """``text`` contains ``@<bot username>`` as a word."""
+    return bool(text and me.username and re.search(rf"@{re.escape(me.username)}\b", text, re.IGNORECASE))
+
+
+def without_mention(text: str | None, me: User) -> str | None:
+    """``text`` with ``@<bot username>`` taken out (it is an address, not part of a prompt or a label)."""
+    if not text or not me.username:
+        return text
+    stripped = re.sub(rf"@{re.escape(me.username)}\b", " ", text, flags=re.IGNORECASE).strip()
+    return stripped or None

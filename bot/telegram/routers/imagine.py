@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from aiogram import Router
+from aiogram import Bot, F, Router
+from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 
-from bot.telegram.chat import chat_ref
+from bot.telegram.chat import chat_ref, is_private, mentions, without_mention
 from bot.telegram.outbox import TelegramOutbox
 from handlers.service import Molbert
 
@@ -17,3 +18,14 @@ router = Router(name=__name__)
 async def imagine(message: Message, command: CommandObject, molbert: Molbert, outbox: TelegramOutbox) -> None:
     """Queue a picture for the text after the command."""
     await molbert.imagine(chat_ref(message), command.args, outbox)
+
+
+@router.message(F.text, ~F.text.startswith("/"))
+async def addressed_text(message: Message, bot: Bot, molbert: Molbert, outbox: TelegramOutbox) -> None:
+    """A reply to one of the bot's messages, or (in groups) a message mentioning the bot, is a prompt."""
+    me = await bot.me()
+    replied = message.reply_to_message
+    to_bot = replied is not None and replied.from_user is not None and replied.from_user.id == me.id
+    if not (to_bot or (not is_private(message) and mentions(message.text, me))):
+        raise SkipHandler  # plain text: the fallback router explains how to ask (in private chats)
+    await molbert.imagine(chat_ref(message), without_mention(message.text, me), outbox)

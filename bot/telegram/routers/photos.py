@@ -10,7 +10,7 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import Document, Message, PhotoSize
 
 from bot.telegram.albums import AlbumCollector
-from bot.telegram.chat import chat_ref
+from bot.telegram.chat import addressed, chat_ref, without_mention
 from bot.telegram.outbox import TelegramOutbox
 from handlers.ports import Upload
 from handlers.service import Molbert
@@ -35,31 +35,40 @@ async def classify_command(
 
 @router.message(F.photo)
 async def photo(message: Message, bot: Bot, molbert: Molbert, outbox: TelegramOutbox) -> None:
-    """Classify the largest size of a photo; a photo in an album waits for the rest of it."""
+    """Classify the largest size of a photo; a photo in an album waits for the rest of it.
+
+    In groups only photos addressed to the bot (caption mentioning it, or a reply to it) are classified.
+    """
     if message.media_group_id:
         await album_part(message, bot, molbert, outbox)
         return
+    me = await bot.me()
+    if not addressed(message, me):
+        return
     largest = message.photo[-1]
-    await molbert.classify(
-        chat_ref(message), _downloader(bot, largest.file_id), largest.file_size, message.caption, outbox
-    )
+    caption = without_mention(message.caption, me)
+    await molbert.classify(chat_ref(message), _downloader(bot, largest.file_id), largest.file_size, caption, outbox)
 
 
 @router.message(F.document.mime_type.startswith("image/"))
 async def image_document(message: Message, bot: Bot, molbert: Molbert, outbox: TelegramOutbox) -> None:
-    """Classify an image sent as a file (uncompressed)."""
+    """Classify an image sent as a file (uncompressed); in groups only when addressed to the bot."""
     if message.media_group_id:
         await album_part(message, bot, molbert, outbox)
         return
+    me = await bot.me()
+    if not addressed(message, me):
+        return
     document = message.document
-    await molbert.classify(
-        chat_ref(message), _downloader(bot, document.file_id), document.file_size, message.caption, outbox
-    )
+    caption = without_mention(message.caption, me)
+    await molbert.classify(chat_ref(message), _downloader(bot, document.file_id), document.file_size, caption, outbox)
 
 
 @router.message(F.document)
-async def other_document(message: Message, molbert: Molbert, outbox: TelegramOutbox) -> None:
-    """Explain that only images can be recognised."""
+async def other_document(message: Message, bot: Bot, molbert: Molbert, outbox: TelegramOutbox) -> None:
+    """Explain that only images can be recognised (in groups, only to someone who addressed the bot)."""
+    if not addressed(message, await bot.me()):
+        return
     mime = message.document.mime_type or message.document.file_name or "?"
     await molbert.refuse(chat_ref(message), outbox, "document_not_image", mime=mime)
 
@@ -70,11 +79,14 @@ async def album_part(message: Message, bot: Bot, molbert: Molbert, outbox: Teleg
     parts = await albums.add((message.chat.id, message.media_group_id), message.message_id, message)
     if not parts:
         return
+    me = await bot.me()
+    if not any(addressed(part, me) for part in parts):
+        return  # an album in a group that is not for the bot
     uploads = []
     for part in parts:
         image = image_of(part)
         uploads.append(Upload(_downloader(bot, image.file_id), image.file_size, part.message_id))
-    caption = next((part.caption for part in parts if part.caption), None)
+    caption = without_mention(next((part.caption for part in parts if part.caption), None), me)
     await molbert.album(chat_ref(parts[0]), uploads, caption, outbox)
 
 
