@@ -12,10 +12,12 @@ from dataclasses import dataclass
 import redis
 from rq import Callback, Queue, Retry
 from rq.exceptions import DuplicateJobError
+from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
 from handlers.errors import QueueUnavailable
-from handlers.ports import MessageId
+from handlers.limits import active_key
+from handlers.ports import MessageId, QueuedJob
 from handlers.protocol import (
     CLASSIFY_FUNC,
     CLASSIFY_QUEUE,
@@ -23,12 +25,16 @@ from handlers.protocol import (
     GENERATE_FUNC,
     GENERATE_QUEUE,
     RANK_FUNC,
+    ChatRef,
     ClassifyJob,
     GenerateJob,
     RankJob,
+    ResultEvent,
+    cancel_key,
     durations_key,
     image_key,
     params_key,
+    result_stream,
     status_message_key,
 )
 
@@ -80,6 +86,49 @@ class RedisJobs:
     async def submit_rank(self, job_id: str, job: RankJob, images: list[bytes]) -> int | None:
         """Store the photos, then enqueue a ranking job (on the classification queue); ``None`` if the id exists."""
         return await asyncio.to_thread(self._store_and_enqueue_rank, job_id, job, images)
+
+    async def user_jobs(self, chat: ChatRef) -> list[QueuedJob]:
+        """The user's jobs in this chat that are still waiting or running, from the fair-use slots."""
+        return await asyncio.to_thread(self._user_jobs, chat)
+
+    async def cancel(self, chat: ChatRef, job_id: str) -> bool:
+        """Cancel a waiting job (its status message says so) or flag a running one to stop at its next step."""
+        return await asyncio.to_thread(self._cancel, chat, job_id)
+
+    def _user_jobs(self, chat: ChatRef) -> list[QueuedJob]:
+        ids = [i.decode() for i in self.connection.zrange(active_key(chat.platform, chat.user_id), 0, -1)]
+        jobs = Job.fetch_many(ids, connection=self.connection, serializer=JSONSerializer)
+        found = []
+        for job in jobs:
+            if job is None or str(job.args[0]["chat"]["chat_id"]) != str(chat.chat_id):
+                continue
+            status = job.get_status(refresh=False)
+            if status not in (JobStatus.QUEUED, JobStatus.STARTED):
+                continue
+            queue = self.generate_queue if job.func_name == GENERATE_FUNC else self.classify_queue
+            position = queue.get_job_position(job.id) if status == JobStatus.QUEUED else None
+            kind = "imagine" if job.func_name == GENERATE_FUNC else "classify"
+            summary = job.args[0].get("prompt") or ""
+            found.append(QueuedJob(job.id, kind, summary, None if position is None else position + 1))
+        return found
+
+    def _cancel(self, chat: ChatRef, job_id: str) -> bool:
+        job = Job.fetch(job_id, connection=self.connection, serializer=JSONSerializer)
+        status = job.get_status()
+        if status == JobStatus.STARTED:
+            self.connection.set(cancel_key(job_id), "1", ex=GENERATE_POLICY.timeout)
+            return True
+        if status != JobStatus.QUEUED:
+            return False
+        job.cancel()
+        payload = job.args[0]
+        kind = "imagine" if job.func_name == GENERATE_FUNC else "classify"
+        event = ResultEvent(job_id=job_id, kind=kind, chat=payload["chat"], ok=False, error_key="cancelled")
+        with self.connection.pipeline() as pipe:
+            pipe.zrem(active_key(chat.platform, chat.user_id), job_id)
+            pipe.xadd(result_stream(event.chat.platform), {"event": event.model_dump_json()})
+            pipe.execute()
+        return True
 
     async def typical_seconds(self, queue: str) -> float | None:
         """The median of the recent job durations workers recorded for ``queue``."""

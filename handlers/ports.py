@@ -32,6 +32,16 @@ Keyboard = list[list[Button]]
 
 
 @dataclass(frozen=True)
+class QueuedJob:
+    """One of a user's jobs in ``/queue``: what it is and where it stands (``position`` None = running now)."""
+
+    job_id: str
+    kind: str
+    summary: str
+    position: int | None
+
+
+@dataclass(frozen=True)
 class Upload:
     """A photo the user sent, not downloaded yet: ``download`` fetches it, ``size`` is what the platform says."""
 
@@ -88,6 +98,14 @@ class JobSubmitter(Protocol):
 
     async def load_image(self, job_id: str, index: int) -> bytes | None:
         """The ``index``-th image a generation produced (PNG), or ``None`` once expired."""
+        ...
+
+    async def user_jobs(self, chat: ChatRef) -> list[QueuedJob]:
+        """The jobs ``chat.user_id`` has waiting or running in this chat, oldest first."""
+        ...
+
+    async def cancel(self, chat: ChatRef, job_id: str) -> bool:
+        """Take a waiting job off the queue, or ask a running one to stop at its next step; ``False`` if over."""
         ...
 
     async def typical_seconds(self, queue: str) -> float | None:

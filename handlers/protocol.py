@@ -150,6 +150,11 @@ def durations_key(queue: str) -> str:
     return f"{KEY_PREFIX}:durations:{queue}"
 
 
+def cancel_key(job_id: str) -> str:
+    """Set while a running job should stop at its next step (``/cancel``)."""
+    return f"{KEY_PREFIX}:cancel:{job_id}"
+
+
 def params_key(job_id: str) -> str:
     """Where a frontend keeps a generation's request, so its buttons can vary or reroll it later."""
     return f"{KEY_PREFIX}:params:{job_id}"

@@ -14,7 +14,7 @@ from functools import partial
 from handlers import buttons, images, options, prompts
 from handlers.errors import QueueUnavailable, UserError
 from handlers.limits import Admission
-from handlers.ports import JobSubmitter, Outbox, Upload
+from handlers.ports import JobSubmitter, Outbox, QueuedJob, Upload
 from handlers.protocol import (
     CLASSIFY_QUEUE,
     GENERATE_QUEUE,
@@ -186,6 +186,33 @@ class Molbert:
         await outbox.send_photo(chat, image, caption)
         await outbox.send_document(chat, image, f"molbert-{original.seed}-{index + 1}.png", caption)
         return t("button_sending", chat.lang)
+
+    async def queue(self, chat: ChatRef, outbox: Outbox) -> None:
+        """``/queue``: the user's jobs in this chat with their places and wait estimates."""
+        jobs = await self.jobs.user_jobs(chat)
+        if not jobs:
+            await outbox.send_text(chat, t("queue_empty", chat.lang))
+            return
+        lines = [t("queue_header", chat.lang)]
+        for number, job in enumerate(jobs, 1):
+            lines.append(await self._queue_line(chat, number, job))
+        await outbox.send_text(chat, "\n".join(lines))
+
+    async def _queue_line(self, chat: ChatRef, number: int, job: QueuedJob) -> str:
+        what = (
+            t("queue_picture", chat.lang, prompt=job.summary) if job.kind == "imagine" else t("queue_photo", chat.lang)
+        )
+        if job.position is None:
+            return t("queue_running", chat.lang, number=number, what=what)
+        typical = await self.jobs.typical_seconds(GENERATE_QUEUE if job.kind == "imagine" else CLASSIFY_QUEUE)
+        wait = t("wait_estimate", chat.lang, seconds=max(1, round(typical * job.position))) if typical else ""
+        return t("queue_waiting", chat.lang, number=number, what=what, position=job.position) + wait
+
+    async def cancel(self, chat: ChatRef, outbox: Outbox) -> None:
+        """``/cancel``: take the user's waiting jobs in this chat off the queue and stop the running one."""
+        cancelled = [job for job in await self.jobs.user_jobs(chat) if await self.jobs.cancel(chat, job.job_id)]
+        key = "cancel_done" if cancelled else "queue_empty"
+        await outbox.send_text(chat, t(key, chat.lang, count=len(cancelled)))
 
     async def refuse(self, chat: ChatRef, outbox: Outbox, key: str, **values: object) -> None:
         """Answer input no use case accepts (a PDF, an unknown command) with the text ``key``."""

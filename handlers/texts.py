@@ -72,6 +72,14 @@ RU: dict[str, str] = {
     "option_too_long": "{option}: слишком длинно, можно не больше {limit} символов.",
     "option_best_below_n": "--best {best} меньше, чем --n {count}: из скольких выбирать, должно быть не меньше, чем сколько показать.",
     "button_stale": "Эта кнопка устарела: результат уже удалён. Отправьте /imagine заново.",
+    "queue_empty": "У вас нет задач в очереди в этом чате.",
+    "queue_header": "Ваши задачи:",
+    "queue_picture": "🎨 «{prompt}»",
+    "queue_photo": "🔎 фото",
+    "queue_running": "{number}. {what} — выполняется",
+    "queue_waiting": "{number}. {what} — место в очереди: {position}.",
+    "cancel_done": "✖ Отменено задач: {count}.",
+    "cancelled": "✖ Задача отменена.",
     "limit_concurrent": "У вас уже {count} задачи в работе. Дождитесь результата — и присылайте следующую.",
     "limit_rate": "Слишком часто: можно не больше {limit} задач в минуту. Попробуйте через {seconds} с.",
     "limit_daily": "На сегодня ваш лимит исчерпан ({limit} задач). Он обновится примерно через {hours} ч.",
@@ -91,6 +99,8 @@ RU: dict[str, str] = {
     "cmd_help": "Справка и примеры",
     "cmd_imagine": "Нарисовать картинку по описанию",
     "cmd_classify": "Распознать фото (ответом на фото)",
+    "cmd_queue": "Мои задачи в очереди",
+    "cmd_cancel": "Отменить мои задачи",
     "discord_help": (
         "Как пользоваться Мольбертом:\n\n"
         "🎨 Рисование\n"
@@ -190,6 +200,14 @@ EN: dict[str, str] = {
     "option_too_long": "{option} is too long: at most {limit} characters.",
     "option_best_below_n": "--best {best} is less than --n {count}: pick from at least as many as you want to see.",
     "button_stale": "This button has expired: the result is gone. Please send /imagine again.",
+    "queue_empty": "You have no jobs in the queue in this chat.",
+    "queue_header": "Your jobs:",
+    "queue_picture": "🎨 «{prompt}»",
+    "queue_photo": "🔎 photo",
+    "queue_running": "{number}. {what} — running",
+    "queue_waiting": "{number}. {what} — place in the queue: {position}.",
+    "cancel_done": "✖ Jobs cancelled: {count}.",
+    "cancelled": "✖ Job cancelled.",
     "limit_concurrent": "You already have {count} jobs in progress. Wait for a result, then send the next one.",
     "limit_rate": "Too often: at most {limit} jobs a minute. Please try again in {seconds} s.",
     "limit_daily": "You have used today's limit ({limit} jobs). It renews in about {hours} h.",
@@ -209,6 +227,8 @@ EN: dict[str, str] = {
     "cmd_help": "Help and examples",
     "cmd_imagine": "Paint a picture from a description",
     "cmd_classify": "Recognise a photo (as a reply to it)",
+    "cmd_queue": "My jobs in the queue",
+    "cmd_cancel": "Cancel my jobs",
     "discord_help": (
         "How to use Molbert:\n\n"
         "🎨 Painting\n"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 
-from handlers.ports import Keyboard, MessageId
+from handlers.ports import Keyboard, MessageId, QueuedJob
 from handlers.protocol import ChatRef, ClassifyJob, GenerateJob, RankJob, image_key
 
 
@@ -75,6 +75,7 @@ class MemoryJobs:
         self.status_messages: dict[str, MessageId] = {}
         self.delivered: set[str] = set()
         self.durations: dict[str, float] = {}
+        self.cancelled: set[str] = set()
 
     async def submit_generate(self, job_id: str, job: GenerateJob) -> int | None:
         return self._add(job_id, job)
@@ -93,6 +94,22 @@ class MemoryJobs:
 
     async def load_image(self, job_id: str, index: int) -> bytes | None:
         return self.images.get(image_key(job_id, index))
+
+    async def user_jobs(self, chat: ChatRef) -> list[QueuedJob]:
+        return [
+            QueuedJob(
+                job_id,
+                "imagine" if isinstance(job, GenerateJob) else "classify",
+                job.prompt if isinstance(job, GenerateJob) else "",
+                position,
+            )
+            for position, (job_id, job) in enumerate(self.jobs.items(), 1)
+            if str(job.chat.user_id) == str(chat.user_id) and job_id not in self.cancelled
+        ]
+
+    async def cancel(self, chat: ChatRef, job_id: str) -> bool:
+        self.cancelled.add(job_id)
+        return True
 
     async def typical_seconds(self, queue: str) -> float | None:
         return self.durations.get(queue)

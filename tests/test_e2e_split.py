@@ -78,3 +78,24 @@ async def test_fair_use_limits_are_enforced_by_the_real_bot(redis_url, tmp_path)
             assert refusal.text == t("limit_concurrent", "ru", count=1)
         finally:
             assert await asyncio.to_thread(bot.stop) == 0, bot.log
+
+
+async def test_queue_and_cancel_in_telegram(redis_url, tmp_path):
+    """No worker runs, so the picture waits: /queue shows it, /cancel removes it and its status says so."""
+    async with FakeTelegramAPI() as telegram:
+        env = {"REDIS_URL": redis_url, "TELEGRAM_BOT_TOKEN": telegram.token, "TELEGRAM_API_URL": telegram.base_url}
+        bot = ManagedProcess(["-m", "bot"], env, cwd=tmp_path, log_path=tmp_path / "bot.log")
+        try:
+            await telegram.wait_for_call("setMyCommands", timeout=60)
+            alice = telegram.user(5005, "Алиса")
+            asked = telegram.send_text(alice["id"], alice, "/imagine кот в сапогах")
+            status = await telegram.wait_for_text(alice["id"], "⏳", after=asked["message_id"])
+            listing = telegram.send_text(alice["id"], alice, "/queue")
+            answer = await telegram.wait_for_message(alice["id"], after=listing["message_id"])
+            assert "«кот в сапогах» — место в очереди: 1." in answer.text
+            cancel = telegram.send_text(alice["id"], alice, "/cancel")
+            done = await telegram.wait_for_message(alice["id"], after=cancel["message_id"])
+            assert done.text == t("cancel_done", "ru", count=1)
+            await telegram.wait_for_text(alice["id"], t("cancelled", "ru"), after=status.message_id - 1)
+        finally:
+            assert await asyncio.to_thread(bot.stop) == 0, bot.log

@@ -23,11 +23,12 @@ from handlers.protocol import (
     RankJob,
     ResultEvent,
     ScoredLabel,
+    cancel_key,
 )
 from models.generator import VariationsUnsupported
 from models.labels import default_labels
 from workers import runtime
-from workers.progress import ProgressReporter
+from workers.progress import JobCancelled, ProgressReporter
 from workers.publish import publish, record_duration, store_grid, store_images
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,9 @@ def generate(payload: dict) -> dict:
         images, hidden, seconds = _paint(job, request)
     except VariationsUnsupported as exc:
         return _publish_refusal(job, request.chat, "imagine", Refusal(str(exc), "variations_unsupported"))
+    except JobCancelled:
+        job.connection.delete(cancel_key(job.id))
+        return _publish_refusal(job, request.chat, "imagine", Refusal("cancelled while running", "cancelled"))
     except Refusal as refusal:
         return _publish_refusal(job, request.chat, "imagine", refusal)
     keys = store_images(job.connection, job.id, images)

@@ -6,11 +6,15 @@ import time
 
 import redis
 
-from handlers.protocol import ChatRef, ResultEvent
+from handlers.protocol import ChatRef, ResultEvent, cancel_key
 from workers.publish import publish
 
 # Telegram allows about one edit a second per chat (fewer in groups); a few seconds apart is plenty for a human.
 PROGRESS_INTERVAL = 3.0
+
+
+class JobCancelled(Exception):
+    """The user cancelled the job while it ran; raised from the step callback to stop the pipeline."""
 
 
 class ProgressReporter:
@@ -27,7 +31,9 @@ class ProgressReporter:
         self._started = self._last = time.monotonic()
 
     def __call__(self, done: int, total: int) -> None:
-        """Called after every denoising step."""
+        """Called after every denoising step: stops the job if it was cancelled, and reports progress."""
+        if self.connection.exists(cancel_key(self.job_id)):
+            raise JobCancelled(self.job_id)
         now = time.monotonic()
         if done >= total or now - self._last < self.interval:
             return

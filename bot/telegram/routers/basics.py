@@ -1,4 +1,4 @@
-"""``/start`` and ``/help``."""
+"""``/start``, ``/help``, ``/queue`` and ``/cancel``."""
 
 from __future__ import annotations
 
@@ -24,3 +24,15 @@ async def start(message: Message, molbert: Molbert, outbox: TelegramOutbox) -> N
 async def help_(message: Message, molbert: Molbert, outbox: TelegramOutbox) -> None:
     """Show the help text with examples."""
     await molbert.help(chat_ref(message), outbox)
+
+
+@router.message(Command("queue", "очередь", ignore_case=True))
+async def queue(message: Message, molbert: Molbert, outbox: TelegramOutbox) -> None:
+    """List the user's jobs in this chat."""
+    await molbert.queue(chat_ref(message), outbox)
+
+
+@router.message(Command("cancel", "отмена", ignore_case=True))
+async def cancel(message: Message, molbert: Molbert, outbox: TelegramOutbox) -> None:
+    """Cancel the user's jobs in this chat."""
+    await molbert.cancel(chat_ref(message), outbox)
