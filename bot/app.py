@@ -16,7 +16,7 @@ import redis.asyncio as aioredis
 from bot.limits import RedisAdmission
 from bot.local import EmbeddedRedis, LocalWorker
 from bot.queue import RedisJobs
-from bot.settings import BotSettings, LimitSettings, RedisSettings, SafetySettings, load
+from bot.settings import AccessSettings, BotSettings, LimitSettings, RedisSettings, SafetySettings, load
 from handlers.safety import PromptBlocklist
 from handlers.service import Molbert
 
@@ -41,6 +41,7 @@ async def backend(
     """
     blocklist = PromptBlocklist.load(load(SafetySettings).blocklist_file)
     limits = load(LimitSettings).policy()
+    access = load(AccessSettings).policy()
     embedded = local_worker = supervisor = None
     if redis_settings.url is None:
         log.info("REDIS_URL is not set: one-machine mode (embedded Redis and a local worker)")
@@ -54,7 +55,7 @@ async def backend(
     results_connection = aioredis.Redis.from_url(url)
     try:
         admission = RedisAdmission(jobs_connection, limits)
-        molbert = Molbert(RedisJobs(jobs_connection), blocklist, admission)
+        molbert = Molbert(RedisJobs(jobs_connection), blocklist, admission, access)
         yield Backend(molbert=molbert, results=results_connection)
     finally:
         await results_connection.aclose()

@@ -7,17 +7,18 @@ from __future__ import annotations
 
 import asyncio
 import statistics
+import time
 from dataclasses import dataclass
 
 import redis
-from rq import Callback, Queue, Retry
+from rq import Callback, Queue, Retry, Worker
 from rq.exceptions import DuplicateJobError
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
 from handlers.errors import QueueUnavailable
 from handlers.limits import active_key
-from handlers.ports import MessageId, QueuedJob
+from handlers.ports import MessageId, QueuedJob, Stats
 from handlers.protocol import (
     CLASSIFY_FUNC,
     CLASSIFY_QUEUE,
@@ -130,6 +131,24 @@ class RedisJobs:
             pipe.execute()
         return True
 
+    async def stats(self) -> Stats:
+        """Operator figures from Redis: today's job counter, RQ's queues, registries and workers."""
+        return await asyncio.to_thread(self._stats)
+
+    def _stats(self) -> Stats:
+        queues = (self.generate_queue, self.classify_queue)
+        typical = {}
+        for queue in queues:
+            values = self.connection.lrange(durations_key(queue.name), 0, -1)
+            typical[queue.name] = statistics.median(float(v) for v in values) if values else None
+        return Stats(
+            jobs_today=int(self.connection.get(_jobs_today_key()) or 0),
+            waiting={queue.name: queue.count for queue in queues},
+            running=sum(queue.started_job_registry.count for queue in queues),
+            workers=Worker.count(connection=self.connection),
+            typical_seconds=typical,
+        )
+
     async def typical_seconds(self, queue: str) -> float | None:
         """The median of the recent job durations workers recorded for ``queue``."""
         values = await asyncio.to_thread(self.connection.lrange, durations_key(queue), 0, -1)
@@ -182,6 +201,10 @@ class RedisJobs:
                 retry=Retry(max=policy.retries),
                 on_failure=Callback(FAILURE_CALLBACK),
             )
+            with self.connection.pipeline() as pipe:
+                pipe.incr(_jobs_today_key())
+                pipe.expire(_jobs_today_key(), 2 * 24 * 3600)
+                pipe.execute()
             return queue.count
         except DuplicateJobError:
             return None
@@ -191,6 +214,10 @@ class RedisJobs:
     def _swap_status(self, job_id: str, value: str) -> str | None:
         previous = self.connection.set(status_message_key(job_id), value, ex=STATUS_TTL, get=True)
         return previous.decode() if isinstance(previous, bytes) else previous
+
+
+def _jobs_today_key() -> str:
+    return f"molbert:stats:jobs:{time.strftime('%Y-%m-%d', time.gmtime())}"
 
 
 def status_message_id(previous: bytes | str | None) -> str | None:

@@ -13,6 +13,7 @@ from typing import Literal, TypeVar
 from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from handlers.access import AccessPolicy, parse_ids
 from handlers.limits import LimitPolicy
 
 _TELEGRAM_TOKEN = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{20,}$")
@@ -151,6 +152,22 @@ class LimitSettings(BaseSettings):
     def policy(self) -> LimitPolicy:
         """The limits as ``handlers.limits`` takes them."""
         return LimitPolicy(**self.model_dump())
+
+
+class AccessSettings(BaseSettings):
+    """``ACCESS_*``: who may use the bot (comma-separated ids; ``telegram:123`` names the platform too)."""
+
+    model_config = _config("ACCESS_")
+
+    allow_users: str = Field("", description="only these users (and allowed chats); empty = everyone")
+    deny_users: str = Field("", description="never these users")
+    allow_chats: str = Field("", description="only these chats (and allowed users); empty = every chat")
+    deny_chats: str = Field("", description="never these chats")
+    operators: str = Field("", description="user ids that may see /stats")
+
+    def policy(self) -> AccessPolicy:
+        """The lists as ``handlers.access`` takes them."""
+        return AccessPolicy(**{name: parse_ids(value) for name, value in self.model_dump().items()})
 
 
 class SafetySettings(BaseSettings):

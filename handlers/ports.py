@@ -74,6 +74,17 @@ class Outbox(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class Stats:
+    """What an operator sees in ``/stats``."""
+
+    jobs_today: int
+    waiting: dict[str, int]
+    running: int
+    workers: int
+    typical_seconds: dict[str, float | None]
+
+
 class JobSubmitter(Protocol):
     """Queueing jobs. ``submit_*`` return the queue position, or ``None`` when the job already exists.
 
@@ -106,6 +117,10 @@ class JobSubmitter(Protocol):
 
     async def cancel(self, chat: ChatRef, job_id: str) -> bool:
         """Take a waiting job off the queue, or ask a running one to stop at its next step; ``False`` if over."""
+        ...
+
+    async def stats(self) -> Stats:
+        """Jobs queued today, queue depths, jobs running, workers online and typical job times."""
         ...
 
     async def typical_seconds(self, queue: str) -> float | None:

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 
 from handlers import buttons, images, options, prompts
+from handlers.access import AccessPolicy
 from handlers.errors import QueueUnavailable, UserError
 from handlers.limits import Admission
 from handlers.ports import JobSubmitter, Outbox, QueuedJob, Upload
@@ -34,6 +35,10 @@ from handlers.texts import t
 log = logging.getLogger(__name__)
 
 
+def _seconds(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}"
+
+
 def new_seed() -> int:
     """A random seed in the range ``--seed`` accepts."""
     return secrets.randbelow(options.MAX_SEED + 1)
@@ -43,11 +48,16 @@ class Molbert:
     """The bot's behaviour, shared by every frontend."""
 
     def __init__(
-        self, jobs: JobSubmitter, blocklist: PromptBlocklist | None = None, admission: Admission | None = None
+        self,
+        jobs: JobSubmitter,
+        blocklist: PromptBlocklist | None = None,
+        admission: Admission | None = None,
+        access: AccessPolicy | None = None,
     ) -> None:
         self.jobs = jobs
         self.blocklist = blocklist or PromptBlocklist.load()
         self.admission = admission  # None: no limits (tests, or an operator who wants none)
+        self.access = access or AccessPolicy()
 
     async def start(self, chat: ChatRef, outbox: Outbox, name: str) -> None:
         """Greet the user (``/start``)."""
@@ -60,6 +70,7 @@ class Molbert:
     async def imagine(self, chat: ChatRef, text: str | None, outbox: Outbox) -> str | None:
         """Queue a picture for ``/imagine <prompt> [--options]``; return the job id, or ``None`` if none was queued."""
         try:
+            self._check_access(chat)
             request = options.parse_imagine(text)
             if self.blocklist.blocked_word(request.prompt):
                 raise UserError("prompt_blocked")
@@ -84,6 +95,7 @@ class Molbert:
         ``download`` fetches the file and is called only after the size and the labels were accepted.
         """
         try:
+            self._check_access(chat)
             labels = prompts.parse_labels(caption)
             images.check_download_size(size)
             photo = images.normalize_image(await download())
@@ -119,6 +131,7 @@ class Molbert:
         then downloaded and checked; one bad photo refuses the whole request with its reason.
         """
         try:
+            self._check_access(chat)
             query = prompts.clean_text(query or "")
             if not query:
                 raise UserError("rank_no_query")
@@ -150,6 +163,8 @@ class Molbert:
         platform's id of this press (a re-delivered press makes no second job). Forged or expired actions and
         presses by someone other than the requester are refused with a notice; nothing is queued.
         """
+        if not self.access.allows(chat):
+            return t("access_denied", chat.lang)
         parsed = buttons.parse_action(action)
         original = await self.jobs.load_generation(parsed.job_id) if parsed else None
         if parsed is None or original is None:
@@ -213,6 +228,31 @@ class Molbert:
         cancelled = [job for job in await self.jobs.user_jobs(chat) if await self.jobs.cancel(chat, job.job_id)]
         key = "cancel_done" if cancelled else "queue_empty"
         await outbox.send_text(chat, t(key, chat.lang, count=len(cancelled)))
+
+    def _check_access(self, chat: ChatRef) -> None:
+        """Refuse users and chats the operator's allow/deny lists keep out, before any work is done."""
+        if not self.access.allows(chat):
+            raise UserError("access_denied")
+
+    async def stats(self, chat: ChatRef, outbox: Outbox) -> None:
+        """``/stats`` for operators: today's jobs, queue depths, running jobs, workers, typical times."""
+        if not self.access.is_operator(chat):
+            await outbox.send_text(chat, t("operators_only", chat.lang))
+            return
+        stats = await self.jobs.stats()
+        typical = stats.typical_seconds
+        text = t(
+            "stats",
+            chat.lang,
+            jobs_today=stats.jobs_today,
+            waiting_pictures=stats.waiting.get(GENERATE_QUEUE, 0),
+            waiting_photos=stats.waiting.get(CLASSIFY_QUEUE, 0),
+            running=stats.running,
+            workers=stats.workers,
+            picture_seconds=_seconds(typical.get(GENERATE_QUEUE)),
+            photo_seconds=_seconds(typical.get(CLASSIFY_QUEUE)),
+        )
+        await outbox.send_text(chat, text)
 
     async def refuse(self, chat: ChatRef, outbox: Outbox, key: str, **values: object) -> None:
         """Answer input no use case accepts (a PDF, an unknown command) with the text ``key``."""

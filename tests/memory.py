@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 
-from handlers.ports import Keyboard, MessageId, QueuedJob
+from handlers.ports import Keyboard, MessageId, QueuedJob, Stats
 from handlers.protocol import ChatRef, ClassifyJob, GenerateJob, RankJob, image_key
 
 
@@ -110,6 +110,9 @@ class MemoryJobs:
     async def cancel(self, chat: ChatRef, job_id: str) -> bool:
         self.cancelled.add(job_id)
         return True
+
+    async def stats(self) -> Stats:
+        return Stats(len(self.jobs), {"molbert-generate": len(self.jobs)}, 0, 0, dict(self.durations))
 
     async def typical_seconds(self, queue: str) -> float | None:
         return self.durations.get(queue)

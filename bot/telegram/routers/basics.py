@@ -36,3 +36,9 @@ async def queue(message: Message, molbert: Molbert, outbox: TelegramOutbox) -> N
 async def cancel(message: Message, molbert: Molbert, outbox: TelegramOutbox) -> None:
     """Cancel the user's jobs in this chat."""
     await molbert.cancel(chat_ref(message), outbox)
+
+
+@router.message(Command("stats", ignore_case=True))
+async def stats(message: Message, molbert: Molbert, outbox: TelegramOutbox) -> None:
+    """Operator figures (refused politely for everyone else)."""
+    await molbert.stats(chat_ref(message), outbox)
