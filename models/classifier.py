@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -78,7 +80,17 @@ def _load_backend(model: str, dtype: torch.dtype) -> tuple[Any, Any]:
 class ZeroShotClassifier:
     """Classifies a photo against free-form labels with a prompt-template ensemble."""
 
-    def __init__(self, model: Any, processor: Any, name: str, device: str, templates: Sequence[str] = RU_TEMPLATES):
+    def __init__(
+        self,
+        model: Any,
+        processor: Any,
+        name: str,
+        device: str,
+        templates: Sequence[str] = RU_TEMPLATES,
+        embedding_dir: str | Path | None = None,
+    ):
+        """``embedding_dir``: where label sets passed to :meth:`preload_labels` keep their text embeddings on
+        disk (`models.embedding_store`); None keeps everything in memory only."""
         if not templates:
             raise ValueError("at least one template is needed")
         self.model = model
@@ -90,6 +102,9 @@ class ZeroShotClassifier:
         self._siglip = "siglip" in getattr(model.config, "model_type", "")
         self._text_cache: OrderedDict[tuple[str, ...], torch.Tensor] = OrderedDict()
         self._lock = threading.Lock()
+        self.embedding_dir = Path(embedding_dir) if embedding_dir is not None else None
+        self._persistent: set[tuple[str, ...]] = set()  # label sets whose embeddings are kept on disk
+        self._store: Any = None  # models.embedding_store.EmbeddingStore, made on first use (hashes the weights)
 
     @classmethod
     def from_pretrained(
@@ -99,6 +114,7 @@ class ZeroShotClassifier:
         device: str = "cpu",
         dtype: torch.dtype | None = None,
         templates: Sequence[str] = RU_TEMPLATES,
+        embedding_dir: str | Path | None = None,
     ) -> ZeroShotClassifier:
         """Load an image-text model and its processor from a hub id or a local dir.
 
@@ -111,7 +127,7 @@ class ZeroShotClassifier:
         dtype = pick_dtype(device) if dtype is None else dtype
         net, processor = _load_backend(model, dtype)
         net = net.to(device).eval()
-        classifier = cls(net, processor, model, device, templates)
+        classifier = cls(net, processor, model, device, templates, embedding_dir)
         log.info(
             "loaded classifier %s (%s, %s scores) on %s/%s",
             model,
@@ -181,19 +197,63 @@ class ZeroShotClassifier:
         scores = self.similarities(images, text)
         return sorted(range(len(images)), key=lambda index: scores[index], reverse=True)
 
+    def preload_labels(self, labels: Sequence[str]) -> str:
+        """Make ``labels``' text embeddings ready (the worker's warm-up for the default set) and, with an
+        ``embedding_dir``, keep them on disk: later loads of the same model read the file instead of running
+        the text encoder. Returns where they came from: ``"memory"``, ``"disk"`` or ``"computed"``."""
+        unique = tuple(dict.fromkeys(labels))
+        if not unique:
+            raise ValueError("at least one label is needed")
+        started = time.perf_counter()
+        with self._lock:
+            if self.embedding_dir is not None:
+                self._persistent.add(unique)
+            cached = unique in self._text_cache
+        if cached:
+            return "memory"
+        with torch.inference_mode():
+            _embeddings, source = self._label_embeddings_from(unique)
+        seconds = time.perf_counter() - started
+        log.info("text embeddings of %d labels ready in %.1f s (%s)", len(unique), seconds, source)
+        return source
+
+    def embedding_store(self) -> Any:
+        """This model's `models.embedding_store.EmbeddingStore` (None without ``embedding_dir``)."""
+        if self.embedding_dir is None:
+            return None
+        if self._store is None:
+            from models.embedding_store import EmbeddingStore, model_fingerprint
+
+            fingerprint = model_fingerprint(self.model, self.name, self.processor)
+            self._store = EmbeddingStore(self.embedding_dir, self.name, fingerprint)
+        return self._store
+
     def _label_embeddings(self, labels: tuple[str, ...]) -> torch.Tensor:
         """(N, D) template-ensembled label embeddings, cached per label tuple (LRU)."""
+        return self._label_embeddings_from(labels)[0]
+
+    def _label_embeddings_from(self, labels: tuple[str, ...]) -> tuple[torch.Tensor, str]:
+        """The embeddings and where they came from: the LRU cache, the disk (preloaded sets) or the encoder."""
         with self._lock:
             cached = self._text_cache.get(labels)
             if cached is not None:
                 self._text_cache.move_to_end(labels)
-                return cached
-        embeddings = self._encode_labels(labels)
+                return cached, "memory"
+            persistent = labels in self._persistent
+        store = self.embedding_store() if persistent else None
+        embeddings = store.load(labels, self.templates) if store is not None else None
+        source = "disk"
+        if embeddings is None:
+            embeddings, source = self._encode_labels(labels), "computed"
+            if store is not None:
+                store.save(labels, self.templates, embeddings)
+        else:
+            embeddings = embeddings.to(self.device)
         with self._lock:
             self._text_cache[labels] = embeddings
             while len(self._text_cache) > TEXT_CACHE_SIZE:
                 self._text_cache.popitem(last=False)
-        return embeddings
+        return embeddings, source
 
     def _encode_labels(self, labels: tuple[str, ...]) -> torch.Tensor:
         texts = [template.format(label) for label in labels for template in self.templates]

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 AUTO = "auto"
+TEXT_EMBEDDINGS_DIR = "text-embeddings"  # under the model cache dir: label-set embeddings (models.embedding_store)
 TINY = "tiny"
 # The seeds' classifier: a ruCLIP checkpoint, converted to a transformers CLIPModel by models.ruclip
 # (the other ruCLIP sizes, e.g. ai-forever/ruclip-vit-large-patch14-224, load the same way).
@@ -186,17 +187,23 @@ def load_models(
 
     ``generator`` and ``translator`` override the preset's (see :func:`resolve_preset`); ``gpu`` says how the
     generator runs (offload, compile, VAE tiling). The translator is loaded only if the generator needs it.
+    The default label set's text embeddings are made ready here (warm-up: the first user does not pay for them),
+    read from ``cache_dir/text-embeddings`` when a previous start stored them for the same weights.
     """
     from models.classifier import ZeroShotClassifier
     from models.device import pick_device, pick_dtype
     from models.generator import ImageGenerator
+    from models.labels import default_labels
 
     started = time.perf_counter()
     device = pick_device(device)
     dtype = pick_dtype(device)
     preset = resolve_preset(preset_name, cache_dir, device=device, generator=generator, translator=translator)
     image_generator = ImageGenerator.from_pretrained(preset.generator, device=device, dtype=dtype, gpu=gpu)
-    classifier = ZeroShotClassifier.from_pretrained(preset.classifier, device=device, dtype=dtype)
+    classifier = ZeroShotClassifier.from_pretrained(
+        preset.classifier, device=device, dtype=dtype, embedding_dir=Path(cache_dir) / TEXT_EMBEDDINGS_DIR
+    )
+    classifier.preload_labels(default_labels())
     ru_en = None
     if not preset.generator_reads_russian:
         from models.translation import Translator

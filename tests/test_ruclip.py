@@ -522,3 +522,113 @@ def test_default_labels_are_many_unique_and_unambiguous():
     assert not duplicates
     assert all(label == label.strip() and label for label in labels)
     assert not HOMONYMS & set(folded)
+
+
+# --- label-set embeddings persisted on disk --------------------------------------------------------------------
+
+
+def count_text_encoder_calls(classifier: ZeroShotClassifier, monkeypatch) -> list[int]:
+    calls: list[int] = []
+    original = classifier.model.get_text_features
+
+    def spy(*args, **kwargs):
+        calls.append(len(kwargs["input_ids"]))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(classifier.model, "get_text_features", spy)
+    return calls
+
+
+def stored_files(root: Path) -> list[Path]:
+    return sorted(root.glob("*/*.pt"))
+
+
+def test_a_restarted_classifier_reads_the_persisted_embeddings(ruclip_dir, cache_dir, tmp_path, photo, monkeypatch):
+    labels = default_labels()[:40]
+    store = tmp_path / "text-embeddings"
+    first = ZeroShotClassifier.from_pretrained(str(ruclip_dir), embedding_dir=store)
+    first_calls = count_text_encoder_calls(first, monkeypatch)
+    assert first.preload_labels(labels) == "computed"
+    assert first_calls == [len(labels) * len(first.templates)]
+    assert first.preload_labels(labels) == "memory"
+    (path,) = stored_files(store)
+    assert ruclip_dir.name in path.parent.name  # <model name>-<weights hash>/<label-set hash>.pt
+
+    second = ZeroShotClassifier.from_pretrained(str(ruclip_dir), embedding_dir=store)
+    second_calls = count_text_encoder_calls(second, monkeypatch)
+    assert second.preload_labels(labels) == "disk"
+    ours, theirs = second.classify(photo, labels), first.classify(photo, labels)
+    assert [label for label, _ in ours] == [label for label, _ in theirs]
+    assert [score for _, score in ours] == pytest.approx([score for _, score in theirs], abs=1e-6)
+    assert second_calls == []  # the text encoder never ran
+    assert not list(store.glob("*/.*"))  # no temporary files left behind
+
+
+def test_only_preloaded_label_sets_are_persisted(ruclip_dir, cache_dir, tmp_path, photo):
+    store = tmp_path / "text-embeddings"
+    classifier = ZeroShotClassifier.from_pretrained(str(ruclip_dir), embedding_dir=store)
+    classifier.classify(photo, ["кошка", "собака"])  # a user's own labels: memory only
+    assert stored_files(store) == []
+    assert ZeroShotClassifier.from_pretrained(str(ruclip_dir)).preload_labels(["кошка"]) == "computed"
+    assert stored_files(store) == []  # no embedding_dir: nothing written
+
+
+def test_other_labels_templates_or_weights_get_other_files(ruclip_dir, cache_dir, tmp_path):
+    store = tmp_path / "text-embeddings"
+    labels = ["кошка", "собака", "море"]
+    classifier = ZeroShotClassifier.from_pretrained(str(ruclip_dir), embedding_dir=store)
+    classifier.preload_labels(labels)
+    classifier.preload_labels([*labels, "лес"])
+    classifier.preload_labels(list(reversed(labels)))
+    other_templates = ZeroShotClassifier.from_pretrained(str(ruclip_dir), embedding_dir=store, templates=("{}",))
+    assert other_templates.preload_labels(labels) == "computed"
+    assert len(stored_files(store)) == 4
+    assert len({path.parent for path in stored_files(store)}) == 1  # one model: one dir
+
+    changed = ZeroShotClassifier.from_pretrained(str(ruclip_dir), embedding_dir=store)
+    with torch.no_grad():
+        changed.model.text_projection.weight.mul_(1.01)
+    assert changed.preload_labels(labels) == "computed"  # other weights: another model dir
+    assert len({path.parent for path in stored_files(store)}) == 2
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "other labels"])
+def test_a_corrupt_embedding_file_is_ignored_and_rewritten(ruclip_dir, cache_dir, tmp_path, monkeypatch, damage):
+    store = tmp_path / "text-embeddings"
+    labels = ["кошка", "собака", "море"]
+    first = ZeroShotClassifier.from_pretrained(str(ruclip_dir), embedding_dir=store)
+    first.preload_labels(labels)
+    (path,) = stored_files(store)
+    good = path.read_bytes()
+    if damage == "garbage":
+        path.write_bytes(b"not a torch file")
+    elif damage == "truncated":
+        path.write_bytes(good[: len(good) // 2])
+    else:
+        data = torch.load(path, weights_only=True)
+        torch.save({**data, "labels": ["кошка", "собака", "лес"]}, path)
+
+    second = ZeroShotClassifier.from_pretrained(str(ruclip_dir), embedding_dir=store)
+    calls = count_text_encoder_calls(second, monkeypatch)
+    assert second.preload_labels(labels) == "computed"
+    assert len(calls) == 1
+    third = ZeroShotClassifier.from_pretrained(str(ruclip_dir), embedding_dir=store)
+    assert third.preload_labels(labels) == "disk"  # rewritten
+    assert torch.allclose(third._label_embeddings(tuple(labels)), first._label_embeddings(tuple(labels)), atol=1e-6)
+
+
+def test_load_models_warms_up_the_default_labels_from_disk(tmp_path, monkeypatch):
+    cache = tmp_path / "model-cache"
+    loaded = presets.load_models("tiny", cache, device="cpu")
+    assert loaded.classifier.preload_labels(default_labels()) == "memory"  # warmed up at load
+    assert stored_files(cache / presets.TEXT_EMBEDDINGS_DIR)
+    sources = []
+    original = ZeroShotClassifier.preload_labels
+
+    def spy(self, labels):
+        sources.append(original(self, labels))
+        return sources[-1]
+
+    monkeypatch.setattr(ZeroShotClassifier, "preload_labels", spy)
+    presets.load_models("tiny", cache, device="cpu")
+    assert sources == ["disk"]  # a restarted worker reads the file

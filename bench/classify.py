@@ -1,0 +1,228 @@
+"""Classification benchmark: a real-size ruCLIP ViT-B/32-384 (random weights) on this machine's CPU.
+
+Builds the architecture of ``ai-forever/ruclip-vit-base-patch32-384`` through `models.ruclip` (ruCLIP config →
+``CLIPModel``; vision 768 wide × 12 layers, patch 32, 384 px; text 512 wide × 12 layers, context 77, vocab 49408)
+with random weights, and a YouTokenToMe BPE learned here on the templated default labels (so prompts are a few
+tokens per word, like ruCLIP's real 49k-token BPE, not one token per letter). Measures, with medians of several
+runs:
+
+- photos/second when 1, 8 and 32 photos wait together, scored one by one (``classify``) vs in micro-batches
+  of ``--batch-size`` (``classify_batch``, what the worker does with ``WORKER_BATCH_SIZE``), all with the
+  default label set already seen (its text embeddings cached);
+- one photo's cost with a seen label set vs the image encoder alone;
+- a label set's text embeddings: first use (text encoder), cached in memory, persisted on disk (a restarted
+  worker). First use is measured on ``--first-use-labels`` labels and scaled to the full default set.
+
+    python bench/classify.py [--runs 3] [--batch-size 8] [--first-use-labels 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from models import ruclip  # noqa: E402
+from models.classifier import RU_TEMPLATES, ZeroShotClassifier  # noqa: E402
+from models.embedding_store import EmbeddingStore, model_fingerprint  # noqa: E402
+from models.labels import default_labels  # noqa: E402
+
+# ruCLIP's config.json for ai-forever/ruclip-vit-base-patch32-384.
+RUCLIP_B32_384 = {
+    "embed_dim": 512,
+    "image_resolution": 384,
+    "vision_layers": 12,
+    "vision_width": 768,
+    "vision_patch_size": 32,
+    "context_length": 77,
+    "vocab_size": 49408,
+    "transformer_width": 512,
+    "transformer_heads": 8,
+    "transformer_layers": 12,
+}
+NAME = "bench/ruclip-vit-base-patch32-384-random"
+CONCURRENCY = (1, 8, 32)
+
+
+def learn_yttm(corpus: list[str], merges: int) -> ruclip.YttmModel:
+    """A YTTM model (ids 0-3 special, then characters, then merged tokens) learned greedily on ``corpus``."""
+    words = Counter(word for text in corpus for word in ruclip.split_words(text.lower()))
+    chars = sorted({char for word in words for char in word} | {ruclip.SPACE_TOKEN})
+    char2id = {char: 4 + index for index, char in enumerate(chars)}
+    space = char2id[ruclip.SPACE_TOKEN]
+    pieces = {word: [space, *(char2id[c] for c in word)] for word in words}
+    rules: list[tuple[int, int, int]] = []
+    next_id = 4 + len(chars)
+    for _ in range(merges):
+        pairs: Counter[tuple[int, int]] = Counter()
+        for word, symbols in pieces.items():
+            for pair in itertools.pairwise(symbols):
+                pairs[pair] += words[word]
+        if not pairs:
+            break
+        (x, y), _count = pairs.most_common(1)[0]
+        rules.append((x, y, next_id))
+        for word, symbols in pieces.items():
+            merged, i = [], 0
+            while i < len(symbols):
+                if i + 1 < len(symbols) and symbols[i] == x and symbols[i + 1] == y:
+                    merged.append(next_id)
+                    i += 2
+                else:
+                    merged.append(symbols[i])
+                    i += 1
+            pieces[word] = merged
+        next_id += 1
+    return ruclip.YttmModel(char2id, tuple(rules), unk_id=1, pad_id=0, bos_id=2, eos_id=3)
+
+
+def build_classifier(embedding_dir: Path) -> ZeroShotClassifier:
+    corpus = [template.format(label) for label in default_labels() for template in RU_TEMPLATES]
+    bpe = ruclip.YttmBPE(learn_yttm(corpus, merges=1500))
+    processor = ruclip.RuClipProcessor(
+        ruclip.RuClipTokenizer(bpe, RUCLIP_B32_384["context_length"]),
+        ruclip.RuClipImageProcessor(RUCLIP_B32_384["image_resolution"]),
+    )
+    from transformers import CLIPModel
+
+    torch.manual_seed(0)
+    model = CLIPModel(ruclip.clip_config(RUCLIP_B32_384)).float().eval()
+    return ZeroShotClassifier(model, processor, NAME, "cpu", embedding_dir=embedding_dir)
+
+
+def photos(count: int, seed: int = 0) -> list[Image.Image]:
+    rng = np.random.default_rng(seed)
+    return [Image.fromarray(rng.integers(0, 256, size=(480, 640, 3), dtype=np.uint8)) for _ in range(count)]
+
+
+def median_seconds(
+    action: Callable[[], object], runs: int, setup: Callable[[], object] | None = None, warm_up: bool = False
+) -> float:
+    """Median wall time of ``action`` over ``runs`` runs (``setup`` before each, not timed; with ``warm_up``
+    one untimed run first, so that one-off allocations and kernel selection are not counted)."""
+    if warm_up:
+        action()
+    times = []
+    for _ in range(runs):
+        if setup is not None:
+            setup()
+        started = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3, help="runs per measurement (medians)")
+    parser.add_argument("--batch-size", type=int, default=8, help="micro-batch size (WORKER_BATCH_SIZE)")
+    parser.add_argument("--first-use-labels", type=int, default=64, help="labels for the first-use measurement")
+    args = parser.parse_args()
+    torch.set_grad_enabled(False)
+    labels = default_labels()
+    with tempfile.TemporaryDirectory(prefix="bench-classify-") as tmp:
+        store_dir = Path(tmp) / "text-embeddings"
+        started = time.perf_counter()
+        classifier = build_classifier(store_dir)
+        print(f"built the model in {time.perf_counter() - started:.1f} s; torch threads {torch.get_num_threads()}")
+
+        # Label-set text embeddings: first use, memory, disk.
+        subset = labels[: args.first_use_labels]
+
+        def forget() -> None:
+            classifier._text_cache.clear()
+            classifier._persistent.clear()
+            for path in store_dir.glob("*/*.pt"):
+                path.unlink()
+
+        classifier._encode_labels(tuple(labels[-4:]))  # warm the text encoder up (not a label set measured)
+        first_use = median_seconds(lambda: classifier.preload_labels(subset), args.runs, setup=forget)
+        tokens = classifier._tokenize([t.format(label) for label in subset for t in classifier.templates])
+        width = tokens["input_ids"].shape[1]
+        classifier.preload_labels(subset)  # computed and stored
+        memory = median_seconds(lambda: classifier._label_embeddings(tuple(subset)), max(args.runs, 20))
+        fingerprint = median_seconds(lambda: model_fingerprint(classifier.model, NAME, classifier.processor), args.runs)
+
+        def restarted() -> ZeroShotClassifier:  # a new worker process: same weights, empty memory cache
+            return ZeroShotClassifier(classifier.model, classifier.processor, NAME, "cpu", embedding_dir=store_dir)
+
+        disk_subset = median_seconds(lambda: restarted().preload_labels(subset), args.runs)
+        # The full default set on disk: its file holds stand-in embeddings (loading costs the same as real ones;
+        # computing the real ones would take minutes, see first use).
+        fake = torch.nn.functional.normalize(torch.randn(len(labels), RUCLIP_B32_384["embed_dim"]), dim=-1)
+        store = EmbeddingStore(store_dir, NAME, model_fingerprint(classifier.model, NAME, classifier.processor))
+        store.save(labels, classifier.templates, fake)
+        disk_full = median_seconds(lambda: restarted().preload_labels(labels), args.runs)
+        assert restarted().preload_labels(labels) == "disk"
+        classifier.preload_labels(labels)  # the default set, now seen (from disk)
+
+        # One photo: seen label set vs the image encoder alone.
+        (photo,) = photos(1, seed=1)
+        pixels = classifier.processor.image_processor(images=[photo])["pixel_values"]
+        classifier.classify(photo, labels)  # warm-up
+        encoder = median_seconds(lambda: classifier.model.get_image_features(pixel_values=pixels), 2 * args.runs + 1)
+        preprocess = median_seconds(lambda: classifier.processor.image_processor(images=[photo]), 2 * args.runs + 1)
+        seen = median_seconds(lambda: classifier.classify(photo, labels), 2 * args.runs + 1)
+
+        # Throughput: N photos waiting together.
+        rows = []
+        for count in CONCURRENCY:
+            waiting = photos(count, seed=count)
+
+            def one_by_one(waiting: list[Image.Image] = waiting) -> None:
+                for image in waiting:
+                    classifier.classify(image, labels)
+
+            def batched(waiting: list[Image.Image] = waiting) -> None:
+                for start in range(0, len(waiting), args.batch_size):
+                    chunk = waiting[start : start + args.batch_size]
+                    classifier.classify_batch(chunk, [labels] * len(chunk))
+
+            unbatched_s = median_seconds(one_by_one, args.runs, warm_up=True)
+            batched_s = median_seconds(batched, args.runs, warm_up=True)
+            rows.append((count, count / unbatched_s, count / batched_s))
+
+    per_label = first_use / len(subset)
+    print()
+    print(f"### Throughput (default set, {len(labels)} labels seen; micro-batches of {args.batch_size})")
+    print("| photos waiting | unbatched photos/s | batched photos/s | batched ÷ unbatched |")
+    print("|---:|---:|---:|---:|")
+    for count, unbatched_rate, batched_rate in rows:
+        print(f"| {count} | {unbatched_rate:.2f} | {batched_rate:.2f} | {batched_rate / unbatched_rate:.2f}× |")
+    print()
+    print("### One photo, label set already seen")
+    print("| what | median |")
+    print("|---|---:|")
+    print(f"| image encoder alone (get_image_features, 1 photo) | {encoder * 1000:.0f} ms |")
+    print(f"| preprocessing (crop, resize, normalise) | {preprocess * 1000:.1f} ms |")
+    print(f"| classify (preprocess + encoder + {len(labels)} labels scored) | {seen * 1000:.0f} ms |")
+    print(f"| classify ÷ image encoder | {seen / encoder:.2f}× |")
+    print()
+    print(f"### Label-set text embeddings ({len(classifier.templates)} templates; prompts padded to {width} tokens)")
+    print("| what | median |")
+    print("|---|---:|")
+    print(f"| first use, {len(subset)} labels (text encoder) | {first_use:.2f} s ({per_label * 1000:.0f} ms/label) |")
+    print(f"| first use, {len(labels)} labels (scaled from the above) | ≈ {per_label * len(labels):.0f} s |")
+    print(f"| cached in memory (LRU hit) | {memory * 1e6:.1f} µs |")
+    print(f"| weights fingerprint (once per process) | {fingerprint:.2f} s |")
+    print(f"| persisted, {len(subset)} labels, new process (fingerprint + file) | {disk_subset:.2f} s |")
+    print(f"| persisted, {len(labels)} labels, new process (fingerprint + file) | {disk_full:.2f} s |")
+    print(f"\n(runs: {args.runs}; cpu count {os.cpu_count()})")
+
+
+if __name__ == "__main__":
+    main()
