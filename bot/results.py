@@ -13,7 +13,9 @@ import logging
 
 import redis.asyncio as aioredis
 from pydantic import ValidationError
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.queue import DELIVERED, STATUS_TTL, status_message_id
 from handlers.delivery import deliver_result, render_progress
@@ -31,6 +33,7 @@ log = logging.getLogger(__name__)
 DELIVERED_TTL = 7 * 24 * 3600
 DEAD_LETTER_SUFFIX = ":dead"
 MAX_DELIVERY_ATTEMPTS = 5
+RECONNECT_MAX_DELAY = 10.0
 
 
 class DeliveryUncertain(Exception):
@@ -74,14 +77,23 @@ class ResultListener:
         await self._drain_pending()
         loop = asyncio.get_running_loop()
         last_reclaim = loop.time()
+        backoff = 0.0  # while Redis is unreachable: 1 s, doubling up to RECONNECT_MAX_DELAY
         while not self._stopping.is_set():
             try:
                 await self._read_new()
                 if loop.time() - last_reclaim > self.reclaim_idle_ms / 1000:
                     await self._reclaim()
                     last_reclaim = loop.time()
+                if backoff:
+                    log.info("result listener on %s reconnected to Redis", self.stream)
+                    backoff = 0.0
             except asyncio.CancelledError:
                 raise
+            except (RedisConnectionError, RedisTimeoutError) as exc:  # restarted, loading (a ConnectionError) or away
+                backoff = min(backoff * 2 or 1.0, RECONNECT_MAX_DELAY)
+                log.warning("result listener on %s: Redis unreachable (%s); retry in %.0f s", self.stream, exc, backoff)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), backoff)
             except Exception:
                 log.exception("result listener error on %s; retrying", self.stream)
                 with contextlib.suppress(TimeoutError):

@@ -43,6 +43,8 @@ RU: dict[str, str] = {
     "image_caption": "🎨 {prompt}\n\nseed {seed} · {model} · {seconds} с\n{command}",
     "variation_source_gone": "Картинка для вариаций уже удалена (их хранят сутки). Нажмите 🔄 или отправьте /imagine.",
     "variations_unsupported": "Эта модель не умеет делать вариации. Нажмите 🔄, чтобы нарисовать заново.",
+    "out_of_memory": "😔 Не хватило памяти видеокарты на такую картинку. Попросите меньше картинок (--n) "
+    "или другой формат (--ar), без --best.",
     "photo_gone": "Фото не дождалось очереди и удалено. Пришлите его, пожалуйста, ещё раз.",
     "classify_header": "🔎 Что я вижу на фото:",
     "classify_header_labels": "🔎 Из ваших вариантов больше всего подходит:",
@@ -174,6 +176,8 @@ EN: dict[str, str] = {
     "image_caption": "🎨 {prompt}\n\nseed {seed} · {model} · {seconds} s\n{command}",
     "variation_source_gone": "The image to vary was deleted (they are kept for a day). Press 🔄 or send /imagine.",
     "variations_unsupported": "This model cannot make variations. Press 🔄 to paint again.",
+    "out_of_memory": "😔 The graphics card ran out of memory for this picture. Ask for fewer images (--n) "
+    "or another shape (--ar), without --best.",
     "photo_gone": "The photo waited too long and was deleted. Please send it again.",
     "classify_header": "🔎 What I see in the photo:",
     "classify_header_labels": "🔎 Of your options, the best match is:",

@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         models.load_seconds,
         ", ".join(q.name for q in worker.queues),
     )
-    worker.work(logging_level="INFO")
+    worker.serve(logging_level="INFO")
     return 0
 
 

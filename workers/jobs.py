@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import io
 import json
 import logging
 import time
 
+import torch
 from PIL import Image
 from rq import Queue, get_current_job
 from rq.job import Job
@@ -60,6 +62,10 @@ def generate(payload: dict) -> dict:
         return _publish_refusal(job, request.chat, "imagine", Refusal("cancelled while running", "cancelled"))
     except Refusal as refusal:
         return _publish_refusal(job, request.chat, "imagine", refusal)
+    except torch.OutOfMemoryError:
+        # the same request would run out again: refuse it without RQ's retries, free what it held, keep serving
+        _free_accelerator_memory()
+        return _publish_refusal(job, request.chat, "imagine", Refusal("out of accelerator memory", "out_of_memory"))
     keys = store_images(job.connection, job.id, images)
     event = ResultEvent(
         job_id=job.id,
@@ -275,6 +281,13 @@ def _load_image(job: Job, key: str, error_key: str) -> Image.Image:
     if data is None:
         raise Refusal(f"{key} is gone", error_key)
     return Image.open(io.BytesIO(data)).convert("RGB")
+
+
+def _free_accelerator_memory() -> None:
+    """Give the memory of a job that ran out back to the allocator's pool (CUDA), so the next job has it."""
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def _publish_refusal(job: Job, chat, kind: str, refusal: Refusal) -> dict:

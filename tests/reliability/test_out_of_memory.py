@@ -1,0 +1,78 @@
+"""In-process (MolbertWorker on the tiny models and a real Redis): a job that runs out of accelerator memory gets a
+clear refusal without RQ retries, and the worker goes on to serve the next job; and a worker whose ``work()`` quit
+on a Redis error comes back by itself (``MolbertWorker.serve``)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from rq.job import Job
+from rq.serializers import JSONSerializer
+
+from bot.queue import RedisJobs
+from handlers.protocol import ChatRef, GenerateJob, ResultEvent, job_id_for, result_stream
+from handlers.texts import EN, RU
+from workers import runtime
+from workers.worker import MolbertWorker
+
+pytestmark = pytest.mark.reliability
+
+
+def chat(message_id: int) -> ChatRef:
+    return ChatRef(platform="telegram", chat_id=100, user_id=7, message_id=message_id)
+
+
+async def submit(jobs: RedisJobs, message_id: int, prompt: str) -> str:
+    job_id = job_id_for(chat(message_id), "imagine")
+    assert await jobs.submit_generate(job_id, GenerateJob(chat=chat(message_id), prompt=prompt, seed=1)) is not None
+    return job_id
+
+
+def results(redis_conn) -> dict[str, ResultEvent]:
+    events = (ResultEvent.model_validate_json(f[b"event"]) for _id, f in redis_conn.xrange(result_stream("telegram")))
+    return {event.job_id: event for event in events if event.kind != "progress"}
+
+
+async def test_a_job_out_of_memory_is_refused_once_and_the_worker_keeps_serving(redis_conn, tiny_models, monkeypatch):
+    generate = tiny_models.generator.generate
+    calls = []
+
+    def generate_or_run_out(prompt, **options):
+        calls.append(prompt)
+        if "огромная" in prompt:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+        return generate(prompt, **options)
+
+    monkeypatch.setattr(tiny_models.generator, "generate", generate_or_run_out)
+    jobs = RedisJobs(redis_conn)
+    too_big = await submit(jobs, 1, "огромная фреска")
+    fine = await submit(jobs, 2, "кот в космосе")
+    try:
+        MolbertWorker(tiny_models, redis_conn).work(burst=True, logging_level="WARNING")
+    finally:
+        runtime.set_models(None)
+    events = results(redis_conn)
+    assert (events[too_big].ok, events[too_big].error_key) == (False, "out_of_memory")
+    assert "out_of_memory" in RU and "out_of_memory" in EN
+    assert events[fine].ok and events[fine].image_keys
+    assert sum("огромная" in prompt for prompt in calls) == 1  # no RQ retry of the same request
+    job = Job.fetch(too_big, connection=redis_conn, serializer=JSONSerializer)
+    assert job.get_status() == "finished"
+
+
+def test_a_worker_whose_work_loop_quit_on_an_error_serves_again(redis_conn, tiny_models, monkeypatch):
+    worker = MolbertWorker(tiny_models, redis_conn, name="comeback")
+    runs = []
+
+    def work(**_options):
+        runs.append(1)
+        if len(runs) == 2:  # second run: stopped by a signal
+            worker.handle_warm_shutdown_request()
+        return False  # first run: RQ logged an error and returned, as after a lost Redis
+
+    monkeypatch.setattr(worker, "work", work)
+    try:
+        worker.serve()
+    finally:
+        runtime.set_models(None)
+    assert len(runs) == 2
