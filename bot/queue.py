@@ -6,6 +6,7 @@ RQ and redis-py are synchronous; each call is short, so it runs in a thread to k
 from __future__ import annotations
 
 import asyncio
+import json
 import statistics
 import time
 from dataclasses import dataclass
@@ -131,6 +132,19 @@ class RedisJobs:
             pipe.execute()
         return True
 
+    async def chat_labels(self, chat: ChatRef) -> list[str] | None:
+        """This chat's label set, chosen by its admins with ``/labels``."""
+        data = await asyncio.to_thread(self.connection.get, _chat_labels_key(chat))
+        return None if data is None else json.loads(data)
+
+    async def set_chat_labels(self, chat: ChatRef, labels: list[str] | None) -> None:
+        """Store this chat's label set (kept until reset), or forget it."""
+        key = _chat_labels_key(chat)
+        if labels is None:
+            await asyncio.to_thread(self.connection.delete, key)
+        else:
+            await asyncio.to_thread(self.connection.set, key, json.dumps(labels, ensure_ascii=False))
+
     async def stats(self) -> Stats:
         """Operator figures from Redis: today's job counter, RQ's queues, registries and workers."""
         return await asyncio.to_thread(self._stats)
@@ -214,6 +228,10 @@ class RedisJobs:
     def _swap_status(self, job_id: str, value: str) -> str | None:
         previous = self.connection.set(status_message_key(job_id), value, ex=STATUS_TTL, get=True)
         return previous.decode() if isinstance(previous, bytes) else previous
+
+
+def _chat_labels_key(chat: ChatRef) -> str:
+    return f"molbert:chat-labels:{chat.platform}:{chat.chat_id}"
 
 
 def _jobs_today_key() -> str:

@@ -119,6 +119,14 @@ class JobSubmitter(Protocol):
         """Take a waiting job off the queue, or ask a running one to stop at its next step; ``False`` if over."""
         ...
 
+    async def chat_labels(self, chat: ChatRef) -> list[str] | None:
+        """The label set this chat's admins chose for photos (``/labels``), or ``None`` for the default set."""
+        ...
+
+    async def set_chat_labels(self, chat: ChatRef, labels: list[str] | None) -> None:
+        """Store (or with ``None`` forget) this chat's label set."""
+        ...
+
     async def stats(self) -> Stats:
         """Jobs queued today, queue depths, jobs running, workers online and typical job times."""
         ...

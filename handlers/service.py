@@ -96,7 +96,7 @@ class Molbert:
         """
         try:
             self._check_access(chat)
-            labels = prompts.parse_labels(caption)
+            labels = prompts.parse_labels(caption) or await self.jobs.chat_labels(chat)
             images.check_download_size(size)
             photo = images.normalize_image(await download())
         except UserError as err:
@@ -233,6 +233,32 @@ class Molbert:
         """Refuse users and chats the operator's allow/deny lists keep out, before any work is done."""
         if not self.access.allows(chat):
             raise UserError("access_denied")
+
+    async def labels(self, chat: ChatRef, text: str | None, is_admin: bool, outbox: Outbox) -> None:
+        """``/labels``: show this chat's label set for photos; admins set it (``/labels кошка, собака``) or
+        reset it to the default set (``/labels -``)."""
+        text = (text or "").strip()
+        if not text:
+            current = await self.jobs.chat_labels(chat)
+            key = "labels_current" if current else "labels_default"
+            await outbox.send_text(chat, t(key, chat.lang, labels=", ".join(current or [])))
+            return
+        if not is_admin:
+            await outbox.send_text(chat, t("labels_admins_only", chat.lang))
+            return
+        if text in ("-", "сброс", "reset"):
+            await self.jobs.set_chat_labels(chat, None)
+            await outbox.send_text(chat, t("labels_reset", chat.lang))
+            return
+        try:
+            labels = prompts.parse_labels(text) or []
+            if len(labels) < 2:
+                raise UserError("labels_need_two")
+        except UserError as err:
+            await outbox.send_text(chat, t(err.key, chat.lang, **err.values))
+            return
+        await self.jobs.set_chat_labels(chat, labels)
+        await outbox.send_text(chat, t("labels_set", chat.lang, count=len(labels), labels=", ".join(labels)))
 
     async def stats(self, chat: ChatRef, outbox: Outbox) -> None:
         """``/stats`` for operators: today's jobs, queue depths, running jobs, workers, typical times."""

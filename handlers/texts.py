@@ -32,7 +32,10 @@ RU: dict[str, str] = {
         "Пришлите фото — я назову, что на нём, с процентами.\n"
         "Подпишите фото вариантами через запятую, точку с запятой или с новой строки — "
         "я выберу из них: «кошка, собака, медведь». Один вариант — отвечу «да» или «нет».\n"
-        "/classify кошка, собака — ответом на любое фото в чате.\n\n"
+        "/classify кошка, собака — ответом на любое фото в чате.\n"
+        "Альбом с подписью «самый смешной мем» — расставлю фото по порядку.\n"
+        "/labels — метки для фото в этом чате (задают админы).\n\n"
+        "/queue — ваши задачи в очереди, /cancel — отменить их.\n\n"
         "Задачи выполняются по очереди; я сразу скажу место в очереди и пришлю результат ответом."
     ),
     "imagine_empty": ("Напишите, что нарисовать, после команды. Например:\n/imagine кот в космосе"),
@@ -74,6 +77,12 @@ RU: dict[str, str] = {
     "option_too_long": "{option}: слишком длинно, можно не больше {limit} символов.",
     "option_best_below_n": "--best {best} меньше, чем --n {count}: из скольких выбирать, должно быть не меньше, чем сколько показать.",
     "button_stale": "Эта кнопка устарела: результат уже удалён. Отправьте /imagine заново.",
+    "labels_current": "Метки для фото в этом чате: {labels}.\nИзменить (админы): /labels кошка, собака · сбросить: /labels -",
+    "labels_default": "В этом чате фото распознаются по общему списку меток. Админы могут задать свои: /labels кошка, собака",
+    "labels_set": "Готово: фото в этом чате теперь распознаются среди {count} меток: {labels}.",
+    "labels_reset": "Готово: снова общий список меток.",
+    "labels_admins_only": "Менять метки чата могут только его администраторы.",
+    "labels_need_two": "Нужно хотя бы две метки через запятую, например: /labels кошка, собака",
     "access_denied": "Извините, здесь я не работаю. Если это ошибка, напишите администратору бота.",
     "operators_only": "Эта команда — только для администраторов бота.",
     "stats": "📊 Сегодня задач: {jobs_today}\nВ очереди: картинок {waiting_pictures}, фото {waiting_photos}\nВыполняется: {running}\nВоркеров онлайн: {workers}\nОбычное время: картинка {picture_seconds} с, фото {photo_seconds} с",
@@ -105,6 +114,7 @@ RU: dict[str, str] = {
     "cmd_imagine": "Нарисовать картинку по описанию",
     "cmd_classify": "Распознать фото (ответом на фото)",
     "cmd_queue": "Мои задачи в очереди",
+    "cmd_labels": "Метки для фото в этом чате",
     "cmd_cancel": "Отменить мои задачи",
     "discord_help": (
         "Как пользоваться Мольбертом:\n\n"
@@ -165,7 +175,10 @@ EN: dict[str, str] = {
         "Send a photo and I'll name what is in it, with percentages.\n"
         "Caption the photo with options separated by commas, semicolons or new lines and I'll pick "
         "among them: «cat, dog, bear». One option — I'll answer yes or no.\n"
-        "/classify cat, dog — as a reply to any photo in the chat.\n\n"
+        "/classify cat, dog — as a reply to any photo in the chat.\n"
+        "An album captioned «the funniest meme» — I'll rank its photos.\n"
+        "/labels — labels for photos in this chat (set by admins).\n\n"
+        "/queue — your jobs in the queue, /cancel — cancel them.\n\n"
         "Jobs run in turn; I tell you your place in the queue right away and reply with the result."
     ),
     "imagine_empty": "Tell me what to paint after the command, for example:\n/imagine a cat in space",
@@ -207,6 +220,12 @@ EN: dict[str, str] = {
     "option_too_long": "{option} is too long: at most {limit} characters.",
     "option_best_below_n": "--best {best} is less than --n {count}: pick from at least as many as you want to see.",
     "button_stale": "This button has expired: the result is gone. Please send /imagine again.",
+    "labels_current": "Labels for photos in this chat: {labels}.\nChange (admins): /labels cat, dog · reset: /labels -",
+    "labels_default": "Photos in this chat are recognised with the default labels. Admins can set their own: /labels cat, dog",
+    "labels_set": "Done: photos in this chat are now recognised among {count} labels: {labels}.",
+    "labels_reset": "Done: back to the default labels.",
+    "labels_admins_only": "Only this chat's administrators can change its labels.",
+    "labels_need_two": "At least two labels separated by commas, e.g.: /labels cat, dog",
     "access_denied": "Sorry, I don't work here. If this is a mistake, please contact the bot's operator.",
     "operators_only": "This command is for the bot's operators only.",
     "stats": "📊 Jobs today: {jobs_today}\nWaiting: pictures {waiting_pictures}, photos {waiting_photos}\nRunning: {running}\nWorkers online: {workers}\nTypical time: picture {picture_seconds} s, photo {photo_seconds} s",
@@ -238,6 +257,7 @@ EN: dict[str, str] = {
     "cmd_imagine": "Paint a picture from a description",
     "cmd_classify": "Recognise a photo (as a reply to it)",
     "cmd_queue": "My jobs in the queue",
+    "cmd_labels": "Labels for photos in this chat",
     "cmd_cancel": "Cancel my jobs",
     "discord_help": (
         "How to use Molbert:\n\n"

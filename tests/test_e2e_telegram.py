@@ -316,3 +316,19 @@ async def test_answers_stay_in_the_forum_topic(telegram, bot_process, alice):
     status = await telegram.wait_for_message(forum, after=asked["message_id"])
     photo = await telegram.wait_for_photo(forum, after=asked["message_id"], timeout=RESULT_TIMEOUT)
     assert status.message_thread_id == photo.message_thread_id == 7
+
+
+async def test_chat_admins_set_the_chats_labels_and_members_cannot(telegram, bot_process, alice):
+    chat = -1005555555555
+    admin, member = telegram.user(7001, "Админ"), telegram.user(7002, "Участник")
+    telegram.make_admin(chat, admin)
+    refused = telegram.send_text(chat, member, "/labels@molbert_test_bot кошка, собака", chat_type="supergroup")
+    answer = await telegram.wait_for_message(chat, after=refused["message_id"])
+    assert answer.text == t("labels_admins_only", "ru")
+    asked = telegram.send_text(chat, admin, "/labels@molbert_test_bot море, лес, город", chat_type="supergroup")
+    answer = await telegram.wait_for_message(chat, after=asked["message_id"])
+    assert answer.text.startswith("Готово")
+    caption = "@molbert_test_bot"
+    sent = telegram.send_photo(chat, member, images.png(40, 40), caption=caption, chat_type="supergroup")
+    result = await telegram.wait_for_text(chat, "%", after=sent["message_id"], timeout=RESULT_TIMEOUT)
+    assert sorted(line.split("% ", 1)[1] for line in result.text.splitlines()[1:]) == ["город", "лес", "море"]

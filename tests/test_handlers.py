@@ -418,3 +418,23 @@ async def test_the_queued_message_estimates_the_wait_from_recent_jobs(molbert, j
 def test_progress_shows_percent_and_time_left():
     progress = event(kind="progress", progress=0.4, seconds=12.3)
     assert render_progress(progress) == "⏳ Рисую… 40%, осталось ≈ 12 с"
+
+
+# --- per-chat labels --------------------------------------------------------------------------------------
+
+
+async def test_chat_labels_are_set_by_admins_and_used_for_photos(molbert, jobs, outbox):
+    await molbert.labels(chat(), None, False, outbox)
+    assert outbox.texts[-1].startswith("В этом чате фото распознаются по общему списку")
+    await molbert.labels(chat(), "море, лес", False, outbox)
+    assert outbox.texts[-1] == t("labels_admins_only", "ru")
+    await molbert.labels(chat(), "море", True, outbox)
+    assert outbox.texts[-1] == t("labels_need_two", "ru")
+    await molbert.labels(chat(), "море, лес", True, outbox)
+    job_id = await molbert.classify(chat(message_id=5), downloader(images.png()), None, None, outbox)
+    assert jobs.jobs[job_id].labels == ["море", "лес"]
+    caption_id = await molbert.classify(chat(message_id=6), downloader(images.png()), None, "кот, пёс", outbox)
+    assert jobs.jobs[caption_id].labels == ["кот", "пёс"], "a caption's own labels still win"
+    await molbert.labels(chat(), "-", True, outbox)
+    reset_id = await molbert.classify(chat(message_id=7), downloader(images.png()), None, None, outbox)
+    assert jobs.jobs[reset_id].labels is None

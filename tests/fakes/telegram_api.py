@@ -272,6 +272,7 @@ class FakeTelegramAPI:
         self._messages: dict[tuple[int, int], dict[str, Any]] = {}
         self._chats: dict[int, dict[str, Any]] = {}
         self._users: dict[int, dict[str, Any]] = {}
+        self.admins: set[tuple[int, int]] = set()  # (chat id, user id) pairs getChatMember reports as administrator
         self._files: dict[str, StoredFile] = {}
         self._files_by_path: dict[str, StoredFile] = {}
         self._unanswered_queries: set[str] = set()
@@ -899,7 +900,30 @@ class FakeTelegramAPI:
         user = self.bot_user if user_id == self.bot_user["id"] else self._users.get(user_id)
         if user is None:
             raise bad_request("user not found")
-        return {"status": "member", "user": user}
+        status = "administrator" if (params.get("chat_id"), user_id) in self.admins else "member"
+        if status == "administrator":
+            return {
+                "status": status,
+                "user": user,
+                "can_be_edited": False,
+                "is_anonymous": False,
+                "can_manage_chat": True,
+                "can_delete_messages": True,
+                "can_manage_video_chats": True,
+                "can_restrict_members": True,
+                "can_promote_members": False,
+                "can_change_info": True,
+                "can_invite_users": True,
+                "can_post_stories": False,
+                "can_edit_stories": False,
+                "can_delete_stories": False,
+                "can_send_welcome_messages": False,
+            }
+        return {"status": status, "user": user}
+
+    def make_admin(self, chat_id: int, user: dict[str, Any]) -> None:
+        """``user`` administers the group ``chat_id`` (``getChatMember`` says so)."""
+        self.admins.add((chat_id, user["id"]))
 
     # ----------------------------------------------------------------- messages, chats and files
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from aiogram import Router
-from aiogram.filters import Command, CommandStart
+from aiogram import Bot, Router
+from aiogram.enums import ChatMemberStatus, ChatType
+from aiogram.exceptions import TelegramAPIError
+from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import Message
 
 from bot.telegram.chat import chat_ref
@@ -42,3 +44,22 @@ async def cancel(message: Message, molbert: Molbert, outbox: TelegramOutbox) -> 
 async def stats(message: Message, molbert: Molbert, outbox: TelegramOutbox) -> None:
     """Operator figures (refused politely for everyone else)."""
     await molbert.stats(chat_ref(message), outbox)
+
+
+@router.message(Command("labels", "метки", ignore_case=True))
+async def labels(message: Message, command: CommandObject, bot: Bot, molbert: Molbert, outbox: TelegramOutbox) -> None:
+    """Show or (chat admins) set this chat's label set for photos."""
+    await molbert.labels(chat_ref(message), command.args, await is_chat_admin(bot, message), outbox)
+
+
+async def is_chat_admin(bot: Bot, message: Message) -> bool:
+    """The sender administers this chat (in a private chat: always), asked of Telegram with getChatMember."""
+    if message.chat.type == ChatType.PRIVATE:
+        return True
+    if message.from_user is None:
+        return False
+    try:
+        member = await bot.get_chat_member(message.chat.id, message.from_user.id)
+    except TelegramAPIError:
+        return False  # cannot tell: treat as a member (they may still look at the labels)
+    return member.status in (ChatMemberStatus.CREATOR, ChatMemberStatus.ADMINISTRATOR)
