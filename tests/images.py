@@ -34,6 +34,14 @@ def animated_gif() -> bytes:
     return buffer.getvalue()
 
 
+def animated_webp() -> bytes:
+    """A two-frame animated WebP: green, then blue."""
+    frames = [Image.new("RGB", (32, 32), (0, 255, 0)), Image.new("RGB", (32, 32), (0, 0, 255))]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format="WEBP", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    return buffer.getvalue()
+
+
 def png_bomb(width: int = 30000, height: int = 30000) -> bytes:
     """A few-hundred-byte PNG whose header claims ``width``×``height`` pixels (a decompression bomb)."""
 

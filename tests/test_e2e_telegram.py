@@ -332,3 +332,17 @@ async def test_chat_admins_set_the_chats_labels_and_members_cannot(telegram, bot
     sent = telegram.send_photo(chat, member, images.png(40, 40), caption=caption, chat_type="supergroup")
     result = await telegram.wait_for_text(chat, "%", after=sent["message_id"], timeout=RESULT_TIMEOUT)
     assert sorted(line.split("% ", 1)[1] for line in result.text.splitlines()[1:]) == ["город", "лес", "море"]
+
+
+async def test_edited_messages_and_channel_posts_are_ignored(telegram, bot_process, alice):
+    """An edit must not paint a second picture; a channel post has no one to answer."""
+    asked = telegram.send_text(alice["id"], alice, "/imagine кот в очках")
+    await telegram.wait_for_photo(alice["id"], after=asked["message_id"], timeout=RESULT_TIMEOUT)
+    sent_before = len(telegram.messages(alice["id"]))
+    telegram.edit_text(alice["id"], alice, asked["message_id"], "/imagine собака в очках")
+    telegram.channel_post(-1007777777777, "Канал", "/imagine@molbert_test_bot луна")
+    probe = telegram.send_text(alice["id"], alice, "/help")
+    await telegram.wait_for_message(alice["id"], after=probe["message_id"])  # handled after the edit
+    await asyncio.sleep(1)
+    assert len(telegram.messages(alice["id"])) == sent_before + 1, "only the /help answer"
+    assert telegram.messages(-1007777777777) == []

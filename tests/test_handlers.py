@@ -107,6 +107,12 @@ def test_animated_gif_uses_its_first_frame():
     assert red > 200 and blue < 50
 
 
+def test_animated_webp_uses_its_first_frame():
+    out = Image.open(io.BytesIO(image_checks.normalize_image(images.animated_webp())))
+    _red, green, blue = out.getpixel((16, 16))
+    assert green > 200 and blue < 60
+
+
 def test_large_images_are_scaled_down():
     out = Image.open(io.BytesIO(image_checks.normalize_image(images.png(3000, 1500))))
     assert max(out.size) == image_checks.MAX_SIDE

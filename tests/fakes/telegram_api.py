@@ -948,6 +948,22 @@ class FakeTelegramAPI:
             chat["is_forum"] = True
         return self._chats.setdefault(chat_id, chat)
 
+    def edit_text(self, chat_id: int, user: dict[str, Any], message_id: int, text: str) -> dict[str, Any]:
+        """The user edits their earlier message ``message_id`` (an ``edited_message`` update); returns it."""
+        message = self._messages[(chat_id, message_id)]
+        message.update(_user_text_fields("text", text), edit_date=int(time.time()))
+        self._queue_update("edited_message", message)
+        return message
+
+    def channel_post(self, chat_id: int, title: str, text: str) -> dict[str, Any]:
+        """A post in a channel the bot was added to (a ``channel_post`` update, no sender); returns it."""
+        chat = self._chats.setdefault(chat_id, {"id": chat_id, "type": "channel", "title": title})
+        message_id = next(self._message_ids[chat_id])
+        post = {"message_id": message_id, "chat": chat, "date": int(time.time()), **_user_text_fields("text", text)}
+        self._messages[(chat_id, message_id)] = post
+        self._queue_update("channel_post", post)
+        return post
+
     def _user_message(
         self,
         chat_id: int,
