@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import threading
 import time
@@ -278,8 +279,12 @@ class ZeroShotClassifier:
     def _image_embeddings(self, images: Sequence[Image.Image]) -> torch.Tensor:
         """(N, D) normalised embeddings of ``images``, in one forward pass."""
         rgb = [image.convert("RGB") for image in images]
-        pixels = self.processor.image_processor(images=rgb, return_tensors="pt")["pixel_values"]
-        output = self.model.get_image_features(pixel_values=pixels.to(self.device, self.model.dtype))
+        encoded = self.processor.image_processor(images=rgb, return_tensors="pt")
+        # SigLIP2 (NaFlex) also needs the patch mask and spatial shapes its processor returns
+        accepted = inspect.signature(self.model.get_image_features).parameters
+        inputs = {name: value.to(self.device) for name, value in encoded.items() if name in accepted}
+        inputs["pixel_values"] = inputs["pixel_values"].to(self.model.dtype)
+        output = self.model.get_image_features(**inputs)
         return normalize(features(output, "image"))
 
     def __repr__(self) -> str:

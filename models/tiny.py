@@ -222,6 +222,25 @@ def build_tiny_siglip_classifier(path: Path, seed: int = 0, *, tokenizer=None) -
     return path
 
 
+def build_tiny_siglip2_classifier(path: Path, seed: int = 0) -> Path:
+    """Build a tiny random SigLIP2 (NaFlex: variable resolution, sigmoid scores) and its processor at ``path``."""
+    from transformers import Siglip2Config, Siglip2ImageProcessor, Siglip2Model, Siglip2Processor
+
+    path = Path(path)
+    tokenizer = build_gemma_tokenizer()
+    vision = {key: value for key, value in _vision_config().items() if key != "image_size"}
+    patches = (IMAGE_SIZE // vision["patch_size"]) ** 2
+    config = Siglip2Config(
+        text_config=_text_config(tokenizer, SIGLIP_MAX_LENGTH), vision_config={**vision, "num_patches": patches}
+    )
+    with _seeded(seed):
+        model = Siglip2Model(config)
+    image_processor = Siglip2ImageProcessor(patch_size=vision["patch_size"], max_num_patches=patches)
+    model.save_pretrained(path)
+    Siglip2Processor(image_processor=image_processor, tokenizer=tokenizer).save_pretrained(path)
+    return path
+
+
 def _build_atomically(target: Path, build: Callable[[Path], Path]) -> Path:
     """Build into a temporary sibling dir, then rename it to ``target``; a lost race is harmless."""
     if target.is_dir():

@@ -249,6 +249,18 @@ def test_single_template_matches_the_models_own_forward(kind, clip_dir, siglip_d
     assert [result[label] for label in LABELS] == pytest.approx(expected.tolist(), abs=1e-5)
 
 
+def test_siglip2_naflex_model_matches_its_own_forward(tmp_path, photo):
+    """SigLIP2 (variable resolution) needs its patch mask and spatial shapes: scores equal the model's own."""
+    path = tiny.build_tiny_siglip2_classifier(tmp_path / "siglip2")
+    classifier = ZeroShotClassifier.from_pretrained(str(path), templates=("{}",))
+    assert type(classifier.model).__name__ == "Siglip2Model" and classifier.sigmoid
+    result = dict(classifier.classify(photo, LABELS))
+    images = classifier.processor.image_processor(images=photo, return_tensors="pt")
+    with torch.inference_mode():
+        logits = classifier.model(**classifier._tokenize(LABELS), **images).logits_per_image[0]
+    assert [result[label] for label in LABELS] == pytest.approx(torch.sigmoid(logits).tolist(), abs=1e-5)
+
+
 def test_siglip_classifier_gives_independent_sigmoid_scores(siglip_dir, photo):
     classifier = ZeroShotClassifier.from_pretrained(str(siglip_dir))
     assert type(classifier.model).__name__ == "SiglipModel"
