@@ -35,33 +35,27 @@ async def classify_command(
 
 @router.message(F.photo)
 async def photo(message: Message, bot: Bot, molbert: Molbert, outbox: TelegramOutbox) -> None:
-    """Classify the largest size of a photo; a photo in an album waits for the rest of it.
-
-    In groups only photos addressed to the bot (caption mentioning it, or a reply to it) are classified.
-    """
-    if message.media_group_id:
-        await album_part(message, bot, molbert, outbox)
-        return
-    me = await bot.me()
-    if not addressed(message, me):
-        return
-    largest = message.photo[-1]
-    caption = without_mention(message.caption, me)
-    await molbert.classify(chat_ref(message), _downloader(bot, largest.file_id), largest.file_size, caption, outbox)
+    """Classify the largest size of a photo; a photo in an album waits for the rest of it."""
+    await _classify_one(message, bot, molbert, outbox)
 
 
 @router.message(F.document.mime_type.startswith("image/"))
 async def image_document(message: Message, bot: Bot, molbert: Molbert, outbox: TelegramOutbox) -> None:
-    """Classify an image sent as a file (uncompressed); in groups only when addressed to the bot."""
+    """Classify an image sent as a file (uncompressed)."""
+    await _classify_one(message, bot, molbert, outbox)
+
+
+async def _classify_one(message: Message, bot: Bot, molbert: Molbert, outbox: TelegramOutbox) -> None:
+    """The image a message carries, among its caption's labels; in groups only when addressed to the bot."""
     if message.media_group_id:
         await album_part(message, bot, molbert, outbox)
         return
     me = await bot.me()
     if not addressed(message, me):
         return
-    document = message.document
+    image = image_of(message)
     caption = without_mention(message.caption, me)
-    await molbert.classify(chat_ref(message), _downloader(bot, document.file_id), document.file_size, caption, outbox)
+    await molbert.classify(chat_ref(message), _downloader(bot, image.file_id), image.file_size, caption, outbox)
 
 
 @router.message(F.document)
