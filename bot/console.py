@@ -102,10 +102,24 @@ class ConsoleSession:
             self._track(await self.molbert.imagine(chat, rest, self.outbox))
         elif command == "/classify" or Path(command).is_file():
             await self._classify(chat, rest if command == "/classify" else line.strip())
+        elif command == "/press":
+            await self._press(chat, rest)
+        elif command == "/queue":
+            await self.molbert.queue(chat, self.outbox)
+        elif command == "/cancel":
+            await self.molbert.cancel(chat, self.outbox)
+        elif command == "/labels":
+            await self.molbert.labels(chat, rest, True, self.outbox)  # the terminal's user owns this chat
         elif command.startswith("/"):
             await self.molbert.refuse(chat, self.outbox, "unknown_command")
         else:
             await self.molbert.refuse(chat, self.outbox, "text_hint")
+
+    async def _press(self, chat: ChatRef, label: str) -> None:
+        """``/press U2``: a button under the last picture, by its label."""
+        action = self.outbox.buttons.get(label.strip().casefold(), "")
+        notice = await self.molbert.press(chat, action, str(time.time_ns()), self.outbox)
+        print(f"  ({notice})", flush=True)
 
     async def _classify(self, chat: ChatRef, arguments: str) -> None:
         """``<path> [labels]`` — the path may be quoted if it has spaces."""
@@ -136,7 +150,7 @@ async def run_console(molbert: Molbert, results: aioredis.Redis, data_dir: Path)
     try:
         async for line in _stdin_lines():
             await session.handle_line(line)
-        await _wait_delivered(results, session.job_ids)
+        await _wait_delivered(results, session)
     finally:
         listener.stop()
         await asyncio.gather(listener_task, return_exceptions=True)
@@ -157,11 +171,14 @@ async def _stdin_lines():
         yield line
 
 
-async def _wait_delivered(results: aioredis.Redis, job_ids: list[str]) -> None:
+async def _wait_delivered(results: aioredis.Redis, session: ConsoleSession) -> None:
+    """Wait for every job this session queued (typed ones, and those its button presses queued) to arrive."""
     deadline = time.monotonic() + RESULT_WAIT_SECONDS
-    for job_id in job_ids:
-        while not await results.exists(delivered_key(job_id)):
-            if time.monotonic() > deadline:
-                log.warning("gave up waiting for job %s", job_id)
-                return
-            await asyncio.sleep(0.2)
+    pending = set(session.job_ids)
+    while time.monotonic() < deadline:
+        pending |= {job.job_id for job in await session.molbert.jobs.user_jobs(session.chat())}
+        waiting = [job_id for job_id in pending if not await results.exists(delivered_key(job_id))]
+        if not waiting:
+            return
+        await asyncio.sleep(0.2)
+    log.warning("gave up waiting for jobs %s", ", ".join(sorted(pending)))
