@@ -58,3 +58,19 @@ def tiny_models(model_cache_dir):
     from models.presets import load_models
 
     return load_models("tiny", model_cache_dir, device="cpu")
+
+
+@pytest.fixture
+def jobs():
+    """An in-memory job submitter (tests/memory.py); worker tests override it with the Redis one."""
+    from tests.memory import MemoryJobs
+
+    return MemoryJobs()
+
+
+@pytest.fixture
+def outbox():
+    """An in-memory outbox recording what the bot sends."""
+    from tests.memory import MemoryOutbox
+
+    return MemoryOutbox()

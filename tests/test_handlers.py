@@ -16,21 +16,11 @@ from handlers.safety import PromptBlocklist
 from handlers.service import Molbert
 from handlers.texts import EN, RU, pick_language, t
 from tests import images
-from tests.memory import MemoryJobs, MemoryOutbox
+from tests.memory import MemoryJobs
 
 
 def chat(message_id: int = 1, lang: str = "ru", chat_id: int = 42) -> ChatRef:
     return ChatRef(platform="memory", chat_id=chat_id, user_id=7, message_id=message_id, lang=lang)
-
-
-@pytest.fixture
-def jobs() -> MemoryJobs:
-    return MemoryJobs()
-
-
-@pytest.fixture
-def outbox() -> MemoryOutbox:
-    return MemoryOutbox()
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from handlers.protocol import (
 from handlers.service import Molbert
 from handlers.texts import t
 from tests import images
-from tests.memory import MemoryJobs, MemoryOutbox
+from tests.memory import MemoryOutbox
 from workers import runtime
 from workers.worker import MolbertWorker
 
@@ -46,16 +46,6 @@ def uploads(count: int = 3, first_message: int = 10, data: bytes | None = None) 
         return fetch
 
     return [Upload(download(i), 1000, first_message + i) for i in range(count)]
-
-
-@pytest.fixture
-def jobs() -> MemoryJobs:
-    return MemoryJobs()
-
-
-@pytest.fixture
-def outbox() -> MemoryOutbox:
-    return MemoryOutbox()
 
 
 # --- the album collector ---------------------------------------------------------------------------------
