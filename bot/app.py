@@ -10,9 +10,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import redis
 import redis.asyncio as aioredis
 
+from bot.connection import connect, connect_async
 from bot.limits import RedisAdmission
 from bot.local import EmbeddedRedis, LocalWorker
 from bot.queue import RedisJobs
@@ -51,8 +51,8 @@ async def backend(
         supervisor = asyncio.create_task(local_worker.supervise(), name="local-worker")
     else:
         url = redis_settings.url.get_secret_value()
-    jobs_connection = redis.Redis.from_url(url)
-    results_connection = aioredis.Redis.from_url(url)
+    jobs_connection = connect(url)
+    results_connection = connect_async(url)
     try:
         admission = RedisAdmission(jobs_connection, limits)
         molbert = Molbert(RedisJobs(jobs_connection), blocklist, admission, access)

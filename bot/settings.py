@@ -13,12 +13,13 @@ from typing import Literal, TypeVar
 from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.connection import SENTINEL_SCHEMES, is_sentinel_url, parse_sentinel_url
 from handlers.access import AccessPolicy, parse_ids
 from handlers.limits import LimitPolicy
 
 _TELEGRAM_TOKEN = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{20,}$")
 _DISCORD_TOKEN = re.compile(r"^[A-Za-z0-9_-]{18,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{20,}$")
-_REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+_REDIS_SCHEMES = ("redis://", "rediss://", "unix://", *SENTINEL_SCHEMES)
 _WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 
 
@@ -83,13 +84,20 @@ class RedisSettings(BaseSettings):
 
     model_config = _config("REDIS_")
 
-    url: SecretStr | None = Field(None, description="redis://[:password@]host:port/db, rediss://… or unix://…")
+    url: SecretStr | None = Field(
+        None, description="redis://[:password@]host:port/db, rediss://…, unix://… or redis+sentinel://…"
+    )
 
     @field_validator("url")
     @classmethod
     def _scheme(cls, url: SecretStr | None) -> SecretStr | None:
-        if url is not None and not url.get_secret_value().startswith(_REDIS_SCHEMES):
-            raise ValueError("must start with redis://, rediss:// or unix://")
+        if url is None:
+            return url
+        value = url.get_secret_value()
+        if not value.startswith(_REDIS_SCHEMES):
+            raise ValueError("must start with redis://, rediss://, unix:// or redis+sentinel://")
+        if is_sentinel_url(value):
+            parse_sentinel_url(value)  # its ValueError names the problem, never the URL
         return url
 
 

@@ -6,8 +6,7 @@ import logging
 import sys
 from typing import TYPE_CHECKING
 
-import redis
-
+from bot.connection import connect
 from bot.settings import ConfigError, ModelSettings, RedisSettings, SafetySettings, WorkerSettings, load
 from workers import runtime
 from workers.safety import DEFAULT_SAFE_LABELS, DEFAULT_UNSAFE_LABELS, ImageSafety, labels_from_setting
@@ -62,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         translator=model_settings.translator,
         gpu=GpuOptions(model_settings.compile, model_settings.cpu_offload, model_settings.vae_tiling),
     )
-    connection = redis.Redis.from_url(redis_settings.url.get_secret_value())
+    connection = connect(redis_settings.url.get_secret_value())
     queues = parse_queues(worker_settings.queues)
     runtime.set_batch_size(worker_settings.batch_size)
     worker = MolbertWorker(models, connection, queues, name=worker_settings.name, safety=image_safety(models))
