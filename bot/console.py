@@ -37,13 +37,13 @@ class ConsoleOutbox:
         self._ids = itertools.count(1)
         self.buttons: dict[str, str] = {}  # the last result's buttons: label → action
 
-    async def send_text(self, chat: ChatRef, text: str) -> MessageId:
-        """Print a message; return its number."""
+    async def send_text(self, chat: ChatRef, text: str, buttons: Keyboard | None = None) -> MessageId:
+        """Print a message; return its number (a "queued" message's ✖ is not shown: the terminal has /cancel)."""
         message_id = next(self._ids)
         print(f"molbert [{message_id}]> {text}", flush=True)
         return message_id
 
-    async def edit_text(self, chat: ChatRef, message_id: MessageId, text: str) -> None:
+    async def edit_text(self, chat: ChatRef, message_id: MessageId, text: str, buttons: Keyboard | None = None) -> None:
         """Print the new text of an earlier message."""
         print(f"molbert [{message_id}, edited]> {text}", flush=True)
 

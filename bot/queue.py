@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import redis
 from rq import Callback, Queue, Retry, Worker
-from rq.exceptions import DuplicateJobError
+from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
@@ -92,6 +92,17 @@ class RedisJobs:
     async def user_jobs(self, chat: ChatRef) -> list[QueuedJob]:
         """The user's jobs in this chat that are still waiting or running, from the fair-use slots."""
         return await asyncio.to_thread(self._user_jobs, chat)
+
+    async def job_owner(self, job_id: str) -> str | None:
+        """The user id in the job's request while RQ keeps the job (finished ones for a day), else ``None``."""
+        return await asyncio.to_thread(self._job_owner, job_id)
+
+    def _job_owner(self, job_id: str) -> str | None:
+        try:
+            job = Job.fetch(job_id, connection=self.connection, serializer=JSONSerializer)
+        except NoSuchJobError:
+            return None
+        return str(job.args[0]["chat"]["user_id"])
 
     async def cancel(self, chat: ChatRef, job_id: str) -> bool:
         """Cancel a waiting job (its status message says so) or flag a running one to stop at its next step."""

@@ -18,6 +18,7 @@ from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.queue import DELIVERED, STATUS_TTL, status_message_id
+from handlers.buttons import cancel_keyboard
 from handlers.delivery import deliver_result, render_progress
 from handlers.ports import Outbox
 from handlers.protocol import (
@@ -189,7 +190,8 @@ class ResultListener:
         if status is None:
             return
         try:
-            await self.outbox.edit_text(event.chat, status, render_progress(event))
+            keyboard = cancel_keyboard(event.job_id, event.chat.lang)  # a running job can still be cancelled
+            await self.outbox.edit_text(event.chat, status, render_progress(event), keyboard)
         except Exception as exc:
             log.info("progress of job %s not shown: %s", event.job_id, exc)
 

@@ -1,5 +1,6 @@
 """The buttons under a generated picture — U (the image alone, full size), V (variations), 🔄 (reroll) — and
-their ``action`` strings: ``u:<job id>:<index>``, ``v:<job id>:<index>``, ``r:<job id>``."""
+the ✖ under a "queued" message, with their ``action`` strings: ``u:<job id>:<index>``, ``v:<job id>:<index>``,
+``r:<job id>``, ``x:<job id>``."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ import re
 from dataclasses import dataclass
 
 from handlers.ports import ACTION_MAX_BYTES, Button, Keyboard
+from handlers.texts import t
 
-UPSCALE, VARY, REROLL = "u", "v", "r"
+UPSCALE, VARY, REROLL, CANCEL = "u", "v", "r", "x"
 _ACTION = re.compile(
     r"^(?P<verb>[uv]):(?P<job>[A-Za-z0-9_-]{1,56}):(?P<index>[0-3])$"  # U and V name one of up to four images
-    r"|^r:(?P<rjob>[A-Za-z0-9_-]{1,60})$"
+    r"|^(?P<jverb>[rx]):(?P<rjob>[A-Za-z0-9_-]{1,60})$"  # 🔄 and ✖ name a job
 )
 
 
@@ -35,11 +37,22 @@ def result_keyboard(job_id: str, count: int) -> Keyboard:
     return keyboard
 
 
+def cancel_keyboard(job_id: str, lang: str) -> Keyboard | None:
+    """The ✖ under a "queued" (then progress) message: cancels that job when its owner presses it.
+
+    ``None`` for a job id too long to fit an action (no button rather than one nothing would answer).
+    """
+    action = f"{CANCEL}:{job_id}"
+    if parse_action(action) is None:
+        return None
+    return [[Button(t("button_cancel", lang), action)]]
+
+
 def parse_action(action: str) -> Action | None:
     """The action a button carries, or ``None`` for anything we did not make (forged or from another bot)."""
     match = _ACTION.match(action or "")
     if match is None:
         return None
     if match.group("rjob"):
-        return Action(REROLL, match.group("rjob"))
+        return Action(match.group("jverb"), match.group("rjob"))
     return Action(match.group("verb"), match.group("job"), int(match.group("index")))

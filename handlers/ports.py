@@ -53,12 +53,12 @@ class Upload:
 class Outbox(Protocol):
     """Sending into a chat. Every send answers the chat's triggering message (``chat.message_id``)."""
 
-    async def send_text(self, chat: ChatRef, text: str) -> MessageId:
-        """Send a text reply and return its message id."""
+    async def send_text(self, chat: ChatRef, text: str, buttons: Keyboard | None = None) -> MessageId:
+        """Send a text reply with optional buttons and return its message id."""
         ...
 
-    async def edit_text(self, chat: ChatRef, message_id: MessageId, text: str) -> None:
-        """Replace the text of a message the bot sent earlier."""
+    async def edit_text(self, chat: ChatRef, message_id: MessageId, text: str, buttons: Keyboard | None = None) -> None:
+        """Replace the text of a message the bot sent earlier; afterwards it shows ``buttons`` (none if ``None``)."""
         ...
 
     async def send_photo(self, chat: ChatRef, photo: bytes, caption: str, buttons: Keyboard | None = None) -> MessageId:
@@ -113,6 +113,10 @@ class JobSubmitter(Protocol):
 
     async def user_jobs(self, chat: ChatRef) -> list[QueuedJob]:
         """The jobs ``chat.user_id`` has waiting or running in this chat, oldest first."""
+        ...
+
+    async def job_owner(self, job_id: str) -> str | None:
+        """The user id (as text) of whoever queued ``job_id``, while the job is known; ``None`` otherwise."""
         ...
 
     async def cancel(self, chat: ChatRef, job_id: str) -> bool:

@@ -166,6 +166,8 @@ class Molbert:
         if not self.access.allows(chat):
             return t("access_denied", chat.lang)
         parsed = buttons.parse_action(action)
+        if parsed is not None and parsed.verb == buttons.CANCEL:
+            return await self._cancel_press(chat, parsed.job_id)
         original = await self.jobs.load_generation(parsed.job_id) if parsed else None
         if parsed is None or original is None:
             return t("button_stale", chat.lang)
@@ -188,6 +190,15 @@ class Molbert:
             }
         )
         return await self._submit_press(chat, job, "vary", event_id, outbox)
+
+    async def _cancel_press(self, chat: ChatRef, job_id: str) -> str:
+        """✖ under a "queued" message: its owner cancels the job (the listener then edits the message to say so)."""
+        owner = await self.jobs.job_owner(job_id)
+        if owner is not None and owner != str(chat.user_id):
+            return t("cancel_not_yours", chat.lang)
+        if owner is None or not await self.jobs.cancel(chat, job_id):
+            return t("cancel_too_late", chat.lang)
+        return t("cancel_pressed", chat.lang)
 
     async def _submit_press(self, chat: ChatRef, job: GenerateJob, kind: str, event_id: str, outbox: Outbox) -> str:
         job_id = job_id_for(chat, kind, event_id)
@@ -313,7 +324,7 @@ class Molbert:
         typical = await self.jobs.typical_seconds(queue)
         if typical:
             text += t("wait_estimate", chat.lang, seconds=max(1, round(typical * position)))
-        message_id = await outbox.send_text(chat, text)
+        message_id = await outbox.send_text(chat, text, buttons.cancel_keyboard(job_id, chat.lang))
         if not await self.jobs.remember_status_message(job_id, message_id):
             await outbox.delete_message(chat, message_id)
         return job_id

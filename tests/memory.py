@@ -36,13 +36,15 @@ class MemoryOutbox:
         self.sent: list[SentMessage] = []
         self._ids = itertools.count(1000)
 
-    async def send_text(self, chat: ChatRef, text: str) -> MessageId:
-        message = SentMessage(next(self._ids), chat, text=text)
+    async def send_text(self, chat: ChatRef, text: str, buttons: Keyboard | None = None) -> MessageId:
+        message = SentMessage(next(self._ids), chat, text=text, buttons=buttons)
         self.sent.append(message)
         return message.message_id
 
-    async def edit_text(self, chat: ChatRef, message_id: MessageId, text: str) -> None:
-        self.by_id(message_id).edits.append(text)
+    async def edit_text(self, chat: ChatRef, message_id: MessageId, text: str, buttons: Keyboard | None = None) -> None:
+        message = self.by_id(message_id)
+        message.edits.append(text)
+        message.buttons = buttons
 
     async def send_photo(self, chat: ChatRef, photo: bytes, caption: str, buttons: Keyboard | None = None) -> MessageId:
         message = SentMessage(next(self._ids), chat, text=caption, photo=photo, buttons=buttons)
@@ -108,7 +110,13 @@ class MemoryJobs:
             if str(job.chat.user_id) == str(chat.user_id) and job_id not in self.cancelled
         ]
 
+    async def job_owner(self, job_id: str) -> str | None:
+        job = self.jobs.get(job_id)
+        return None if job is None else str(job.chat.user_id)
+
     async def cancel(self, chat: ChatRef, job_id: str) -> bool:
+        if job_id in self.cancelled or job_id in self.delivered:
+            return False
         self.cancelled.add(job_id)
         return True
 

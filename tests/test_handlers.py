@@ -348,7 +348,7 @@ async def test_someone_elses_buttons_are_refused(molbert, jobs, outbox):
 
 
 @pytest.mark.parametrize(
-    "action", ["u:nonexistent-job:0", "x:whatever", "u:job:9", "", "r:" + "a" * 80, "u:../../etc:0", "v:job;drop:1"]
+    "action", ["u:nonexistent-job:0", "z:whatever", "u:job:9", "", "r:" + "a" * 80, "u:../../etc:0", "v:job;drop:1"]
 )
 async def test_forged_or_stale_actions_are_refused(molbert, jobs, outbox, action):
     assert await molbert.press(presser(), action, "press-5", outbox) == t("button_stale", "ru")

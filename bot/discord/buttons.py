@@ -1,8 +1,9 @@
 """Neutral result buttons → Discord components that keep working after a restart.
 
 Each button is a :class:`ActionButton`, a ``DynamicItem`` whose ``custom_id`` is the handlers' action string
-(``u:<job id>:<i>``, ``v:…``, ``r:…``; at most 64 bytes, Discord allows 100). The bot registers the class once,
-so a press on any message, however old and whichever process sent it, reaches ``Buttons.press``.
+(``u:<job id>:<i>``, ``v:…``, ``r:…``, and ``x:<job id>`` for the ✖ under a "queued" message; at most 64 bytes,
+Discord allows 100). The bot registers the class once, so a press on any message, however old and whichever
+process sent it, reaches ``Buttons.press``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from handlers.ports import Keyboard
 
 log = logging.getLogger(__name__)
 
-ACTION_TEMPLATE = r"(?P<action>[uvr]:\S{1,98})"
+ACTION_TEMPLATE = r"(?P<action>[uvrx]:\S{1,98})"
 CUSTOM_ID_LIMIT = 100
 LABEL_LIMIT = 80
 MAX_ROWS = 5

@@ -57,9 +57,10 @@ class DiscordOutbox:
         self.bot = bot
         self.interactions = interactions
 
-    async def send_text(self, chat: ChatRef, text: str) -> MessageId:
-        """Send ``text`` (the first message of an interaction fills its original response); return its id."""
-        return await self._send(chat, text)
+    async def send_text(self, chat: ChatRef, text: str, buttons: Keyboard | None = None) -> MessageId:
+        """Send ``text`` with optional persistent buttons (the first message of an interaction fills its original
+        response); return its id."""
+        return await self._send(chat, text, buttons=buttons)
 
     async def send_photo(self, chat: ChatRef, photo: bytes, caption: str, buttons: Keyboard | None = None) -> MessageId:
         """Send an image with ``caption`` and persistent buttons; return the message id."""
@@ -69,24 +70,25 @@ class DiscordOutbox:
         """Send a file with ``caption``; return the message id."""
         return await self._send(chat, caption, Upload(data, filename))
 
-    async def edit_text(self, chat: ChatRef, message_id: MessageId, text: str) -> None:
-        """Replace the text of a bot message; if it is gone or cannot be edited, send the text anew."""
+    async def edit_text(self, chat: ChatRef, message_id: MessageId, text: str, buttons: Keyboard | None = None) -> None:
+        """Replace the text and the buttons (none without ``buttons``) of a bot message; if it is gone or cannot be
+        edited, send the text anew."""
         stored = await self._interaction(chat)
         if stored is not None:
             try:
-                await self._edit_in_interaction(stored, int(message_id), _clip(text))
+                await self._edit_in_interaction(stored, int(message_id), _clip(text), buttons)
                 return
             except discord.HTTPException as exc:
                 if _message_gone(exc):
-                    await self.send_text(chat, text)
+                    await self.send_text(chat, text, buttons)
                     return
                 await self._give_up_token(stored, exc)
         message = self.bot.get_partial_messageable(int(chat.chat_id)).get_partial_message(int(message_id))
         try:
-            await message.edit(content=_clip(text))
+            await message.edit(content=_clip(text), view=keyboard_view(buttons))
         except (discord.NotFound, discord.Forbidden) as exc:
             log.info("could not edit message %s in channel %s (%s); sending anew", message_id, chat.chat_id, exc.code)
-            await self.send_text(chat, text)
+            await self.send_text(chat, text, buttons)
 
     async def delete_message(self, chat: ChatRef, message_id: MessageId) -> None:
         """Delete a bot message; one that is already gone is fine."""
@@ -150,12 +152,15 @@ class DiscordOutbox:
             message = await interaction.followup.send(content=content, wait=True, **extra)
         return message.id
 
-    async def _edit_in_interaction(self, stored: StoredInteraction, message_id: int, content: str) -> None:
+    async def _edit_in_interaction(
+        self, stored: StoredInteraction, message_id: int, content: str, buttons: Keyboard | None
+    ) -> None:
         interaction = self._rebuild(stored)
+        view = keyboard_view(buttons)  # None takes the old buttons away
         if await self.interactions.original(stored.interaction_id) == message_id:
-            await interaction.edit_original_response(content=content)
+            await interaction.edit_original_response(content=content, view=view)
         else:
-            await interaction.followup.edit_message(message_id, content=content)
+            await interaction.followup.edit_message(message_id, content=content, view=view)
 
     async def _delete_in_interaction(self, stored: StoredInteraction, message_id: int) -> None:
         interaction = self._rebuild(stored)

@@ -23,25 +23,32 @@ class TelegramOutbox:
     def __init__(self, bot: Bot) -> None:
         self.bot = bot
 
-    async def send_text(self, chat: ChatRef, text: str) -> MessageId:
-        """Send ``text`` as a reply; return the new message id."""
+    async def send_text(self, chat: ChatRef, text: str, buttons: Keyboard | None = None) -> MessageId:
+        """Send ``text`` as a reply with an optional inline keyboard; return the new message id."""
         sent = await self.bot.send_message(
             chat_id=chat.chat_id,
             text=text[:TEXT_LIMIT],
             message_thread_id=chat.thread_id,
             reply_parameters=_reply_to(chat),
+            reply_markup=inline_keyboard(buttons),
         )
         return sent.message_id
 
-    async def edit_text(self, chat: ChatRef, message_id: MessageId, text: str) -> None:
-        """Replace the text of a bot message; if it is gone, send the text as a new reply instead."""
+    async def edit_text(self, chat: ChatRef, message_id: MessageId, text: str, buttons: Keyboard | None = None) -> None:
+        """Replace the text (and the keyboard: none without ``buttons``) of a bot message; if it is gone, send the
+        text as a new reply instead."""
         try:
-            await self.bot.edit_message_text(text=text[:TEXT_LIMIT], chat_id=chat.chat_id, message_id=int(message_id))
+            await self.bot.edit_message_text(
+                text=text[:TEXT_LIMIT],
+                chat_id=chat.chat_id,
+                message_id=int(message_id),
+                reply_markup=inline_keyboard(buttons),
+            )
         except TelegramBadRequest as exc:
             if "message is not modified" in exc.message:
                 return
             log.info("could not edit message %s in chat %s (%s); sending anew", message_id, chat.chat_id, exc)
-            await self.send_text(chat, text)
+            await self.send_text(chat, text, buttons)
 
     async def send_photo(self, chat: ChatRef, photo: bytes, caption: str, buttons: Keyboard | None = None) -> MessageId:
         """Send an image as a reply with ``caption`` and an inline keyboard; return the new message id."""

@@ -252,7 +252,8 @@ class FakeTelegramAPI:
     """A fake Telegram Bot API server on 127.0.0.1, plus the simulated users and chats the test acts through.
 
     Use ``async with FakeTelegramAPI() as fake:`` or ``await fake.start()`` / ``await fake.stop()``.
-    Public state: ``calls`` (every authorised request in order, as ``(method, params)``), ``updates`` (every
+    Public state: ``calls`` (every authorised request in order, as ``(method, params)``; ``call_times`` holds when
+    each arrived, by ``time.monotonic()``, and :meth:`timed_calls_to` pairs them up), ``updates`` (every
     update ever queued), ``commands`` (``setMyCommands`` lists keyed by ``(scope key, language_code)``, see
     :func:`scope_key`) and ``bot_user``.
     """
@@ -263,6 +264,7 @@ class FakeTelegramAPI:
         self.bot_user = {"id": bot_id, "is_bot": True, "first_name": bot_name, "username": bot_username}
         self.base_url = ""
         self.calls: list[tuple[str, Params]] = []
+        self.call_times: list[float] = []
         self.updates: list[dict[str, Any]] = []
         self.commands: dict[tuple[str, str], list[dict[str, str]]] = {}
         self.webhook: Params | None = None  # the last setWebhook's parameters, until deleteWebhook
@@ -460,6 +462,11 @@ class FakeTelegramAPI:
         """The params of every call of ``method``, in order."""
         return [params for name, params in self.calls if name == method]
 
+    def timed_calls_to(self, method: str) -> list[tuple[float, Params]]:
+        """When each call of ``method`` arrived (``time.monotonic()``) and its params, in order."""
+        timed = zip(self.call_times, self.calls, strict=True)
+        return [(when, params) for when, (name, params) in timed if name == method]
+
     async def wait_for(
         self, predicate: Callable[[SentMessage], bool], timeout: float = 30.0, *, what: str = "a matching message"
     ) -> SentMessage:
@@ -577,6 +584,7 @@ class FakeTelegramAPI:
         try:
             params = await _read_params(request)
             self.calls.append((method, params))
+            self.call_times.append(time.monotonic())
             self._notify()
             if handler is None:
                 raise ApiError(404, "Not Found: method not found")

@@ -1,4 +1,5 @@
-"""Result buttons (U1–U4, V1–V4, 🔄): any press, on any message, however old, goes to ``Molbert.press``."""
+"""Buttons (U1–U4, V1–V4, 🔄 under results; ✖ under "queued" messages): any press, on any message, however old,
+goes to ``Molbert.press``."""
 
 from __future__ import annotations
 

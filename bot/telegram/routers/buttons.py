@@ -1,4 +1,5 @@
-"""Presses of the buttons under a picture (U, V, 🔄): ``callback_data`` is the neutral button action."""
+"""Presses of the buttons under a picture (U, V, 🔄) and under a "queued" message (✖): ``callback_data`` is the
+neutral button action."""
 
 from __future__ import annotations
 
