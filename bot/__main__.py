@@ -13,7 +13,17 @@ import logging
 import sys
 
 from bot.app import backend, run_until_stopped
-from bot.settings import BotSettings, ConfigError, DiscordSettings, RedisSettings, TelegramSettings, load
+from bot.monitoring import monitoring
+from bot.settings import (
+    BotSettings,
+    ConfigError,
+    DiscordSettings,
+    LogSettings,
+    RedisSettings,
+    TelegramSettings,
+    load,
+)
+from handlers.telemetry import probe_health
 
 log = logging.getLogger("bot")
 
@@ -24,10 +34,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "mode",
         nargs="?",
-        choices=("run", "console", "sync-commands"),
+        choices=("run", "console", "sync-commands", "health"),
         default="run",
         help="run: the frontends configured in the environment (default); console: a terminal chat; "
-        "sync-commands: register the Discord slash commands, then exit",
+        "sync-commands: register the Discord slash commands, then exit; "
+        "health: ask the running bot's /healthz (BOT_METRICS_PORT), exit 0 if healthy, else 1",
     )
     parser.add_argument(
         "--guild", type=int, metavar="ID", help="sync-commands: register in this guild only (instant; for testing)"
@@ -41,7 +52,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 async def serve(mode: str) -> None:
     """Load the settings, bring up the backend and run the chosen frontends until stopped."""
     bot_settings, redis_settings = load(BotSettings), load(RedisSettings)
-    logging.getLogger().setLevel(bot_settings.log_level)
+    load(LogSettings).apply(bot_settings.log_level)
     if mode == "console":
         from bot.console import run_console
 
@@ -54,18 +65,29 @@ async def serve(mode: str) -> None:
         log.info("neither TELEGRAM_BOT_TOKEN nor DISCORD_TOKEN is set: starting the terminal chat instead")
         await serve("console")
         return
-    async with backend(bot_settings, redis_settings) as shared:
+    async with (
+        backend(bot_settings, redis_settings) as shared,
+        monitoring(bot_settings.metrics_port, shared.jobs.connection, lambda: shared.jobs.queues) as health,
+    ):
         runners = []
         if telegram.bot_token is not None:
             from bot.telegram.app import run_telegram
 
             runners.append(
-                lambda: run_telegram(telegram, shared.molbert, shared.results, consumer=bot_settings.instance)
+                health.track(
+                    "telegram",
+                    lambda: run_telegram(telegram, shared.molbert, shared.results, consumer=bot_settings.instance),
+                )
             )
         if discord.token is not None:
             from bot.discord.app import run_discord
 
-            runners.append(lambda: run_discord(discord, shared.molbert, shared.results, consumer=bot_settings.instance))
+            runners.append(
+                health.track(
+                    "discord",
+                    lambda: run_discord(discord, shared.molbert, shared.results, consumer=bot_settings.instance),
+                )
+            )
         await run_until_stopped(*runners)
 
 
@@ -86,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = parse_args(argv)
     try:
+        if args.mode == "health":
+            return probe_health(load(BotSettings).metrics_port)
         if args.mode == "sync-commands":
             asyncio.run(sync_discord_commands(args.guild))
         else:

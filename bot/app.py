@@ -29,6 +29,7 @@ class Backend:
 
     molbert: Molbert
     results: aioredis.Redis
+    jobs: RedisJobs  # the queues, also read by the metrics (queue depths) and the health check
 
 
 @contextlib.asynccontextmanager
@@ -55,8 +56,9 @@ async def backend(
     results_connection = connect_async(url)
     try:
         admission = RedisAdmission(jobs_connection, limits)
-        molbert = Molbert(RedisJobs(jobs_connection), blocklist, admission, access)
-        yield Backend(molbert=molbert, results=results_connection)
+        jobs = RedisJobs(jobs_connection)
+        molbert = Molbert(jobs, blocklist, admission, access)
+        yield Backend(molbert=molbert, results=results_connection, jobs=jobs)
     finally:
         await results_connection.aclose()
         jobs_connection.close()

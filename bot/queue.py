@@ -17,6 +17,7 @@ from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
+from bot.monitoring import JOBS_ENQUEUED
 from handlers.errors import QueueUnavailable
 from handlers.limits import active_key
 from handlers.ports import MessageId, QueuedJob, Stats
@@ -32,13 +33,16 @@ from handlers.protocol import (
     GenerateJob,
     RankJob,
     ResultEvent,
+    StageTimes,
     cancel_key,
     durations_key,
     image_key,
+    job_kind,
     params_key,
     result_stream,
     status_message_key,
 )
+from handlers.telemetry import received_at
 
 DELIVERED = "delivered"
 
@@ -67,6 +71,11 @@ class RedisJobs:
         self.connection = connection
         self.generate_queue = Queue(GENERATE_QUEUE, connection=connection, serializer=JSONSerializer)
         self.classify_queue = Queue(CLASSIFY_QUEUE, connection=connection, serializer=JSONSerializer)
+
+    @property
+    def queues(self) -> list[Queue]:
+        """Every queue jobs wait in: the generation and the classification queue."""
+        return [self.generate_queue, self.classify_queue]
 
     async def submit_generate(self, job_id: str, job: GenerateJob) -> int | None:
         """Enqueue a generation job, keeping its request for the result's buttons; ``None`` if the id exists."""
@@ -214,6 +223,7 @@ class RedisJobs:
         return self._enqueue(self.classify_queue, RANK_FUNC, job_id, payload, CLASSIFY_POLICY)
 
     def _enqueue(self, queue: Queue, func: str, job_id: str, payload: dict, policy: JobPolicy) -> int | None:
+        payload["times"] = StageTimes(received=received_at(), enqueued=time.time()).model_dump()
         try:
             queue.enqueue_call(
                 func,
@@ -230,6 +240,7 @@ class RedisJobs:
                 pipe.incr(_jobs_today_key())
                 pipe.expire(_jobs_today_key(), 2 * 24 * 3600)
                 pipe.execute()
+            JOBS_ENQUEUED.labels(job_kind(func)).inc()
             return queue.count
         except DuplicateJobError:
             return None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 
 import redis.asyncio as aioredis
 from pydantic import ValidationError
@@ -17,6 +18,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from bot.monitoring import observe_delivery
 from bot.queue import DELIVERED, STATUS_TTL, status_message_id
 from handlers.buttons import cancel_keyboard
 from handlers.delivery import deliver_result, render_progress
@@ -28,6 +30,7 @@ from handlers.protocol import (
     result_stream,
     status_message_key,
 )
+from handlers.telemetry import log_job
 
 log = logging.getLogger(__name__)
 
@@ -181,8 +184,11 @@ class ResultListener:
             if previous is not None:  # let the retry replace the status message after all
                 await self.redis.set(status_key, previous, ex=STATUS_TTL)
             raise
+        event.times.delivered = time.time()
         await self.redis.set(delivered_key(event.job_id), "1", ex=DELIVERED_TTL)
-        log.info("delivered job %s to chat %s", event.job_id, event.chat.chat_id)
+        observe_delivery(event)
+        stages = event.times.model_dump(exclude_none=True)
+        log_job(log, "job_delivered", event.job_id, event.chat, event.kind, event.times, ok=event.ok, stages=stages)
 
     async def _show_progress(self, event: ResultEvent) -> None:
         """Edit the "queued" message to show progress; a failed edit is not worth a retry."""

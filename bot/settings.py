@@ -134,6 +134,7 @@ class WorkerSettings(BaseSettings):
     queues: str = Field("", description="comma-separated queue names; empty = classification, then generation")
     name: str | None = Field(None, description="worker name in RQ; default: a random id")
     batch_size: int = Field(8, ge=1, le=256, description="classification jobs scored in one forward pass, at most")
+    metrics_port: int = Field(9102, ge=0, le=65535, description="/metrics and /healthz port; 0 = off")
 
 
 class BotSettings(BaseSettings):
@@ -144,6 +145,23 @@ class BotSettings(BaseSettings):
     data_dir: Path = Field(Path("data"), description="embedded Redis files and console results")
     instance: str = Field("main", description="result-stream consumer name; unique per frontend replica")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    metrics_port: int = Field(9101, ge=0, le=65535, description="/metrics and /healthz port; 0 = off")
+
+
+class LogSettings(BaseSettings):
+    """``LOG_*``: the log lines of every process (the bot and the workers)."""
+
+    model_config = _config("LOG_")
+
+    format: Literal["text", "json"] = Field("text", description="text: readable lines; json: one JSON object a line")
+    user_key: SecretStr | None = Field(None, description="key of the user-id hash in logs; same in every process")
+
+    def apply(self, level: str | None = None) -> None:
+        """Format the root logger's lines (and set its level), and key the user-id hash."""
+        from handlers.telemetry import configure_logging, set_user_key
+
+        configure_logging(self.format, level)
+        set_user_key(self.user_key.get_secret_value() if self.user_key else None)
 
 
 class LimitSettings(BaseSettings):

@@ -26,6 +26,11 @@ EventKind = Literal["imagine", "classify", "rank", "progress"]
 MAX_RANKED_PHOTOS = 10  # a Telegram album holds at most 10
 
 
+def job_kind(func_name: str) -> JobKind:
+    """The kind of job an RQ job function runs (``workers.jobs.generate`` → ``imagine``), for logs and metrics."""
+    return {GENERATE_FUNC: "imagine", RANK_FUNC: "rank"}.get(func_name, "classify")
+
+
 class ChatRef(BaseModel):
     """Where a request came from and where its answer goes: enough for any frontend to reply."""
 
@@ -37,6 +42,56 @@ class ChatRef(BaseModel):
     message_id: int | str | None = Field(None, description="the triggering message, answered as a reply")
     thread_id: int | str | None = Field(None, description="forum topic / thread to stay in")
     lang: str = "ru"
+
+
+STAGES = ("received", "enqueued", "picked_up", "model_done", "published", "delivered")
+
+
+class StageTimes(BaseModel):
+    """Wall-clock timestamps (``time.time()``, seconds since the epoch) of the stages of one job's life.
+
+    - ``received``: the frontend got the chat event (the use case started);
+    - ``enqueued``: the frontend handed the job to RQ (just before the Redis write);
+    - ``picked_up``: a worker started the job (for a micro-batched photo: the batch started);
+    - ``model_done``: the model finished (generation with its output check, or scoring);
+    - ``published``: the worker appended the result event to the frontend's stream;
+    - ``delivered``: the frontend's outbox calls for the result returned (the chat has it).
+
+    The frontend fills the first two (carried in the job payload), the worker the next three (carried in the
+    result event), the frontend the last. Wall clocks, because the stages happen in different processes and
+    hosts (keep their clocks synchronised); a stage a job never reached, or an older payload, leaves ``None``.
+    """
+
+    received: float | None = None
+    enqueued: float | None = None
+    picked_up: float | None = None
+    model_done: float | None = None
+    published: float | None = None
+    delivered: float | None = None
+
+    def durations_ms(self) -> dict[str, float]:
+        """Each stage's duration in ms, named by what it measures, for the stages whose both ends are known.
+
+        ``enqueue_ms`` received→enqueued, ``wait_ms`` enqueued→picked up (the queue), ``model_ms`` picked up→model
+        done, ``publish_ms`` model done→published, ``deliver_ms`` published→delivered, ``total_ms``
+        received→delivered, and ``overhead_ms``: the total less the queue wait and the model (the system's cost).
+        """
+        spans = {
+            "enqueue_ms": ("received", "enqueued"),
+            "wait_ms": ("enqueued", "picked_up"),
+            "model_ms": ("picked_up", "model_done"),
+            "publish_ms": ("model_done", "published"),
+            "deliver_ms": ("published", "delivered"),
+            "total_ms": ("received", "delivered"),
+        }
+        durations = {}
+        for name, (start, end) in spans.items():
+            began, ended = getattr(self, start), getattr(self, end)
+            if began is not None and ended is not None:
+                durations[name] = round((ended - began) * 1000, 1)
+        if {"total_ms", "wait_ms", "model_ms"} <= durations.keys():
+            durations["overhead_ms"] = round(durations["total_ms"] - durations["wait_ms"] - durations["model_ms"], 1)
+        return durations
 
 
 class GenerateJob(BaseModel):
@@ -59,6 +114,7 @@ class GenerateJob(BaseModel):
     best_of: int | None = Field(None, description="generate this many, keep the num_images best by CLIP score")
     init_image_key: str | None = Field(None, description="a variation: image-to-image from this stored image")
     strength: float = 0.6
+    times: StageTimes = Field(default_factory=StageTimes, description="stage timestamps (optional; observability)")
 
 
 class ClassifyJob(BaseModel):
@@ -67,6 +123,7 @@ class ClassifyJob(BaseModel):
     chat: ChatRef
     image_key: str
     labels: list[str] | None = Field(None, description="the user's own labels; None means the default set")
+    times: StageTimes = Field(default_factory=StageTimes, description="stage timestamps (optional; observability)")
 
 
 class RankJob(BaseModel):
@@ -79,6 +136,7 @@ class RankJob(BaseModel):
     query: str
     image_keys: list[str] = Field(min_length=2, max_length=MAX_RANKED_PHOTOS)
     photo_messages: list[int | str] = Field(default_factory=list, description="each photo's message, to reply to")
+    times: StageTimes = Field(default_factory=StageTimes, description="stage timestamps (optional; observability)")
 
 
 class ScoredLabel(BaseModel):
@@ -114,6 +172,7 @@ class ResultEvent(BaseModel):
     scores: list[float] = Field(default_factory=list, description="rank: each photo's share (0..1), by index")
     photo_messages: list[int | str] = Field(default_factory=list, description="rank: each photo's message")
     progress: float | None = Field(None, description="0..1, for progress events")
+    times: StageTimes = Field(default_factory=StageTimes, description="stage timestamps (optional; observability)")
 
 
 _UNSAFE_ID_CHARS = re.compile(r"[^A-Za-z0-9_]")

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from functools import partial
 
-from handlers import buttons, images, options, prompts
+from handlers import buttons, images, options, prompts, telemetry
 from handlers.access import AccessPolicy
 from handlers.errors import QueueUnavailable, UserError
 from handlers.limits import Admission
@@ -67,6 +68,7 @@ class Molbert:
         """Explain the commands with examples (``/help``)."""
         await outbox.send_text(chat, t("help", chat.lang))
 
+    @telemetry.receives
     async def imagine(self, chat: ChatRef, text: str | None, outbox: Outbox) -> str | None:
         """Queue a picture for ``/imagine <prompt> [--options]``; return the job id, or ``None`` if none was queued."""
         try:
@@ -82,6 +84,7 @@ class Molbert:
         job = options.generation_job(chat, request, seed)
         return await self._submit(chat, job_id, partial(self.jobs.submit_generate, job_id, job), outbox, GENERATE_QUEUE)
 
+    @telemetry.receives
     async def classify(
         self,
         chat: ChatRef,
@@ -124,6 +127,7 @@ class Molbert:
             queued += [job_id] if job_id else []
         return queued
 
+    @telemetry.receives
     async def rank(self, chat: ChatRef, uploads: list[Upload], query: str, outbox: Outbox) -> str | None:
         """Queue a ranking of several photos (an album) by similarity to ``query`` (``самый смешной мем``).
 
@@ -156,6 +160,7 @@ class Molbert:
             chat, job_id, partial(self.jobs.submit_rank, job_id, job, photos), outbox, CLASSIFY_QUEUE
         )
 
+    @telemetry.receives
     async def press(self, chat: ChatRef, action: str, event_id: str, outbox: Outbox) -> str:
         """A result button was pressed; return a short notice for the presser (toast / ephemeral reply).
 
@@ -320,6 +325,9 @@ class Molbert:
         if position is None:
             log.info("job %s exists already: a re-delivered event, nothing queued", job_id)
             return None
+        received = telemetry.received_at()
+        waited = {} if received is None else {"enqueue_ms": round((time.time() - received) * 1000, 1)}
+        telemetry.log_job(log, "job_enqueued", job_id, chat, queue=queue, position=position, **waited)
         text = t("queued", chat.lang, position=position) if position > 1 else t("queued_next", chat.lang)
         typical = await self.jobs.typical_seconds(queue)
         if typical:

@@ -24,6 +24,9 @@ UNLIMITED = {
     "LIMIT_PER_CHAT_PER_MINUTE": "0",
 }
 
+# Many processes run at once (and other suites on the same machine): no metrics server unless a test asks for one.
+NO_METRICS = {"BOT_METRICS_PORT": "0", "WORKER_METRICS_PORT": "0"}
+
 
 class ManagedProcess:
     """A child process whose combined output goes to ``log_path``; stopped with SIGTERM like a service."""
@@ -36,7 +39,7 @@ class ManagedProcess:
         self._log = log_path.open("wb")
         self.process = subprocess.Popen(
             [sys.executable, *args],
-            env={**base, **UNLIMITED, **env},
+            env={**base, **UNLIMITED, **NO_METRICS, **env},
             cwd=cwd,
             stdout=self._log,
             stderr=subprocess.STDOUT,

@@ -7,8 +7,18 @@ import sys
 from typing import TYPE_CHECKING
 
 from bot.connection import connect
-from bot.settings import ConfigError, ModelSettings, RedisSettings, SafetySettings, WorkerSettings, load
+from bot.settings import (
+    ConfigError,
+    LogSettings,
+    ModelSettings,
+    RedisSettings,
+    SafetySettings,
+    WorkerSettings,
+    load,
+)
+from handlers.telemetry import probe_health
 from workers import runtime
+from workers.monitoring import WorkerHealth, start_monitoring
 from workers.safety import DEFAULT_SAFE_LABELS, DEFAULT_UNSAFE_LABELS, ImageSafety, labels_from_setting
 from workers.worker import MolbertWorker, parse_queues
 
@@ -29,6 +39,16 @@ def image_safety(models: LoadedModels) -> ImageSafety:
     )
 
 
+def health_command() -> int:
+    """``python -m workers health``: ask the running worker's ``/healthz`` (a Docker HEALTHCHECK); 0 healthy, else 1."""
+    try:
+        port = load(WorkerSettings).metrics_port
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    return probe_health(port)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one worker (or ``download``); returns the process exit code (2 for a configuration error)."""
     argv = sys.argv[1:] if argv is None else argv
@@ -36,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
         from workers.download import main as download
 
         return download(argv[1:])
+    if argv[:1] == ["health"]:
+        return health_command()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         redis_settings, model_settings, worker_settings, _ = (
@@ -44,11 +66,15 @@ def main(argv: list[str] | None = None) -> int:
             load(WorkerSettings),
             load(SafetySettings),  # checked before the models load; used once they have
         )
+        load(LogSettings).apply()
         if redis_settings.url is None:
             raise ConfigError("Configuration error: REDIS_URL: required for a worker (redis://host:6379/0)")
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
+    connection = connect(redis_settings.url.get_secret_value())
+    health = WorkerHealth(connection)
+    start_monitoring(worker_settings.metrics_port, health)  # unhealthy ("models": false) until they are loaded
     from models.acceleration import GpuOptions
     from models.presets import load_models  # torch is imported only once the settings are known to be good
 
@@ -61,10 +87,10 @@ def main(argv: list[str] | None = None) -> int:
         translator=model_settings.translator,
         gpu=GpuOptions(model_settings.compile, model_settings.cpu_offload, model_settings.vae_tiling),
     )
-    connection = connect(redis_settings.url.get_secret_value())
     queues = parse_queues(worker_settings.queues)
     runtime.set_batch_size(worker_settings.batch_size)
     worker = MolbertWorker(models, connection, queues, name=worker_settings.name, safety=image_safety(models))
+    health.stuck = worker.is_stuck
     log.info(
         "ready: preset %s, generator %s, classifier %s, on %s/%s, loaded in %.1f s; queues %s",
         models.preset.name,

@@ -8,6 +8,7 @@ import io
 import json
 import logging
 import time
+from datetime import UTC
 
 import torch
 from PIL import Image
@@ -20,16 +21,20 @@ from handlers.protocol import (
     CLASSIFY_QUEUE,
     GENERATE_QUEUE,
     KEY_PREFIX,
+    ChatRef,
     ClassifyJob,
     GenerateJob,
     RankJob,
     ResultEvent,
     ScoredLabel,
+    StageTimes,
     cancel_key,
+    job_kind,
 )
+from handlers.telemetry import log_job
 from models.generator import VariationsUnsupported
 from models.labels import default_labels
-from workers import runtime
+from workers import monitoring, runtime
 from workers.progress import JobCancelled, ProgressReporter
 from workers.publish import publish, record_duration, store_grid, store_images
 
@@ -53,6 +58,7 @@ def generate(payload: dict) -> dict:
     """Paint ``payload``'s prompt (or vary its image) and publish the images to the chat's frontend."""
     request = GenerateJob.model_validate(payload)
     job = get_current_job()
+    times = monitoring.picked_up(job.id, "imagine", request.chat, request.times)
     try:
         images, hidden, seconds = _paint(job, request)
     except VariationsUnsupported as exc:
@@ -66,6 +72,7 @@ def generate(payload: dict) -> dict:
         # the same request would run out again: refuse it without RQ's retries, free what it held, keep serving
         _free_accelerator_memory()
         return _publish_refusal(job, request.chat, "imagine", Refusal("out of accelerator memory", "out_of_memory"))
+    times = monitoring.model_done(job.id, "imagine", request.chat, times, seconds)
     keys = store_images(job.connection, job.id, images)
     event = ResultEvent(
         job_id=job.id,
@@ -77,6 +84,7 @@ def generate(payload: dict) -> dict:
         image_keys=keys,
         grid_key=store_grid(job.connection, job.id, images) if len(images) > 1 else None,
         hidden=hidden,
+        times=times,
     )
     publish(job.connection, event)
     record_duration(job.connection, GENERATE_QUEUE, seconds)
@@ -126,6 +134,7 @@ def classify(payload: dict) -> dict:
     """
     request = ClassifyJob.model_validate(payload)
     job = get_current_job()
+    picked = time.time()
     if not _claim(job.connection, job.id, job.id):
         answered = _answer_of(job.connection, job.id)
         if answered is not None:
@@ -136,14 +145,20 @@ def classify(payload: dict) -> dict:
         return _publish_refusal(job, request.chat, "classify", refusal)
     batch = [(job.id, request, image), *_waiting_classifications(job, runtime.batch_size() - 1)]
     try:
-        return _classify_batch(job, batch)
+        return _classify_batch(job, batch, picked)
     except BaseException:
         _release_claims(job.connection, [job_id for job_id, _request, _image in batch])
         raise
 
 
-def _classify_batch(job: Job, batch: list[tuple[str, ClassifyJob, Image.Image]]) -> dict:
-    """Score a batch in one pass, publish every result, and leave each peeked job its answer."""
+def _classify_batch(job: Job, batch: list[tuple[str, ClassifyJob, Image.Image]], picked: float) -> dict:
+    """Score a batch in one pass, publish every result, and leave each peeked job its answer.
+
+    Every job of the batch counts as picked up at ``picked``, when the job that scores them started.
+    """
+    stamps = [
+        monitoring.picked_up(job_id, "classify", request.chat, request.times, picked) for job_id, request, _ in batch
+    ]
     labels = [_labels_of(request) for _id, request, _image in batch]
     classifier = runtime.models().classifier
     started = time.perf_counter()
@@ -152,7 +167,10 @@ def _classify_batch(job: Job, batch: list[tuple[str, ClassifyJob, Image.Image]])
     if len(batch) > 1:
         log.info("job %s classified %d waiting photos in one batch", job.id, len(batch))
     own = None
-    for (job_id, request, _image), (label_list, question), scores in zip(batch, labels, results, strict=True):
+    for (job_id, request, _image), (label_list, question), scores, times in zip(
+        batch, labels, results, stamps, strict=True
+    ):
+        times = monitoring.model_done(job_id, "classify", request.chat, times, seconds)
         event = ResultEvent(
             job_id=job_id,
             kind="classify",
@@ -163,6 +181,7 @@ def _classify_batch(job: Job, batch: list[tuple[str, ClassifyJob, Image.Image]])
             question=question,
             model=short_model_name(classifier.name),
             seconds=round(seconds, 3),
+            times=times,
         )
         publish(job.connection, event)
         result = {"labels": [label.model_dump() for label in event.labels]}
@@ -250,6 +269,7 @@ def rank(payload: dict) -> dict:
     """Order ``payload``'s photos by similarity to its query (best first) and publish the ranking."""
     request = RankJob.model_validate(payload)
     job = get_current_job()
+    times = monitoring.picked_up(job.id, "rank", request.chat, request.times)
     try:
         photos = [_load_image(job, key, "photo_gone") for key in request.image_keys]
     except Refusal as refusal:
@@ -258,6 +278,7 @@ def rank(payload: dict) -> dict:
     started = time.perf_counter()
     similarities = classifier.similarities(photos, request.query)
     seconds = time.perf_counter() - started
+    times = monitoring.model_done(job.id, "rank", request.chat, times, seconds)
     ranking = sorted(range(len(photos)), key=lambda index: similarities[index], reverse=True)
     event = ResultEvent(
         job_id=job.id,
@@ -269,6 +290,7 @@ def rank(payload: dict) -> dict:
         photo_messages=request.photo_messages,
         model=short_model_name(classifier.name),
         seconds=round(seconds, 3),
+        times=times,
     )
     publish(job.connection, event)
     record_duration(job.connection, CLASSIFY_QUEUE, seconds)
@@ -292,8 +314,21 @@ def _free_accelerator_memory() -> None:
 
 def _publish_refusal(job: Job, chat, kind: str, refusal: Refusal) -> dict:
     log.warning("job %s refused: %s", job.id, refusal)
-    publish(job.connection, ResultEvent(job_id=job.id, kind=kind, chat=chat, ok=False, error_key=refusal.error_key))
+    event = ResultEvent(
+        job_id=job.id, kind=kind, chat=chat, ok=False, error_key=refusal.error_key, times=_times_without_result(job)
+    )
+    publish(job.connection, event)
     return {"error": refusal.error_key}
+
+
+def _times_without_result(job: Job) -> StageTimes:
+    """The stage times of a job that ends without a result: the frontend's, and when RQ started it."""
+    times = StageTimes.model_validate(job.args[0].get("times") or {})
+    started = job.started_at
+    if started is None:
+        return times
+    aware = started if started.tzinfo else started.replace(tzinfo=UTC)
+    return times.model_copy(update={"picked_up": aware.timestamp(), "model_done": time.time()})
 
 
 def short_model_name(source: str) -> str:
@@ -309,12 +344,14 @@ def error_reference(job_id: str) -> str:
 def report_failure(job: Job, connection, exc_type, exc_value, traceback) -> None:
     """RQ failure callback: once a job has no retries left, tell its chat (the traceback stays in the log)."""
     if job.should_retry:
-        log.warning("job %s failed (%s), %s retries left", job.id, exc_type.__name__, job.retries_left)
+        chat = ChatRef.model_validate(job.args[0]["chat"])
+        fields = {"error": exc_type.__name__, "retries_left": job.retries_left}
+        log_job(log, "job_retried", job.id, chat, job_kind(job.func_name), level=logging.WARNING, **fields)
         return
     ref = error_reference(job.id)
     log.error("job %s failed for good, reference %s: %s", job.id, ref, exc_value)
     payload = job.args[0]
-    kind = {"generate": "imagine", "rank": "rank"}.get(job.func_name.rsplit(".", 1)[-1], "classify")
+    kind = job_kind(job.func_name)
     event = ResultEvent(
         job_id=job.id,
         kind=kind,
@@ -322,5 +359,6 @@ def report_failure(job: Job, connection, exc_type, exc_value, traceback) -> None
         ok=False,
         error_ref=ref,
         generation=payload if kind == "imagine" else None,
+        times=_times_without_result(job),
     )
     publish(connection, event)

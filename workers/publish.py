@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import io
+import time
 
 import redis
 from PIL import Image
 
 from handlers.limits import active_key
 from handlers.protocol import ResultEvent, durations_key, grid_key, image_key, result_stream
+from workers import monitoring
 
 RESULT_TTL = 24 * 3600
 STREAM_MAXLEN = 100_000
@@ -53,7 +55,12 @@ def record_duration(connection: redis.Redis, queue: str, seconds: float) -> None
 
 
 def publish(connection: redis.Redis, event: ResultEvent) -> str:
-    """Append ``event`` to the result stream of the platform that owns its chat; return the entry id."""
+    """Append ``event`` to the result stream of the platform that owns its chat; return the entry id.
+
+    A job's result (not a progress report) is stamped ``published``, counted and logged.
+    """
+    if event.kind != "progress":
+        event.times.published = time.time()
     with connection.pipeline() as pipe:
         pipe.xadd(
             result_stream(event.chat.platform),
@@ -64,4 +71,5 @@ def publish(connection: redis.Redis, event: ResultEvent) -> str:
         if event.kind != "progress":  # the job is over: its user's slot is free again
             pipe.zrem(active_key(event.chat.platform, event.chat.user_id), event.job_id)
         entry_id = pipe.execute()[0]
+    monitoring.published(event)
     return entry_id.decode() if isinstance(entry_id, bytes) else entry_id

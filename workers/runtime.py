@@ -47,6 +47,11 @@ def safety() -> ImageSafety:
     return _safety
 
 
+def loaded() -> bool:
+    """Whether this process has its models (a worker's health check)."""
+    return _loaded is not None
+
+
 def models() -> LoadedModels:
     """The loaded models; a job reaching a process that loaded none fails loudly instead of loading per job."""
     if _loaded is None:

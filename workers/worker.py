@@ -69,9 +69,20 @@ class MolbertWorker(SimpleWorker):
     def execute_job(self, job: Job, queue: Queue) -> None:
         """SimpleWorker's, with the job's heartbeat renewed from a thread while it runs in this one."""
         execution = self.prepare_execution(job)
-        with JobHeartbeat(self, job, execution):
-            self.perform_job(job, queue, execution)
+        timeout = job.timeout or Queue.DEFAULT_TIMEOUT
+        self._running_until = time.monotonic() + timeout + ABANDONED_AFTER if timeout > 0 else float("inf")
+        try:
+            with JobHeartbeat(self, job, execution):
+                self.perform_job(job, queue, execution)
+        finally:
+            self._running_until = None
         self.set_state(WorkerStatus.IDLE)
+
+    def is_stuck(self) -> bool:
+        """A job has outrun its timeout by ``ABANDONED_AFTER`` s (RQ's timeout could not stop it): the health check
+        fails, so an orchestrator restarts the worker (its job then runs again elsewhere, as abandoned)."""
+        until = getattr(self, "_running_until", None)
+        return until is not None and time.monotonic() > until
 
     def handle_warm_shutdown_request(self) -> None:
         self.stopping = True

@@ -18,6 +18,7 @@ import yarl
 from discord import app_commands
 from discord.ext import commands
 
+from bot.discord.api_metrics import api_trace
 from bot.discord.chat import PLATFORM
 from bot.discord.cogs import EXTENSIONS
 from bot.discord.interactions import InteractionStore
@@ -48,6 +49,7 @@ class MolbertBot(commands.Bot):
             allowed_mentions=discord.AllowedMentions.none(),  # prompts are user text: "@everyone" stays text
             allowed_contexts=app_commands.AppCommandContext(guild=True, dm_channel=True),
             allowed_installs=app_commands.AppInstallationType(guild=True),
+            http_trace=api_trace(),  # counts 429s and errors for /metrics (bot/discord/api_metrics.py)
         )
         self.molbert = molbert
         self.interactions = InteractionStore(results) if results is not None else None

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from bot.results import ResultListener
 from bot.settings import ConfigError, TelegramSettings
+from bot.telegram.api_metrics import TelegramApiMetrics
 from bot.telegram.chat import PLATFORM
 from bot.telegram.outbox import TelegramOutbox
 from bot.telegram.pacing import TelegramPacing
@@ -36,6 +37,7 @@ def create_bot(settings: TelegramSettings) -> Bot:
         session = AiohttpSession(api=TelegramAPIServer.from_base(str(settings.api_url)))
     bot = Bot(token=settings.bot_token.get_secret_value(), session=session)
     bot.session.middleware(TelegramRetry())  # 429, 5xx and network errors (bot/telegram/retry.py)
+    bot.session.middleware(TelegramApiMetrics())  # inside the retries: counts every failed attempt
     bot.session.middleware(TelegramPacing())  # Telegram's per-chat, per-group and overall limits; paces each retry
     return bot
 
