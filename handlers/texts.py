@@ -136,6 +136,8 @@ RU: dict[str, str] = {
         "Добавьте labels: «кошка, собака, медведь» — я выберу из ваших вариантов.\n"
         "Или нажмите на сообщение с картинками правой кнопкой (на телефоне — долгим нажатием) → "
         "Приложения → «Распознать».\n\n"
+        "/labels — метки для фото в этом канале (задают те, кто может управлять сервером).\n"
+        "/queue — ваши задачи в очереди, /cancel — отменить их (или ✖ под сообщением об очереди).\n\n"
         "Задачи выполняются по очереди; я сразу скажу место в очереди и пришлю результат сюда же."
     ),
     "discord_cmd_classify": "Распознать, что на картинке",
@@ -147,6 +149,8 @@ RU: dict[str, str] = {
     "discord_opt_count": "Сколько картинок нарисовать (1–4)",
     "discord_opt_image": "Картинка: JPEG, PNG или WebP",
     "discord_opt_labels": "Свои варианты через запятую: кошка, собака, медведь",
+    "discord_opt_chat_labels": "Метки через запятую: кошка, собака; «-» — общий список (для админов)",
+    "cmd_stats": "Статистика бота (для операторов)",
     "discord_ctx_classify": "Распознать",
     "discord_no_images": "В этом сообщении нет картинок. Выберите сообщение с фото (JPEG, PNG или WebP).",
     "discord_file_too_big": "Файл слишком большой ({size_mb} МБ): я распознаю картинки не больше {limit_mb} МБ.",
@@ -280,6 +284,8 @@ EN: dict[str, str] = {
         "/classify image: <picture> — I'll name what is in it, with percentages.\n"
         "Add labels: «cat, dog, bear» and I'll pick among your options.\n"
         "Or right-click a message with pictures (long-press on a phone) → Apps → «Classify».\n\n"
+        "/labels — labels for photos in this channel (set by those who can manage the server).\n"
+        "/queue — your jobs in the queue, /cancel — cancel them (or ✖ under the queue message).\n\n"
         "Jobs run in turn; I tell you your place in the queue right away and post the result right here."
     ),
     "discord_cmd_classify": "Recognise what is in a picture",
@@ -291,6 +297,8 @@ EN: dict[str, str] = {
     "discord_opt_count": "How many pictures to paint (1–4)",
     "discord_opt_image": "A picture: JPEG, PNG or WebP",
     "discord_opt_labels": "Your own options, comma-separated: cat, dog, bear",
+    "discord_opt_chat_labels": "Labels, comma-separated: cat, dog; «-» for the default set (admins)",
+    "cmd_stats": "Bot statistics (for operators)",
     "discord_ctx_classify": "Classify",
     "discord_no_images": "This message has no pictures. Pick a message with a photo (JPEG, PNG or WebP).",
     "discord_file_too_big": "The file is too large ({size_mb} MB): I recognise pictures of at most {limit_mb} MB.",

@@ -48,6 +48,8 @@ from tests import images
 from tests.fakes.discord_api import DEFERRED_CHANNEL_MESSAGE, EPHEMERAL, FakeDiscordAPI
 
 ACTION = re.compile(r"^[uvr]:")
+# the slash commands and the context menu
+COMMAND_NAMES = {"imagine", "classify", "labels", "queue", "cancel", "stats", "help", "Распознать"}
 
 
 @pytest.fixture
@@ -169,8 +171,8 @@ async def test_sync_registers_russian_commands_with_english_localisations(fake):
     settings = DiscordSettings(token=fake.token, api_url=fake.base_url)
     synced = await sync_commands(settings)
     commands = {(c["name"], c.get("type", 1)): c for c in fake.commands["global"]}
-    assert {name for name, _ in commands} == {"imagine", "classify", "help", "Распознать"}
-    assert {s.name for s in synced} == {"imagine", "classify", "help", "Распознать"}
+    assert {name for name, _ in commands} == COMMAND_NAMES
+    assert {s.name for s in synced} == COMMAND_NAMES
     imagine = commands[("imagine", 1)]
     assert imagine["description"] == t("cmd_imagine", "ru")
     assert imagine["description_localizations"] == {"en-US": t("cmd_imagine", "en"), "en-GB": t("cmd_imagine", "en")}
@@ -200,7 +202,7 @@ async def test_sync_registers_russian_commands_with_english_localisations(fake):
 async def test_sync_to_one_guild(fake, world):
     settings = DiscordSettings(token=fake.token, api_url=fake.base_url)
     await sync_commands(settings, guild_id=int(world["guild"]["id"]))
-    assert {c["name"] for c in fake.commands[world["guild"]["id"]]} == {"imagine", "classify", "help", "Распознать"}
+    assert {c["name"] for c in fake.commands[world["guild"]["id"]]} == COMMAND_NAMES
     assert "global" not in fake.commands
 
 

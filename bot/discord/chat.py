@@ -32,6 +32,11 @@ def interaction_id_of(chat: ChatRef) -> str:
     return str(chat.message_id).partition(PART_SEPARATOR)[0]
 
 
+def is_admin(interaction: discord.Interaction) -> bool:
+    """The user administers where they asked: Manage Server in a guild; anyone in a DM with the bot."""
+    return interaction.guild_id is None or interaction.permissions.manage_guild
+
+
 def language(interaction: discord.Interaction) -> str:
     """Russian by default; English for English Discord clients."""
     return pick_language(interaction.locale.value if interaction.locale else None)

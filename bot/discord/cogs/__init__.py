@@ -5,4 +5,5 @@ EXTENSIONS = (
     "bot.discord.cogs.imagine",
     "bot.discord.cogs.classify",
     "bot.discord.cogs.buttons",
+    "bot.discord.cogs.jobs",
 )
