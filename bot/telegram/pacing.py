@@ -4,9 +4,11 @@ Telegram asks bots to send at most about one message a second into one chat, twe
 thirty a second overall. This request middleware (``bot.session.middleware(TelegramPacing())``, registered after
 :class:`bot.telegram.retry.TelegramRetry` so that each retry is paced too) makes calls wait for their turn:
 
-- **messages** (``send*`` but ``sendChatAction``, ``copy*``, ``forward*``): one a second per chat, then twenty a
+- **messages** (``send*`` but ``sendChatAction``, ``copy*``, ``forward*``): one a second per chat (at most three in
+  any three seconds, so a short burst goes out at once), then twenty a
   minute per group (a chat id below zero, or a ``@channel`` name), then thirty a second overall;
-- **edits** (``edit*``): one a second per chat (sharing the chat's turns with messages) and the overall budget.
+- **edits** (``edit*``): one a second per chat with no burst (sharing the chat's turns with messages) and the
+  overall budget.
   An edit that is still waiting when a newer edit of the same message comes is replaced by it: both callers get
   the newer edit's answer (progress edits coalesce; the newest text, e.g. the final one, always goes out);
 - everything else (``getUpdates``, ``answerCallbackQuery``, ``deleteMessage``…) is not paced.
@@ -48,7 +50,11 @@ class Rate:
     seconds: float
 
 
-PER_CHAT = Rate(1, 1.0)
+# One a second on average, with the "short bursts" Telegram tolerates: the "queued" notice, the picture a moment
+# later and its full-size file go out at once instead of a second apart (that wait would be most of a fast job's
+# time); a longer run of messages is held to one a second.
+PER_CHAT = Rate(3, 3.0)
+PER_EDIT = Rate(1, 1.0)  # edits (progress) get no burst: at most one a second after the chat's last call
 PER_GROUP = Rate(20, 60.0)
 OVERALL = Rate(30, 1.0)
 
@@ -69,16 +75,17 @@ class SlidingWindow:
         self._times: deque[float] = deque(maxlen=max(rate.count for rate in rates))  # the latest passes
         self._lock = asyncio.Lock()  # fair: waiters go through in arrival order
 
-    async def acquire(self) -> None:
-        """Wait until one more call keeps every rate, and count it."""
+    async def acquire(self, stricter: tuple[Rate, ...] = ()) -> None:
+        """Wait until one more call keeps every rate (and the ``stricter`` ones this call adds), and count it."""
         async with self._lock:
-            while (wait := self._wait(self._clock())) > 0:
+            while (wait := self._wait(self._clock(), stricter)) > 0:
                 await self._sleep(wait)
             self._times.append(self._clock())
 
-    def _wait(self, now: float) -> float:
+    def _wait(self, now: float, stricter: tuple[Rate, ...] = ()) -> float:
         """How long until one more call keeps every rate (0: now)."""
-        waits = [self._times[-rate.count] + rate.seconds - now for rate in self.rates if len(self._times) >= rate.count]
+        rates = (*self.rates, *stricter)
+        waits = [self._times[-rate.count] + rate.seconds - now for rate in rates if len(self._times) >= rate.count]
         return max(waits, default=0.0)
 
     def idle(self) -> bool:
@@ -144,10 +151,10 @@ class TelegramPacing(BaseRequestMiddleware):
             return await self._edit(make_request, bot, method, chat_id)
         return await make_request(bot, method)
 
-    async def _turn(self, chat_id: int | str) -> None:
+    async def _turn(self, chat_id: int | str, stricter: tuple[Rate, ...] = ()) -> None:
         """Wait for the chat's turn (a group's keeps both its rates at once), then for the overall budget."""
         rates = self._group_rates if is_group(chat_id) else self._private_rates
-        await self._chats.get(chat_id, rates).acquire()
+        await self._chats.get(chat_id, rates).acquire(stricter)
         await self._overall.acquire()
 
     async def _edit(
@@ -167,7 +174,7 @@ class TelegramPacing(BaseRequestMiddleware):
         pending = self._edits[key] = _PendingEdit(method, asyncio.get_running_loop().create_future())
         try:
             try:
-                await self._turn(chat_id)
+                await self._turn(chat_id, (PER_EDIT,))
             finally:
                 del self._edits[key]  # from here on, a newer edit waits for a turn of its own
             response = await make_request(bot, pending.method)
