@@ -3,12 +3,16 @@
 At-least-once from the stream, exactly-once as the user sees it: an event is acknowledged only after the
 chat got it, entries left pending by a crashed run are taken over on start (``XAUTOCLAIM``), and a job
 already delivered is skipped (``delivered:<job id>``).
+
+Chats are served concurrently, each chat's events in stream order: a chat waiting for its turn (Telegram's
+pacing, a flood wait, a slow upload) never holds up the results of other chats.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 
@@ -38,6 +42,7 @@ DELIVERED_TTL = 7 * 24 * 3600
 DEAD_LETTER_SUFFIX = ":dead"
 MAX_DELIVERY_ATTEMPTS = 5
 RECONNECT_MAX_DELAY = 10.0
+MAX_IN_FLIGHT = 256  # entries being delivered at once; reading waits when this many are
 
 
 class DeliveryUncertain(Exception):
@@ -66,6 +71,8 @@ class ResultListener:
         self.block_ms = block_ms
         self.reclaim_idle_ms = reclaim_idle_ms
         self._stopping = asyncio.Event()
+        self._chains: dict[str, asyncio.Task] = {}  # per chat: the task delivering its latest entry
+        self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
 
     def stop(self) -> None:
         """Ask :meth:`run` to return after the delivery in progress (within ``block_ms``).
@@ -92,6 +99,8 @@ class ResultListener:
                     log.info("result listener on %s reconnected to Redis", self.stream)
                     backoff = 0.0
             except asyncio.CancelledError:
+                for task in self._chains.values():
+                    task.cancel()
                 raise
             except (RedisConnectionError, RedisTimeoutError) as exc:  # restarted, loading (a ConnectionError) or away
                 backoff = min(backoff * 2 or 1.0, RECONNECT_MAX_DELAY)
@@ -102,6 +111,7 @@ class ResultListener:
                 log.exception("result listener error on %s; retrying", self.stream)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), 1)
+        await self.wait_delivered()  # stopping: let deliveries under way finish (what is left stays pending)
 
     async def _ensure_group(self) -> None:
         try:
@@ -134,7 +144,34 @@ class ResultListener:
     async def _handle_all(self, entries: list) -> None:
         for entry_id, fields in entries:
             if fields:  # a claimed entry that was trimmed from the stream comes back empty
-                await self.handle(entry_id, fields)
+                await self._dispatch(entry_id, fields)
+
+    async def _dispatch(self, entry_id: bytes | str, fields: dict) -> None:
+        """Start delivering one entry after the chat's earlier ones; other chats go on meanwhile."""
+        await self._slots.acquire()
+        key = _chat_key(fields)
+        task = asyncio.create_task(self._handle_after(self._chains.get(key), entry_id, fields))
+        self._chains[key] = task
+        task.add_done_callback(lambda done: self._forget(key, done))
+
+    async def _handle_after(self, previous: asyncio.Task | None, entry_id: bytes | str, fields: dict) -> None:
+        try:
+            if previous is not None:
+                await asyncio.wait([previous])  # its outcome is its own (logged by _forget)
+            await self.handle(entry_id, fields)
+        finally:
+            self._slots.release()
+
+    def _forget(self, key: str, task: asyncio.Task) -> None:
+        if self._chains.get(key) is task:
+            del self._chains[key]
+        if not task.cancelled() and task.exception() is not None:  # left pending: reclaimed and retried later
+            log.error("delivering entry of %s failed", key, exc_info=task.exception())
+
+    async def wait_delivered(self) -> None:
+        """Wait until every entry handed out so far was handled."""
+        while self._chains:
+            await asyncio.wait(list(self._chains.values()))
 
     async def handle(self, entry_id: bytes | str, fields: dict) -> None:
         """Deliver one stream entry and acknowledge it; a delivery error leaves it pending for a retry."""
@@ -205,3 +242,12 @@ class ResultListener:
         """The picture to show: the grid when there is one, else the image(s)."""
         keys = [event.grid_key] if event.grid_key else event.image_keys
         return await self.redis.mget(keys) if keys else []
+
+
+def _chat_key(fields: dict) -> str:
+    """Which chat an entry is for (``platform:chat id``), read cheaply; a malformed entry gets a key of its own."""
+    try:
+        chat = json.loads(fields[b"event"])["chat"]
+        return f"{chat['platform']}:{chat['chat_id']}"
+    except (KeyError, TypeError, ValueError):
+        return "malformed"
