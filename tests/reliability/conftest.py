@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import shutil
 import signal
 import subprocess
 import time
@@ -16,6 +18,7 @@ from rq.job import Job
 from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
 
+from models.tiny import GENERATOR_DIR
 from tests.processes import ManagedProcess
 
 
@@ -69,6 +72,15 @@ def stack(redis_url, model_cache_dir, tmp_path):
     processes = Stack(redis_url, model_cache_dir, tmp_path)
     yield processes
     processes.stop_all()
+
+
+def slow_generator(model_cache_dir: Path, tmp_path: Path, steps: int) -> Path:
+    """The tiny generator painting 256 px in ``steps`` steps by default (900: minutes on a CPU)."""
+    target = tmp_path / f"generator-{steps}-steps"
+    shutil.copytree(model_cache_dir / GENERATOR_DIR, target)
+    defaults = json.loads((target / "molbert.json").read_text())
+    (target / "molbert.json").write_text(json.dumps({**defaults, "default_steps": steps, "default_size": [256, 256]}))
+    return target
 
 
 def kill(process: ManagedProcess) -> float:
@@ -132,6 +144,14 @@ class RedisServer:
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
+            self.process.wait(30)
+        with contextlib.suppress(FileNotFoundError):
+            self.socket.unlink()
+
+    def kill(self) -> None:
+        """SIGKILL: Redis vanishes without saving (what AOF ``everysec`` wrote up to a second ago survives)."""
+        if self.process is not None:
+            self.process.kill()
             self.process.wait(30)
         with contextlib.suppress(FileNotFoundError):
             self.socket.unlink()

@@ -4,10 +4,7 @@ bounded time, and the user gets exactly one picture."""
 from __future__ import annotations
 
 import asyncio
-import json
-import shutil
 import time
-from pathlib import Path
 
 import pytest
 from rq.job import Job
@@ -15,9 +12,8 @@ from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
 
 from handlers.protocol import GENERATE_QUEUE
-from models.tiny import GENERATOR_DIR
 from tests.fakes.telegram_api import FakeTelegramAPI
-from tests.reliability.conftest import kill, poll, running_job
+from tests.reliability.conftest import kill, poll, running_job, slow_generator
 from workers.worker import ABANDONED_AFTER, HEARTBEAT_INTERVAL, MAINTENANCE_INTERVAL
 
 pytestmark = pytest.mark.reliability
@@ -25,15 +21,6 @@ pytestmark = pytest.mark.reliability
 # The documented bound (docs/reliability.md), measured from the kill to the job running again on a worker that
 # was idle by then; a little slack for a slow, busy test machine.
 RECOVERY_BOUND = ABANDONED_AFTER + 2 * MAINTENANCE_INTERVAL + 5
-
-
-def endless_generator(model_cache_dir: Path, tmp_path: Path) -> Path:
-    """The tiny generator painting 256 px in 900 steps by default: a job that runs for minutes on a CPU."""
-    target = tmp_path / "endless-generator"
-    shutil.copytree(model_cache_dir / GENERATOR_DIR, target)
-    defaults = json.loads((target / "molbert.json").read_text())
-    (target / "molbert.json").write_text(json.dumps({**defaults, "default_steps": 900, "default_size": [256, 256]}))
-    return target
 
 
 def taken_by(connection, job_id: str, worker: str) -> bool:
@@ -50,7 +37,7 @@ def expiry(connection, job_id: str) -> float:
 
 async def test_a_job_whose_worker_is_killed_runs_again_and_is_delivered_once(stack, redis_conn, tiny_models, tmp_path):
     # the first worker paints for minutes; the one that takes over has the usual tiny generator (4 steps)
-    first = stack.worker("worker-a", MODEL_GENERATOR=str(endless_generator(stack.model_cache_dir, tmp_path)))
+    first = stack.worker("worker-a", MODEL_GENERATOR=str(slow_generator(stack.model_cache_dir, tmp_path, steps=900)))
     async with FakeTelegramAPI() as telegram:
         bot = stack.bot(telegram)
         await first.wait_for_log("ready: preset tiny", timeout=120)
