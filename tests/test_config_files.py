@@ -209,7 +209,7 @@ def test_bot_requirements_have_no_gpu_stack():
 
 def test_bot_image_installs_the_bot_extra_and_no_torch():
     instructions = _instructions(BOT_DOCKERFILE)
-    assert instructions[0].startswith("FROM python:3.11-slim")
+    assert re.fullmatch(r"ARG PYTHON_IMAGE=python:3\.11\.\d+-slim-\w+", instructions[0]), instructions[0]
     assert any(re.search(r"pip install .*\.\[bot\]", line) for line in instructions)
     assert not any(re.search(r"\b(torch|diffusers|transformers)\b", line) for line in instructions)
     assert any(line.startswith("USER ") and line.split()[1] not in ("root", "0") for line in instructions)
@@ -230,3 +230,63 @@ def test_worker_image_installs_torch_then_the_worker_extra_as_non_root():
 def test_dockerignore_keeps_secrets_and_local_state_out():
     ignored = {line.strip().rstrip("/") for line in DOCKERIGNORE.read_text(encoding="utf-8").splitlines()}
     assert {".env", ".venv", ".git", "data"} <= ignored
+
+
+@pytest.mark.parametrize("dockerfile", [BOT_DOCKERFILE, WORKER_DOCKERFILE, ROOT / "docker" / "rq-dashboard.Dockerfile"])
+def test_images_are_multi_stage_and_run_only_the_venv_as_non_root(dockerfile):
+    instructions = _instructions(dockerfile)
+    stages = [i for i, line in enumerate(instructions) if line.startswith("FROM ")]
+    assert len(stages) >= 2, "build tools stay in a build stage"
+    final = instructions[stages[-1] :]
+    assert any(line.startswith("COPY --from=build /opt/venv") for line in final)
+    assert not any(re.search(r"pip install", line) for line in final), "nothing is installed in the final stage"
+    users = [line.split()[1] for line in final if line.startswith("USER ")]
+    assert users and users[-1] not in ("root", "0")
+
+
+def test_every_base_image_is_pinned_to_a_release():
+    bases = []
+    for dockerfile in (ROOT / "docker").glob("*.Dockerfile"):
+        bases += re.findall(r"^ARG \w+_IMAGE=(\S+)", dockerfile.read_text(encoding="utf-8"), re.MULTILINE)
+    bases += [
+        service["image"] for service in yaml.safe_load(COMPOSE.read_text())["services"].values() if "image" in service
+    ]
+    assert bases
+    for image in bases:
+        assert re.search(r":v?\d+\.\d+(\.\d+)?(-[\w.-]+)?$", image), f"{image} is not pinned to a version"
+
+
+# --- optional profiles: rq-dashboard and Prometheus ------------------------------------------------------
+
+
+def test_dashboard_and_prometheus_are_opt_in_profiles_reachable_only_from_the_host(compose):
+    for name, profile in (("rq-dashboard", "dashboard"), ("prometheus", "monitoring")):
+        service = _service(compose, name)
+        assert service["profiles"] == [profile]
+        assert all(port.startswith("127.0.0.1:") for port in service["ports"]), service["ports"]
+    for name in ("redis", "bot", "worker"):
+        assert "profiles" not in _service(compose, name), f"{name} must start without a profile"
+
+
+def test_rq_dashboard_reads_our_json_jobs_with_our_rq():
+    from importlib.metadata import version
+
+    dashboard = _service(yaml.safe_load(COMPOSE.read_text()), "rq-dashboard")
+    assert re.fullmatch(
+        r"redis://:\$\{REDIS_PASSWORD\}@redis:6379/0", dashboard["environment"]["RQ_DASHBOARD_REDIS_URL"]
+    )
+    instructions = _instructions(ROOT / dashboard["build"]["dockerfile"])
+    assert any(f'"rq=={version("rq")}"' in line for line in instructions), "the dashboard must run the workers' rq"
+    assert "--json" in instructions[-1], "our jobs are JSON (JSONSerializer), not pickle"
+
+
+def test_prometheus_scrapes_the_bot_and_every_worker_on_their_metrics_ports(compose):
+    config = yaml.safe_load((ROOT / "docker" / "prometheus.yml").read_text(encoding="utf-8"))
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    bot_port = bot.settings.BotSettings.model_fields["metrics_port"].default
+    worker_port = bot.settings.WorkerSettings.model_fields["metrics_port"].default
+    assert jobs["molbert-bot"]["static_configs"][0]["targets"] == [f"bot:{bot_port}"]
+    workers = jobs["molbert-worker"]["dns_sd_configs"][0]  # DNS: every `--scale worker=N` replica
+    assert (workers["names"], workers["type"], workers["port"]) == (["worker"], "A", worker_port)
+    mounted = _service(compose, "prometheus")["volumes"][0].split(":")
+    assert (mounted[0], mounted[1]) == ("./docker/prometheus.yml", "/etc/prometheus/prometheus.yml")
