@@ -12,6 +12,7 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 
+from bot.chat_settings import RedisChatSettings
 from bot.connection import connect, connect_async
 from bot.limits import RedisAdmission
 from bot.local import EmbeddedRedis, LocalWorker
@@ -40,7 +41,8 @@ async def backend(
 
     The local worker writes to ``worker_log`` when given (the console keeps the terminal for the chat).
     """
-    blocklist = PromptBlocklist.load(load(SafetySettings).blocklist_file)
+    safety = load(SafetySettings)
+    blocklist = PromptBlocklist.load(safety.blocklist_file)
     limits = load(LimitSettings).policy()
     access = load(AccessSettings).policy()
     embedded = local_worker = supervisor = None
@@ -57,7 +59,14 @@ async def backend(
     try:
         admission = RedisAdmission(jobs_connection, limits)
         jobs = RedisJobs(jobs_connection)
-        molbert = Molbert(jobs, blocklist, admission, access)
+        molbert = Molbert(
+            jobs,
+            blocklist,
+            admission,
+            access,
+            settings=RedisChatSettings(jobs_connection),
+            nsfw_threshold=safety.nsfw_threshold,
+        )
         yield Backend(molbert=molbert, results=results_connection, jobs=jobs)
     finally:
         await results_connection.aclose()

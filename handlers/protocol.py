@@ -114,6 +114,9 @@ class GenerateJob(BaseModel):
     best_of: int | None = Field(None, description="generate this many, keep the num_images best by CLIP score")
     init_image_key: str | None = Field(None, description="a variation: image-to-image from this stored image")
     strength: float = 0.6
+    nsfw_threshold: float | None = Field(
+        None, ge=0.0, le=1.0, description="the chat's /settings for the image check; None = the worker's own"
+    )
     times: StageTimes = Field(default_factory=StageTimes, description="stage timestamps (optional; observability)")
 
 

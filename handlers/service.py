@@ -12,8 +12,9 @@ import time
 from collections.abc import Awaitable, Callable
 from functools import partial
 
-from handlers import buttons, images, options, prompts, telemetry
+from handlers import buttons, chat_settings, images, options, prompts, telemetry
 from handlers.access import AccessPolicy
+from handlers.chat_settings import ChatSettings, ChatSettingsStore, MemoryChatSettings, Menu
 from handlers.errors import QueueUnavailable, UserError
 from handlers.limits import Admission
 from handlers.ports import JobSubmitter, Outbox, QueuedJob, Upload
@@ -54,26 +55,54 @@ class Molbert:
         blocklist: PromptBlocklist | None = None,
         admission: Admission | None = None,
         access: AccessPolicy | None = None,
+        settings: ChatSettingsStore | None = None,
+        nsfw_threshold: float = 0.5,
     ) -> None:
         self.jobs = jobs
         self.blocklist = blocklist or PromptBlocklist.load()
         self.admission = admission  # None: no limits (tests, or an operator who wants none)
         self.access = access or AccessPolicy()
+        self.settings_store = settings or MemoryChatSettings()
+        self.nsfw_threshold = nsfw_threshold  # the operator's SAFETY_NSFW_THRESHOLD, which /settings scales
+
+    async def settings_of(self, chat: ChatRef) -> ChatSettings:
+        """The chat's ``/settings`` (the defaults when the store cannot be read: the chat still gets answers)."""
+        try:
+            return await self.settings_store.load(chat)
+        except QueueUnavailable:
+            log.exception("could not read the settings of chat %s:%s", chat.platform, chat.chat_id)
+            return ChatSettings()
+
+    async def _in_chat(self, chat: ChatRef) -> tuple[ChatRef, ChatSettings]:
+        """The chat's settings, and ``chat`` speaking the chat's language when its admins chose one."""
+        settings = await self.settings_of(chat)
+        lang = settings.language(chat.lang)
+        return (chat if lang == chat.lang else chat.model_copy(update={"lang": lang})), settings
+
+    async def _localized(self, chat: ChatRef) -> ChatRef:
+        """``chat`` speaking the language its admins chose in ``/settings`` (if they did)."""
+        return (await self._in_chat(chat))[0]
 
     async def start(self, chat: ChatRef, outbox: Outbox, name: str) -> None:
         """Greet the user (``/start``)."""
+        chat = await self._localized(chat)
         await outbox.send_text(chat, t("start", chat.lang, name=name))
 
     async def help(self, chat: ChatRef, outbox: Outbox) -> None:
         """Explain the commands with examples (``/help``)."""
+        chat = await self._localized(chat)
         await outbox.send_text(chat, t("help", chat.lang))
 
     @telemetry.receives
     async def imagine(self, chat: ChatRef, text: str | None, outbox: Outbox) -> str | None:
-        """Queue a picture for ``/imagine <prompt> [--options]``; return the job id, or ``None`` if none was queued."""
+        """Queue a picture for ``/imagine <prompt> [--options]``; return the job id, or ``None`` if none was queued.
+
+        The chat's ``/settings`` fill in the style and aspect ratio the prompt leaves out, and the image check.
+        """
+        chat, settings = await self._in_chat(chat)
         try:
             self._check_access(chat)
-            request = options.parse_imagine(text)
+            request = chat_settings.with_defaults(options.parse_imagine(text), settings)
             if self.blocklist.blocked_word(request.prompt):
                 raise UserError("prompt_blocked")
         except UserError as err:
@@ -81,7 +110,9 @@ class Molbert:
             return None
         seed = request.seed if request.seed is not None else new_seed()
         job_id = job_id_for(chat, "imagine")
-        job = options.generation_job(chat, request, seed)
+        job = options.generation_job(chat, request, seed).model_copy(
+            update={"nsfw_threshold": settings.nsfw_threshold(self.nsfw_threshold)}
+        )
         return await self._submit(chat, job_id, partial(self.jobs.submit_generate, job_id, job), outbox, GENERATE_QUEUE)
 
     @telemetry.receives
@@ -97,6 +128,7 @@ class Molbert:
 
         ``download`` fetches the file and is called only after the size and the labels were accepted.
         """
+        chat = await self._localized(chat)
         try:
             self._check_access(chat)
             labels = prompts.parse_labels(caption) or await self.jobs.chat_labels(chat)
@@ -134,6 +166,7 @@ class Molbert:
         ``chat.message_id`` is the album's first message (it names the job). Every photo is size-checked first,
         then downloaded and checked; one bad photo refuses the whole request with its reason.
         """
+        chat = await self._localized(chat)
         try:
             self._check_access(chat)
             query = prompts.clean_text(query or "")
@@ -161,13 +194,23 @@ class Molbert:
         )
 
     @telemetry.receives
-    async def press(self, chat: ChatRef, action: str, event_id: str, outbox: Outbox) -> str:
+    async def press(
+        self,
+        chat: ChatRef,
+        action: str,
+        event_id: str,
+        outbox: Outbox,
+        is_admin: Callable[[], Awaitable[bool]] | None = None,
+    ) -> str:
         """A result button was pressed; return a short notice for the presser (toast / ephemeral reply).
 
         ``chat.user_id`` is who pressed, ``chat.message_id`` the message the button is under, ``event_id`` the
-        platform's id of this press (a re-delivered press makes no second job). Forged or expired actions and
+        platform's id of this press (a re-delivered press makes no second job). ``is_admin`` asks the platform
+        whether the presser administers the chat (only when the chat's ``/settings`` let admins press others'
+        buttons). Forged or expired actions and
         presses by someone other than the requester are refused with a notice; nothing is queued.
         """
+        chat, settings = await self._in_chat(chat)
         if not self.access.allows(chat):
             return t("access_denied", chat.lang)
         parsed = buttons.parse_action(action)
@@ -176,10 +219,12 @@ class Molbert:
         original = await self.jobs.load_generation(parsed.job_id) if parsed else None
         if parsed is None or original is None:
             return t("button_stale", chat.lang)
-        if str(original.chat.user_id) != str(chat.user_id):
-            return t("button_not_yours", chat.lang)
+        if str(original.chat.user_id) != str(chat.user_id) and not await self._may_press_others(settings, is_admin):
+            key = "button_not_yours_admins" if settings.buttons == chat_settings.ADMINS else "button_not_yours"
+            return t(key, chat.lang)
+        threshold = {"nsfw_threshold": settings.nsfw_threshold(self.nsfw_threshold)}
         if parsed.verb == buttons.REROLL:
-            job = original.model_copy(update={"chat": chat, "seed": new_seed()})
+            job = original.model_copy(update={"chat": chat, "seed": new_seed(), **threshold})
             return await self._submit_press(chat, job, "reroll", event_id, outbox)
         image = await self.jobs.load_image(parsed.job_id, parsed.index)
         if image is None:
@@ -192,6 +237,7 @@ class Molbert:
                 "seed": new_seed(),
                 "init_image_key": image_key(parsed.job_id, parsed.index),
                 "best_of": None,
+                **threshold,
             }
         )
         return await self._submit_press(chat, job, "vary", event_id, outbox)
@@ -220,6 +266,7 @@ class Molbert:
 
     async def queue(self, chat: ChatRef, outbox: Outbox) -> None:
         """``/queue``: the user's jobs in this chat with their places and wait estimates."""
+        chat = await self._localized(chat)
         jobs = await self.jobs.user_jobs(chat)
         if not jobs:
             await outbox.send_text(chat, t("queue_empty", chat.lang))
@@ -241,6 +288,7 @@ class Molbert:
 
     async def cancel(self, chat: ChatRef, outbox: Outbox) -> None:
         """``/cancel``: take the user's waiting jobs in this chat off the queue and stop the running one."""
+        chat = await self._localized(chat)
         cancelled = [job for job in await self.jobs.user_jobs(chat) if await self.jobs.cancel(chat, job.job_id)]
         key = "cancel_done" if cancelled else "queue_empty"
         await outbox.send_text(chat, t(key, chat.lang, count=len(cancelled)))
@@ -253,6 +301,7 @@ class Molbert:
     async def labels(self, chat: ChatRef, text: str | None, is_admin: bool, outbox: Outbox) -> None:
         """``/labels``: show this chat's label set for photos; admins set it (``/labels кошка, собака``) or
         reset it to the default set (``/labels -``)."""
+        chat = await self._localized(chat)
         text = (text or "").strip()
         if not text:
             current = await self.jobs.chat_labels(chat)
@@ -276,8 +325,51 @@ class Molbert:
         await self.jobs.set_chat_labels(chat, labels)
         await outbox.send_text(chat, t("labels_set", chat.lang, count=len(labels), labels=", ".join(labels)))
 
+    @staticmethod
+    async def _may_press_others(settings: ChatSettings, is_admin: Callable[[], Awaitable[bool]] | None) -> bool:
+        if settings.buttons == chat_settings.EVERYONE:
+            return True
+        return settings.buttons == chat_settings.ADMINS and is_admin is not None and await is_admin()
+
+    async def settings(self, chat: ChatRef, is_admin: bool, shown: tuple[str, ...] = chat_settings.ALL_FIELDS) -> Menu:
+        """``/settings``: the chat's settings menu (fields ``shown``) for its admins, a polite refusal for others."""
+        chat, settings = await self._in_chat(chat)
+        if not self.access.allows(chat):
+            return Menu(t("access_denied", chat.lang))
+        if not is_admin:
+            return Menu(t("settings_admins_only", chat.lang))
+        return chat_settings.main_menu(settings, chat.lang, shown)
+
+    async def settings_press(
+        self, chat: ChatRef, action: str, is_admin: bool, shown: tuple[str, ...] = chat_settings.ALL_FIELDS
+    ) -> tuple[str, Menu | None]:
+        """A press in the settings menu: a notice for the presser, and the menu to show in place (``None``: keep it).
+
+        Only admins change anything; a forged or outdated action changes nothing either.
+        """
+        settings = await self.settings_of(chat)
+        lang = settings.language(chat.lang)
+        parsed = chat_settings.parse_action(action)
+        if parsed is None or (parsed.field is not None and parsed.field not in shown):
+            return t("settings_stale", lang), None
+        if not is_admin or not self.access.allows(chat):
+            return t("settings_admins_only", lang), None
+        if parsed.field is None:
+            return "", chat_settings.main_menu(settings, lang, shown)
+        if parsed.value is None:
+            return "", chat_settings.field_menu(settings, parsed.field, lang)
+        try:
+            await self.settings_store.save(chat, parsed.field, parsed.value)
+        except QueueUnavailable:
+            log.exception("could not save a setting of chat %s:%s", chat.platform, chat.chat_id)
+            return t("queue_unavailable", lang), None
+        settings = settings.changed(parsed.field, parsed.value)
+        lang = settings.language(chat.lang)  # a new language answers in it at once
+        return t("settings_saved", lang), chat_settings.main_menu(settings, lang, shown)
+
     async def stats(self, chat: ChatRef, outbox: Outbox) -> None:
         """``/stats`` for operators: today's jobs, queue depths, running jobs, workers, typical times."""
+        chat = await self._localized(chat)
         if not self.access.is_operator(chat):
             await outbox.send_text(chat, t("operators_only", chat.lang))
             return
@@ -298,6 +390,7 @@ class Molbert:
 
     async def refuse(self, chat: ChatRef, outbox: Outbox, key: str, **values: object) -> None:
         """Answer input no use case accepts (a PDF, an unknown command) with the text ``key``."""
+        chat = await self._localized(chat)
         await outbox.send_text(chat, t(key, chat.lang, **values))
 
     async def _submit(

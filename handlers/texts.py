@@ -34,7 +34,9 @@ RU: dict[str, str] = {
         "я выберу из них: «кошка, собака, медведь». Один вариант — отвечу «да» или «нет».\n"
         "/classify кошка, собака — ответом на любое фото в чате.\n"
         "Альбом с подписью «самый смешной мем» — расставлю фото по порядку.\n"
-        "/labels — метки для фото в этом чате (задают админы).\n\n"
+        "/labels — метки для фото в этом чате (задают админы).\n"
+        "/settings — настройки чата для админов: стиль и пропорции по умолчанию, фильтр 18+, "
+        "распознавание всех фото, кто может нажимать кнопки, язык.\n\n"
         "/queue — ваши задачи в очереди, /cancel — отменить их.\n\n"
         "Задачи выполняются по очереди; я сразу скажу место в очереди и пришлю результат ответом."
     ),
@@ -120,6 +122,40 @@ RU: dict[str, str] = {
     "cmd_queue": "Мои задачи в очереди",
     "cmd_labels": "Метки для фото в этом чате",
     "cmd_cancel": "Отменить мои задачи",
+    "cmd_settings": "Настройки чата (для админов)",
+    "settings_title": "⚙️ Настройки этого чата",
+    "settings_choose": "Что изменить?",
+    "settings_field_menu": "{field} — сейчас: {value}. Выберите:",
+    "settings_back": "← Назад",
+    "settings_saved": "Сохранено ✓",
+    "settings_admins_only": "Настройки чата могут менять только его администраторы.",
+    "settings_stale": "Эта кнопка устарела. Откройте меню заново: /settings",
+    "settings_style": "Стиль по умолчанию",
+    "settings_aspect": "Пропорции по умолчанию",
+    "settings_nsfw": "Фильтр 18+",
+    "settings_classify": "Распознавать все фото",
+    "settings_buttons": "Кнопки под картинками",
+    "settings_lang": "Язык",
+    "settings_button_style": "🎨 Стиль",
+    "settings_button_aspect": "📐 Пропорции",
+    "settings_button_nsfw": "🔞 Фильтр",
+    "settings_button_classify": "🔎 Фото",
+    "settings_button_buttons": "🔘 Кнопки",
+    "settings_button_lang": "🌐 Язык",
+    "settings_style_unset": "как в запросе",
+    "settings_aspect_unset": "как в запросе",
+    "settings_nsfw_strict": "строгий",
+    "settings_nsfw_normal": "обычный",
+    "settings_nsfw_relaxed": "мягкий",
+    "settings_classify_on": "да, все",
+    "settings_classify_off": "только адресованные боту",
+    "settings_buttons_requester": "только автор",
+    "settings_buttons_admins": "автор и админы",
+    "settings_buttons_all": "все",
+    "settings_lang_unset": "как у пользователя",
+    "settings_lang_ru": "русский",
+    "settings_lang_en": "English",
+    "button_not_yours_admins": "Эти кнопки — для автора запроса и админов чата. Чтобы нарисовать своё, отправьте /imagine.",
     "discord_help": (
         "Как пользоваться Мольбертом:\n\n"
         "🎨 Рисование\n"
@@ -136,6 +172,7 @@ RU: dict[str, str] = {
         "Добавьте labels: «кошка, собака, медведь» — я выберу из ваших вариантов.\n"
         "Или нажмите на сообщение с картинками правой кнопкой (на телефоне — долгим нажатием) → "
         "Приложения → «Распознать».\n\n"
+        "/settings — настройки этого канала (для тех, кто может управлять сервером).\n\n"
         "/labels — метки для фото в этом канале (задают те, кто может управлять сервером).\n"
         "/queue — ваши задачи в очереди, /cancel — отменить их (или ✖ под сообщением об очереди).\n\n"
         "Задачи выполняются по очереди; я сразу скажу место в очереди и пришлю результат сюда же."
@@ -185,7 +222,9 @@ EN: dict[str, str] = {
         "among them: «cat, dog, bear». One option — I'll answer yes or no.\n"
         "/classify cat, dog — as a reply to any photo in the chat.\n"
         "An album captioned «the funniest meme» — I'll rank its photos.\n"
-        "/labels — labels for photos in this chat (set by admins).\n\n"
+        "/labels — labels for photos in this chat (set by admins).\n"
+        "/settings — chat settings for admins: default style and aspect ratio, 18+ filter, "
+        "recognising every photo, who may press the buttons, language.\n\n"
         "/queue — your jobs in the queue, /cancel — cancel them.\n\n"
         "Jobs run in turn; I tell you your place in the queue right away and reply with the result."
     ),
@@ -271,6 +310,40 @@ EN: dict[str, str] = {
     "cmd_queue": "My jobs in the queue",
     "cmd_labels": "Labels for photos in this chat",
     "cmd_cancel": "Cancel my jobs",
+    "cmd_settings": "Chat settings (for admins)",
+    "settings_title": "⚙️ Settings of this chat",
+    "settings_choose": "What to change?",
+    "settings_field_menu": "{field} — now: {value}. Choose:",
+    "settings_back": "← Back",
+    "settings_saved": "Saved ✓",
+    "settings_admins_only": "Only this chat's administrators can change its settings.",
+    "settings_stale": "This button has expired. Open the menu again: /settings",
+    "settings_style": "Default style",
+    "settings_aspect": "Default aspect ratio",
+    "settings_nsfw": "18+ filter",
+    "settings_classify": "Recognise every photo",
+    "settings_buttons": "Buttons under pictures",
+    "settings_lang": "Language",
+    "settings_button_style": "🎨 Style",
+    "settings_button_aspect": "📐 Aspect",
+    "settings_button_nsfw": "🔞 Filter",
+    "settings_button_classify": "🔎 Photos",
+    "settings_button_buttons": "🔘 Buttons",
+    "settings_button_lang": "🌐 Language",
+    "settings_style_unset": "as in the prompt",
+    "settings_aspect_unset": "as in the prompt",
+    "settings_nsfw_strict": "strict",
+    "settings_nsfw_normal": "normal",
+    "settings_nsfw_relaxed": "relaxed",
+    "settings_classify_on": "yes, all",
+    "settings_classify_off": "only those addressed to the bot",
+    "settings_buttons_requester": "the requester only",
+    "settings_buttons_admins": "the requester and admins",
+    "settings_buttons_all": "everyone",
+    "settings_lang_unset": "each user's own",
+    "settings_lang_ru": "русский",
+    "settings_lang_en": "English",
+    "button_not_yours_admins": "These buttons are for the one who asked and the chat's admins. To paint your own, send /imagine.",
     "discord_help": (
         "How to use Molbert:\n\n"
         "🎨 Painting\n"
@@ -284,6 +357,7 @@ EN: dict[str, str] = {
         "/classify image: <picture> — I'll name what is in it, with percentages.\n"
         "Add labels: «cat, dog, bear» and I'll pick among your options.\n"
         "Or right-click a message with pictures (long-press on a phone) → Apps → «Classify».\n\n"
+        "/settings — settings of this channel (for those who may manage the server).\n\n"
         "/labels — labels for photos in this channel (set by those who can manage the server).\n"
         "/queue — your jobs in the queue, /cancel — cancel them (or ✖ under the queue message).\n\n"
         "Jobs run in turn; I tell you your place in the queue right away and post the result right here."

@@ -22,6 +22,7 @@ from PIL import Image
 from rq import Queue
 from rq.serializers import JSONSerializer
 
+from bot.chat_settings import RedisChatSettings
 from bot.discord.app import MolbertBot, RedactTokens, sync_commands
 from bot.discord.buttons import ActionButton, keyboard_view
 from bot.discord.chat import chat_ref
@@ -30,11 +31,13 @@ from bot.discord.interactions import InteractionStore, token_key
 from bot.discord.outbox import fit_file
 from bot.queue import RedisJobs
 from bot.settings import DiscordSettings
+from handlers.chat_settings import ChatSettings
 from handlers.options import MAX_IMAGES, MAX_NEGATIVE_CHARS, MAX_SEED, parse_imagine
 from handlers.ports import Button
 from handlers.protocol import (
     CLASSIFY_QUEUE,
     GENERATE_QUEUE,
+    ChatRef,
     ClassifyJob,
     GenerateJob,
     input_key,
@@ -49,7 +52,7 @@ from tests.fakes.discord_api import DEFERRED_CHANNEL_MESSAGE, EPHEMERAL, FakeDis
 
 ACTION = re.compile(r"^[uvr]:")
 # the slash commands and the context menu
-COMMAND_NAMES = {"imagine", "classify", "labels", "queue", "cancel", "stats", "help", "Распознать"}
+COMMAND_NAMES = {"imagine", "classify", "labels", "queue", "cancel", "stats", "settings", "help", "Распознать"}
 
 
 @pytest.fixture
@@ -79,8 +82,8 @@ class SpyMolbert(Molbert):
         super().__init__(jobs)
         self.presses: list[tuple] = []
 
-    async def press(self, chat, action, event_id, outbox):
-        notice = await super().press(chat, action, event_id, outbox)
+    async def press(self, chat, action, event_id, outbox, **kwargs):
+        notice = await super().press(chat, action, event_id, outbox, **kwargs)
         self.presses.append((chat, action, event_id, notice))
         return notice
 
@@ -638,7 +641,7 @@ async def test_buttons_work_after_a_restart_and_answer_only_the_presser(
 
 
 async def test_a_slow_press_is_deferred_then_answered(fake, world, bot, monkeypatch):
-    async def slow_press(chat, action, event_id, outbox):
+    async def slow_press(chat, action, event_id, outbox, **kwargs):
         await asyncio.sleep(2)
         return "готово"
 
@@ -738,3 +741,68 @@ def _shape(path: str) -> str:
     """A request path with ids and tokens generalised."""
     path = re.sub(r"/(interactions|webhooks)/\d+/[^/]+", r"/\1/{id}/{token}", path)
     return re.sub(r"/\d+", "/{id}", path)
+
+
+# --- /settings: Manage Server members change the channel's settings in an ephemeral menu ---------------------
+
+
+async def open_settings(fake: FakeDiscordAPI, bot: MolbertBot, user, channel, locale: str = "ru"):
+    """``/settings`` by ``user``; returns the (ephemeral) answer once it is shown."""
+    payload = fake.slash_command(user, channel, "settings", locale=locale)
+    dispatch(bot, payload)
+    return await fake.wait_for(lambda: (m := fake.original(payload)) and not m.loading and m)
+
+
+async def press_in_menu(fake: FakeDiscordAPI, bot: MolbertBot, user, message, custom_id: str) -> dict:
+    """``user`` presses a settings button under ``message`` and the bot answers the press."""
+    payload = fake.press_button(user, message, custom_id)
+    dispatch(bot, payload)
+    await fake.wait_for(lambda: fake.interaction(payload).response_type is not None, what="the press answered")
+    return payload
+
+
+def channel_settings_ref(world) -> ChatRef:
+    """The channel's chat (settings are per channel; the user does not matter)."""
+    return ChatRef(platform="discord", chat_id=int(world["channel"]["id"]), user_id=0)
+
+
+async def test_manage_server_members_change_settings_in_an_ephemeral_menu(fake, world, bot, redis_conn):
+    bot.molbert.settings_store = RedisChatSettings(redis_conn)
+    fake.grant_manage_guild(world["guild"], world["alice"])
+    menu = await open_settings(fake, bot, world["alice"], world["channel"])
+    assert menu.ephemeral and menu.content.startswith(t("settings_title", "ru"))
+    assert "cs:classify" not in menu.custom_ids, "Discord has no auto-classified photos"
+    await press_in_menu(fake, bot, world["alice"], menu, "cs:style")
+    assert "cs:style:аниме" in menu.custom_ids, "the menu is redrawn in place with the style choices"
+    await press_in_menu(fake, bot, world["alice"], menu, "cs:style:аниме")
+    assert f"{t('settings_style', 'ru')}: аниме" in menu.content
+    assert await RedisChatSettings(redis_conn).load(channel_settings_ref(world)) == ChatSettings(style="аниме")
+
+    asked = fake.slash_command(world["bob"], world["channel"], "imagine", {"prompt": "кот"})
+    dispatch(bot, asked)
+    await fake.wait_for(lambda: (m := fake.original(asked)) and m.content.startswith("⏳"))
+    assert GenerateJob.model_validate(job_payload(redis_conn, _job_id(asked))).style == "аниме"
+
+
+async def test_members_without_manage_server_are_refused_and_nothing_changes(fake, world, bot, redis_conn):
+    bot.molbert.settings_store = RedisChatSettings(redis_conn)
+    refusal = await open_settings(fake, bot, world["bob"], world["channel"])
+    assert refusal.ephemeral and refusal.content == t("settings_admins_only", "ru")
+    assert refusal.custom_ids == []
+
+    fake.grant_manage_guild(world["guild"], world["alice"])
+    menu = await open_settings(fake, bot, world["alice"], world["channel"])
+    await press_in_menu(fake, bot, world["alice"], menu, "cs:nsfw")
+    pressed = await press_in_menu(fake, bot, world["bob"], menu, "cs:nsfw:relaxed")  # e.g. rights taken away
+    answer = fake.original(pressed)
+    assert answer.ephemeral and answer.content == t("settings_admins_only", "ru")
+    assert await RedisChatSettings(redis_conn).load(channel_settings_ref(world)) == ChatSettings()
+
+
+async def test_in_a_dm_the_user_is_the_admin_and_a_new_language_answers_at_once(fake, world, bot):
+    dm = fake.dm_channel(world["bob"])
+    menu = await open_settings(fake, bot, world["bob"], dm, locale="en-US")
+    assert menu.content.startswith(t("settings_title", "en"))
+    await press_in_menu(fake, bot, world["bob"], menu, "cs:lang")
+    await press_in_menu(fake, bot, world["bob"], menu, "cs:lang:ru")
+    assert menu.content.startswith(t("settings_title", "ru"))

@@ -116,7 +116,7 @@ def _paint(job: Job, request: GenerateJob) -> tuple[list[Image.Image], list[int]
     if request.best_of:
         order = models.classifier.rank_images(images, request.prompt)
         images = [images[index] for index in order[: request.num_images]]
-    images, hidden = runtime.safety().screen(images)
+    images, hidden = runtime.safety().screen(images, request.nsfw_threshold)
     if hidden:
         log.warning("job %s: %d of %d images hidden by the output check", job.id, len(hidden), len(images))
     return images, hidden, time.perf_counter() - started

@@ -40,9 +40,15 @@ class ImageSafety:
         unsafe = [scores[label] for label in self.unsafe_labels]
         return max(unsafe) if getattr(self.classifier, "sigmoid", False) else sum(unsafe)
 
-    def screen(self, images: Sequence[Image.Image]) -> tuple[list[Image.Image], list[int]]:
-        """Return the images with the unsafe ones blurred, and the indices of those."""
-        hidden = [index for index, image in enumerate(images) if self.unsafe_score(image) > self.threshold]
+    def screen(
+        self, images: Sequence[Image.Image], threshold: float | None = None
+    ) -> tuple[list[Image.Image], list[int]]:
+        """Return the images with the unsafe ones blurred, and the indices of those.
+
+        ``threshold`` is a job's own (its chat's ``/settings``); ``None`` uses the configured one.
+        """
+        limit = self.threshold if threshold is None else threshold
+        hidden = [index for index, image in enumerate(images) if self.unsafe_score(image) > limit]
         return [blur(image) if index in hidden else image for index, image in enumerate(images)], hidden
 
 

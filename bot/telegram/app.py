@@ -27,7 +27,7 @@ from handlers.texts import LANGUAGES, t
 
 log = logging.getLogger(__name__)
 
-COMMANDS = ("imagine", "classify", "labels", "queue", "cancel", "help", "start")
+COMMANDS = ("imagine", "classify", "labels", "settings", "queue", "cancel", "help", "start")
 
 
 def create_bot(settings: TelegramSettings) -> Bot:

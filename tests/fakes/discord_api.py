@@ -47,6 +47,8 @@ TOKEN_LIFETIME = 15 * 60
 CONTENT_LIMIT = 2000
 DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024
 UPLOAD_LIMITS = {0: DEFAULT_UPLOAD_LIMIT, 1: DEFAULT_UPLOAD_LIMIT, 2: 50 * 1024 * 1024, 3: 100 * 1024 * 1024}
+MEMBER_PERMISSIONS = 2248473465835073  # what a member without special rights has in a channel
+MANAGE_GUILD = 1 << 5
 
 EPHEMERAL = 1 << 6
 LOADING = 1 << 7
@@ -248,6 +250,7 @@ class FakeDiscordAPI:
         self.guilds: dict[int, dict[str, Any]] = {}
         self.channels: dict[int, dict[str, Any]] = {}
         self.forbidden: set[int] = set()
+        self.managers: set[tuple[int, int]] = set()  # (guild id, user id) with the Manage Server permission
         self.uploads: dict[str, Upload] = {}
         self.messages_by_id: dict[int, FakeMessage] = {}
         self.interactions: dict[int, FakeInteraction] = {}
@@ -388,6 +391,10 @@ class FakeDiscordAPI:
     def slow_down(self, method: str, path_pattern: str, seconds: float) -> None:
         """Make matching requests take ``seconds`` longer (to open race windows)."""
         self.latencies.append((method, path_pattern, seconds))
+
+    def grant_manage_guild(self, guild: dict[str, Any], user: dict[str, Any]) -> None:
+        """``user`` gets the Manage Server permission in ``guild`` (their interactions there carry it)."""
+        self.managers.add((int(guild["id"]), int(user["id"])))
 
     def forbid(self, channel: dict[str, Any]) -> None:
         """The bot may no longer access ``channel`` through its own REST calls (interaction tokens still work)."""
@@ -943,7 +950,7 @@ class FakeDiscordAPI:
                 "avatar": None,
                 "premium_since": None,
                 "communication_disabled_until": None,
-                "permissions": "2248473465835073",
+                "permissions": str(_member_permissions((int(guild_id), int(user["id"])) in self.managers)),
             }
         else:
             payload["user"] = user
@@ -1010,6 +1017,11 @@ class FakeDiscordAPI:
             "shard": [0, 1],
         }
         return {"op": 0, "t": "READY", "s": self._gateway_sequence, "d": ready}
+
+
+def _member_permissions(manages_guild: bool) -> int:
+    """A member's permissions in a channel: the usual ones, plus Manage Server (0x20) for managers."""
+    return MEMBER_PERMISSIONS | (MANAGE_GUILD if manages_guild else 0)
 
 
 def _check_components(rows: list[dict[str, Any]]) -> None:

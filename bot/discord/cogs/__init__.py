@@ -5,5 +5,6 @@ EXTENSIONS = (
     "bot.discord.cogs.imagine",
     "bot.discord.cogs.classify",
     "bot.discord.cogs.buttons",
+    "bot.discord.cogs.settings",
     "bot.discord.cogs.jobs",
 )

@@ -11,7 +11,7 @@ import discord
 from discord.ext import commands
 
 from bot.discord.buttons import ActionButton
-from bot.discord.chat import language, press_chat_ref
+from bot.discord.chat import is_admin, language, press_chat_ref
 from handlers.texts import t
 
 if TYPE_CHECKING:
@@ -41,7 +41,9 @@ class Buttons(commands.Cog):
         """Run the use case and tell the presser its notice, only them (ephemeral), within 3 s."""
         chat = press_chat_ref(interaction)
         work = asyncio.create_task(
-            self.bot.molbert.press(chat, action, event_id=str(interaction.id), outbox=self.bot.outbox)
+            self.bot.molbert.press(
+                chat, action, event_id=str(interaction.id), outbox=self.bot.outbox, is_admin=_admin_check(interaction)
+            )
         )
         try:
             done, _ = await asyncio.wait({work}, timeout=answer_budget(interaction))
@@ -61,6 +63,15 @@ class Buttons(commands.Cog):
             log.error("press failed", exc_info=work.exception())
             return t("discord_error", language(interaction))
         return work.result()
+
+
+def _admin_check(interaction: discord.Interaction):
+    """For ``Molbert.press``: whether the presser may manage the server (the permission came with the press)."""
+
+    async def check() -> bool:
+        return is_admin(interaction)
+
+    return check
 
 
 def answer_budget(interaction: discord.Interaction) -> float:

@@ -6,7 +6,7 @@ from aiogram import Bot, Router
 from aiogram.enums import ChatMemberStatus, ChatType
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject, CommandStart
-from aiogram.types import Message
+from aiogram.types import Chat, Message, User
 
 from bot.telegram.chat import chat_ref
 from bot.telegram.outbox import TelegramOutbox
@@ -54,12 +54,17 @@ async def labels(message: Message, command: CommandObject, bot: Bot, molbert: Mo
 
 async def is_chat_admin(bot: Bot, message: Message) -> bool:
     """The sender administers this chat (in a private chat: always), asked of Telegram with getChatMember."""
-    if message.chat.type == ChatType.PRIVATE:
+    return await is_admin_of(bot, message.chat, message.from_user)
+
+
+async def is_admin_of(bot: Bot, chat: Chat, user: User | None) -> bool:
+    """``user`` administers ``chat`` (in a private chat: always), asked of Telegram with getChatMember."""
+    if chat.type == ChatType.PRIVATE:
         return True
-    if message.from_user is None:
+    if user is None:
         return False
     try:
-        member = await bot.get_chat_member(message.chat.id, message.from_user.id)
+        member = await bot.get_chat_member(chat.id, user.id)
     except TelegramAPIError:
         return False  # cannot tell: treat as a member (they may still look at the labels)
     return member.status in (ChatMemberStatus.CREATOR, ChatMemberStatus.ADMINISTRATOR)

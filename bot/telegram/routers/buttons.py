@@ -3,11 +3,12 @@ neutral button action."""
 
 from __future__ import annotations
 
-from aiogram import F, Router
+from aiogram import Bot, F, Router
 from aiogram.types import CallbackQuery
 
 from bot.telegram.chat import press_ref
 from bot.telegram.outbox import TelegramOutbox
+from bot.telegram.routers.basics import is_admin_of
 from handlers.service import Molbert
 from handlers.texts import pick_language, t
 
@@ -15,9 +16,13 @@ router = Router(name=__name__)
 
 
 @router.callback_query(F.message)
-async def press(callback: CallbackQuery, molbert: Molbert, outbox: TelegramOutbox) -> None:
+async def press(callback: CallbackQuery, bot: Bot, molbert: Molbert, outbox: TelegramOutbox) -> None:
     """Run the button's action and answer the press with a short notice."""
-    notice = await molbert.press(press_ref(callback), callback.data or "", callback.id, outbox)
+
+    async def is_admin() -> bool:  # asked only when the chat's /settings let admins press others' buttons
+        return await is_admin_of(bot, callback.message.chat, callback.from_user)
+
+    notice = await molbert.press(press_ref(callback), callback.data or "", callback.id, outbox, is_admin=is_admin)
     await callback.answer(notice)
 
 

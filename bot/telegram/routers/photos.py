@@ -51,10 +51,13 @@ async def _classify_one(message: Message, bot: Bot, molbert: Molbert, outbox: Te
         await album_part(message, bot, molbert, outbox)
         return
     me = await bot.me()
-    if not addressed(message, me):
+    if addressed(message, me):
+        caption = without_mention(message.caption, me)
+    elif await auto_classified(message, molbert):
+        caption = None  # a caption not addressed to the bot is chat, not labels
+    else:
         return
     image = image_of(message)
-    caption = without_mention(message.caption, me)
     await molbert.classify(chat_ref(message), _downloader(bot, image.file_id), image.file_size, caption, outbox)
 
 
@@ -74,14 +77,22 @@ async def album_part(message: Message, bot: Bot, molbert: Molbert, outbox: Teleg
     if not parts:
         return
     me = await bot.me()
-    if not any(addressed(part, me) for part in parts):
+    if any(addressed(part, me) for part in parts):
+        caption = without_mention(next((part.caption for part in parts if part.caption), None), me)
+    elif await auto_classified(parts[0], molbert):
+        caption = None  # each photo classified on its own
+    else:
         return  # an album in a group that is not for the bot
     uploads = []
     for part in parts:
         image = image_of(part)
         uploads.append(Upload(_downloader(bot, image.file_id), image.file_size, part.message_id))
-    caption = without_mention(next((part.caption for part in parts if part.caption), None), me)
     await molbert.album(chat_ref(parts[0]), uploads, caption, outbox)
+
+
+async def auto_classified(message: Message, molbert: Molbert) -> bool:
+    """Whether this group's admins chose (``/settings``) to have every photo classified, addressed or not."""
+    return (await molbert.settings_of(chat_ref(message))).auto_classify
 
 
 def image_of(message: Message) -> PhotoSize | Document | None:
