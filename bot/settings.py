@@ -114,6 +114,10 @@ class ModelSettings(BaseSettings):
     compile: bool = Field(False, description="torch.compile the denoiser: slow first images, faster after")
     cpu_offload: Literal["none", "model", "sequential"] = Field("none", description="keep weights in CPU memory")
     vae_tiling: Literal["auto", "on", "off"] = Field("auto", description="tiled VAE decoding; auto: above ~1.5 MP")
+    channels_last: Literal["auto", "on", "off"] = Field(
+        "auto", description="channels-last UNet and VAE; auto: on for CUDA with a UNet denoiser"
+    )
+    warmup: bool = Field(True, description="paint one throwaway picture at start, before taking jobs")
 
     @field_validator("preset")
     @classmethod

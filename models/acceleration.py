@@ -1,4 +1,5 @@
-"""GPU settings a worker applies to a loaded diffusers pipeline: placement or CPU offload, torch.compile, VAE tiling.
+"""GPU settings a worker applies to a loaded diffusers pipeline: placement or CPU offload, channels-last memory
+format, torch.compile, VAE tiling.
 
 Attention needs nothing here: diffusers and transformers use PyTorch's scaled-dot-product attention (SDPA, with
 its flash and memory-efficient kernels) by default, and nothing in Molbert replaces those processors.
@@ -14,23 +15,28 @@ log = logging.getLogger(__name__)
 
 OFFLOAD_MODES = ("none", "model", "sequential")
 TILING_MODES = ("auto", "on", "off")
+CHANNELS_LAST_MODES = ("auto", "on", "off")
 # "auto" tiles the VAE above this many pixels (about 1.5 MP: beyond every model's native size).
 AUTO_TILING_PIXELS = 1_500_000
 
 
 @dataclass(frozen=True)
 class GpuOptions:
-    """How a generator runs on its device (``MODEL_COMPILE``, ``MODEL_CPU_OFFLOAD``, ``MODEL_VAE_TILING``)."""
+    """How a generator runs on its device (``MODEL_COMPILE``, ``MODEL_CPU_OFFLOAD``, ``MODEL_VAE_TILING``,
+    ``MODEL_CHANNELS_LAST``)."""
 
     compile: bool = False
     cpu_offload: str = "none"  # none | model | sequential
     vae_tiling: str = "auto"  # auto | on | off
+    channels_last: str = "auto"  # auto | on | off
 
     def __post_init__(self) -> None:
         if self.cpu_offload not in OFFLOAD_MODES:
             raise ValueError(f"cpu_offload must be one of {OFFLOAD_MODES}, got {self.cpu_offload!r}")
         if self.vae_tiling not in TILING_MODES:
             raise ValueError(f"vae_tiling must be one of {TILING_MODES}, got {self.vae_tiling!r}")
+        if self.channels_last not in CHANNELS_LAST_MODES:
+            raise ValueError(f"channels_last must be one of {CHANNELS_LAST_MODES}, got {self.channels_last!r}")
 
 
 def place(pipe: Any, device: str, offload: str) -> None:
@@ -61,6 +67,40 @@ def _component(pipe: Any, *names: str) -> Any:
 def denoiser(pipe: Any) -> Any:
     """The network a pipeline runs at every step: its ``transformer`` or its ``unet`` (None if neither)."""
     return _component(pipe, "transformer", "unet")
+
+
+def wants_channels_last(mode: str, device: str, pipe: Any) -> bool:
+    """Whether to convert ``pipe`` to channels-last under ``mode`` (``MODEL_CHANNELS_LAST``) on ``device``.
+
+    ``auto`` is on for CUDA with a UNet denoiser (convolutions, where cuDNN's channels-last kernels are faster) and
+    off on the CPU and MPS, and for transformer denoisers (Kandinsky 5, FLUX), where it does not apply.
+    """
+    if mode != "auto":
+        return mode == "on"
+    unet_denoiser = _component(pipe, "transformer") is None and _component(pipe, "unet") is not None
+    return device.split(":")[0] == "cuda" and unet_denoiser
+
+
+def use_channels_last(pipe: Any) -> list[str]:
+    """Put the 4-D weights of the UNet and the image decoder (``vae``, or ``movq`` in Kandinsky 2.x) in
+    ``torch.channels_last`` memory format; return the names of the components converted.
+
+    A component with 3-D convolutions (a video VAE) is left alone: channels-last is for 2-D convolutions only.
+    """
+    import torch
+
+    converted = []
+    for name in ("unet", "vae", "movq"):
+        module = getattr(pipe, name, None)
+        if module is None:
+            continue
+        if any(param.dim() == 5 for param in module.parameters()):
+            log.warning("MODEL_CHANNELS_LAST: the %s of %s has 3-D convolutions; left as is", name, type(pipe).__name__)
+            continue
+        module.to(memory_format=torch.channels_last)
+        converted.append(name)
+    log.info("channels-last memory format for the %s of %s", ", ".join(converted) or "nothing", type(pipe).__name__)
+    return converted
 
 
 def compile_denoiser(pipe: Any) -> None:

@@ -44,11 +44,12 @@ def _check_available(device: str) -> None:
 def pick_dtype(device: str) -> torch.dtype:
     """Return the weights dtype for ``device``.
 
-    CUDA: bfloat16 where supported, else float16; MPS: float16; CPU (and anything else): float32.
+    CUDA: bfloat16 where the card computes in it natively (Ampere and later), else float16 (torch would emulate
+    bfloat16 on older cards, slowly); MPS: float16; CPU (and anything else): float32.
     """
     kind = torch.device(device).type
     if kind == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.bfloat16 if torch.cuda.is_bf16_supported(including_emulation=False) else torch.float16
     if kind == "mps":
         return torch.float16
     return torch.float32

@@ -172,13 +172,16 @@ class ImageGenerator:
     ) -> ImageGenerator:
         """Load a diffusers pipeline from a hub id or a local directory and put it on ``device``.
 
-        ``gpu`` says how: CPU offload instead of moving it all, ``torch.compile`` of the denoiser, VAE tiling.
+        ``gpu`` says how: CPU offload instead of moving it all, channels-last memory format, ``torch.compile`` of
+        the denoiser, VAE tiling.
         """
         model = str(model)
         gpu = gpu or GpuOptions()
         device = pick_device(device)
         dtype = pick_dtype(device) if dtype is None else dtype
         pipe = _load_pipeline(model, dtype)
+        if acceleration.wants_channels_last(gpu.channels_last, device, pipe):
+            acceleration.use_channels_last(pipe)  # before placing: moving to the device keeps the memory format
         acceleration.place(pipe, device, gpu.cpu_offload)
         if gpu.compile:
             acceleration.compile_denoiser(pipe)

@@ -28,6 +28,7 @@ DOCKERIGNORE = ROOT / ".dockerignore"
 LIBRARY_VARIABLES = {
     "HF_HOME",  # huggingface_hub: cache of downloaded weights
     "HF_HUB_OFFLINE",  # huggingface_hub: never contact the Hub
+    "PYTORCH_CUDA_ALLOC_CONF",  # torch: the CUDA allocator; workers/allocator.py sets a default when it is empty
     "REDIS_PASSWORD",  # docker-compose.yml: the redis service's password, put into REDIS_URL
 }
 # What the frontend image must never install: the GPU stack.

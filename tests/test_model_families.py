@@ -320,6 +320,93 @@ def test_tiling_unsupported_decoder_is_left_alone(generators, family_dirs, caplo
     assert "cannot tile" in caplog.text
 
 
+def conv_weights(module) -> list:
+    """The 4-D weights whose memory layout differs between the two formats (several channels, kernel above 1x1)."""
+    return [p for p in module.parameters() if p.dim() == 4 and p.shape[1] > 1 and p.shape[2] * p.shape[3] > 1]
+
+
+def channels_last(weights: list) -> bool:
+    """Whether every one of ``weights`` is laid out channels-last (and not in the default contiguous format)."""
+    return all(w.is_contiguous(memory_format=torch.channels_last) and not w.is_contiguous() for w in weights)
+
+
+def image_decoder(pipe):
+    return pipe.vae if hasattr(pipe, "vae") else pipe.movq
+
+
+@pytest.mark.parametrize("family", ["sdxl", "kandinsky22"])
+def test_channels_last_on_converts_the_unet_and_decoder_and_still_paints(family, family_dirs, generators):
+    generator = ImageGenerator.from_pretrained(str(family_dirs[family]), gpu=GpuOptions(channels_last="on"))
+    pipe = generator.pipe
+    assert conv_weights(pipe.unet) and channels_last(conv_weights(pipe.unet))
+    assert channels_last(conv_weights(image_decoder(pipe).decoder))
+    [image] = generator.generate("кот", seed=3, steps=2)
+    [plain] = generators[family].generate("кот", seed=3, steps=2)
+    assert image.size == plain.size == generator.default_size
+
+
+@pytest.mark.parametrize("family", ["sdxl", "kandinsky22"])
+def test_channels_last_auto_leaves_cpu_weights_alone(family, generators):
+    pipe = generators[family].pipe  # loaded with the default GpuOptions: channels_last="auto", on the CPU
+    assert not any(w.is_contiguous(memory_format=torch.channels_last) for w in conv_weights(pipe.unet))
+    assert all(w.is_contiguous() for w in conv_weights(image_decoder(pipe)))
+
+
+def test_channels_last_auto_is_for_cuda_unets(generators):
+    unet, transformer = generators["sdxl"].pipe, generators["kandinsky5"].pipe
+    assert acceleration.wants_channels_last("auto", "cuda", unet)
+    assert acceleration.wants_channels_last("auto", "cuda:1", generators["kandinsky22"].pipe)
+    assert not acceleration.wants_channels_last("auto", "cuda", transformer)  # no convolutions to speed up
+    assert not acceleration.wants_channels_last("auto", "cpu", unet)
+    assert not acceleration.wants_channels_last("auto", "mps", unet)
+    assert acceleration.wants_channels_last("on", "cpu", transformer)
+    assert not acceleration.wants_channels_last("off", "cuda", unet)
+    with pytest.raises(ValueError, match="channels_last"):
+        GpuOptions(channels_last="yes")
+
+
+def test_channels_last_on_a_transformer_pipeline_converts_its_image_decoder(family_dirs):
+    generator = ImageGenerator.from_pretrained(str(family_dirs["kandinsky5"]), gpu=GpuOptions(channels_last="on"))
+    assert channels_last(conv_weights(generator.pipe.vae.decoder))
+    [image] = generator.generate("кот", seed=3, steps=2)
+    assert image.size == generator.default_size
+
+
+def test_channels_last_skips_a_video_decoder(caplog):
+    from types import SimpleNamespace
+
+    pipe = SimpleNamespace(unet=torch.nn.Conv2d(4, 8, 3), vae=torch.nn.Conv3d(4, 8, 3))
+    with caplog.at_level(logging.WARNING, logger="models.acceleration"):
+        assert acceleration.use_channels_last(pipe) == ["unet"]
+    assert "3-D convolutions" in caplog.text
+    assert channels_last([pipe.unet.weight]) and pipe.vae.weight.is_contiguous()
+
+
+def test_warm_up_paints_one_small_picture_and_checks_it(tiny_models, monkeypatch, caplog):
+    from models import warmup
+
+    paintings = record_calls(monkeypatch, tiny_models.generator, "generate")
+    checked = []
+    with caplog.at_level(logging.INFO, logger="models.warmup"):
+        seconds = warmup.warm_up(tiny_models, checked.append)
+    assert len(paintings) == 1 and paintings[0] == (warmup.WARMUP_PROMPT,)  # the tiny generator reads Russian
+    assert len(checked) == 1 and [image.size for image in checked[0]] == [tiny_models.generator.default_size]
+    assert seconds < 30
+    width, height = tiny_models.generator.default_size
+    assert f"warm-up: one {width}x{height} picture in 2 steps took" in caplog.text
+
+
+def test_warm_up_goes_through_the_translator(translated_models, monkeypatch):
+    from models import warmup
+
+    english = translated_models.translator.translate([warmup.WARMUP_PROMPT])
+    translations = record_calls(monkeypatch, translated_models.translator, "translate")
+    paintings = record_calls(monkeypatch, translated_models.generator, "generate")
+    warmup.warm_up(translated_models)
+    assert translations == [([warmup.WARMUP_PROMPT],)]
+    assert paintings == [(english[0],)]
+
+
 def test_settings_read_the_model_variables(monkeypatch):
     from bot.settings import ConfigError, ModelSettings, load
 
@@ -330,6 +417,11 @@ def test_settings_read_the_model_variables(monkeypatch):
     settings = load(ModelSettings)
     assert (settings.generator, settings.translator) == ("stabilityai/sdxl-turbo", None)
     assert (settings.compile, settings.cpu_offload, settings.vae_tiling) == (True, "sequential", "on")
+    assert (settings.channels_last, settings.warmup) == ("auto", True)
+    monkeypatch.setenv("MODEL_CHANNELS_LAST", "on")
+    monkeypatch.setenv("MODEL_WARMUP", "false")
+    settings = load(ModelSettings)
+    assert (settings.channels_last, settings.warmup) == ("on", False)
     monkeypatch.setenv("MODEL_CPU_OFFLOAD", "disk")
     with pytest.raises(ConfigError, match="MODEL_CPU_OFFLOAD"):
         load(ModelSettings)

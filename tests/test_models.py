@@ -79,10 +79,20 @@ def test_pick_device_refuses_missing_accelerator(monkeypatch):
 def test_pick_dtype(monkeypatch):
     assert pick_dtype("cpu") == torch.float32
     assert pick_dtype("mps") == torch.float16
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
+    asked = []
+
+    def bf16(native: bool):
+        def supported(including_emulation: bool = True) -> bool:  # torch's own default counts emulation
+            asked.append(including_emulation)
+            return native or including_emulation
+
+        return supported
+
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", bf16(native=True))
     assert pick_dtype("cuda") == torch.bfloat16
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: False)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", bf16(native=False))  # e.g. a T4 or V100
     assert pick_dtype("cuda:1") == torch.float16
+    assert asked == [False, False]
 
 
 # --- tiny models ----------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from bot.settings import (
 )
 from handlers.telemetry import probe_health
 from workers import runtime
+from workers.allocator import apply_allocator_default
 from workers.monitoring import WorkerHealth, start_monitoring
 from workers.safety import DEFAULT_SAFE_LABELS, DEFAULT_UNSAFE_LABELS, ImageSafety, labels_from_setting
 from workers.worker import MolbertWorker, parse_queues
@@ -39,6 +40,20 @@ def image_safety(models: LoadedModels) -> ImageSafety:
     )
 
 
+def warm_up_models(models: LoadedModels, safety: ImageSafety) -> None:
+    """``MODEL_WARMUP``: paint and check one throwaway picture before taking jobs (``models.warmup``).
+
+    A failure is logged and the worker starts anyway: it may still serve photos, and the first job will show
+    the same error to its user rather than the worker restarting in a loop.
+    """
+    from models.warmup import warm_up
+
+    try:
+        warm_up(models, safety.screen)
+    except Exception:
+        log.exception("warm-up failed; starting without it")
+
+
 def health_command() -> int:
     """``python -m workers health``: ask the running worker's ``/healthz`` (a Docker HEALTHCHECK); 0 healthy, else 1."""
     try:
@@ -58,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         return download(argv[1:])
     if argv[:1] == ["health"]:
         return health_command()
+    allocator = apply_allocator_default()  # before anything imports torch, which reads it when CUDA starts
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         redis_settings, model_settings, worker_settings, _ = (
@@ -78,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     from models.acceleration import GpuOptions
     from models.presets import load_models  # torch is imported only once the settings are known to be good
 
+    log.info("CUDA allocator: %s", allocator.describe())
     device = None if model_settings.device == "auto" else model_settings.device
     models = load_models(
         model_settings.preset,
@@ -85,11 +102,19 @@ def main(argv: list[str] | None = None) -> int:
         device=device,
         generator=model_settings.generator,
         translator=model_settings.translator,
-        gpu=GpuOptions(model_settings.compile, model_settings.cpu_offload, model_settings.vae_tiling),
+        gpu=GpuOptions(
+            compile=model_settings.compile,
+            cpu_offload=model_settings.cpu_offload,
+            vae_tiling=model_settings.vae_tiling,
+            channels_last=model_settings.channels_last,
+        ),
     )
+    safety = image_safety(models)
+    if model_settings.warmup:
+        warm_up_models(models, safety)
     queues = parse_queues(worker_settings.queues)
     runtime.set_batch_size(worker_settings.batch_size)
-    worker = MolbertWorker(models, connection, queues, name=worker_settings.name, safety=image_safety(models))
+    worker = MolbertWorker(models, connection, queues, name=worker_settings.name, safety=safety)
     health.stuck = worker.is_stuck
     log.info(
         "ready: preset %s, generator %s, classifier %s, on %s/%s, loaded in %.1f s; queues %s",
