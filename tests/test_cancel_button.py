@@ -16,7 +16,7 @@ from rq.serializers import JSONSerializer
 from bot.queue import RedisJobs
 from bot.results import ResultListener
 from bot.settings import TelegramSettings
-from bot.telegram.app import create_bot, create_dispatcher
+from bot.telegram.app import create_bot
 from bot.telegram.outbox import TelegramOutbox
 from handlers.buttons import CANCEL, cancel_keyboard, parse_action
 from handlers.ports import ACTION_MAX_BYTES, Button
@@ -78,11 +78,11 @@ async def telegram():
 
 
 @pytest.fixture
-async def frontend(telegram, redis_conn, aredis):
+async def frontend(telegram, telegram_dispatcher, redis_conn, aredis):
     """aiogram polling the fake with the real routers, and the result listener, until the test ends."""
     bot: Bot = create_bot(TelegramSettings(bot_token=telegram.token, api_url=telegram.base_url))
     outbox = TelegramOutbox(bot)
-    dispatcher = create_dispatcher()  # once per test module: aiogram's routers attach to one dispatcher
+    dispatcher = telegram_dispatcher
     molbert = Molbert(RedisJobs(redis_conn))
     listener = ResultListener(aredis, "telegram", outbox, consumer="test", block_ms=50)
     tasks = [

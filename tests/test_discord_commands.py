@@ -95,6 +95,12 @@ async def test_labels_are_shown_to_all_and_set_only_by_those_who_manage_the_serv
     assert await bot.molbert.jobs.chat_labels(chat_ref_of(bot, shown)) == ["кошка", "собака"]
     assert await bot.molbert.jobs.chat_labels(chat_ref_of(bot, asked)) is None, "the guild channel kept its set"
 
+    fake.grant_manage_guild(world["guild"], bob)  # now Bob manages the server: he may set the channel's labels
+    granted = fake.slash_command(bob, channel, "labels", {"labels": "лиса, волк"})
+    dispatch(bot, granted)
+    assert (await answered(fake, granted)).content == t("labels_set", "ru", count=2, labels="лиса, волк")
+    assert await bot.molbert.jobs.chat_labels(chat_ref_of(bot, granted)) == ["лиса", "волк"]
+
 
 async def test_stats_are_for_operators_only(fake, world, bot):
     alice, channel = world["alice"], world["channel"]

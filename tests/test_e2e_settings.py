@@ -18,9 +18,8 @@ from bot.chat_settings import RedisChatSettings, chat_settings_key
 from bot.queue import RedisJobs
 from bot.results import ResultListener
 from bot.settings import TelegramSettings
-from bot.telegram.app import create_bot, create_dispatcher
+from bot.telegram.app import create_bot
 from bot.telegram.outbox import TelegramOutbox
-from bot.telegram.routers import all_routers
 from handlers.protocol import ChatRef, GenerateJob, job_id_for, params_key
 from handlers.service import Molbert
 from handlers.texts import t
@@ -32,19 +31,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 GROUP = -1008800000001
 ADMIN, MEMBER, OTHER_ADMIN = 8801, 8802, 8803
 BOT = "@molbert_test_bot"
-
-
-@pytest.fixture(scope="module")
-def dispatcher():
-    """One dispatcher for the module (aiogram's routers attach to one dispatcher only), in the module's loop.
-
-    Afterwards the feature routers are detached again, so another test module can build its own dispatcher.
-    """
-    dispatcher = create_dispatcher()
-    yield dispatcher
-    for router in all_routers():
-        router._parent_router = None  # aiogram has no public way to detach a router
-    dispatcher.sub_routers.clear()
 
 
 @pytest_asyncio.fixture(loop_scope="module")
@@ -63,7 +49,7 @@ def people(telegram):
 
 
 @pytest_asyncio.fixture(loop_scope="module")
-async def frontend(telegram, dispatcher, redis_url, redis_conn):
+async def frontend(telegram, telegram_dispatcher, redis_url, redis_conn):
     """The Telegram frontend in process, as ``python -m bot`` wires it, until the test ends."""
     aredis = aioredis.Redis.from_url(redis_url)
     bot: Bot = create_bot(TelegramSettings(bot_token=telegram.token, api_url=telegram.base_url))
@@ -71,12 +57,14 @@ async def frontend(telegram, dispatcher, redis_url, redis_conn):
     molbert = Molbert(RedisJobs(redis_conn), settings=RedisChatSettings(redis_conn))
     listener = ResultListener(aredis, "telegram", outbox, consumer="test", block_ms=50)
     tasks = [
-        asyncio.create_task(dispatcher.start_polling(bot, handle_signals=False, molbert=molbert, outbox=outbox)),
+        asyncio.create_task(
+            telegram_dispatcher.start_polling(bot, handle_signals=False, molbert=molbert, outbox=outbox)
+        ),
         asyncio.create_task(listener.run()),
     ]
     yield
     listener.stop()
-    await dispatcher.stop_polling()
+    await telegram_dispatcher.stop_polling()
     await asyncio.gather(*tasks)
     await bot.session.close()
     await aredis.aclose()
