@@ -18,6 +18,7 @@ from bot.limits import RedisAdmission
 from bot.local import EmbeddedRedis, LocalWorker
 from bot.queue import RedisJobs
 from bot.settings import AccessSettings, BotSettings, LimitSettings, RedisSettings, SafetySettings, load
+from handlers.protocol import CLASSIFY_QUEUE
 from handlers.safety import PromptBlocklist
 from handlers.service import Molbert
 
@@ -50,7 +51,7 @@ async def backend(
         log.info("REDIS_URL is not set: one-machine mode (embedded Redis and a local worker)")
         embedded = EmbeddedRedis(bot_settings.data_dir / "redis")
         url = embedded.url
-        local_worker = LocalWorker(url, log_path=worker_log)
+        local_worker = LocalWorker(url, log_path=worker_log, queues=[CLASSIFY_QUEUE, *bot_settings.routes().all_queues])
         supervisor = asyncio.create_task(local_worker.supervise(), name="local-worker")
     else:
         url = redis_settings.url.get_secret_value()
@@ -58,12 +59,14 @@ async def backend(
     results_connection = connect_async(url)
     try:
         admission = RedisAdmission(jobs_connection, limits)
-        jobs = RedisJobs(jobs_connection)
+        routes = bot_settings.routes()
+        jobs = RedisJobs(jobs_connection, routes)
         molbert = Molbert(
             jobs,
             blocklist,
             admission,
             access,
+            routes=routes,
             settings=RedisChatSettings(jobs_connection),
             nsfw_threshold=safety.nsfw_threshold,
         )

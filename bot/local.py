@@ -54,8 +54,10 @@ class EmbeddedRedis:
 class LocalWorker:
     """Runs ``python -m workers`` against ``redis_url`` and restarts it if it dies."""
 
-    def __init__(self, redis_url: str, log_path: Path | None = None) -> None:
+    def __init__(self, redis_url: str, log_path: Path | None = None, queues: list[str] | None = None) -> None:
         self.env = {**os.environ, "REDIS_URL": redis_url}
+        if queues and not self.env.get("WORKER_QUEUES"):  # BOT_GENERATORS: the one local worker serves every queue
+            self.env["WORKER_QUEUES"] = ",".join(queues)
         self.log_path = log_path
         self.process: asyncio.subprocess.Process | None = None
         self._stopping = False

@@ -26,7 +26,6 @@ from handlers.protocol import (
     CLASSIFY_QUEUE,
     FAILURE_CALLBACK,
     GENERATE_FUNC,
-    GENERATE_QUEUE,
     RANK_FUNC,
     ChatRef,
     ClassifyJob,
@@ -42,6 +41,7 @@ from handlers.protocol import (
     result_stream,
     status_message_key,
 )
+from handlers.routing import GeneratorRoutes
 from handlers.telemetry import received_at
 
 DELIVERED = "delivered"
@@ -67,15 +67,18 @@ PARAMS_TTL = 30 * 24 * 3600  # small; lets V and 🔄 work long after the images
 class RedisJobs:
     """Implements :class:`handlers.ports.JobSubmitter` on RQ queues in one Redis."""
 
-    def __init__(self, connection: redis.Redis) -> None:
+    def __init__(self, connection: redis.Redis, routes: GeneratorRoutes | None = None) -> None:
         self.connection = connection
-        self.generate_queue = Queue(GENERATE_QUEUE, connection=connection, serializer=JSONSerializer)
+        self.routes = routes or GeneratorRoutes()
+        self.generate_queues = {
+            name: Queue(name, connection=connection, serializer=JSONSerializer) for name in self.routes.all_queues
+        }
         self.classify_queue = Queue(CLASSIFY_QUEUE, connection=connection, serializer=JSONSerializer)
 
     @property
     def queues(self) -> list[Queue]:
-        """Every queue jobs wait in: the generation and the classification queue."""
-        return [self.generate_queue, self.classify_queue]
+        """Every queue jobs wait in: one per generator class, and the classification queue."""
+        return [*self.generate_queues.values(), self.classify_queue]
 
     async def submit_generate(self, job_id: str, job: GenerateJob) -> int | None:
         """Enqueue a generation job, keeping its request for the result's buttons; ``None`` if the id exists."""
@@ -127,11 +130,11 @@ class RedisJobs:
             status = job.get_status(refresh=False)
             if status not in (JobStatus.QUEUED, JobStatus.STARTED):
                 continue
-            queue = self.generate_queue if job.func_name == GENERATE_FUNC else self.classify_queue
+            queue = Queue(job.origin, connection=self.connection, serializer=JSONSerializer)
             position = queue.get_job_position(job.id) if status == JobStatus.QUEUED else None
             kind = "imagine" if job.func_name == GENERATE_FUNC else "classify"
             summary = job.args[0].get("prompt") or ""
-            found.append(QueuedJob(job.id, kind, summary, None if position is None else position + 1))
+            found.append(QueuedJob(job.id, kind, summary, None if position is None else position + 1, job.origin))
         return found
 
     def _cancel(self, chat: ChatRef, job_id: str) -> bool:
@@ -170,7 +173,7 @@ class RedisJobs:
         return await asyncio.to_thread(self._stats)
 
     def _stats(self) -> Stats:
-        queues = (self.generate_queue, self.classify_queue)
+        queues = (*self.generate_queues.values(), self.classify_queue)
         typical = {}
         for queue in queues:
             values = self.connection.lrange(durations_key(queue.name), 0, -1)
@@ -195,7 +198,8 @@ class RedisJobs:
 
     def _store_and_enqueue_generate(self, job_id: str, job: GenerateJob) -> int | None:
         payload = job.model_dump(mode="json")
-        position = self._enqueue(self.generate_queue, GENERATE_FUNC, job_id, payload, GENERATE_POLICY)
+        queue = self.generate_queues[self.routes.queue_for(job.generator)]
+        position = self._enqueue(queue, GENERATE_FUNC, job_id, payload, GENERATE_POLICY)
         if position is not None:
             try:
                 self.connection.set(params_key(job_id), job.model_dump_json(), ex=PARAMS_TTL)

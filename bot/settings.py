@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from bot.connection import SENTINEL_SCHEMES, is_sentinel_url, parse_sentinel_url
 from handlers.access import AccessPolicy, parse_ids
 from handlers.limits import LimitPolicy
+from handlers.routing import GeneratorRoutes
 
 _TELEGRAM_TOKEN = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{20,}$")
 _DISCORD_TOKEN = re.compile(r"^[A-Za-z0-9_-]{18,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{20,}$")
@@ -150,6 +151,19 @@ class BotSettings(BaseSettings):
     instance: str = Field("main", description="result-stream consumer name; unique per frontend replica")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     metrics_port: int = Field(9101, ge=0, le=65535, description="/metrics and /healthz port; 0 = off")
+    generators: str = Field(
+        "", description="name=queue pairs users pick with --model, the first the default; empty = molbert-generate"
+    )
+
+    @field_validator("generators")
+    @classmethod
+    def _routes(cls, text: str) -> str:
+        GeneratorRoutes.parse(text)  # its ValueError says what is wrong
+        return text
+
+    def routes(self) -> GeneratorRoutes:
+        """The generator queues as ``handlers.routing`` takes them."""
+        return GeneratorRoutes.parse(self.generators)
 
 
 class LogSettings(BaseSettings):

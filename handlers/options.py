@@ -30,6 +30,7 @@ OPTION_NAMES: dict[str, tuple[str, ...]] = {
     "style": ("style", "стиль"),
     "n": ("n", "count", "кол", "число", "сколько"),
     "best": ("best", "лучшие", "лучший", "из"),
+    "model": ("model", "модель"),
 }
 _CANONICAL = {alias: name for name, aliases in OPTION_NAMES.items() for alias in aliases}
 _OPTION = re.compile(r"(?:^|\s)(?:--|—|–)(\S+)")
@@ -48,6 +49,7 @@ class ImagineRequest:
     style: Style | None = None
     count: int = 1
     best_of: int | None = None
+    generator: str | None = None
 
 
 def parse_imagine(text: str | None) -> ImagineRequest:
@@ -107,6 +109,7 @@ _PARSERS = {
     "style": _style,
     "n": lambda value: {"count": _integer(value, "n", 1, MAX_IMAGES)},
     "best": lambda value: {"best_of": _integer(value, "best", 2, MAX_CANDIDATES)},
+    "model": lambda value: {"generator": value.casefold()},  # checked against the deployment's generators later
 }
 
 
@@ -134,6 +137,7 @@ def generation_job(chat: ChatRef, request: ImagineRequest, seed: int) -> Generat
         steps=request.steps,
         num_images=request.count,
         best_of=request.best_of,
+        generator=request.generator,
     )
 
 
@@ -152,5 +156,7 @@ def command_line(job: GenerateJob) -> str:
         parts.append(f"--n {job.num_images}")
     if job.best_of:
         parts.append(f"--best {job.best_of}")
+    if job.generator:
+        parts.append(f"--model {job.generator}")
     parts.append(f"--seed {job.seed}")
     return " ".join(parts)

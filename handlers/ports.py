@@ -33,12 +33,14 @@ Keyboard = list[list[Button]]
 
 @dataclass(frozen=True)
 class QueuedJob:
-    """One of a user's jobs in ``/queue``: what it is and where it stands (``position`` None = running now)."""
+    """One of a user's jobs in ``/queue``: what it is, where it stands (``position`` None = running now), and the
+    queue it is in (for its wait estimate)."""
 
     job_id: str
     kind: str
     summary: str
     position: int | None
+    queue: str
 
 
 @dataclass(frozen=True)

@@ -117,6 +117,7 @@ class GenerateJob(BaseModel):
     nsfw_threshold: float | None = Field(
         None, ge=0.0, le=1.0, description="the chat's /settings for the image check; None = the worker's own"
     )
+    generator: str | None = Field(None, description="--model: the generator class (its queue); None = the default")
     times: StageTimes = Field(default_factory=StageTimes, description="stage timestamps (optional; observability)")
 
 

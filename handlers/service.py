@@ -20,7 +20,6 @@ from handlers.limits import Admission
 from handlers.ports import JobSubmitter, Outbox, QueuedJob, Upload
 from handlers.protocol import (
     CLASSIFY_QUEUE,
-    GENERATE_QUEUE,
     MAX_RANKED_PHOTOS,
     ChatRef,
     ClassifyJob,
@@ -31,6 +30,7 @@ from handlers.protocol import (
     job_id_for,
     rank_input_key,
 )
+from handlers.routing import GeneratorRoutes
 from handlers.safety import PromptBlocklist
 from handlers.texts import t
 
@@ -57,11 +57,13 @@ class Molbert:
         access: AccessPolicy | None = None,
         settings: ChatSettingsStore | None = None,
         nsfw_threshold: float = 0.5,
+        routes: GeneratorRoutes | None = None,
     ) -> None:
         self.jobs = jobs
         self.blocklist = blocklist or PromptBlocklist.load()
         self.admission = admission  # None: no limits (tests, or an operator who wants none)
         self.access = access or AccessPolicy()
+        self.routes = routes or GeneratorRoutes()
         self.settings_store = settings or MemoryChatSettings()
         self.nsfw_threshold = nsfw_threshold  # the operator's SAFETY_NSFW_THRESHOLD, which /settings scales
 
@@ -103,6 +105,7 @@ class Molbert:
         try:
             self._check_access(chat)
             request = chat_settings.with_defaults(options.parse_imagine(text), settings)
+            self.routes.check(request.generator)
             if self.blocklist.blocked_word(request.prompt):
                 raise UserError("prompt_blocked")
         except UserError as err:
@@ -113,7 +116,7 @@ class Molbert:
         job = options.generation_job(chat, request, seed).model_copy(
             update={"nsfw_threshold": settings.nsfw_threshold(self.nsfw_threshold)}
         )
-        return await self._submit(chat, job_id, partial(self.jobs.submit_generate, job_id, job), outbox, GENERATE_QUEUE)
+        return await self._submit_generate(chat, job_id, job, outbox)
 
     @telemetry.receives
     async def classify(
@@ -202,7 +205,8 @@ class Molbert:
         outbox: Outbox,
         is_admin: Callable[[], Awaitable[bool]] | None = None,
     ) -> str:
-        """A result button was pressed; return a short notice for the presser (toast / ephemeral reply).
+        """A button was pressed (U, V, 🔄 under a result; ✖ under a "queued" message); return a short notice for
+        the presser (toast / ephemeral reply).
 
         ``chat.user_id`` is who pressed, ``chat.message_id`` the message the button is under, ``event_id`` the
         platform's id of this press (a re-delivered press makes no second job). ``is_admin`` asks the platform
@@ -253,8 +257,12 @@ class Molbert:
 
     async def _submit_press(self, chat: ChatRef, job: GenerateJob, kind: str, event_id: str, outbox: Outbox) -> str:
         job_id = job_id_for(chat, kind, event_id)
-        await self._submit(chat, job_id, partial(self.jobs.submit_generate, job_id, job), outbox, GENERATE_QUEUE)
+        await self._submit_generate(chat, job_id, job, outbox)
         return t("button_accepted", chat.lang)
+
+    async def _submit_generate(self, chat: ChatRef, job_id: str, job: GenerateJob, outbox: Outbox) -> str | None:
+        queue = self.routes.queue_for(job.generator)
+        return await self._submit(chat, job_id, partial(self.jobs.submit_generate, job_id, job), outbox, queue)
 
     async def _send_full_size(
         self, chat: ChatRef, original: GenerateJob, index: int, image: bytes, outbox: Outbox
@@ -282,7 +290,7 @@ class Molbert:
         )
         if job.position is None:
             return t("queue_running", chat.lang, number=number, what=what)
-        typical = await self.jobs.typical_seconds(GENERATE_QUEUE if job.kind == "imagine" else CLASSIFY_QUEUE)
+        typical = await self.jobs.typical_seconds(job.queue)
         wait = t("wait_estimate", chat.lang, seconds=max(1, round(typical * job.position))) if typical else ""
         return t("queue_waiting", chat.lang, number=number, what=what, position=job.position) + wait
 
@@ -379,11 +387,11 @@ class Molbert:
             "stats",
             chat.lang,
             jobs_today=stats.jobs_today,
-            waiting_pictures=stats.waiting.get(GENERATE_QUEUE, 0),
+            waiting_pictures=sum(stats.waiting.get(queue, 0) for queue in self.routes.all_queues),
             waiting_photos=stats.waiting.get(CLASSIFY_QUEUE, 0),
             running=stats.running,
             workers=stats.workers,
-            picture_seconds=_seconds(typical.get(GENERATE_QUEUE)),
+            picture_seconds=_seconds(typical.get(self.routes.queue_for(None))),
             photo_seconds=_seconds(typical.get(CLASSIFY_QUEUE)),
         )
         await outbox.send_text(chat, text)

@@ -27,6 +27,7 @@ RU: dict[str, str] = {
         "  --style аниме — стиль: фото, аниме, акварель, масло, киберпанк, пиксель-арт, 3d\n"
         "  --no люди — чего не должно быть\n"
         "  --seed 42 — повторить картинку; --steps 30 — шаги; --best 8 — выбрать лучшие из 8\n"
+        "  --model — другая модель, если бот их предлагает (список — в ответе на неизвестную)\n"
         "Под картинкой: U — картинка целиком, V — вариации, 🔄 — заново.\n\n"
         "🔎 Распознавание\n"
         "Пришлите фото — я назову, что на нём, с процентами.\n"
@@ -48,7 +49,7 @@ RU: dict[str, str] = {
     "image_caption": "🎨 {prompt}\n\nseed {seed} · {model} · {seconds} с\n{command}",
     "variation_source_gone": "Картинка для вариаций уже удалена (их хранят сутки). Нажмите 🔄 или отправьте /imagine.",
     "variations_unsupported": "Эта модель не умеет делать вариации. Нажмите 🔄, чтобы нарисовать заново.",
-    "out_of_memory": "😔 Не хватило памяти видеокарты на такую картинку. Попросите меньше картинок (--n) "
+    "out_of_memory": "😔 Не хватило памяти на такую картинку. Попросите меньше картинок (--n) "
     "или другой формат (--ar), без --best.",
     "photo_gone": "Фото не дождалось очереди и удалено. Пришлите его, пожалуйста, ещё раз.",
     "classify_header": "🔎 Что я вижу на фото:",
@@ -76,6 +77,8 @@ RU: dict[str, str] = {
     "option_ar": "Пропорции «{value}» не подходят: укажите --ar Ш:В, например 1:1, 3:2, 16:9 или 9:16 (от 1:4 до 4:1).",
     "option_range": "{option}: «{value}» не подходит, нужно целое число от {low} до {high}.",
     "option_style": "Стиля «{value}» нет. Доступные стили: {styles}.",
+    "option_model": "Модели «{value}» здесь нет. Доступные модели: {models}.",
+    "option_model_single": "У этого бота одна модель, --model не нужен.",
     "option_too_long": "{option}: слишком длинно, можно не больше {limit} символов.",
     "option_best_below_n": "--best {best} меньше, чем --n {count}: из скольких выбирать, должно быть не меньше, чем сколько показать.",
     "button_stale": "Эта кнопка устарела: результат уже удалён. Отправьте /imagine заново.",
@@ -215,6 +218,7 @@ EN: dict[str, str] = {
         "  --style anime — style: photo, anime, watercolor, oil, cyberpunk, pixel-art, 3d\n"
         "  --no people — what should not be there\n"
         "  --seed 42 — repeat a picture; --steps 30 — steps; --best 8 — keep the best of 8\n"
+        "  --model — another model, if the bot offers several (an unknown name lists them)\n"
         "Under a picture: U — the image alone, V — variations, 🔄 — again.\n\n"
         "🔎 Recognition\n"
         "Send a photo and I'll name what is in it, with percentages.\n"
@@ -236,7 +240,7 @@ EN: dict[str, str] = {
     "image_caption": "🎨 {prompt}\n\nseed {seed} · {model} · {seconds} s\n{command}",
     "variation_source_gone": "The image to vary was deleted (they are kept for a day). Press 🔄 or send /imagine.",
     "variations_unsupported": "This model cannot make variations. Press 🔄 to paint again.",
-    "out_of_memory": "😔 The graphics card ran out of memory for this picture. Ask for fewer images (--n) "
+    "out_of_memory": "😔 There was not enough memory for this picture. Ask for fewer images (--n) "
     "or another shape (--ar), without --best.",
     "photo_gone": "The photo waited too long and was deleted. Please send it again.",
     "classify_header": "🔎 What I see in the photo:",
@@ -264,6 +268,8 @@ EN: dict[str, str] = {
     "option_ar": "The aspect ratio «{value}» won't do: use --ar W:H, e.g. 1:1, 3:2, 16:9 or 9:16 (from 1:4 to 4:1).",
     "option_range": "{option}: «{value}» won't do, it takes a whole number from {low} to {high}.",
     "option_style": "There is no style «{value}». Styles: {styles}.",
+    "option_model": "There is no model «{value}» here. Models: {models}.",
+    "option_model_single": "This bot has one model; --model is not needed.",
     "option_too_long": "{option} is too long: at most {limit} characters.",
     "option_best_below_n": "--best {best} is less than --n {count}: pick from at least as many as you want to see.",
     "button_stale": "This button has expired: the result is gone. Please send /imagine again.",

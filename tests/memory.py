@@ -6,7 +6,7 @@ import itertools
 from dataclasses import dataclass, field
 
 from handlers.ports import Keyboard, MessageId, QueuedJob, Stats
-from handlers.protocol import ChatRef, ClassifyJob, GenerateJob, RankJob, image_key
+from handlers.protocol import CLASSIFY_QUEUE, GENERATE_QUEUE, ChatRef, ClassifyJob, GenerateJob, RankJob, image_key
 
 
 @dataclass
@@ -105,6 +105,7 @@ class MemoryJobs:
                 "imagine" if isinstance(job, GenerateJob) else "classify",
                 job.prompt if isinstance(job, GenerateJob) else "",
                 position,
+                GENERATE_QUEUE if isinstance(job, GenerateJob) else CLASSIFY_QUEUE,
             )
             for position, (job_id, job) in enumerate(self.jobs.items(), 1)
             if str(job.chat.user_id) == str(chat.user_id) and job_id not in self.cancelled

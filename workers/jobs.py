@@ -19,7 +19,6 @@ from rq.serializers import JSONSerializer
 from handlers.protocol import (
     CLASSIFY_FUNC,
     CLASSIFY_QUEUE,
-    GENERATE_QUEUE,
     KEY_PREFIX,
     ChatRef,
     ClassifyJob,
@@ -68,10 +67,14 @@ def generate(payload: dict) -> dict:
         return _publish_refusal(job, request.chat, "imagine", Refusal("cancelled while running", "cancelled"))
     except Refusal as refusal:
         return _publish_refusal(job, request.chat, "imagine", refusal)
-    except torch.OutOfMemoryError:
+    except Exception as exc:
+        if not is_out_of_memory(exc):
+            raise
         # the same request would run out again: refuse it without RQ's retries, free what it held, keep serving
+        log.warning("job %s ran out of memory: %s", job.id, str(exc).splitlines()[0][:200])
+        del exc  # its traceback holds the frames, and with them the tensors of the failed run
         _free_accelerator_memory()
-        return _publish_refusal(job, request.chat, "imagine", Refusal("out of accelerator memory", "out_of_memory"))
+        return _publish_refusal(job, request.chat, "imagine", Refusal("out of memory", "out_of_memory"))
     times = monitoring.model_done(job.id, "imagine", request.chat, times, seconds)
     keys = store_images(job.connection, job.id, images)
     event = ResultEvent(
@@ -87,7 +90,7 @@ def generate(payload: dict) -> dict:
         times=times,
     )
     publish(job.connection, event)
-    record_duration(job.connection, GENERATE_QUEUE, seconds)
+    record_duration(job.connection, job.origin, seconds)  # per generator queue: each class has its own pace
     return {"image_keys": keys, "seconds": event.seconds}
 
 
@@ -303,6 +306,14 @@ def _load_image(job: Job, key: str, error_key: str) -> Image.Image:
     if data is None:
         raise Refusal(f"{key} is gone", error_key)
     return Image.open(io.BytesIO(data)).convert("RGB")
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """The job ran out of memory: CUDA's ``OutOfMemoryError``, or the CPU allocator (a CPU-only worker) failing,
+    which torch reports as a ``RuntimeError`` and Python code as ``MemoryError``."""
+    if isinstance(exc, torch.OutOfMemoryError | MemoryError):
+        return True
+    return isinstance(exc, RuntimeError) and "can't allocate memory" in str(exc)
 
 
 def _free_accelerator_memory() -> None:

@@ -74,12 +74,12 @@ def stack(redis_url, model_cache_dir, tmp_path):
     processes.stop_all()
 
 
-def slow_generator(model_cache_dir: Path, tmp_path: Path, steps: int) -> Path:
-    """The tiny generator painting 256 px in ``steps`` steps by default (900: minutes on a CPU)."""
-    target = tmp_path / f"generator-{steps}-steps"
+def slow_generator(model_cache_dir: Path, tmp_path: Path, steps: int, size: int = 256) -> Path:
+    """The tiny generator painting ``size`` px in ``steps`` steps by default (256 px, 900 steps: minutes on a CPU)."""
+    target = tmp_path / f"generator-{steps}-steps-{size}px"
     shutil.copytree(model_cache_dir / GENERATOR_DIR, target)
     defaults = json.loads((target / "molbert.json").read_text())
-    (target / "molbert.json").write_text(json.dumps({**defaults, "default_steps": steps, "default_size": [256, 256]}))
+    (target / "molbert.json").write_text(json.dumps({**defaults, "default_steps": steps, "default_size": [size, size]}))
     return target
 
 

@@ -1,0 +1,62 @@
+"""Which queue a picture goes to: one queue per generator class, chosen with ``/imagine … --model NAME``.
+
+A deployment with mixed GPUs runs a big preset on the big cards and a small one elsewhere; each group of workers
+listens on its own queue (``WORKER_QUEUES``), and the frontends map the names users type to those queues
+(``BOT_GENERATORS="quality=molbert-generate-quality,fast=molbert-generate-fast"``; the first is the default).
+Unconfigured, every picture goes to the one queue, ``molbert-generate``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from handlers.errors import UserError
+from handlers.protocol import GENERATE_QUEUE
+
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+_QUEUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$")
+
+
+@dataclass(frozen=True)
+class GeneratorRoutes:
+    """Generator names users may choose, each with its RQ queue; the first one is the default."""
+
+    queues: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, text: str) -> GeneratorRoutes:
+        """Read ``name=queue, name=queue…``; raise ``ValueError`` naming what is wrong."""
+        queues: dict[str, str] = {}
+        for item in filter(None, (part.strip() for part in text.split(","))):
+            name, sep, queue = (piece.strip() for piece in item.partition("="))
+            if not sep or not _NAME.match(name.lower()) or not _QUEUE.match(queue):
+                raise ValueError(f"expected name=queue pairs (name: a-z, 0-9, _ or -), got {item!r}")
+            if name.lower() in queues:
+                raise ValueError(f"the name {name.lower()!r} appears twice")
+            queues[name.lower()] = queue
+        return cls(queues)
+
+    @property
+    def names(self) -> list[str]:
+        """The names ``--model`` accepts, the default first (empty when there is only the one queue)."""
+        return list(self.queues)
+
+    @property
+    def all_queues(self) -> list[str]:
+        """Every queue pictures may wait in."""
+        return list(dict.fromkeys(self.queues.values())) or [GENERATE_QUEUE]
+
+    def check(self, generator: str | None) -> None:
+        """Refuse a ``--model`` this deployment does not have, listing the ones it has."""
+        if generator is None or generator in self.queues:
+            return
+        if not self.queues:
+            raise UserError("option_model_single")
+        raise UserError("option_model", value=generator, models=", ".join(self.names))
+
+    def queue_for(self, generator: str | None) -> str:
+        """The queue for a picture asking for ``generator`` (``None``: the default)."""
+        if generator is not None and generator in self.queues:
+            return self.queues[generator]
+        return next(iter(self.queues.values()), GENERATE_QUEUE)

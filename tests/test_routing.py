@@ -1,0 +1,145 @@
+"""Queues per GPU class: ``--model NAME`` sends a picture to that generator's queue, and only the workers that
+listen there (``WORKER_QUEUES``) paint it."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from rq.job import Job
+from rq.serializers import JSONSerializer
+
+from bot.limits import RedisAdmission
+from bot.queue import RedisJobs
+from bot.settings import BotSettings, ConfigError, load
+from handlers.errors import UserError
+from handlers.limits import LimitPolicy
+from handlers.protocol import GENERATE_QUEUE, ChatRef
+from handlers.routing import GeneratorRoutes
+from handlers.service import Molbert
+from handlers.texts import t
+from tests.processes import ManagedProcess
+
+ROUTES = GeneratorRoutes.parse("quality=molbert-generate-big, fast=molbert-generate-small")
+
+
+def chat(message_id: int = 1, user_id: int = 7) -> ChatRef:
+    return ChatRef(platform="telegram", chat_id=42, user_id=user_id, message_id=message_id, lang="ru")
+
+
+# --- the table ---------------------------------------------------------------------------------------------------
+
+
+def test_the_first_generator_is_the_default_and_names_are_case_blind():
+    routes = GeneratorRoutes.parse(" Quality = molbert-generate-big ,fast=molbert-generate-small,")
+    assert routes.names == ["quality", "fast"]
+    assert routes.queue_for(None) == "molbert-generate-big"
+    assert routes.queue_for("fast") == "molbert-generate-small"
+    assert routes.all_queues == ["molbert-generate-big", "molbert-generate-small"]
+
+
+def test_without_a_table_every_picture_goes_to_the_one_queue():
+    routes = GeneratorRoutes.parse("")
+    assert (routes.names, routes.queue_for(None), routes.all_queues) == ([], GENERATE_QUEUE, [GENERATE_QUEUE])
+    with pytest.raises(UserError) as err:
+        routes.check("fast")
+    assert err.value.key == "option_model_single"
+
+
+def test_a_name_the_deployment_lacks_is_refused_with_the_ones_it_has():
+    with pytest.raises(UserError) as err:
+        ROUTES.check("huge")
+    assert t(err.value.key, "ru", **err.value.values) == "Модели «huge» здесь нет. Доступные модели: quality, fast."
+
+
+@pytest.mark.parametrize("text", ["quality", "quality=", "=q", "a b=q", "x=q,x=r", "x=bad queue"])
+def test_a_malformed_table_is_a_config_error_naming_the_variable(monkeypatch, text):
+    monkeypatch.setenv("BOT_GENERATORS", text)
+    with pytest.raises(ConfigError, match="BOT_GENERATORS"):
+        load(BotSettings)
+
+
+# --- the use case ------------------------------------------------------------------------------------------------
+
+
+async def test_imagine_with_a_model_queues_it_for_that_generator_and_a_reroll_keeps_it(redis_conn, outbox):
+    admission = RedisAdmission(redis_conn, LimitPolicy(concurrent_per_user=5))
+    molbert = Molbert(RedisJobs(redis_conn, ROUTES), admission=admission, routes=ROUTES)
+    job_id = await molbert.imagine(chat(1), "маяк на скале --модель FAST", outbox)
+    default_id = await molbert.imagine(chat(2), "маяк на скале", outbox)
+
+    job = Job.fetch(job_id, connection=redis_conn, serializer=JSONSerializer)
+    assert (job.origin, job.args[0]["generator"]) == ("molbert-generate-small", "fast")
+    assert Job.fetch(default_id, connection=redis_conn, serializer=JSONSerializer).origin == "molbert-generate-big"
+
+    await molbert.press(chat(3), f"r:{job_id}", "press-1", outbox)
+    rerolls = [Job.fetch(i, connection=redis_conn, serializer=JSONSerializer) for i in _queued(redis_conn)]
+    assert sorted(j.origin for j in rerolls) == [
+        "molbert-generate-big",
+        "molbert-generate-small",
+        "molbert-generate-small",
+    ]
+
+    queue = {job.job_id: job.queue for job in await molbert.jobs.user_jobs(chat())}
+    assert queue[job_id] == "molbert-generate-small"
+
+
+async def test_an_unknown_model_is_answered_and_nothing_is_queued(redis_conn, outbox):
+    molbert = Molbert(RedisJobs(redis_conn, ROUTES), routes=ROUTES)
+    assert await molbert.imagine(chat(), "маяк --model huge", outbox) is None
+    assert outbox.sent[-1].text == "Модели «huge» здесь нет. Доступные модели: quality, fast."
+    assert _queued(redis_conn) == []
+
+
+def _queued(redis_conn) -> list[str]:
+    return [job_id.decode() for name in ROUTES.all_queues for job_id in redis_conn.lrange(f"rq:queue:{name}", 0, -1)]
+
+
+# --- real workers on separate queues -----------------------------------------------------------------------------
+
+
+@pytest.mark.e2e
+async def test_each_generator_class_is_painted_only_by_its_own_workers(
+    redis_url, redis_conn, model_cache_dir, tmp_path
+):
+    env = {"REDIS_URL": redis_url, "MODEL_PRESET": "tiny", "MODEL_CACHE_DIR": str(model_cache_dir)}
+    workers = {
+        name: ManagedProcess(
+            ["-m", "workers"],
+            {**env, "WORKER_NAME": name, "WORKER_QUEUES": queue},
+            cwd=tmp_path,
+            log_path=tmp_path / f"{name}.log",
+        )
+        for name, queue in (("big-gpu", "molbert-generate-big"), ("small-gpu", "molbert-generate-small"))
+    }
+    try:
+        for worker in workers.values():
+            await worker.wait_for_log("ready: preset tiny", timeout=180)
+        molbert = Molbert(RedisJobs(redis_conn, ROUTES), routes=ROUTES)
+        from tests.memory import MemoryOutbox
+
+        outbox = MemoryOutbox()
+        wanted = {"quality": "big-gpu", "fast": "small-gpu"}
+        job_ids = {
+            await molbert.imagine(chat(n), f"маяк на скале --model {model} --seed {n}", outbox): worker
+            for n, model in enumerate(["quality", "fast", "quality", "fast"])
+            for worker in [wanted[model]]
+        }
+
+        deadline = time.monotonic() + 180
+        while not all(_finished(redis_conn, job_id) for job_id in job_ids):
+            assert time.monotonic() < deadline, "\n".join(w.log for w in workers.values())
+            await asyncio.sleep(0.3)
+        ran_on = {
+            job_id: Job.fetch(job_id, connection=redis_conn, serializer=JSONSerializer).worker_name
+            for job_id in job_ids
+        }
+        assert ran_on == job_ids
+    finally:
+        for worker in workers.values():
+            await asyncio.to_thread(worker.stop)
+
+
+def _finished(redis_conn, job_id: str) -> bool:
+    return Job.fetch(job_id, connection=redis_conn, serializer=JSONSerializer).get_status() == "finished"
