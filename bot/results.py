@@ -34,7 +34,7 @@ from handlers.protocol import (
     result_stream,
     status_message_key,
 )
-from handlers.telemetry import log_job
+from handlers.telemetry import log_job, rate_limit_waits
 
 log = logging.getLogger(__name__)
 
@@ -216,7 +216,8 @@ class ResultListener:
         status_key = status_message_key(event.job_id)
         previous = await self.redis.set(status_key, DELIVERED, ex=STATUS_TTL, get=True)
         try:
-            await deliver_result(event, images, status_message_id(previous), self.outbox)
+            with rate_limit_waits() as waits:
+                await deliver_result(event, images, status_message_id(previous), self.outbox)
         except Exception:
             if previous is not None:  # let the retry replace the status message after all
                 await self.redis.set(status_key, previous, ex=STATUS_TTL)
@@ -225,7 +226,18 @@ class ResultListener:
         await self.redis.set(delivered_key(event.job_id), "1", ex=DELIVERED_TTL)
         observe_delivery(event)
         stages = event.times.model_dump(exclude_none=True)
-        log_job(log, "job_delivered", event.job_id, event.chat, event.kind, event.times, ok=event.ok, stages=stages)
+        rate_limited = round(sum(waits) * 1000, 1)  # in deliver_ms: Telegram's pacing and flood waits, not our cost
+        log_job(
+            log,
+            "job_delivered",
+            event.job_id,
+            event.chat,
+            event.kind,
+            event.times,
+            ok=event.ok,
+            stages=stages,
+            rate_limit_ms=rate_limited,
+        )
 
     async def _show_progress(self, event: ResultEvent) -> None:
         """Edit the "queued" message to show progress; a failed edit is not worth a retry."""

@@ -9,6 +9,7 @@ so one user's jobs can be followed across the bot and the workers without knowin
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -17,7 +18,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from contextvars import ContextVar
 from typing import Any, ParamSpec, TypeVar
 from wsgiref.simple_server import WSGIRequestHandler, make_server
@@ -36,6 +37,7 @@ HEALTH_PATH = "/healthz"
 log = logging.getLogger(__name__)
 _user_key = b""
 _received: ContextVar[float | None] = ContextVar("molbert_received", default=None)
+_rate_limit_waits: ContextVar[list[float] | None] = ContextVar("molbert_rate_limit_waits", default=None)
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -56,6 +58,25 @@ def receives(use_case: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
             _received.reset(token)
 
     return timed
+
+
+@contextlib.contextmanager
+def rate_limit_waits() -> Iterator[list[float]]:
+    """Collect, for the calls made inside the block, the seconds they waited for the platform's rate limits
+    (Telegram's pacing, a 429's ``retry_after``): the part of a delivery that is the platform's rule, not our cost."""
+    waits: list[float] = []
+    token = _rate_limit_waits.set(waits)
+    try:
+        yield waits
+    finally:
+        _rate_limit_waits.reset(token)
+
+
+def waited_for_rate_limit(seconds: float) -> None:
+    """Count ``seconds`` a platform call waited for a rate limit (inside :func:`rate_limit_waits`, else nothing)."""
+    waits = _rate_limit_waits.get()
+    if waits is not None and seconds > 0:
+        waits.append(seconds)
 
 
 def received_at() -> float | None:

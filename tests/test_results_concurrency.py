@@ -8,6 +8,7 @@ The frontend's real pieces in process: ``ResultListener``, ``TelegramOutbox`` an
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 
 import pytest
@@ -74,7 +75,8 @@ def photo_arrivals(telegram, user_id: int) -> list[float]:
     return [when for when, params in telegram.timed_calls_to("sendPhoto") if params["chat_id"] == user_id]
 
 
-async def test_a_chat_waiting_for_its_turn_does_not_hold_up_another_chat(telegram, bot, listener, aredis):
+async def test_a_chat_waiting_for_its_turn_does_not_hold_up_another_chat(telegram, bot, listener, aredis, caplog):
+    caplog.set_level(logging.INFO, logger="bot.results")
     for n in range(3):  # Alice's chat has used its three messages for the next three seconds
         await bot.send_message(chat_id=ALICE, text=f"сообщение {n}")
     published = time.monotonic()
@@ -87,6 +89,10 @@ async def test_a_chat_waiting_for_its_turn_does_not_hold_up_another_chat(telegra
     assert bob - published < 1.0, "Bob's picture waited for Alice's chat"
     assert alice - published > 2.0  # Alice's did wait for her chat's turn
     assert bob < alice
+    await listener.wait_delivered()
+    waited = {r.chat: r.rate_limit_ms for r in caplog.records if getattr(r, "event", None) == "job_delivered"}
+    assert waited[str(BOB)] < 100  # the delivery log tells the pacing wait apart from the system's own time
+    assert waited[str(ALICE)] > 2000
 
 
 async def test_one_chats_progress_and_result_stay_in_order(telegram, bot, listener, aredis):

@@ -31,6 +31,8 @@ from typing import TYPE_CHECKING, Any
 
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
 
+from handlers.telemetry import waited_for_rate_limit
+
 if TYPE_CHECKING:
     from aiogram import Bot
     from aiogram.methods import Response, TelegramMethod
@@ -131,6 +133,7 @@ class TelegramPacing(BaseRequestMiddleware):
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
     ) -> None:
+        self._clock = clock
         self._private_rates = (per_chat,)
         self._group_rates = (per_chat, per_group)
         self._chats = Windows(clock, sleep)
@@ -154,8 +157,10 @@ class TelegramPacing(BaseRequestMiddleware):
     async def _turn(self, chat_id: int | str, stricter: tuple[Rate, ...] = ()) -> None:
         """Wait for the chat's turn (a group's keeps both its rates at once), then for the overall budget."""
         rates = self._group_rates if is_group(chat_id) else self._private_rates
+        started = self._clock()
         await self._chats.get(chat_id, rates).acquire(stricter)
         await self._overall.acquire()
+        waited_for_rate_limit(self._clock() - started)
 
     async def _edit(
         self, make_request: NextRequestMiddlewareType[TelegramType], bot: Bot, method: Any, chat_id: int | str

@@ -28,6 +28,7 @@ from aiogram.methods import GetUpdates
 from aiohttp import ClientConnectorError
 
 from bot.results import DeliveryUncertain
+from handlers.telemetry import waited_for_rate_limit
 
 if TYPE_CHECKING:
     from aiogram import Bot
@@ -72,6 +73,7 @@ class TelegramRetry(BaseRequestMiddleware):
                 if attempt == MAX_ATTEMPTS or exc.retry_after > MAX_RETRY_AFTER:
                     raise
                 delay = float(exc.retry_after)
+                waited_for_rate_limit(delay)
                 log.warning("%s: Telegram asks to wait %s s (try %d); waiting", name, exc.retry_after, attempt)
             except TelegramServerError as exc:
                 if attempt == MAX_ATTEMPTS:
