@@ -30,10 +30,7 @@ class ActionButton(discord.ui.DynamicItem[discord.ui.Button], template=ACTION_TE
     """A result button carrying its action in ``custom_id``."""
 
     def __init__(self, action: str, label: str | None = None, row: int | None = None) -> None:
-        button = discord.ui.Button(
-            label=(label or action)[:LABEL_LIMIT], custom_id=action, style=discord.ButtonStyle.secondary
-        )
-        super().__init__(button, row=row)
+        super().__init__(action_button(action, label), row=row)
         self.action = action
 
     @classmethod
@@ -45,11 +42,23 @@ class ActionButton(discord.ui.DynamicItem[discord.ui.Button], template=ACTION_TE
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         """Hand the press to the buttons cog."""
-        cog = interaction.client.get_cog("Buttons")
-        if cog is None:  # the cog is unloaded (shutting down): let Discord tell the user it failed
-            log.warning("button %r pressed while the buttons cog is not loaded", self.action)
-            return
-        await cog.press(interaction, self.action)
+        await hand_to_cog(interaction, "Buttons", self.action)
+
+
+def action_button(action: str, label: str | None = None) -> discord.ui.Button:
+    """A grey button whose ``custom_id`` is ``action`` (the label cut to Discord's limit; the action if none)."""
+    label = (label or action)[:LABEL_LIMIT]
+    return discord.ui.Button(label=label, custom_id=action, style=discord.ButtonStyle.secondary)
+
+
+async def hand_to_cog(interaction: discord.Interaction[Any], cog_name: str, action: str) -> None:
+    """Pass a press to ``cog_name``'s ``press``; with the cog unloaded (shutting down), Discord tells the user it
+    failed."""
+    cog = interaction.client.get_cog(cog_name)
+    if cog is None:
+        log.warning("button %r pressed while the %s cog is not loaded", action, cog_name)
+        return
+    await cog.press(interaction, action)
 
 
 def keyboard_view(buttons: Keyboard | None) -> discord.ui.View | None:

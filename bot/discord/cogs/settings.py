@@ -17,6 +17,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.discord.buttons import action_button, hand_to_cog
 from bot.discord.chat import chat_ref, is_admin, language, press_chat_ref
 from bot.discord.translator import text
 from handlers.chat_settings import ALL_FIELDS, Menu
@@ -29,17 +30,13 @@ log = logging.getLogger(__name__)
 
 SETTINGS_TEMPLATE = r"(?P<action>cs(?::\S{1,90})?)"
 DISCORD_FIELDS = tuple(name for name in ALL_FIELDS if name != "classify")
-LABEL_LIMIT = 80
 
 
 class SettingsButton(discord.ui.DynamicItem[discord.ui.Button], template=SETTINGS_TEMPLATE):
     """A settings-menu button carrying its menu action in ``custom_id``."""
 
     def __init__(self, action: str, label: str | None = None, row: int | None = None) -> None:
-        button = discord.ui.Button(
-            label=(label or action)[:LABEL_LIMIT], custom_id=action, style=discord.ButtonStyle.secondary
-        )
-        super().__init__(button, row=row)
+        super().__init__(action_button(action, label), row=row)
         self.action = action
 
     @classmethod
@@ -51,11 +48,7 @@ class SettingsButton(discord.ui.DynamicItem[discord.ui.Button], template=SETTING
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         """Hand the press to the settings cog."""
-        cog = interaction.client.get_cog("Settings")
-        if cog is None:
-            log.warning("settings button %r pressed while the settings cog is not loaded", self.action)
-            return
-        await cog.press(interaction, self.action)
+        await hand_to_cog(interaction, "Settings", self.action)
 
 
 def menu_view(menu: Menu) -> discord.ui.View:
