@@ -44,7 +44,8 @@ def create_bot(settings: TelegramSettings) -> Bot:
 
 def create_dispatcher() -> Dispatcher:
     """A Dispatcher with every feature router attached."""
-    dispatcher = Dispatcher(name="molbert")
+    # no FSM: no handler keeps conversation state, and its MemoryStorage would keep a record per chat and user forever
+    dispatcher = Dispatcher(name="molbert", disable_fsm=True)
     dispatcher.include_routers(*all_routers())
     return dispatcher
 
