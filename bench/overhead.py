@@ -61,9 +61,10 @@ def delivered_lines(log_path: Path) -> list[dict]:
 class System:
     """Redis, N workers, the fake Bot API and the bot, started together and stopped together."""
 
-    def __init__(self, workdir: Path, workers: int) -> None:
+    def __init__(self, workdir: Path, workers: int, threads: int | None = None) -> None:
         self.workdir = workdir
         self.worker_count = workers
+        self.threads = threads
         self.processes: list[ManagedProcess] = []
 
     async def __aenter__(self) -> System:
@@ -72,6 +73,8 @@ class System:
         models = Path(tempfile.gettempdir()) / "molbert-bench-models"  # built once, reused by every run
         for n in range(self.worker_count):
             env = {"REDIS_URL": url, "MODEL_PRESET": "tiny", "MODEL_CACHE_DIR": str(models), "WORKER_NAME": f"w{n}"}
+            if self.threads:  # torch's threads per worker: N workers × 2 threads oversubscribe a 2-core machine
+                env["OMP_NUM_THREADS"] = str(self.threads)
             self.processes.append(ManagedProcess(["-m", "workers"], env, self.workdir, self.workdir / f"w{n}.log"))
         for worker in self.processes:
             await worker.wait_for_log("ready: preset tiny", timeout=300)
@@ -152,12 +155,14 @@ def summarise(records: list[dict]) -> dict[str, float]:
     }
 
 
-async def run(jobs: int, think: float, burst: int, rounds: int) -> list[tuple[str, dict]]:
+async def run(
+    jobs: int, think: float, burst: int, rounds: int, worker_counts: list[int], threads: int | None
+) -> list[tuple[str, dict]]:
     results = []
-    for workers in (1, 2):
+    for workers in worker_counts:
         for round_number in range(rounds):
             with tempfile.TemporaryDirectory(prefix="molbert-overhead-") as tmp:
-                async with System(Path(tmp), workers) as system:
+                async with System(Path(tmp), workers, threads) as system:
                     if workers == 1:
                         results.append(("1 user, 1 worker", summarise(await system.one_user(jobs, think))))
                     records = await system.burst(burst, base_id=10_000 + 1000 * round_number)
@@ -195,9 +200,12 @@ def main() -> None:
     parser.add_argument("--think", type=float, default=3.0, help="seconds the one user waits between jobs")
     parser.add_argument("--burst", type=int, default=50, help="users sending at once (default 50)")
     parser.add_argument("--rounds", type=int, default=3, help="runs of each scenario; the table shows medians")
+    parser.add_argument("--workers", default="1,2", help="worker counts to run, comma-separated (default 1,2)")
+    parser.add_argument("--worker-threads", type=int, help="torch threads per worker (OMP_NUM_THREADS)")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    results = asyncio.run(run(args.jobs, args.think, args.burst, args.rounds))
+    counts = [int(n) for n in args.workers.split(",")]
+    results = asyncio.run(run(args.jobs, args.think, args.burst, args.rounds, counts, args.worker_threads))
     print(table(results))
 
 
