@@ -82,14 +82,19 @@ def start_worker(design: Design, env: dict[str, str], connection: redis.Redis, l
     return worker
 
 
-def stop_worker(worker: subprocess.Popen, connection: redis.Redis) -> None:
-    """Warm shutdown (SIGTERM; idle, so at once), then wait until its registration is gone."""
+def terminate(worker: subprocess.Popen) -> None:
+    """Warm shutdown (SIGTERM; an idle worker stops at once), SIGKILL if it has not stopped within 30 s."""
     worker.send_signal(signal.SIGTERM)
     try:
         worker.wait(timeout=30)
     except subprocess.TimeoutExpired:
         worker.kill()
         worker.wait()
+
+
+def stop_worker(worker: subprocess.Popen, connection: redis.Redis) -> None:
+    """Stop the worker, then make sure its registration in RQ is gone."""
+    terminate(worker)
     for stale in Worker.all(connection=connection):
         stale.register_death()
 

