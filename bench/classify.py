@@ -10,10 +10,15 @@ runs:
   of ``--batch-size`` (``classify_batch``, what the worker does with ``WORKER_BATCH_SIZE``), all with the
   default label set already seen (its text embeddings cached);
 - one photo's cost with a seen label set vs the image encoder alone;
+- the ceiling of batching here: the image encoder alone (``get_image_features``), per photo, at batch sizes 1 to
+  32 — what any batching could gain on this machine, whatever the worker does around it;
 - a label set's text embeddings: first use (text encoder), cached in memory, persisted on disk (a restarted
   worker). First use is measured on ``--first-use-labels`` labels and scaled to the full default set.
 
-    python bench/classify.py [--runs 3] [--batch-size 8] [--first-use-labels 64]
+The process's malloc is set up as a worker's (``WORKER_MALLOC_KEEP_MB``, `workers.allocator.keep_freed_memory`);
+``--glibc-malloc`` leaves glibc's defaults, to show what that setting is worth.
+
+    python bench/classify.py [--runs 3] [--batch-size 8] [--first-use-labels 64] [--glibc-malloc]
 """
 
 from __future__ import annotations
@@ -36,10 +41,12 @@ from PIL import Image
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bot.settings import WorkerSettings  # noqa: E402
 from models import ruclip  # noqa: E402
 from models.classifier import RU_TEMPLATES, ZeroShotClassifier  # noqa: E402
 from models.embedding_store import EmbeddingStore, model_fingerprint  # noqa: E402
 from models.labels import default_labels  # noqa: E402
+from workers.allocator import keep_freed_memory  # noqa: E402
 
 # ruCLIP's config.json for ai-forever/ruclip-vit-base-patch32-384.
 RUCLIP_B32_384 = {
@@ -56,6 +63,7 @@ RUCLIP_B32_384 = {
 }
 NAME = "bench/ruclip-vit-base-patch32-384-random"
 CONCURRENCY = (1, 8, 32)
+ENCODER_BATCHES = (1, 2, 4, 8, 16, 32)
 
 
 def learn_yttm(corpus: list[str], merges: int) -> ruclip.YttmModel:
@@ -131,7 +139,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="runs per measurement (medians)")
     parser.add_argument("--batch-size", type=int, default=8, help="micro-batch size (WORKER_BATCH_SIZE)")
     parser.add_argument("--first-use-labels", type=int, default=64, help="labels for the first-use measurement")
+    parser.add_argument("--glibc-malloc", action="store_true", help="keep glibc's malloc defaults (a worker's: not)")
     args = parser.parse_args()
+    keep_mb = 0 if args.glibc_malloc else WorkerSettings.model_fields["malloc_keep_mb"].default
+    print(f"host malloc: {keep_freed_memory(keep_mb)}")
     torch.set_grad_enabled(False)
     labels = default_labels()
     with tempfile.TemporaryDirectory(prefix="bench-classify-") as tmp:
@@ -178,6 +189,17 @@ def main() -> None:
         preprocess = median_seconds(lambda: classifier.processor.image_processor(images=[photo]), 2 * args.runs + 1)
         seen = median_seconds(lambda: classifier.classify(photo, labels), 2 * args.runs + 1)
 
+        # The ceiling: the encoder alone per photo at growing batch sizes.
+        ceiling = []
+        for size in ENCODER_BATCHES:
+            batch = classifier.processor.image_processor(images=photos(size, seed=size))["pixel_values"]
+            seconds = median_seconds(
+                lambda batch=batch: classifier.model.get_image_features(pixel_values=batch),
+                max(args.runs, 5),
+                warm_up=True,
+            )
+            ceiling.append((size, seconds / size))
+
         # Throughput: N photos waiting together.
         rows = []
         for count in CONCURRENCY:
@@ -203,6 +225,12 @@ def main() -> None:
     print("|---:|---:|---:|---:|")
     for count, unbatched_rate, batched_rate in rows:
         print(f"| {count} | {unbatched_rate:.2f} | {batched_rate:.2f} | {batched_rate / unbatched_rate:.2f}× |")
+    print()
+    print("### The ceiling: image encoder alone, per photo, by batch size")
+    print("| batch | ms per photo | speed-up over batch 1 |")
+    print("|---:|---:|---:|")
+    for size, per_photo in ceiling:
+        print(f"| {size} | {per_photo * 1000:.0f} | {ceiling[0][1] / per_photo:.2f}× |")
     print()
     print("### One photo, label set already seen")
     print("| what | median |")

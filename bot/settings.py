@@ -140,6 +140,9 @@ class WorkerSettings(BaseSettings):
     name: str | None = Field(None, description="worker name in RQ; default: a random id")
     batch_size: int = Field(8, ge=1, le=256, description="classification jobs scored in one forward pass, at most")
     metrics_port: int = Field(9102, ge=0, le=65535, description="/metrics and /healthz port; 0 = off")
+    malloc_keep_mb: int = Field(
+        1024, ge=0, le=2047, description="freed host memory blocks up to this size stay for reuse; 0 = glibc's way"
+    )
 
 
 class BotSettings(BaseSettings):

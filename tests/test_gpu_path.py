@@ -60,7 +60,11 @@ async def test_the_worker_warms_up_before_ready_and_keeps_the_operators_allocato
         monkeypatch.delenv(name, raising=False)  # the first worker must find neither set
     warm = start_worker("warm", {}, redis_url, model_cache_dir, tmp_path)
     cold = start_worker(
-        "cold", {"MODEL_WARMUP": "false", ALLOC_CONF: OPERATORS_CONF}, redis_url, model_cache_dir, tmp_path
+        "cold",
+        {"MODEL_WARMUP": "false", ALLOC_CONF: OPERATORS_CONF, "WORKER_MALLOC_KEEP_MB": "0"},
+        redis_url,
+        model_cache_dir,
+        tmp_path,
     )
     try:
         await asyncio.gather(warm.wait_for_log("ready:", timeout=300), cold.wait_for_log("ready:", timeout=300))
@@ -69,6 +73,8 @@ async def test_the_worker_warms_up_before_ready_and_keeps_the_operators_allocato
 
     assert "CUDA allocator: PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True (Molbert's default)" in warm.log
     assert f"CUDA allocator: {ALLOC_CONF}={OPERATORS_CONF} (set by the operator)" in cold.log
+    assert "host malloc: freed blocks up to 1024 MB kept for reuse (Molbert's default)" in warm.log
+    assert "host malloc: glibc's defaults (WORKER_MALLOC_KEEP_MB=0)" in cold.log
     warm_up = warm.log.index("warm-up: one 64x64 picture in 2 steps took")
     assert warm.log.index("loaded generator") < warm_up < warm.log.index("ready:")
     assert "warm-up" not in cold.log

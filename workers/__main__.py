@@ -18,7 +18,7 @@ from bot.settings import (
 )
 from handlers.telemetry import probe_health
 from workers import runtime
-from workers.allocator import apply_allocator_default
+from workers.allocator import apply_allocator_default, keep_freed_memory
 from workers.monitoring import WorkerHealth, start_monitoring
 from workers.safety import DEFAULT_SAFE_LABELS, DEFAULT_UNSAFE_LABELS, ImageSafety, labels_from_setting
 from workers.worker import MolbertWorker, parse_queues
@@ -95,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     from models.presets import load_models  # torch is imported only once the settings are known to be good
 
     log.info("CUDA allocator: %s", allocator.describe())
+    log.info("host malloc: %s", keep_freed_memory(worker_settings.malloc_keep_mb))
     device = None if model_settings.device == "auto" else model_settings.device
     models = load_models(
         model_settings.preset,
