@@ -4,7 +4,7 @@ Builds the architecture of ``ai-forever/ruclip-vit-base-patch32-384`` through `m
 ``CLIPModel``; vision 768 wide × 12 layers, patch 32, 384 px; text 512 wide × 12 layers, context 77, vocab 49408)
 with random weights, and a YouTokenToMe BPE learned here on the templated default labels (so prompts are a few
 tokens per word, like ruCLIP's real 49k-token BPE, not one token per letter). Measures, with medians of several
-runs:
+runs (the variants compared in a table run in turn, round after round, so a slow spell hits them alike):
 
 - photos/second when 1, 8 and 32 photos wait together, scored one by one (``classify``) vs in micro-batches
   of ``--batch-size`` (``classify_batch``, what the worker does with ``WORKER_BATCH_SIZE``), all with the
@@ -117,13 +117,8 @@ def photos(count: int, seed: int = 0) -> list[Image.Image]:
     return [Image.fromarray(rng.integers(0, 256, size=(480, 640, 3), dtype=np.uint8)) for _ in range(count)]
 
 
-def median_seconds(
-    action: Callable[[], object], runs: int, setup: Callable[[], object] | None = None, warm_up: bool = False
-) -> float:
-    """Median wall time of ``action`` over ``runs`` runs (``setup`` before each, not timed; with ``warm_up``
-    one untimed run first, so that one-off allocations and kernel selection are not counted)."""
-    if warm_up:
-        action()
+def median_seconds(action: Callable[[], object], runs: int, setup: Callable[[], object] | None = None) -> float:
+    """Median wall time of ``action`` over ``runs`` runs (``setup`` before each, not timed)."""
     times = []
     for _ in range(runs):
         if setup is not None:
@@ -132,6 +127,20 @@ def median_seconds(
         action()
         times.append(time.perf_counter() - started)
     return statistics.median(times)
+
+
+def interleaved_medians(actions: list[Callable[[], object]], runs: int) -> list[float]:
+    """Median wall time of each action over ``runs`` rounds that run every action once, in turn (after one untimed
+    round), so that a slow spell of a shared machine hits all of them alike."""
+    for action in actions:
+        action()
+    times: list[list[float]] = [[] for _ in actions]
+    for _ in range(runs):
+        for action, spent in zip(actions, times, strict=True):
+            started = time.perf_counter()
+            action()
+            spent.append(time.perf_counter() - started)
+    return [statistics.median(spent) for spent in times]
 
 
 def main() -> None:
@@ -190,15 +199,15 @@ def main() -> None:
         seen = median_seconds(lambda: classifier.classify(photo, labels), 2 * args.runs + 1)
 
         # The ceiling: the encoder alone per photo at growing batch sizes.
-        ceiling = []
-        for size in ENCODER_BATCHES:
-            batch = classifier.processor.image_processor(images=photos(size, seed=size))["pixel_values"]
-            seconds = median_seconds(
-                lambda batch=batch: classifier.model.get_image_features(pixel_values=batch),
-                max(args.runs, 5),
-                warm_up=True,
-            )
-            ceiling.append((size, seconds / size))
+        batches = [
+            classifier.processor.image_processor(images=photos(size, seed=size))["pixel_values"]
+            for size in ENCODER_BATCHES
+        ]
+        encoder_passes = [
+            lambda batch=batch: classifier.model.get_image_features(pixel_values=batch) for batch in batches
+        ]
+        seconds = interleaved_medians(encoder_passes, max(args.runs, 5))
+        ceiling = [(size, spent / size) for size, spent in zip(ENCODER_BATCHES, seconds, strict=True)]
 
         # Throughput: N photos waiting together.
         rows = []
@@ -214,8 +223,7 @@ def main() -> None:
                     chunk = waiting[start : start + args.batch_size]
                     classifier.classify_batch(chunk, [labels] * len(chunk))
 
-            unbatched_s = median_seconds(one_by_one, args.runs, warm_up=True)
-            batched_s = median_seconds(batched, args.runs, warm_up=True)
+            unbatched_s, batched_s = interleaved_medians([one_by_one, batched], max(args.runs, 40 // count))
             rows.append((count, count / unbatched_s, count / batched_s))
 
     per_label = first_use / len(subset)
