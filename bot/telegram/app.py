@@ -20,6 +20,7 @@ from bot.telegram.api_metrics import TelegramApiMetrics
 from bot.telegram.chat import PLATFORM
 from bot.telegram.outbox import TelegramOutbox
 from bot.telegram.pacing import TelegramPacing
+from bot.telegram.response_models import KeepResponseModels
 from bot.telegram.retry import TelegramRetry
 from bot.telegram.routers import all_routers
 from handlers.service import Molbert
@@ -36,6 +37,7 @@ def create_bot(settings: TelegramSettings) -> Bot:
     if settings.api_url is not None:
         session = AiohttpSession(api=TelegramAPIServer.from_base(str(settings.api_url)))
     bot = Bot(token=settings.bot_token.get_secret_value(), session=session)
+    bot.session.middleware(KeepResponseModels())  # answer classes built once (bot/telegram/response_models.py)
     bot.session.middleware(TelegramRetry())  # 429, 5xx and network errors (bot/telegram/retry.py)
     bot.session.middleware(TelegramApiMetrics())  # inside the retries: counts every failed attempt
     bot.session.middleware(TelegramPacing())  # Telegram's per-chat, per-group and overall limits; paces each retry
