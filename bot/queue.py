@@ -20,7 +20,7 @@ from rq.serializers import JSONSerializer
 from bot.monitoring import JOBS_ENQUEUED
 from handlers.errors import QueueUnavailable
 from handlers.limits import active_key
-from handlers.ports import MessageId, QueuedJob, Stats
+from handlers.ports import MessageId, Queued, QueuedJob, Stats
 from handlers.protocol import (
     CLASSIFY_FUNC,
     CLASSIFY_QUEUE,
@@ -80,7 +80,7 @@ class RedisJobs:
         """Every queue jobs wait in: one per generator class, and the classification queue."""
         return [*self.generate_queues.values(), self.classify_queue]
 
-    async def submit_generate(self, job_id: str, job: GenerateJob) -> int | None:
+    async def submit_generate(self, job_id: str, job: GenerateJob) -> Queued | None:
         """Enqueue a generation job, keeping its request for the result's buttons; ``None`` if the id exists."""
         return await asyncio.to_thread(self._store_and_enqueue_generate, job_id, job)
 
@@ -93,11 +93,11 @@ class RedisJobs:
         """The ``index``-th image of a finished generation, or ``None`` once expired."""
         return await asyncio.to_thread(self.connection.get, image_key(job_id, index))
 
-    async def submit_classify(self, job_id: str, job: ClassifyJob, image: bytes) -> int | None:
+    async def submit_classify(self, job_id: str, job: ClassifyJob, image: bytes) -> Queued | None:
         """Store the photo, then enqueue a classification job; ``None`` if the job id exists."""
         return await asyncio.to_thread(self._store_and_enqueue_classify, job_id, job, image)
 
-    async def submit_rank(self, job_id: str, job: RankJob, images: list[bytes]) -> int | None:
+    async def submit_rank(self, job_id: str, job: RankJob, images: list[bytes]) -> Queued | None:
         """Store the photos, then enqueue a ranking job (on the classification queue); ``None`` if the id exists."""
         return await asyncio.to_thread(self._store_and_enqueue_rank, job_id, job, images)
 
@@ -176,8 +176,7 @@ class RedisJobs:
         queues = (*self.generate_queues.values(), self.classify_queue)
         typical = {}
         for queue in queues:
-            values = self.connection.lrange(durations_key(queue.name), 0, -1)
-            typical[queue.name] = statistics.median(float(v) for v in values) if values else None
+            typical[queue.name] = _median(self.connection.lrange(durations_key(queue.name), 0, -1))
         return Stats(
             jobs_today=int(self.connection.get(_jobs_today_key()) or 0),
             waiting={queue.name: queue.count for queue in queues},
@@ -188,26 +187,19 @@ class RedisJobs:
 
     async def typical_seconds(self, queue: str) -> float | None:
         """The median of the recent job durations workers recorded for ``queue``."""
-        values = await asyncio.to_thread(self.connection.lrange, durations_key(queue), 0, -1)
-        return statistics.median(float(value) for value in values) if values else None
+        return _median(await asyncio.to_thread(self.connection.lrange, durations_key(queue), 0, -1))
 
     async def remember_status_message(self, job_id: str, message_id: MessageId) -> bool:
         """Remember the "queued" message; ``False`` if the result was delivered first."""
         previous = await asyncio.to_thread(self._swap_status, job_id, str(message_id))
         return previous != DELIVERED
 
-    def _store_and_enqueue_generate(self, job_id: str, job: GenerateJob) -> int | None:
-        payload = job.model_dump(mode="json")
+    def _store_and_enqueue_generate(self, job_id: str, job: GenerateJob) -> Queued | None:
         queue = self.generate_queues[self.routes.queue_for(job.generator)]
-        position = self._enqueue(queue, GENERATE_FUNC, job_id, payload, GENERATE_POLICY)
-        if position is not None:
-            try:
-                self.connection.set(params_key(job_id), job.model_dump_json(), ex=PARAMS_TTL)
-            except redis.RedisError as exc:
-                raise QueueUnavailable(str(exc)) from exc
-        return position
+        keep = {params_key(job_id): job.model_dump_json()}
+        return self._enqueue(queue, GENERATE_FUNC, job_id, job.model_dump(mode="json"), GENERATE_POLICY, keep)
 
-    def _store_and_enqueue_classify(self, job_id: str, job: ClassifyJob, image: bytes) -> int | None:
+    def _store_and_enqueue_classify(self, job_id: str, job: ClassifyJob, image: bytes) -> Queued | None:
         try:
             self.connection.set(job.image_key, image, ex=INPUT_TTL)
         except redis.RedisError as exc:
@@ -215,7 +207,7 @@ class RedisJobs:
         payload = job.model_dump(mode="json")
         return self._enqueue(self.classify_queue, CLASSIFY_FUNC, job_id, payload, CLASSIFY_POLICY)
 
-    def _store_and_enqueue_rank(self, job_id: str, job: RankJob, images: list[bytes]) -> int | None:
+    def _store_and_enqueue_rank(self, job_id: str, job: RankJob, images: list[bytes]) -> Queued | None:
         try:
             with self.connection.pipeline() as pipe:
                 for key, image in zip(job.image_keys, images, strict=True):
@@ -226,34 +218,50 @@ class RedisJobs:
         payload = job.model_dump(mode="json")
         return self._enqueue(self.classify_queue, RANK_FUNC, job_id, payload, CLASSIFY_POLICY)
 
-    def _enqueue(self, queue: Queue, func: str, job_id: str, payload: dict, policy: JobPolicy) -> int | None:
+    def _enqueue(
+        self, queue: Queue, func: str, job_id: str, payload: dict, policy: JobPolicy, keep: dict[str, str] | None = None
+    ) -> Queued | None:
+        """Enqueue unless ``job_id`` exists, then store ``keep`` (key → value, for ``PARAMS_TTL``), count the job
+        and read the queue's length and recent job times — all after the enqueue in one round trip."""
         payload["times"] = StageTimes(received=received_at(), enqueued=time.time()).model_dump()
         try:
-            queue.enqueue_call(
-                func,
-                args=(payload,),
-                job_id=job_id,
-                unique=True,
-                timeout=policy.timeout,
-                result_ttl=policy.result_ttl,
-                failure_ttl=policy.failure_ttl,
-                retry=Retry(max=policy.retries),
-                on_failure=Callback(FAILURE_CALLBACK),
-            )
             with self.connection.pipeline() as pipe:
+                # a unique job is saved and pushed at once by RQ's Lua script (a duplicate raises before anything
+                # else is sent); RQ queues the rest of its work (registering the queue's name) on ``pipe``
+                queue.enqueue_call(
+                    func,
+                    args=(payload,),
+                    job_id=job_id,
+                    unique=True,
+                    timeout=policy.timeout,
+                    result_ttl=policy.result_ttl,
+                    failure_ttl=policy.failure_ttl,
+                    retry=Retry(max=policy.retries),
+                    on_failure=Callback(FAILURE_CALLBACK),
+                    pipeline=pipe,
+                )
+                for key, value in (keep or {}).items():
+                    pipe.set(key, value, ex=PARAMS_TTL)
                 pipe.incr(_jobs_today_key())
                 pipe.expire(_jobs_today_key(), 2 * 24 * 3600)
-                pipe.execute()
-            JOBS_ENQUEUED.labels(job_kind(func)).inc()
-            return queue.count
+                pipe.llen(queue.key)
+                pipe.lrange(durations_key(queue.name), 0, -1)
+                *_, waiting, durations = pipe.execute()
         except DuplicateJobError:
             return None
         except redis.RedisError as exc:
             raise QueueUnavailable(str(exc)) from exc
+        JOBS_ENQUEUED.labels(job_kind(func)).inc()
+        return Queued(position=waiting, typical_seconds=_median(durations))
 
     def _swap_status(self, job_id: str, value: str) -> str | None:
         previous = self.connection.set(status_message_key(job_id), value, ex=STATUS_TTL, get=True)
         return previous.decode() if isinstance(previous, bytes) else previous
+
+
+def _median(durations: list[bytes]) -> float | None:
+    """The median of the job times a worker recorded (seconds, as text), or ``None`` if there are none yet."""
+    return statistics.median(float(value) for value in durations) if durations else None
 
 
 def _chat_labels_key(chat: ChatRef) -> str:

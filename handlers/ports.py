@@ -87,21 +87,29 @@ class Stats:
     typical_seconds: dict[str, float | None]
 
 
+@dataclass(frozen=True)
+class Queued:
+    """Where a job just queued stands: its place in the queue, and how long a job there takes lately."""
+
+    position: int
+    typical_seconds: float | None  # the median of recent job times on that queue; ``None`` before any has run
+
+
 class JobSubmitter(Protocol):
-    """Queueing jobs. ``submit_*`` return the queue position, or ``None`` when the job already exists.
+    """Queueing jobs. ``submit_*`` say where the job stands, or return ``None`` when the job already exists.
 
     Implementations raise :class:`handlers.errors.QueueUnavailable` when the queue cannot be reached.
     """
 
-    async def submit_generate(self, job_id: str, job: GenerateJob) -> int | None:
+    async def submit_generate(self, job_id: str, job: GenerateJob) -> Queued | None:
         """Enqueue a generation job under ``job_id`` unless a job with that id exists."""
         ...
 
-    async def submit_classify(self, job_id: str, job: ClassifyJob, image: bytes) -> int | None:
+    async def submit_classify(self, job_id: str, job: ClassifyJob, image: bytes) -> Queued | None:
         """Store ``image`` under ``job.image_key`` and enqueue a classification job unless it exists."""
         ...
 
-    async def submit_rank(self, job_id: str, job: RankJob, images: list[bytes]) -> int | None:
+    async def submit_rank(self, job_id: str, job: RankJob, images: list[bytes]) -> Queued | None:
         """Store ``images`` under ``job.image_keys`` and enqueue a ranking job unless it exists."""
         ...
 

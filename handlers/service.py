@@ -17,7 +17,7 @@ from handlers.access import AccessPolicy
 from handlers.chat_settings import ChatSettings, ChatSettingsStore, MemoryChatSettings, Menu
 from handlers.errors import QueueUnavailable, UserError
 from handlers.limits import Admission
-from handlers.ports import JobSubmitter, Outbox, QueuedJob, Upload
+from handlers.ports import JobSubmitter, Outbox, Queued, QueuedJob, Upload
 from handlers.protocol import (
     CLASSIFY_QUEUE,
     MAX_RANKED_PHOTOS,
@@ -402,7 +402,7 @@ class Molbert:
         await outbox.send_text(chat, t(key, chat.lang, **values))
 
     async def _submit(
-        self, chat: ChatRef, job_id: str, submit: Callable[[], Awaitable[int | None]], outbox: Outbox, queue: str
+        self, chat: ChatRef, job_id: str, submit: Callable[[], Awaitable[Queued | None]], outbox: Outbox, queue: str
     ) -> str | None:
         """Check the limits, queue the job, and tell the user their place (or why it was not queued)."""
         try:
@@ -416,23 +416,23 @@ class Molbert:
             await outbox.send_text(chat, t("queue_unavailable", chat.lang))
             return None
         try:
-            position = await submit()
+            queued = await submit()
         except QueueUnavailable:
             log.exception("could not queue job %s", job_id)
             if self.admission is not None:
                 await self.admission.release(chat, job_id)
             await outbox.send_text(chat, t("queue_unavailable", chat.lang))
             return None
-        if position is None:
+        if queued is None:
             log.info("job %s exists already: a re-delivered event, nothing queued", job_id)
             return None
         received = telemetry.received_at()
         waited = {} if received is None else {"enqueue_ms": round((time.time() - received) * 1000, 1)}
-        telemetry.log_job(log, "job_enqueued", job_id, chat, queue=queue, position=position, **waited)
+        telemetry.log_job(log, "job_enqueued", job_id, chat, queue=queue, position=queued.position, **waited)
+        position = queued.position
         text = t("queued", chat.lang, position=position) if position > 1 else t("queued_next", chat.lang)
-        typical = await self.jobs.typical_seconds(queue)
-        if typical:
-            text += t("wait_estimate", chat.lang, seconds=max(1, round(typical * position)))
+        if queued.typical_seconds:
+            text += t("wait_estimate", chat.lang, seconds=max(1, round(queued.typical_seconds * position)))
         message_id = await outbox.send_text(chat, text, buttons.cancel_keyboard(job_id, chat.lang))
         if not await self.jobs.remember_status_message(job_id, message_id):
             await outbox.delete_message(chat, message_id)

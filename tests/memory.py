@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 
-from handlers.ports import Keyboard, MessageId, QueuedJob, Stats
+from handlers.ports import Keyboard, MessageId, Queued, QueuedJob, Stats
 from handlers.protocol import CLASSIFY_QUEUE, GENERATE_QUEUE, ChatRef, ClassifyJob, GenerateJob, RankJob, image_key
 
 
@@ -80,14 +80,14 @@ class MemoryJobs:
         self.cancelled: set[str] = set()
         self.labels: dict[str, list[str]] = {}
 
-    async def submit_generate(self, job_id: str, job: GenerateJob) -> int | None:
+    async def submit_generate(self, job_id: str, job: GenerateJob) -> Queued | None:
         return self._add(job_id, job)
 
-    async def submit_classify(self, job_id: str, job: ClassifyJob, image: bytes) -> int | None:
+    async def submit_classify(self, job_id: str, job: ClassifyJob, image: bytes) -> Queued | None:
         self.images[job.image_key] = image
         return self._add(job_id, job)
 
-    async def submit_rank(self, job_id: str, job: RankJob, images: list[bytes]) -> int | None:
+    async def submit_rank(self, job_id: str, job: RankJob, images: list[bytes]) -> Queued | None:
         self.images.update(zip(job.image_keys, images, strict=True))
         return self._add(job_id, job)
 
@@ -140,8 +140,9 @@ class MemoryJobs:
         self.status_messages[job_id] = message_id
         return job_id not in self.delivered
 
-    def _add(self, job_id: str, job: GenerateJob | ClassifyJob | RankJob) -> int | None:
+    def _add(self, job_id: str, job: GenerateJob | ClassifyJob | RankJob) -> Queued | None:
         if job_id in self.jobs:
             return None
         self.jobs[job_id] = job
-        return len(self.jobs)
+        queue = GENERATE_QUEUE if isinstance(job, GenerateJob) else CLASSIFY_QUEUE
+        return Queued(len(self.jobs), self.durations.get(queue))

@@ -15,6 +15,7 @@ from rq.registry import FailedJobRegistry
 from rq.serializers import JSONSerializer
 
 from bot.queue import CLASSIFY_POLICY, RedisJobs
+from handlers.ports import Queued
 from handlers.protocol import (
     CLASSIFY_QUEUE,
     GENERATE_QUEUE,
@@ -277,6 +278,20 @@ async def test_workers_record_durations_for_wait_estimates(jobs, run_worker):
     run_worker()
     assert await jobs.typical_seconds(GENERATE_QUEUE) > 0
     assert await jobs.typical_seconds(CLASSIFY_QUEUE) > 0
+
+
+async def test_a_submission_says_its_place_and_the_typical_time_and_is_counted(jobs, run_worker, redis_conn):
+    first = GenerateJob(chat=chat(36), prompt="кот", seed=1)
+    assert await jobs.submit_generate(job_id_for(chat(36), "imagine"), first) == Queued(1, None)
+    second = GenerateJob(chat=chat(37), prompt="пёс", seed=2)
+    assert await jobs.submit_generate(job_id_for(chat(37), "imagine"), second) == Queued(2, None)
+    assert [queue.name for queue in Queue.all(connection=redis_conn)] == [GENERATE_QUEUE]
+    run_worker()
+    third = await jobs.submit_generate(job_id_for(chat(38), "imagine"), GenerateJob(chat=chat(38), prompt="ёж", seed=3))
+    assert third.position == 1
+    assert third.typical_seconds == await jobs.typical_seconds(GENERATE_QUEUE) > 0
+    assert (await jobs.stats()).jobs_today == 3
+    assert (await jobs.load_generation(job_id_for(chat(38), "imagine"))).prompt == "ёж"
 
 
 async def test_buttons_find_the_request_and_images_later(jobs, run_worker, redis_conn):
