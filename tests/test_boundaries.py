@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from bot.connection import connect, connect_async
 from tests.processes import REPO
 
 FRONTEND_MODULES = "bot.__main__, bot.app, bot.local, bot.queue, bot.results, bot.console, bot.telegram.app"
@@ -37,6 +38,31 @@ def test_workers_never_import_chat_libraries():
 def test_handlers_import_no_platform_and_no_torch():
     loaded = imported_after("handlers.service, handlers.delivery, handlers.protocol")
     assert not loaded & {"aiogram", "discord", "torch", "diffusers", "transformers"}
+
+
+def test_redis_commands_are_packed_and_parsed_in_c():
+    """``redis[hiredis]``: without it redis-py packs and parses in Python, about a third more CPU per queued job."""
+    sync = connect("redis://localhost:6379/0").connection_pool.make_connection()
+    assert (type(sync._parser).__name__, type(sync._command_packer).__name__) == (
+        "_HiredisParser",
+        "HiredisRespSerializer",
+    )
+    results = connect_async("redis://localhost:6379/0").connection_pool.make_connection()
+    assert type(results._parser).__name__ == "_AsyncHiredisParser"
+
+
+def test_start_up_objects_are_set_aside_from_garbage_collection():
+    """``settle_startup_heap`` (called as the frontends start): full collections no longer walk what start-up
+    imported, which stopped the event loop for 100–250 ms in a 50-user burst."""
+    code = (
+        "import gc; import " + FRONTEND_MODULES + ", bot.discord.app; from bot.app import settle_startup_heap; "
+        "tracked = len(gc.get_objects()); frozen = settle_startup_heap(); print(tracked, frozen, len(gc.get_objects()))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    tracked, frozen, still_tracked = map(int, out.stdout.split())
+    assert frozen > 0.9 * tracked
+    assert still_tracked < 0.01 * frozen
 
 
 def run(module: str, env: dict[str, str], tmp_path) -> subprocess.CompletedProcess:

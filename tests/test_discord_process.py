@@ -63,6 +63,7 @@ async def test_python_m_bot_serves_discord_alone_over_the_gateway(fake, redis_ur
     try:
         await fake.wait_for(lambda: fake.gateway_sessions, timeout=30, what="the bot to identify on the gateway")
         await bot.wait_for_log("Discord frontend started as")
+        assert "start-up objects set aside from garbage collection" in bot.log
         alice, channel = fake.user("Алиса"), fake.text_channel(fake.guild())
         asked = fake.slash_command(alice, channel, "imagine", {"prompt": "маяк на скале"})
         fake.dispatch(asked)
