@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -15,6 +14,7 @@ import redis.asyncio as aioredis
 
 from bot.chat_settings import RedisChatSettings
 from bot.connection import connect, connect_async
+from bot.heap import settle_startup_heap
 from bot.limits import RedisAdmission
 from bot.local import EmbeddedRedis, LocalWorker
 from bot.queue import RedisJobs
@@ -80,18 +80,6 @@ async def backend(
             await asyncio.gather(supervisor, return_exceptions=True)
         if embedded is not None:
             embedded.stop()
-
-
-def settle_startup_heap() -> int:
-    """Move the objects start-up made (modules, classes, schemas: they live as long as the process) out of the
-    garbage collector's sight with ``gc.freeze()``; return how many.
-
-    Otherwise every full collection walks all of them to find the few new ones that are garbage: 100 to 250 ms
-    with the event loop stopped, measured in the middle of a 50-user burst (``bench/overhead.py``).
-    """
-    gc.collect()
-    gc.freeze()
-    return gc.get_freeze_count()
 
 
 async def run_until_stopped(*runners: Callable[[], Awaitable[None]]) -> None:

@@ -52,10 +52,10 @@ def test_redis_commands_are_packed_and_parsed_in_c():
 
 
 def test_start_up_objects_are_set_aside_from_garbage_collection():
-    """``settle_startup_heap`` (called as the frontends start): full collections no longer walk what start-up
-    imported, which stopped the event loop for 100–250 ms in a 50-user burst."""
+    """``settle_startup_heap`` (called as the frontends start, and in a worker before it serves): full
+    collections no longer walk what start-up imported, which stopped the bot's loop for 100–260 ms mid-burst."""
     code = (
-        "import gc; import " + FRONTEND_MODULES + ", bot.discord.app; from bot.app import settle_startup_heap; "
+        "import gc; import " + FRONTEND_MODULES + ", bot.discord.app; from bot.heap import settle_startup_heap; "
         "tracked = len(gc.get_objects()); frozen = settle_startup_heap(); print(tracked, frozen, len(gc.get_objects()))"
     )
     env = {**os.environ, "PYTHONPATH": str(REPO)}

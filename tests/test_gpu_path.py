@@ -78,6 +78,8 @@ async def test_the_worker_warms_up_before_ready_and_keeps_the_operators_allocato
     warm_up = warm.log.index("warm-up: one 64x64 picture in 2 steps took")
     assert warm.log.index("loaded generator") < warm_up < warm.log.index("ready:")
     assert "warm-up" not in cold.log
+    settled = warm.log.index("start-up objects set aside from garbage collection:")
+    assert warm_up < settled < warm.log.index("ready:"), "the models and the warm-up's objects are set aside too"
     # the throwaway picture went nowhere: no result stream, no stored image, nothing of Molbert's in Redis
     assert redis_conn.keys(f"{KEY_PREFIX}:*") == []
 

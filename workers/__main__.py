@@ -7,6 +7,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from bot.connection import connect
+from bot.heap import settle_startup_heap
 from bot.settings import (
     ConfigError,
     LogSettings,
@@ -117,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     runtime.set_batch_size(worker_settings.batch_size)
     worker = MolbertWorker(models, connection, queues, name=worker_settings.name, safety=safety)
     health.stuck = worker.is_stuck
+    log.info("start-up objects set aside from garbage collection: %d", settle_startup_heap())
     log.info(
         "ready: preset %s, generator %s, classifier %s, on %s/%s, loaded in %.1f s; queues %s",
         models.preset.name,
