@@ -428,8 +428,8 @@ class Molbert:
             return None
         received = telemetry.received_at()
         waited = {} if received is None else {"enqueue_ms": round((time.time() - received) * 1000, 1)}
-        telemetry.log_job(log, "job_enqueued", job_id, chat, queue=queue, position=queued.position, **waited)
         position = queued.position
+        telemetry.log_job(log, "job_enqueued", job_id, chat, queue=queue, position=position, **waited)
         text = t("queued", chat.lang, position=position) if position > 1 else t("queued_next", chat.lang)
         if queued.typical_seconds:
             text += t("wait_estimate", chat.lang, seconds=max(1, round(queued.typical_seconds * position)))
