@@ -7,9 +7,11 @@ tokens per word, like ruCLIP's real 49k-token BPE, not one token per letter). Me
 runs (the variants compared in a table run in turn, round after round, so a slow spell hits them alike):
 
 - photos/second when 1, 8 and 32 photos wait together, scored one by one (``classify``) vs in micro-batches
-  of ``--batch-size`` (``classify_batch``, what the worker does with ``WORKER_BATCH_SIZE``), all with the
-  default label set already seen (its text embeddings cached);
-- one photo's cost with a seen label set vs the image encoder alone;
+  of ``--batch-size`` (``classify_batch``, what the worker does with ``WORKER_BATCH_SIZE``): all with the
+  default label set already seen (its text embeddings cached), and each photo with its own three new labels, as
+  a caption gives (the text encoder runs for them: per photo unbatched, once per micro-batch batched);
+- one photo's cost with a seen label set vs the image encoder alone, and with a yes/no question (one new label
+  scored against the seen default set);
 - the ceiling of batching here: the image encoder alone (``get_image_features``), per photo, at batch sizes 1 to
   32 — what any batching could gain on this machine, whatever the worker does around it;
 - a label set's text embeddings: first use (text encoder), cached in memory, persisted on disk (a restarted
@@ -31,7 +33,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +65,7 @@ RUCLIP_B32_384 = {
 }
 NAME = "bench/ruclip-vit-base-patch32-384-random"
 CONCURRENCY = (1, 8, 32)
+CAPTION_LABELS = 3  # "кошка, собака, медведь"
 ENCODER_BATCHES = (1, 2, 4, 8, 16, 32)
 
 
@@ -143,6 +146,51 @@ def interleaved_medians(actions: list[Callable[[], object]], runs: int) -> list[
     return [statistics.median(spent) for spent in times]
 
 
+def fresh_labels(words: list[str]) -> Iterator[str]:
+    """Labels never seen before, made of two default labels each (so the BPE knows their words)."""
+    rng = np.random.default_rng(7)
+    seen: set[str] = set()
+    while True:
+        first, second = rng.choice(len(words), size=2, replace=False)
+        label = f"{words[first]} и {words[second]}"
+        if label not in seen:
+            seen.add(label)
+            yield label
+
+
+def throughput(
+    classifier: ZeroShotClassifier, label_lists: Callable[[int], list[list[str]]], args: argparse.Namespace
+) -> list[tuple[int, float, float]]:
+    """(photos waiting, unbatched photos/s, batched photos/s) for each of ``CONCURRENCY``: the photos scored one
+    by one vs in micro-batches, each photo against its list from ``label_lists`` (asked anew for every run)."""
+    rows = []
+    for count in CONCURRENCY:
+        waiting = photos(count, seed=count)
+
+        def one_by_one(waiting: list[Image.Image] = waiting) -> None:
+            for image, image_labels in zip(waiting, label_lists(len(waiting)), strict=True):
+                classifier.classify(image, image_labels)
+
+        def batched(waiting: list[Image.Image] = waiting) -> None:
+            lists = label_lists(len(waiting))
+            for start in range(0, len(waiting), args.batch_size):
+                end = start + args.batch_size
+                classifier.classify_batch(waiting[start:end], lists[start:end])
+
+        unbatched_s, batched_s = interleaved_medians([one_by_one, batched], max(args.runs, 40 // count))
+        rows.append((count, count / unbatched_s, count / batched_s))
+    return rows
+
+
+def print_throughput(title: str, rows: list[tuple[int, float, float]], batch_size: int) -> None:
+    print(f"### Throughput ({title}; micro-batches of {batch_size})")
+    print("| photos waiting | unbatched photos/s | batched photos/s | batched ÷ unbatched |")
+    print("|---:|---:|---:|---:|")
+    for count, unbatched_rate, batched_rate in rows:
+        print(f"| {count} | {unbatched_rate:.2f} | {batched_rate:.2f} | {batched_rate / unbatched_rate:.2f}× |")
+    print()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="runs per measurement (medians)")
@@ -164,8 +212,8 @@ def main() -> None:
         subset = labels[: args.first_use_labels]
 
         def forget() -> None:
-            classifier._text_cache.clear()
-            classifier._persistent.clear()
+            for memory in (classifier._pinned, classifier._recent, classifier._preloaded):
+                memory.clear()
             for path in store_dir.glob("*/*.pt"):
                 path.unlink()
 
@@ -209,31 +257,21 @@ def main() -> None:
         seconds = interleaved_medians(encoder_passes, max(args.runs, 5))
         ceiling = [(size, spent / size) for size, spent in zip(ENCODER_BATCHES, seconds, strict=True)]
 
-        # Throughput: N photos waiting together.
-        rows = []
-        for count in CONCURRENCY:
-            waiting = photos(count, seed=count)
+        # Throughput: N photos waiting together, with the default set and with captions' own new labels.
+        default_rows = throughput(classifier, lambda count: [labels] * count, args)
+        new_labels = fresh_labels(labels)
+        caption_rows = throughput(
+            classifier, lambda count: [[next(new_labels) for _ in range(CAPTION_LABELS)] for _ in range(count)], args
+        )
 
-            def one_by_one(waiting: list[Image.Image] = waiting) -> None:
-                for image in waiting:
-                    classifier.classify(image, labels)
-
-            def batched(waiting: list[Image.Image] = waiting) -> None:
-                for start in range(0, len(waiting), args.batch_size):
-                    chunk = waiting[start : start + args.batch_size]
-                    classifier.classify_batch(chunk, [labels] * len(chunk))
-
-            unbatched_s, batched_s = interleaved_medians([one_by_one, batched], max(args.runs, 40 // count))
-            rows.append((count, count / unbatched_s, count / batched_s))
+        # A yes/no question: one new label scored against the default set (as the worker does).
+        question = median_seconds(lambda: classifier.classify(photo, [next(new_labels), *labels]), 2 * args.runs + 1)
 
     per_label = first_use / len(subset)
     print()
-    print(f"### Throughput (default set, {len(labels)} labels seen; micro-batches of {args.batch_size})")
-    print("| photos waiting | unbatched photos/s | batched photos/s | batched ÷ unbatched |")
-    print("|---:|---:|---:|---:|")
-    for count, unbatched_rate, batched_rate in rows:
-        print(f"| {count} | {unbatched_rate:.2f} | {batched_rate:.2f} | {batched_rate / unbatched_rate:.2f}× |")
-    print()
+    print_throughput(f"default set, {len(labels)} labels seen", default_rows, args.batch_size)
+    caption = f"every photo its own {CAPTION_LABELS} new labels, as from a caption"
+    print_throughput(caption, caption_rows, args.batch_size)
     print("### The ceiling: image encoder alone, per photo, by batch size")
     print("| batch | ms per photo | speed-up over batch 1 |")
     print("|---:|---:|---:|")
@@ -247,6 +285,7 @@ def main() -> None:
     print(f"| preprocessing (crop, resize, normalise) | {preprocess * 1000:.1f} ms |")
     print(f"| classify (preprocess + encoder + {len(labels)} labels scored) | {seen * 1000:.0f} ms |")
     print(f"| classify ÷ image encoder | {seen / encoder:.2f}× |")
+    print(f"| a yes/no question: classify with 1 new label + the {len(labels)} seen | {question * 1000:.0f} ms |")
     print()
     print(f"### Label-set text embeddings ({len(classifier.templates)} templates; prompts padded to {width} tokens)")
     print("| what | median |")

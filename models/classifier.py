@@ -27,7 +27,9 @@ RU_TEMPLATES = (
     "фото с {}",
     "на фото видно {}",
 )
-TEXT_CACHE_SIZE = 64
+TEXT_CACHE_LABELS = 4096  # labels' text embeddings kept in memory beyond the preloaded sets (LRU), ≈ 8 MB at D=512
+TEXT_BATCH_PROMPTS = 1024  # prompts per text-encoder pass at most: bounds its activations when many labels are new
+MIN_PASS_PROMPTS = 64  # prompts a text-encoder pass takes before one of another length may start the next
 
 
 def features(output: Any, kind: str) -> torch.Tensor:
@@ -101,10 +103,13 @@ class ZeroShotClassifier:
         self.templates = tuple(templates)
         self.sigmoid = getattr(model, "logit_bias", None) is not None
         self._siglip = "siglip" in getattr(model.config, "model_type", "")
-        self._text_cache: OrderedDict[tuple[str, ...], torch.Tensor] = OrderedDict()
+        # Text embeddings are kept per label (a label's embedding does not depend on the other labels scored with
+        # it), so a set that shares labels with one seen before only encodes its new ones.
+        self._pinned: dict[str, torch.Tensor] = {}  # labels of preloaded sets, kept for the process's life
+        self._preloaded: dict[tuple[str, ...], torch.Tensor] = {}  # those sets stacked: the default set's fast path
+        self._recent: OrderedDict[str, torch.Tensor] = OrderedDict()  # any other label, least recently used first
         self._lock = threading.Lock()
         self.embedding_dir = Path(embedding_dir) if embedding_dir is not None else None
-        self._persistent: set[tuple[str, ...]] = set()  # label sets whose embeddings are kept on disk
         self._store: Any = None  # models.embedding_store.EmbeddingStore, made on first use (hashes the weights)
 
     @classmethod
@@ -159,8 +164,8 @@ class ZeroShotClassifier:
     def classify_batch(
         self, images: Sequence[Image.Image], labels_per_image: Sequence[Sequence[str]]
     ) -> list[list[tuple[str, float]]]:
-        """:meth:`classify` for several images at once: one image-encoder pass for all of them, text embeddings
-        once per distinct label set (and cached as usual). Returns one best-first list per image."""
+        """:meth:`classify` for several images at once: one image-encoder pass for all of them, and one text-encoder
+        pass for all the labels not seen before. Returns one best-first list per image."""
         if len(images) != len(labels_per_image):
             raise ValueError("one label list per image is needed")
         label_sets = [tuple(dict.fromkeys(labels)) for labels in labels_per_image]
@@ -169,7 +174,7 @@ class ZeroShotClassifier:
         if not images:
             return []
         with torch.inference_mode():
-            texts = {labels: self._label_embeddings(labels) for labels in dict.fromkeys(label_sets)}
+            texts = self._label_set_embeddings(label_sets)
             pictures = self._image_embeddings(images)
             bias = getattr(self.model, "logit_bias", None)
             results = []
@@ -199,23 +204,33 @@ class ZeroShotClassifier:
         return sorted(range(len(images)), key=lambda index: scores[index], reverse=True)
 
     def preload_labels(self, labels: Sequence[str]) -> str:
-        """Make ``labels``' text embeddings ready (the worker's warm-up for the default set) and, with an
-        ``embedding_dir``, keep them on disk: later loads of the same model read the file instead of running
-        the text encoder. Returns where they came from: ``"memory"``, ``"disk"`` or ``"computed"``."""
+        """Make ``labels``' text embeddings ready and keep them in memory for the process's life (the worker's
+        warm-up for the default set); with an ``embedding_dir``, also on disk: later loads of the same model read
+        the file instead of running the text encoder. Returns where they came from: ``"memory"``, ``"disk"`` or
+        ``"computed"`` (the text encoder ran, for some labels at least)."""
         unique = tuple(dict.fromkeys(labels))
         if not unique:
             raise ValueError("at least one label is needed")
         started = time.perf_counter()
+        store = self.embedding_store()
         with self._lock:
-            if self.embedding_dir is not None:
-                self._persistent.add(unique)
-            cached = unique in self._text_cache
-        if cached:
-            return "memory"
-        with torch.inference_mode():
-            _embeddings, source = self._label_embeddings_from(unique)
-        seconds = time.perf_counter() - started
-        log.info("text embeddings of %d labels ready in %.1f s (%s)", len(unique), seconds, source)
+            known = all(label in self._pinned for label in unique)
+        stored = None if known or store is None else store.load(unique, self.templates)
+        if stored is not None:
+            embeddings = stored.to(self.device)
+            self._remember(dict(zip(unique, embeddings, strict=True)), pin=True)
+            source = "disk"
+        else:
+            with torch.inference_mode():
+                found, encoded = self._embeddings_by_label(unique, pin=True)
+            embeddings = torch.stack([found[label] for label in unique])
+            source = "computed" if encoded else "memory"
+            if store is not None and not (known and store.path(unique, self.templates).is_file()):
+                store.save(unique, self.templates, embeddings)
+        self._preloaded[unique] = embeddings
+        if source != "memory":
+            seconds = time.perf_counter() - started
+            log.info("text embeddings of %d labels ready in %.1f s (%s)", len(unique), seconds, source)
         return source
 
     def embedding_store(self) -> Any:
@@ -230,37 +245,99 @@ class ZeroShotClassifier:
         return self._store
 
     def _label_embeddings(self, labels: tuple[str, ...]) -> torch.Tensor:
-        """(N, D) template-ensembled label embeddings, cached per label tuple (LRU)."""
-        return self._label_embeddings_from(labels)[0]
+        """(N, D) template-ensembled embeddings of ``labels``, in order (see :meth:`_label_set_embeddings`)."""
+        return self._label_set_embeddings([labels])[labels]
 
-    def _label_embeddings_from(self, labels: tuple[str, ...]) -> tuple[torch.Tensor, str]:
-        """The embeddings and where they came from: the LRU cache, the disk (preloaded sets) or the encoder."""
+    def _label_set_embeddings(self, label_sets: Sequence[tuple[str, ...]]) -> dict[tuple[str, ...], torch.Tensor]:
+        """Each distinct label set's (N, D) embeddings; the labels not in memory yet, from all the sets together,
+        go through the text encoder in one pass."""
+        distinct = dict.fromkeys(label_sets)
+        ready = {labels: self._preloaded[labels] for labels in distinct if labels in self._preloaded}
+        others = [labels for labels in distinct if labels not in ready]
+        if others:
+            every_label = tuple(dict.fromkeys(label for labels in others for label in labels))
+            found, _encoded = self._embeddings_by_label(every_label)
+            ready.update({labels: torch.stack([found[label] for label in labels]) for labels in others})
+        return ready
+
+    def _embeddings_by_label(self, labels: tuple[str, ...], pin: bool = False) -> tuple[dict[str, torch.Tensor], int]:
+        """Each of ``labels``' (D,) embedding, from memory or the text encoder, and how many were encoded.
+        Encoded labels are remembered: for the process's life with ``pin`` (all of ``labels``), else in the LRU."""
+        found = self._recall(labels)
+        missing = tuple(label for label in labels if label not in found)
+        if missing:
+            found.update(zip(missing, self._encode_labels(missing), strict=True))
+        self._remember({label: found[label] for label in (labels if pin else missing)}, pin)
+        return found, len(missing)
+
+    def _recall(self, labels: tuple[str, ...]) -> dict[str, torch.Tensor]:
+        """The embeddings of those ``labels`` that are in memory (marking them recently used)."""
+        found = {}
         with self._lock:
-            cached = self._text_cache.get(labels)
-            if cached is not None:
-                self._text_cache.move_to_end(labels)
-                return cached, "memory"
-            persistent = labels in self._persistent
-        store = self.embedding_store() if persistent else None
-        embeddings = store.load(labels, self.templates) if store is not None else None
-        source = "disk"
-        if embeddings is None:
-            embeddings, source = self._encode_labels(labels), "computed"
-            if store is not None:
-                store.save(labels, self.templates, embeddings)
-        else:
-            embeddings = embeddings.to(self.device)
+            for label in labels:
+                embedding = self._pinned.get(label)
+                if embedding is None:
+                    embedding = self._recent.get(label)
+                    if embedding is None:
+                        continue
+                    self._recent.move_to_end(label)
+                found[label] = embedding
+        return found
+
+    def _remember(self, embeddings: dict[str, torch.Tensor], pin: bool) -> None:
+        """Keep each label's (D,) embedding: pinned, or in the LRU of at most ``TEXT_CACHE_LABELS`` labels."""
         with self._lock:
-            self._text_cache[labels] = embeddings
-            while len(self._text_cache) > TEXT_CACHE_SIZE:
-                self._text_cache.popitem(last=False)
-        return embeddings, source
+            for label, embedding in embeddings.items():
+                embedding = embedding.clone()  # not a view: an evicted label frees its memory
+                if pin:
+                    self._pinned[label] = embedding
+                    self._recent.pop(label, None)
+                elif label not in self._pinned:
+                    self._recent[label] = embedding
+                    self._recent.move_to_end(label)
+            while len(self._recent) > TEXT_CACHE_LABELS:
+                self._recent.popitem(last=False)
 
     def _encode_labels(self, labels: tuple[str, ...]) -> torch.Tensor:
+        """(N, D) embeddings of ``labels`` through the text encoder: each label's prompts (one per template)
+        averaged. Prompts go through in passes of similar token length (see :meth:`_prompt_passes`)."""
         texts = [template.format(label) for label in labels for template in self.templates]
-        output = self.model.get_text_features(**self._tokenize(texts))
-        per_template = normalize(features(output, "text")).view(len(labels), len(self.templates), -1)
+        tokens = self._tokenize(texts)
+        passes = self._prompt_passes(tokens)
+        encoded = torch.cat([self._encode_prompts(tokens, rows, length) for rows, length in passes])
+        prompts = torch.empty_like(encoded)
+        prompts[torch.cat([rows for rows, _length in passes])] = encoded
+        per_template = prompts.view(len(labels), len(self.templates), -1)
         return normalize(per_template.mean(dim=1))
+
+    def _prompt_passes(self, tokens: dict[str, torch.Tensor]) -> list[tuple[torch.Tensor, int]]:
+        """Which prompts (rows of ``tokens``) go through the text encoder together, and the tokens a pass needs.
+
+        Padding costs as much as real tokens, and one long prompt pads a whole pass to its length (two thirds of
+        the default set's padded tokens would be padding), so prompts go in order of length, in passes cut where
+        the length changes once a pass has ``MIN_PASS_PROMPTS`` (fewer, larger passes keep the per-pass cost
+        small), at most ``TEXT_BATCH_PROMPTS`` each. Without an attention mask (SigLIP pads every prompt to full
+        length) or with left padding, every prompt is full length.
+        """
+        count, width = tokens["input_ids"].shape
+        mask = tokens.get("attention_mask")
+        pads_right = getattr(self.processor.tokenizer, "padding_side", "right") == "right"
+        lengths = mask.sum(dim=1).cpu() if mask is not None and pads_right else torch.full((count,), width)
+        order = lengths.argsort(stable=True)
+        ordered = lengths[order].tolist()
+        passes, start = [], 0
+        for end in range(1, count + 1):
+            size = end - start
+            length_changes = end == count or ordered[end] != ordered[end - 1]
+            if size == TEXT_BATCH_PROMPTS or (length_changes and (size >= MIN_PASS_PROMPTS or end == count)):
+                passes.append((order[start:end], ordered[end - 1]))
+                start = end
+        return passes
+
+    def _encode_prompts(self, tokens: dict[str, torch.Tensor], rows: torch.Tensor, length: int) -> torch.Tensor:
+        """Normalised text embeddings of ``rows`` of ``tokens``, cut to their first ``length`` tokens."""
+        inputs = {name: value[rows.to(value.device), :length] for name, value in tokens.items()}
+        return normalize(features(self.model.get_text_features(**inputs), "text"))
 
     def _tokenize(self, texts: list[str]) -> dict[str, torch.Tensor]:
         """Tokenize like the model was trained: SigLIP pads to max length and uses no attention mask."""
