@@ -14,13 +14,13 @@ runs (the variants compared in a table run in turn, round after round, so a slow
   scored against the seen default set);
 - the ceiling of batching here: the image encoder alone (``get_image_features``), per photo, at batch sizes 1 to
   32 — what any batching could gain on this machine, whatever the worker does around it;
-- a label set's text embeddings: first use (text encoder), cached in memory, persisted on disk (a restarted
-  worker). First use is measured on ``--first-use-labels`` labels and scaled to the full default set.
+- the default set's text embeddings: first use (text encoder; prompts sorted by length, and as one pass padded
+  to the longest prompt, once), cached in memory, persisted on disk (a restarted worker).
 
 The process's malloc is set up as a worker's (``WORKER_MALLOC_KEEP_MB``, `workers.allocator.keep_freed_memory`);
 ``--glibc-malloc`` leaves glibc's defaults, to show what that setting is worth.
 
-    python bench/classify.py [--runs 3] [--batch-size 8] [--first-use-labels 64] [--glibc-malloc]
+    python bench/classify.py [--runs 3] [--batch-size 8] [--glibc-malloc]
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import torch
@@ -44,9 +45,10 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bot.settings import WorkerSettings  # noqa: E402
+from models import classifier as classifier_module  # noqa: E402
 from models import ruclip  # noqa: E402
 from models.classifier import RU_TEMPLATES, ZeroShotClassifier  # noqa: E402
-from models.embedding_store import EmbeddingStore, model_fingerprint  # noqa: E402
+from models.embedding_store import model_fingerprint  # noqa: E402
 from models.labels import default_labels  # noqa: E402
 from workers.allocator import keep_freed_memory  # noqa: E402
 
@@ -195,7 +197,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="runs per measurement (medians)")
     parser.add_argument("--batch-size", type=int, default=8, help="micro-batch size (WORKER_BATCH_SIZE)")
-    parser.add_argument("--first-use-labels", type=int, default=64, help="labels for the first-use measurement")
     parser.add_argument("--glibc-malloc", action="store_true", help="keep glibc's malloc defaults (a worker's: not)")
     args = parser.parse_args()
     keep_mb = 0 if args.glibc_malloc else WorkerSettings.model_fields["malloc_keep_mb"].default
@@ -208,9 +209,7 @@ def main() -> None:
         classifier = build_classifier(store_dir)
         print(f"built the model in {time.perf_counter() - started:.1f} s; torch threads {torch.get_num_threads()}")
 
-        # Label-set text embeddings: first use, memory, disk.
-        subset = labels[: args.first_use_labels]
-
+        # The default set's text embeddings: first use (prompts by length; and in one padded pass), memory, disk.
         def forget() -> None:
             for memory in (classifier._pinned, classifier._recent, classifier._preloaded):
                 memory.clear()
@@ -218,33 +217,36 @@ def main() -> None:
                 path.unlink()
 
         classifier._encode_labels(tuple(labels[-4:]))  # warm the text encoder up (not a label set measured)
-        first_use = median_seconds(lambda: classifier.preload_labels(subset), args.runs, setup=forget)
-        tokens = classifier._tokenize([t.format(label) for label in subset for t in classifier.templates])
-        width = tokens["input_ids"].shape[1]
-        classifier.preload_labels(subset)  # computed and stored
-        memory = median_seconds(lambda: classifier._label_embeddings(tuple(subset)), max(args.runs, 20))
+        first_use = median_seconds(lambda: classifier.preload_labels(labels), min(args.runs, 3), setup=forget)
+        with mock.patch.multiple(classifier_module, MIN_PASS_PROMPTS=10**9, TEXT_BATCH_PROMPTS=10**9):
+            one_pass = median_seconds(lambda: classifier.preload_labels(labels), 1, setup=forget)
+        lengths = classifier._tokenize([t.format(label) for label in labels for t in classifier.templates])
+        lengths = lengths["attention_mask"].sum(dim=1)
+        forget()
+        classifier.preload_labels(labels)  # computed and stored
+        memory = median_seconds(lambda: classifier._label_embeddings(tuple(labels)), max(args.runs, 20))
         fingerprint = median_seconds(lambda: model_fingerprint(classifier.model, NAME, classifier.processor), args.runs)
 
         def restarted() -> ZeroShotClassifier:  # a new worker process: same weights, empty memory cache
             return ZeroShotClassifier(classifier.model, classifier.processor, NAME, "cpu", embedding_dir=store_dir)
 
-        disk_subset = median_seconds(lambda: restarted().preload_labels(subset), args.runs)
-        # The full default set on disk: its file holds stand-in embeddings (loading costs the same as real ones;
-        # computing the real ones would take minutes, see first use).
-        fake = torch.nn.functional.normalize(torch.randn(len(labels), RUCLIP_B32_384["embed_dim"]), dim=-1)
-        store = EmbeddingStore(store_dir, NAME, model_fingerprint(classifier.model, NAME, classifier.processor))
-        store.save(labels, classifier.templates, fake)
-        disk_full = median_seconds(lambda: restarted().preload_labels(labels), args.runs)
+        disk = median_seconds(lambda: restarted().preload_labels(labels), args.runs)
         assert restarted().preload_labels(labels) == "disk"
-        classifier.preload_labels(labels)  # the default set, now seen (from disk)
 
         # One photo: seen label set vs the image encoder alone.
         (photo,) = photos(1, seed=1)
         pixels = classifier.processor.image_processor(images=[photo])["pixel_values"]
-        classifier.classify(photo, labels)  # warm-up
-        encoder = median_seconds(lambda: classifier.model.get_image_features(pixel_values=pixels), 2 * args.runs + 1)
-        preprocess = median_seconds(lambda: classifier.processor.image_processor(images=[photo]), 2 * args.runs + 1)
-        seen = median_seconds(lambda: classifier.classify(photo, labels), 2 * args.runs + 1)
+        new_labels = fresh_labels(labels)
+        encoder, preprocess, seen, question = interleaved_medians(
+            [
+                lambda: classifier.model.get_image_features(pixel_values=pixels),
+                lambda: classifier.processor.image_processor(images=[photo]),
+                lambda: classifier.classify(photo, labels),
+                # a yes/no question: one new label scored against the default set (as the worker does)
+                lambda: classifier.classify(photo, [next(new_labels), *labels]),
+            ],
+            2 * args.runs + 1,
+        )
 
         # The ceiling: the encoder alone per photo at growing batch sizes.
         batches = [
@@ -259,15 +261,10 @@ def main() -> None:
 
         # Throughput: N photos waiting together, with the default set and with captions' own new labels.
         default_rows = throughput(classifier, lambda count: [labels] * count, args)
-        new_labels = fresh_labels(labels)
         caption_rows = throughput(
             classifier, lambda count: [[next(new_labels) for _ in range(CAPTION_LABELS)] for _ in range(count)], args
         )
 
-        # A yes/no question: one new label scored against the default set (as the worker does).
-        question = median_seconds(lambda: classifier.classify(photo, [next(new_labels), *labels]), 2 * args.runs + 1)
-
-    per_label = first_use / len(subset)
     print()
     print_throughput(f"default set, {len(labels)} labels seen", default_rows, args.batch_size)
     caption = f"every photo its own {CAPTION_LABELS} new labels, as from a caption"
@@ -287,15 +284,18 @@ def main() -> None:
     print(f"| classify ÷ image encoder | {seen / encoder:.2f}× |")
     print(f"| a yes/no question: classify with 1 new label + the {len(labels)} seen | {question * 1000:.0f} ms |")
     print()
-    print(f"### Label-set text embeddings ({len(classifier.templates)} templates; prompts padded to {width} tokens)")
+    print(f"### The default set's text embeddings ({len(labels)} labels × {len(classifier.templates)} templates)")
+    print(
+        f"Prompts are {int(lengths.min())}–{int(lengths.max())} tokens, {float(lengths.float().mean()):.1f} on average."
+    )
     print("| what | median |")
     print("|---|---:|")
-    print(f"| first use, {len(subset)} labels (text encoder) | {first_use:.2f} s ({per_label * 1000:.0f} ms/label) |")
-    print(f"| first use, {len(labels)} labels (scaled from the above) | ≈ {per_label * len(labels):.0f} s |")
-    print(f"| cached in memory (LRU hit) | {memory * 1e6:.1f} µs |")
+    per_label = first_use / len(labels) * 1000
+    print(f"| first use (text encoder, prompts by length) | {first_use:.1f} s ({per_label:.0f} ms/label) |")
+    print(f"| first use in one pass, padded to the longest prompt (1 run) | {one_pass:.1f} s |")
+    print(f"| cached in memory | {memory * 1e6:.1f} µs |")
     print(f"| weights fingerprint (once per process) | {fingerprint:.2f} s |")
-    print(f"| persisted, {len(subset)} labels, new process (fingerprint + file) | {disk_subset:.2f} s |")
-    print(f"| persisted, {len(labels)} labels, new process (fingerprint + file) | {disk_full:.2f} s |")
+    print(f"| persisted, new process (fingerprint + file) | {disk:.2f} s |")
     print(f"\n(runs: {args.runs}; cpu count {os.cpu_count()})")
 
 
