@@ -1,8 +1,8 @@
 """Label-set text embeddings persisted on disk, so that a restarted worker does not run the text encoder again.
 
-A real-size ruCLIP needs minutes on a 2-core CPU to push the default label set (514 labels × 6 templates)
-through its text encoder; the result is a small ``(labels, D)`` float32 tensor (about 1 MB). It is kept as
-``<dir>/<model>-<model hash>/<label-set hash>.pt``:
+A real-size ruCLIP needs seconds to tens of seconds on a 2-core CPU to push the default label set (514 labels ×
+6 templates) through its text encoder (docs/benchmarks.md); the result is a small ``(labels, D)`` float32 tensor
+(about 1 MB). It is kept as ``<dir>/<model>-<model hash>/<label-set hash>.pt``:
 
 - the *model hash* covers the model's name, type and config, its dtype, the tokenizer's size and a checksum
   of every parameter (name, shape, dtype, float64 sum and a strided sample of values), so different weights
