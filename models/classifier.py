@@ -306,7 +306,7 @@ class ZeroShotClassifier:
         passes = self._prompt_passes(tokens)
         encoded = torch.cat([self._encode_prompts(tokens, rows, length) for rows, length in passes])
         prompts = torch.empty_like(encoded)
-        prompts[torch.cat([rows for rows, _length in passes])] = encoded
+        prompts[torch.cat([rows for rows, _length in passes]).to(encoded.device)] = encoded
         per_template = prompts.view(len(labels), len(self.templates), -1)
         return normalize(per_template.mean(dim=1))
 
