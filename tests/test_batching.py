@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 
 import pytest
@@ -13,6 +14,7 @@ from rq.serializers import JSONSerializer
 
 from bot.queue import RedisJobs
 from handlers.protocol import CLASSIFY_QUEUE, ChatRef, ClassifyJob, ResultEvent, input_key, job_id_for, result_stream
+from models.classifier import ZeroShotClassifier
 from models.labels import default_labels
 from workers import runtime
 from workers.jobs import answered_key
@@ -148,3 +150,26 @@ async def test_a_job_whose_claimer_vanished_answers_itself(redis_conn, tiny_mode
     redis_conn.set(answered_key(first), "claimed:a-worker-that-was-killed")
     run_worker(redis_conn, tiny_models, batch_size=1)
     assert sorted(event.job_id for event in results(redis_conn)).count(first) == 1
+
+
+async def test_a_question_through_the_worker_encodes_only_its_label(redis_conn, tiny_models, monkeypatch):
+    shared = tiny_models.classifier
+    classifier = ZeroShotClassifier(shared.model, shared.processor, shared.name, "cpu")
+    classifier.preload_labels(default_labels())
+    prompts: list[int] = []
+    original = classifier.model.get_text_features
+
+    def spy(*args, input_ids, **kwargs):
+        prompts.append(len(input_ids))
+        return original(*args, input_ids=input_ids, **kwargs)
+
+    monkeypatch.setattr(classifier.model, "get_text_features", spy)
+    job_id = job_id_for(chat(1), "classify")
+    buffer = io.BytesIO()
+    photo(0).save(buffer, format="JPEG")
+    job = ClassifyJob(chat=chat(1), image_key=input_key(job_id), labels=["тюлень на льдине"])
+    assert await RedisJobs(redis_conn).submit_classify(job_id, job, buffer.getvalue()) is not None
+    run_worker(redis_conn, dataclasses.replace(tiny_models, classifier=classifier), batch_size=8)
+    (event,) = results(redis_conn)
+    assert event.question == "тюлень на льдине" and event.label_count == len(default_labels()) + 1
+    assert sum(prompts) == len(classifier.templates)  # the question's label, not the default set again
