@@ -164,8 +164,8 @@ class ZeroShotClassifier:
     def classify_batch(
         self, images: Sequence[Image.Image], labels_per_image: Sequence[Sequence[str]]
     ) -> list[list[tuple[str, float]]]:
-        """:meth:`classify` for several images at once: one image-encoder pass for all of them, and one text-encoder
-        pass for all the labels not seen before. Returns one best-first list per image."""
+        """:meth:`classify` for several images at once: one image-encoder pass for all of them, and the labels not
+        seen before, of every image, through the text encoder together. Returns one best-first list per image."""
         if len(images) != len(labels_per_image):
             raise ValueError("one label list per image is needed")
         label_sets = [tuple(dict.fromkeys(labels)) for labels in labels_per_image]
@@ -249,8 +249,8 @@ class ZeroShotClassifier:
         return self._label_set_embeddings([labels])[labels]
 
     def _label_set_embeddings(self, label_sets: Sequence[tuple[str, ...]]) -> dict[tuple[str, ...], torch.Tensor]:
-        """Each distinct label set's (N, D) embeddings; the labels not in memory yet, from all the sets together,
-        go through the text encoder in one pass."""
+        """Each distinct label set's (N, D) embeddings; the labels not in memory yet, from all the sets, go through
+        the text encoder together (:meth:`_encode_labels`)."""
         distinct = dict.fromkeys(label_sets)
         ready = {labels: self._preloaded[labels] for labels in distinct if labels in self._preloaded}
         others = [labels for labels in distinct if labels not in ready]
