@@ -26,11 +26,11 @@ class Action:
     index: int = 0
 
 
-def result_keyboard(job_id: str, count: int) -> Keyboard:
-    """U1…Un, V1…Vn and 🔄 for a result of ``count`` images."""
+def result_keyboard(job_id: str, count: int, variations: bool = True) -> Keyboard:
+    """U1…Un, V1…Vn and 🔄 for a result of ``count`` images; no V row for a model that cannot vary them."""
     upscale = [Button(f"U{i + 1}", f"{UPSCALE}:{job_id}:{i}") for i in range(count)]
-    vary = [Button(f"V{i + 1}", f"{VARY}:{job_id}:{i}") for i in range(count)]
-    keyboard = [upscale, vary, [Button("🔄", f"{REROLL}:{job_id}")]]
+    vary = [Button(f"V{i + 1}", f"{VARY}:{job_id}:{i}") for i in range(count)] if variations else []
+    keyboard = [row for row in (upscale, vary, [Button("🔄", f"{REROLL}:{job_id}")]) if row]
     too_long = [b.action for row in keyboard for b in row if len(b.action.encode()) > ACTION_MAX_BYTES]
     if too_long:
         raise ValueError(f"button actions over {ACTION_MAX_BYTES} bytes: {too_long}")

@@ -110,7 +110,7 @@ async def deliver_result(
         if status_message_id is not None:
             await outbox.delete_message(chat, status_message_id)
     else:
-        keyboard = result_keyboard(event.job_id, len(event.image_keys))
+        keyboard = result_keyboard(event.job_id, len(event.image_keys), event.variations)
         await outbox.send_photo(chat, images[0], render_caption(event), keyboard)
         if status_message_id is not None:
             await outbox.delete_message(chat, status_message_id)

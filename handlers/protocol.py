@@ -168,6 +168,7 @@ class ResultEvent(BaseModel):
     image_keys: list[str] = Field(default_factory=list)
     grid_key: str | None = Field(None, description="the images as one 2×2 grid, when there are several")
     hidden: list[int] = Field(default_factory=list, description="images blurred by the output check")
+    variations: bool = Field(True, description="imagine: the model can vary these images (V buttons)")
     labels: list[ScoredLabel] = Field(default_factory=list)
     user_labels: bool = False
     label_count: int = Field(0, description="how many labels the photo was scored against")

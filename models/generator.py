@@ -280,6 +280,15 @@ class ImageGenerator:
         kwargs["strength"] = strength
         return self._run(pipe, params, kwargs, seed, on_step, size)
 
+    @property
+    def makes_variations(self) -> bool:
+        """Whether :meth:`vary` works: diffusers has an image-to-image counterpart of this pipeline."""
+        try:
+            self._image_to_image()
+        except VariationsUnsupported:
+            return False
+        return True
+
     def size_near(self, size: tuple[int, int]) -> tuple[int, int]:
         """``size`` snapped to the model's grid."""
         step = self.size_multiple

@@ -268,6 +268,13 @@ async def test_image_result_is_sent_with_buttons_and_status_deleted(outbox):
     assert outbox.by_id(status).deleted
 
 
+async def test_a_model_that_cannot_vary_gets_no_v_buttons(outbox):
+    job = GenerateJob(chat=chat(), prompt="кот", seed=5, num_images=2)
+    result = event(kind="imagine", generation=job, image_keys=["k0", "k1"], grid_key="g", variations=False)
+    await deliver_result(result, [images.png()], None, outbox)
+    assert [[b.text for b in row] for row in outbox.sent[-1].buttons] == [["U1", "U2"], ["🔄"]]
+
+
 async def test_failure_is_explained_with_a_reference(outbox):
     await deliver_result(event(ok=False, error_ref="ab12cd34"), [], None, outbox)
     assert outbox.texts == [t("job_failed", "ru", ref="ab12cd34")]

@@ -124,6 +124,7 @@ def test_wide_aspect_gives_a_wide_picture_the_model_supports(family, generators)
 @pytest.mark.parametrize("family", FAMILIES)
 def test_variations_or_a_clear_refusal(family, generators):
     generator = generators[family]
+    assert generator.makes_variations == (VARIATIONS[family] is not None)
     if VARIATIONS[family] is None:
         with pytest.raises(VariationsUnsupported, match=PIPELINES[family]):
             generator.vary(Image.new("RGB", (64, 64)), "кот", seed=0)
@@ -434,7 +435,8 @@ def test_tiny_generator_says_it_reads_russian(tiny_models):
 async def test_variation_on_a_model_without_image_to_image_is_explained_not_retried(
     family_dirs, model_cache_dir, redis_conn
 ):
-    """Kandinsky 5 Lite has no image-to-image pipeline: a V press gets a clear answer at once."""
+    """Kandinsky 5 Lite has no image-to-image pipeline: its pictures come without V buttons, and a V press under
+    an older picture gets a clear answer at once."""
     from bot.queue import RedisJobs
     from handlers.protocol import ChatRef, GenerateJob, ResultEvent, job_id_for, result_stream
     from workers import runtime
@@ -446,13 +448,16 @@ async def test_variation_on_a_model_without_image_to_image_is_explained_not_retr
     buffer = io.BytesIO()
     source.save(buffer, format="PNG")
     redis_conn.set("molbert:image:earlier:0", buffer.getvalue())
-    job = GenerateJob(chat=chat, prompt="кот", seed=2, init_image_key="molbert:image:earlier:0")
-    job_id = job_id_for(chat, "vary")
-    assert await RedisJobs(redis_conn).submit_generate(job_id, job) is not None
+    painting = GenerateJob(chat=chat, prompt="кот", seed=1)
+    variation = GenerateJob(chat=chat, prompt="кот", seed=2, init_image_key="molbert:image:earlier:0")
+    jobs = RedisJobs(redis_conn)
+    assert await jobs.submit_generate(job_id_for(chat, "paint"), painting) is not None
+    assert await jobs.submit_generate(job_id_for(chat, "vary"), variation) is not None
     try:
         MolbertWorker(models, redis_conn).work(burst=True, logging_level="WARNING")
     finally:
         runtime.set_models(None)
-    [(_id, fields)] = redis_conn.xrange(result_stream("telegram"))
-    event = ResultEvent.model_validate_json(fields[b"event"])
-    assert (event.ok, event.error_key) == (False, "variations_unsupported")
+    entries = redis_conn.xrange(result_stream("telegram"))
+    painted, varied = (ResultEvent.model_validate_json(fields[b"event"]) for _id, fields in entries)
+    assert (painted.ok, painted.variations) == (True, False)
+    assert (varied.ok, varied.error_key) == (False, "variations_unsupported")

@@ -87,6 +87,7 @@ def generate(payload: dict) -> dict:
         image_keys=keys,
         grid_key=store_grid(job.connection, job.id, images) if len(images) > 1 else None,
         hidden=hidden,
+        variations=runtime.models().generator.makes_variations,
         times=times,
     )
     publish(job.connection, event)
