@@ -43,9 +43,12 @@ class ConsoleOutbox:
         print(f"molbert [{message_id}]> {text}", flush=True)
         return message_id
 
-    async def edit_text(self, chat: ChatRef, message_id: MessageId, text: str, buttons: Keyboard | None = None) -> None:
-        """Print the new text of an earlier message."""
+    async def edit_text(
+        self, chat: ChatRef, message_id: MessageId, text: str, buttons: Keyboard | None = None, *, resend: bool = True
+    ) -> bool:
+        """Print the new text of an earlier message (the terminal's messages never go away)."""
         print(f"molbert [{message_id}, edited]> {text}", flush=True)
+        return True
 
     async def send_photo(self, chat: ChatRef, photo: bytes, caption: str, buttons: Keyboard | None = None) -> MessageId:
         """Save the image, print its path with the caption, and list its buttons for ``/press``."""

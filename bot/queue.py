@@ -45,6 +45,7 @@ from handlers.routing import GeneratorRoutes
 from handlers.telemetry import received_at
 
 DELIVERED = "delivered"
+STATUS_GONE = "gone"  # the "queued" message can no longer be edited: the result is sent as a new message
 
 
 @dataclass(frozen=True)
@@ -276,4 +277,4 @@ def status_message_id(previous: bytes | str | None) -> str | None:
     """Interpret the value a status key held before it was marked delivered: a message id, or ``None``."""
     if isinstance(previous, bytes):
         previous = previous.decode()
-    return None if previous in (None, DELIVERED) else previous
+    return None if previous in (None, DELIVERED, STATUS_GONE) else previous

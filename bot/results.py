@@ -23,7 +23,7 @@ from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.monitoring import observe_delivery
-from bot.queue import DELIVERED, STATUS_TTL, status_message_id
+from bot.queue import DELIVERED, STATUS_GONE, STATUS_TTL, status_message_id
 from handlers.buttons import cancel_keyboard
 from handlers.delivery import deliver_result, render_progress
 from handlers.ports import Outbox
@@ -240,13 +240,19 @@ class ResultListener:
         )
 
     async def _show_progress(self, event: ResultEvent) -> None:
-        """Edit the "queued" message to show progress; a failed edit is not worth a retry."""
-        status = status_message_id(await self.redis.get(status_message_key(event.job_id)))
+        """Edit the "queued" message to show progress; a failed edit is not worth a retry.
+
+        Progress never sends a message of its own: once the "queued" message is gone (deleted by someone, or no
+        longer editable), the status is marked gone, so later progress is skipped and the result comes anew.
+        """
+        status_key = status_message_key(event.job_id)
+        status = status_message_id(await self.redis.get(status_key))
         if status is None:
             return
         try:
             keyboard = cancel_keyboard(event.job_id, event.chat.lang)  # a running job can still be cancelled
-            await self.outbox.edit_text(event.chat, status, render_progress(event), keyboard)
+            if not await self.outbox.edit_text(event.chat, status, render_progress(event), keyboard, resend=False):
+                await self.redis.set(status_key, STATUS_GONE, xx=True, keepttl=True)
         except Exception as exc:
             log.info("progress of job %s not shown: %s", event.job_id, exc)
 

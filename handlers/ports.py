@@ -59,8 +59,14 @@ class Outbox(Protocol):
         """Send a text reply with optional buttons and return its message id."""
         ...
 
-    async def edit_text(self, chat: ChatRef, message_id: MessageId, text: str, buttons: Keyboard | None = None) -> None:
-        """Replace the text of a message the bot sent earlier; afterwards it shows ``buttons`` (none if ``None``)."""
+    async def edit_text(
+        self, chat: ChatRef, message_id: MessageId, text: str, buttons: Keyboard | None = None, *, resend: bool = True
+    ) -> bool:
+        """Replace the text of a message the bot sent earlier; afterwards it shows ``buttons`` (none if ``None``).
+
+        Return whether it was edited. A message that is gone or may not be edited is sent anew when ``resend``
+        (a result must reach the chat), and is left alone otherwise (progress is not worth a new message).
+        """
         ...
 
     async def send_photo(self, chat: ChatRef, photo: bytes, caption: str, buttons: Keyboard | None = None) -> MessageId:

@@ -41,10 +41,13 @@ class MemoryOutbox:
         self.sent.append(message)
         return message.message_id
 
-    async def edit_text(self, chat: ChatRef, message_id: MessageId, text: str, buttons: Keyboard | None = None) -> None:
+    async def edit_text(
+        self, chat: ChatRef, message_id: MessageId, text: str, buttons: Keyboard | None = None, *, resend: bool = True
+    ) -> bool:
         message = self.by_id(message_id)
         message.edits.append(text)
         message.buttons = buttons
+        return True
 
     async def send_photo(self, chat: ChatRef, photo: bytes, caption: str, buttons: Keyboard | None = None) -> MessageId:
         message = SentMessage(next(self._ids), chat, text=caption, photo=photo, buttons=buttons)

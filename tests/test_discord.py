@@ -40,6 +40,7 @@ from handlers.protocol import (
     ChatRef,
     ClassifyJob,
     GenerateJob,
+    ResultEvent,
     input_key,
     job_id_for,
     status_message_key,
@@ -49,6 +50,7 @@ from handlers.styles import STYLES
 from handlers.texts import t
 from tests import images
 from tests.fakes.discord_api import DEFERRED_CHANNEL_MESSAGE, EPHEMERAL, FakeDiscordAPI
+from workers.publish import publish
 
 ACTION = re.compile(r"^[uvr]:")
 # the slash commands and the context menu
@@ -512,6 +514,40 @@ async def test_a_channel_the_bot_cannot_post_in_gets_the_result_by_dm(fake, worl
     dm = fake.dm_channel(alice)
     picture = await fake.wait_for_message(dm["id"], lambda m: m.files, timeout=30)
     assert picture.content.startswith(f"<@{alice['id']}> 🎨 сова")
+
+
+def publish_progress_then_failure(redis_conn, chat: ChatRef, job_id: str) -> str:
+    """Three progress events and then the job's result (a failure, so no images are needed); return its text."""
+    for share in (0.25, 0.5, 0.75):
+        publish(redis_conn, ResultEvent(job_id=job_id, kind="progress", chat=chat, progress=share, seconds=3))
+    publish(redis_conn, ResultEvent(job_id=job_id, kind="imagine", chat=chat, ok=False, error_ref="ab12cd34"))
+    return t("job_failed", "ru", ref="ab12cd34")
+
+
+async def test_progress_posts_nothing_new_once_the_status_was_deleted(fake, world, bot, redis_conn, aredis):
+    """A moderator deleted the "queued" message: progress is not posted anew on every tick; the result comes once."""
+    channel = world["channel"]
+    payload = fake.slash_command(world["alice"], channel, "imagine", {"prompt": "кот"})
+    dispatch(bot, payload)
+    status = await shown_queued(fake, aredis, payload)
+    status.deleted = True
+    failure = publish_progress_then_failure(redis_conn, chat_ref_of(bot, payload), _job_id(payload))
+    await fake.wait_for_message(channel["id"], lambda m: m.content == failure)
+    assert [m.content for m in fake.messages(channel["id"])] == [failure]
+
+
+async def test_progress_sends_no_dms_once_the_status_cannot_be_edited(fake, world, bot, redis_conn, aredis):
+    """After the token expired, in a channel the bot may not post in: progress is dropped, the result goes by DM."""
+    channel, alice = world["channel"], world["alice"]
+    payload = fake.slash_command(alice, channel, "imagine", {"prompt": "кот"})
+    dispatch(bot, payload)
+    await shown_queued(fake, aredis, payload)
+    fake.advance(16 * 60)
+    fake.forbid(channel)
+    failure = publish_progress_then_failure(redis_conn, chat_ref_of(bot, payload), _job_id(payload))
+    dm = fake.dm_channel(alice)
+    await fake.wait_for_message(dm["id"], lambda m: m.content.endswith(failure))
+    assert [m.content for m in fake.messages(dm["id"])] == [f"<@{alice['id']}> {failure}"]
 
 
 async def test_a_fast_result_that_arrives_before_the_status_fills_the_original_response(fake, world, bot, aredis):

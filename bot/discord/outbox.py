@@ -70,25 +70,32 @@ class DiscordOutbox:
         """Send a file with ``caption``; return the message id."""
         return await self._send(chat, caption, Upload(data, filename))
 
-    async def edit_text(self, chat: ChatRef, message_id: MessageId, text: str, buttons: Keyboard | None = None) -> None:
-        """Replace the text and the buttons (none without ``buttons``) of a bot message; if it is gone or cannot be
-        edited, send the text anew."""
+    async def edit_text(
+        self, chat: ChatRef, message_id: MessageId, text: str, buttons: Keyboard | None = None, *, resend: bool = True
+    ) -> bool:
+        """Replace the text and the buttons (none without ``buttons``) of a bot message and return ``True``; if it
+        is gone or cannot be edited, return ``False``, after sending the text anew when ``resend``."""
         stored = await self._interaction(chat)
         if stored is not None:
             try:
                 await self._edit_in_interaction(stored, int(message_id), _clip(text), buttons)
-                return
+                return True
             except discord.HTTPException as exc:
                 if _message_gone(exc):
-                    await self.send_text(chat, text, buttons)
-                    return
+                    return await self._not_edited(chat, text, buttons, resend)
                 await self._give_up_token(stored, exc)
         message = self.bot.get_partial_messageable(int(chat.chat_id)).get_partial_message(int(message_id))
         try:
             await message.edit(content=_clip(text), view=keyboard_view(buttons))
         except (discord.NotFound, discord.Forbidden) as exc:
-            log.info("could not edit message %s in channel %s (%s); sending anew", message_id, chat.chat_id, exc.code)
+            log.info("could not edit message %s in channel %s (%s)", message_id, chat.chat_id, exc.code)
+            return await self._not_edited(chat, text, buttons, resend)
+        return True
+
+    async def _not_edited(self, chat: ChatRef, text: str, buttons: Keyboard | None, resend: bool) -> bool:
+        if resend:
             await self.send_text(chat, text, buttons)
+        return False
 
     async def delete_message(self, chat: ChatRef, message_id: MessageId) -> None:
         """Delete a bot message; one that is already gone is fine."""

@@ -34,9 +34,11 @@ class TelegramOutbox:
         )
         return sent.message_id
 
-    async def edit_text(self, chat: ChatRef, message_id: MessageId, text: str, buttons: Keyboard | None = None) -> None:
-        """Replace the text (and the keyboard: none without ``buttons``) of a bot message; if it is gone, send the
-        text as a new reply instead."""
+    async def edit_text(
+        self, chat: ChatRef, message_id: MessageId, text: str, buttons: Keyboard | None = None, *, resend: bool = True
+    ) -> bool:
+        """Replace the text (and the keyboard: none without ``buttons``) of a bot message and return ``True``; if it
+        is gone, return ``False``, after sending the text as a new reply when ``resend``."""
         try:
             await self.bot.edit_message_text(
                 text=text[:TEXT_LIMIT],
@@ -46,9 +48,12 @@ class TelegramOutbox:
             )
         except TelegramBadRequest as exc:
             if "message is not modified" in exc.message:
-                return
-            log.info("could not edit message %s in chat %s (%s); sending anew", message_id, chat.chat_id, exc)
-            await self.send_text(chat, text, buttons)
+                return True
+            log.info("could not edit message %s in chat %s (%s)", message_id, chat.chat_id, exc)
+            if resend:
+                await self.send_text(chat, text, buttons)
+            return False
+        return True
 
     async def send_photo(self, chat: ChatRef, photo: bytes, caption: str, buttons: Keyboard | None = None) -> MessageId:
         """Send an image as a reply with ``caption`` and an inline keyboard; return the new message id."""

@@ -31,6 +31,7 @@ from handlers.protocol import (
     result_stream,
     status_message_key,
 )
+from handlers.texts import t
 from tests import images
 from tests.fakes.telegram_api import FakeTelegramAPI
 
@@ -95,6 +96,21 @@ async def settled(aredis, job_id: str, timeout: float = 30) -> None:
 
 def photos(telegram) -> list:
     return [m for m in telegram.messages(USER) if m.photo is not None]
+
+
+async def test_progress_sends_nothing_new_once_the_status_was_deleted(telegram, listener, aredis):
+    """Someone deleted the "queued" message: progress is dropped (not posted anew on every tick); the result comes
+    once, as a new message."""
+    job_id = "telegram-imagine-5001-3"
+    status = await listener.outbox.send_text(chat(), "⏳")
+    await aredis.set(status_message_key(job_id), str(status))
+    await listener.outbox.delete_message(chat(), status)
+    for share in (0.25, 0.5, 0.75):
+        progress = ResultEvent(job_id=job_id, kind="progress", chat=chat(), progress=share, seconds=3)
+        await aredis.xadd(STREAM, {"event": progress.model_dump_json()})
+    await publish_error(aredis, job_id)
+    await settled(aredis, job_id)
+    assert [m.text for m in telegram.messages(USER) if not m.deleted] == [t("job_failed", "ru", ref="0badf00d")]
 
 
 async def test_429_is_waited_out_and_the_picture_sent_once(telegram, listener, aredis):
