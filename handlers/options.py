@@ -7,6 +7,7 @@ Every bad value is refused with a text naming the option and its allowed range.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from handlers.errors import UserError
@@ -52,24 +53,35 @@ class ImagineRequest:
     generator: str | None = None
 
 
-def parse_imagine(text: str | None) -> ImagineRequest:
-    """Split ``text`` into the prompt and its ``--options``; raise :class:`UserError` on anything wrong."""
+def parse_imagine(text: str | None, fields: Mapping[str, object] | None = None) -> ImagineRequest:
+    """Split ``text`` into the prompt and its ``--options``; raise :class:`UserError` on anything wrong.
+
+    ``fields`` are options a platform asked for in fields of their own (Discord's ``negative:``…), by canonical
+    name: their values are taken as typed, never split into further ``--options``. Each option may be given once.
+    """
     text = clean_text(text or "")
     matches = list(_OPTION.finditer(text))
     prompt = parse_prompt(text[: matches[0].start()] if matches else text)
-    request = ImagineRequest(prompt=prompt)
+    request, given = ImagineRequest(prompt=prompt), set()
     for index, match in enumerate(matches):
         end = matches[index + 1].start() if index + 1 < len(matches) else len(text)
-        request = _apply(request, match.group(1), text[match.end() : end].strip())
+        request = _apply(request, given, match.group(1), text[match.end() : end].strip())
+    for name, value in (fields or {}).items():
+        if value is not None:
+            request = _apply(request, given, name, clean_text(str(value)))
     return _check_combination(request)
 
 
-def _apply(request: ImagineRequest, typed: str, value: str) -> ImagineRequest:
+def _apply(request: ImagineRequest, given: set[str], typed: str, value: str) -> ImagineRequest:
+    """``request`` with the option ``typed`` set to ``value``; ``given`` collects the options set so far."""
     name = _CANONICAL.get(typed.casefold())
     if name is None:
         raise UserError("option_unknown", option=f"--{typed}", options=", ".join(f"--{n}" for n in OPTION_NAMES))
+    if name in given:
+        raise UserError("option_twice", option=f"--{name}")
     if not value:
         raise UserError("option_needs_value", option=f"--{name}")
+    given.add(name)
     return replace(request, **_PARSERS[name](value))
 
 

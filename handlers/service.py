@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
 
 from handlers import buttons, chat_settings, images, options, prompts, telemetry
@@ -96,15 +96,18 @@ class Molbert:
         await outbox.send_text(chat, t("help", chat.lang))
 
     @telemetry.receives
-    async def imagine(self, chat: ChatRef, text: str | None, outbox: Outbox) -> str | None:
+    async def imagine(
+        self, chat: ChatRef, text: str | None, outbox: Outbox, fields: Mapping[str, object] | None = None
+    ) -> str | None:
         """Queue a picture for ``/imagine <prompt> [--options]``; return the job id, or ``None`` if none was queued.
 
-        The chat's ``/settings`` fill in the style and aspect ratio the prompt leaves out, and the image check.
+        ``fields``: options given in fields of their own, taken as typed (``options.parse_imagine``). The chat's
+        ``/settings`` fill in the style and aspect ratio the request leaves out, and the image check.
         """
         chat, settings = await self._in_chat(chat)
         try:
             self._check_access(chat)
-            request = chat_settings.with_defaults(options.parse_imagine(text), settings)
+            request = chat_settings.with_defaults(options.parse_imagine(text, fields), settings)
             self.routes.check(request.generator)
             if self.blocklist.blocked_word(request.prompt):
                 raise UserError("prompt_blocked")

@@ -26,7 +26,7 @@ from bot.chat_settings import RedisChatSettings
 from bot.discord.app import MolbertBot, RedactTokens, sync_commands
 from bot.discord.buttons import ActionButton, keyboard_view
 from bot.discord.chat import chat_ref
-from bot.discord.cogs.imagine import imagine_line
+from bot.discord.cogs.imagine import typed_options
 from bot.discord.interactions import InteractionStore, token_key
 from bot.discord.outbox import fit_file
 from bot.queue import RedisJobs
@@ -274,9 +274,8 @@ async def test_style_autocomplete_suggests_matching_styles(fake, world, bot):
 
 
 def test_typed_options_use_option_names_the_handlers_parse():
-    line = imagine_line("кот", aspect="3:2", style="аниме", negative="люди", seed=7, count=2)
-    assert line == "кот --ar 3:2 --style аниме --no люди --seed 7 --n 2"
-    request = parse_imagine(line)
+    fields = typed_options(aspect="3:2", style="аниме", negative="люди", seed=7, count=2)
+    request = parse_imagine("кот", fields)
     assert (request.aspect, request.style.name, request.negative, request.seed, request.count) == (
         (3, 2),
         "аниме",
@@ -284,7 +283,24 @@ def test_typed_options_use_option_names_the_handlers_parse():
         7,
         2,
     )
-    assert imagine_line("кот") == "кот"
+    assert typed_options() == {}
+
+
+async def test_a_typed_negative_is_taken_as_typed_not_as_options(fake, world, bot, redis_conn):
+    options = {"prompt": "маяк --ar 16:9", "negative": "люди --n 4 —лого"}
+    payload = fake.slash_command(world["alice"], world["channel"], "imagine", options)
+    dispatch(bot, payload)
+    await fake.wait_for(lambda: (m := fake.original(payload)) and m.content.startswith("⏳"))
+    job = GenerateJob.model_validate(job_payload(redis_conn, _job_id(payload)))
+    assert (job.negative, job.num_images, job.aspect) == ("люди --n 4 —лого", 1, (16, 9))
+
+
+async def test_an_option_both_typed_into_the_prompt_and_filled_in_is_refused(fake, world, bot, redis_conn):
+    payload = fake.slash_command(world["alice"], world["channel"], "imagine", {"prompt": "кот --seed 1", "seed": 5})
+    dispatch(bot, payload)
+    answer = await fake.wait_for(lambda: (m := fake.original(payload)) and not m.loading and m)
+    assert answer.content == t("option_twice", "ru", option="--seed")
+    assert queued(redis_conn, GENERATE_QUEUE) == []
 
 
 async def test_a_repeated_interaction_makes_no_second_job(fake, world, bot, redis_conn):

@@ -63,6 +63,8 @@ def test_aspect_ratio_spellings(ratio):
         ("кот --seed", "option_needs_value", "--seed"),
         ("кот --no " + "x" * 400, "option_too_long", "--no"),
         ("--seed 3", "imagine_empty", "/imagine"),
+        ("кот --seed 1 --сид 2", "option_twice", "--seed"),
+        ("кот --n 2 —n 3", "option_twice", "--n"),
     ],
 )
 def test_bad_options_are_refused_naming_the_option(text, key, named):

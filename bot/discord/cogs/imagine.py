@@ -1,7 +1,8 @@
 """``/imagine prompt:<описание> [aspect] [style] [negative] [seed] [count]``: queue a picture.
 
-The typed options become the ``--options`` of the ``/imagine`` line the handlers parse (the same line as on
-Telegram, and the one the result's caption shows), so the handlers stay the only place that checks them; Discord
+The typed options go to the handlers by the names of the ``/imagine`` ``--options`` (``typed_options``), so the
+handlers stay the only place that checks them; their values are taken as typed (a ``negative`` holding ``--n 4`` is
+a negative prompt, not an option), while ``--options`` typed into the prompt work as on Telegram. Discord
 additionally enforces the ranges in the client. The "queued" status fills the deferred response.
 """
 
@@ -26,18 +27,17 @@ ASPECTS = ("1:1", "3:2", "2:3", "4:3", "3:4", "16:9", "9:16")
 AUTOCOMPLETE_LIMIT = 25  # Discord shows at most 25 suggestions
 
 
-def imagine_line(
-    prompt: str,
+def typed_options(
     *,
     aspect: str | None = None,
     style: str | None = None,
     negative: str | None = None,
     seed: int | None = None,
     count: int | None = None,
-) -> str:
-    """The ``/imagine`` arguments the handlers parse: the prompt, then ``--ar``, ``--style``, ``--no``…"""
+) -> dict[str, object]:
+    """The options the user filled in, by the ``--option`` names the handlers parse (``--ar``, ``--style``…)."""
     options = {"ar": aspect, "style": style, "no": negative, "seed": seed, "n": count}
-    return " ".join([prompt, *(f"--{name} {value}" for name, value in options.items() if value is not None)])
+    return {name: value for name, value in options.items() if value is not None}
 
 
 def style_suggestions(current: str) -> list[app_commands.Choice[str]]:
@@ -77,10 +77,10 @@ class Imagine(commands.Cog):
         count: app_commands.Range[int, 1, MAX_IMAGES] | None = None,
     ) -> None:
         """Queue a picture of ``prompt`` (handlers check it and its options, and answer bad ones)."""
-        line = imagine_line(prompt, aspect=aspect, style=style, negative=negative, seed=seed, count=count)
+        fields = typed_options(aspect=aspect, style=style, negative=negative, seed=seed, count=count)
 
         async def work() -> None:
-            await self.bot.molbert.imagine(chat_ref(interaction), line, self.bot.outbox)
+            await self.bot.molbert.imagine(chat_ref(interaction), prompt, self.bot.outbox, fields)
 
         await answer(self.bot, interaction, work)
 
