@@ -17,7 +17,7 @@ from handlers.protocol import KEY_PREFIX, ChatRef
 
 def chat_settings_key(chat: ChatRef) -> str:
     """The hash holding ``chat``'s settings."""
-    return f"{KEY_PREFIX}:chat-settings:{chat.platform}:{chat.chat_id}"
+    return f"{KEY_PREFIX}:chat-settings:{chat.platform}:{chat.settings_chat_id}"
 
 
 class RedisChatSettings:

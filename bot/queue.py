@@ -266,7 +266,7 @@ def _median(durations: list[bytes]) -> float | None:
 
 
 def _chat_labels_key(chat: ChatRef) -> str:
-    return f"molbert:chat-labels:{chat.platform}:{chat.chat_id}"
+    return f"molbert:chat-labels:{chat.platform}:{chat.settings_chat_id}"
 
 
 def _jobs_today_key() -> str:

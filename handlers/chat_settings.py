@@ -222,4 +222,4 @@ def _text(value: str | bytes) -> str:
 
 
 def _chat_key(chat: ChatRef) -> tuple[str, str]:
-    return chat.platform, str(chat.chat_id)
+    return chat.platform, str(chat.settings_chat_id)

@@ -41,7 +41,16 @@ class ChatRef(BaseModel):
     user_id: int | str
     message_id: int | str | None = Field(None, description="the triggering message, answered as a reply")
     thread_id: int | str | None = Field(None, description="forum topic / thread to stay in")
+    parent_ids: tuple[int | str, ...] = Field(
+        (), description="what the chat is part of, innermost first: a Discord thread's channel, then its server"
+    )
     lang: str = "ru"
+
+    @property
+    def settings_chat_id(self) -> int | str:
+        """The chat whose ``/settings`` and ``/labels`` apply here: a thread with a parent follows its parent (a
+        Discord channel's threads and forum posts share its settings), any other chat has its own."""
+        return self.parent_ids[0] if self.thread_id is not None and self.parent_ids else self.chat_id
 
 
 STAGES = ("received", "enqueued", "picked_up", "model_done", "published", "delivered")

@@ -17,6 +17,10 @@ def chat(user_id: int = 1, chat_id: int = 10, message_id: int = 1, platform: str
     return ChatRef(platform=platform, chat_id=chat_id, user_id=user_id, message_id=message_id)
 
 
+def in_thread(thread: int, channel: int, server: int) -> ChatRef:
+    return ChatRef(platform="discord", chat_id=thread, user_id=1, thread_id=thread, parent_ids=(channel, server))
+
+
 @pytest.mark.parametrize(
     ("policy", "who", "allowed"),
     [
@@ -29,6 +33,11 @@ def chat(user_id: int = 1, chat_id: int = 10, message_id: int = 1, platform: str
         (AccessPolicy(allow_chats=parse_ids("-100")), chat(chat_id=5), False),
         (AccessPolicy(allow_users=parse_ids("telegram:1")), chat(user_id=1, platform="discord"), False),
         (AccessPolicy(allow_users=parse_ids("1"), deny_chats=parse_ids("10")), chat(user_id=1, chat_id=10), False),
+        (AccessPolicy(deny_chats=parse_ids("discord:7")), in_thread(thread=8, channel=7, server=6), False),
+        (AccessPolicy(deny_chats=parse_ids("discord:6")), in_thread(thread=8, channel=7, server=6), False),
+        (AccessPolicy(allow_chats=parse_ids("discord:7")), in_thread(thread=8, channel=7, server=6), True),
+        (AccessPolicy(allow_chats=parse_ids("discord:6")), in_thread(thread=8, channel=7, server=6), True),
+        (AccessPolicy(allow_chats=parse_ids("discord:5")), in_thread(thread=8, channel=7, server=6), False),
     ],
 )
 def test_allow_and_deny_lists(policy, who, allowed):

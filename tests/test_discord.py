@@ -31,6 +31,7 @@ from bot.discord.interactions import InteractionStore, token_key
 from bot.discord.outbox import fit_file
 from bot.queue import RedisJobs
 from bot.settings import DiscordSettings
+from handlers.access import AccessPolicy, parse_ids
 from handlers.chat_settings import ChatSettings
 from handlers.options import MAX_IMAGES, MAX_NEGATIVE_CHARS, MAX_SEED, parse_imagine
 from handlers.ports import Button
@@ -369,11 +370,52 @@ async def test_threads_and_dms_are_answered_where_asked(fake, world, bot, redis_
     assert fake.original(in_dm).channel_id == int(dm["id"])
     thread_chat = chat_ref_of(bot, in_thread)
     assert (thread_chat.chat_id, thread_chat.thread_id) == (int(thread["id"]), int(thread["id"]))
+    assert thread_chat.parent_ids == (int(world["channel"]["id"]), int(world["guild"]["id"]))
     dm_chat = chat_ref_of(bot, in_dm)
     assert (dm_chat.chat_id, dm_chat.user_id, dm_chat.thread_id) == (int(dm["id"]), int(world["bob"]["id"]), None)
+    assert dm_chat.parent_ids == ()
     assert sorted(queued(redis_conn, GENERATE_QUEUE)) == sorted(
         [job_id_for(thread_chat, "imagine"), job_id_for(dm_chat, "imagine")]
     )
+
+
+async def imagine_answer(fake, bot, user, channel) -> str:
+    """``/imagine кот`` by ``user`` in ``channel``; the first answer the user sees."""
+    payload = fake.slash_command(user, channel, "imagine", {"prompt": "кот"})
+    dispatch(bot, payload)
+    return (await fake.wait_for(lambda: (m := fake.original(payload)) and not m.loading and m)).content
+
+
+@pytest.mark.parametrize("listed", ["channel", "guild"])
+async def test_a_denied_channel_or_server_stays_denied_in_its_threads(fake, world, bot, redis_conn, listed):
+    bot.molbert.access = AccessPolicy(deny_chats=parse_ids(f"discord:{world[listed]['id']}"))
+    thread = fake.thread(world["channel"], world["alice"])
+    for where in (world["channel"], thread):
+        assert await imagine_answer(fake, bot, world["alice"], where) == t("access_denied", "ru")
+    assert queued(redis_conn, GENERATE_QUEUE) == []
+
+
+@pytest.mark.parametrize("listed", ["channel", "guild"])
+async def test_an_allowed_channel_or_server_is_allowed_in_its_threads(fake, world, bot, redis_conn, listed):
+    bot.molbert.access = AccessPolicy(allow_chats=parse_ids(f"discord:{world[listed]['id']}"))
+    thread = fake.thread(world["channel"], world["alice"])
+    for where in (world["channel"], thread):
+        assert (await imagine_answer(fake, bot, world["alice"], where)).startswith("⏳")
+    assert len(queued(redis_conn, GENERATE_QUEUE)) == 2
+    assert await imagine_answer(fake, bot, world["alice"], fake.dm_channel(world["alice"])) == t("access_denied", "ru")
+
+
+async def test_a_channels_settings_and_labels_apply_in_its_threads(fake, world, bot, redis_conn):
+    bot.molbert.settings_store = RedisChatSettings(redis_conn)
+    channel = ChatRef(platform="discord", chat_id=int(world["channel"]["id"]), user_id=0)
+    await RedisChatSettings(redis_conn).save(channel, "style", "аниме")
+    await RedisJobs(redis_conn).set_chat_labels(channel, ["кошка", "собака"])
+    thread = fake.thread(world["channel"], world["alice"])
+    payload = fake.slash_command(world["alice"], thread, "imagine", {"prompt": "кот"})
+    dispatch(bot, payload)
+    await fake.wait_for(lambda: (m := fake.original(payload)) and m.content.startswith("⏳"))
+    assert GenerateJob.model_validate(job_payload(redis_conn, _job_id(payload))).style == "аниме"
+    assert await RedisJobs(redis_conn).chat_labels(chat_ref_of(bot, payload)) == ["кошка", "собака"]
 
 
 # --- classification: attachments ------------------------------------------------------------------------------
