@@ -8,44 +8,72 @@ import time
 import redis
 
 from handlers.errors import UserError
-from handlers.limits import LimitPolicy, active_key
+from handlers.limits import LimitPolicy, RequestRefused, active_key
 from handlers.protocol import ChatRef
 
-# KEYS: active set, user's minute window, user's day counter, chat's minute window, RQ queue list
-# ARGV: now, job id, concurrent, per-minute, per-day, chat per-minute, max queue, job lifetime, seconds to midnight
-# Returns {verdict, value, retry_after}: verdict "ok" or the name of the limit that refused.
+# KEYS: active set, user's minute window, user's day counter, chat's minute window, RQ queue list, request verdict
+# ARGV: now, job id, concurrent, per-minute, per-day, chat per-minute, max queue, job lifetime, seconds to midnight,
+#       "1" when the job is part of a request of several jobs (else "0")
+# Returns {verdict, value, retry_after}: verdict "ok", the name of the limit that refused, or "told" (a later job of
+# a request that was refused: the user heard why already).
 _ADMIT = """
-local now = tonumber(ARGV[1])
+local now, job, lifetime = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[8])
+local in_request = ARGV[10] == '1'
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - 60)
 redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now - 60)
 local function oldest(key) return tonumber(redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')[2]) end
-local concurrent, minute, day = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-local chat_minute, max_queue = tonumber(ARGV[6]), tonumber(ARGV[7])
-if concurrent > 0 and redis.call('ZCARD', KEYS[1]) >= concurrent then
-  return {'concurrent', concurrent, 0}
+local function hold_slot()
+  redis.call('ZADD', KEYS[1], now + lifetime, job)
+  redis.call('EXPIRE', KEYS[1], lifetime)
 end
-if minute > 0 and redis.call('ZCARD', KEYS[2]) >= minute then
-  return {'rate', minute, math.ceil(oldest(KEYS[2]) + 60 - now)}
+local function decide(verdict)
+  if in_request then redis.call('SET', KEYS[6], verdict, 'EX', lifetime) end
 end
-if day > 0 and tonumber(redis.call('GET', KEYS[3]) or '0') >= day then
-  return {'daily', day, tonumber(ARGV[9])}
+local function queue_full()
+  local waiting, max_queue = redis.call('LLEN', KEYS[5]), tonumber(ARGV[7])
+  if max_queue > 0 and waiting >= max_queue then return waiting end
 end
-if chat_minute > 0 and redis.call('ZCARD', KEYS[4]) >= chat_minute then
-  return {'chat', chat_minute, math.ceil(oldest(KEYS[4]) + 60 - now)}
+local function refused()
+  local concurrent, minute, day = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+  local chat_minute = tonumber(ARGV[6])
+  if concurrent > 0 and redis.call('ZCARD', KEYS[1]) >= concurrent then return {'concurrent', concurrent, 0} end
+  if minute > 0 and redis.call('ZCARD', KEYS[2]) >= minute then
+    return {'rate', minute, math.ceil(oldest(KEYS[2]) + 60 - now)}
+  end
+  if day > 0 and tonumber(redis.call('GET', KEYS[3]) or '0') >= day then return {'daily', day, tonumber(ARGV[9])} end
+  if chat_minute > 0 and redis.call('ZCARD', KEYS[4]) >= chat_minute then
+    return {'chat', chat_minute, math.ceil(oldest(KEYS[4]) + 60 - now)}
+  end
+  local waiting = queue_full()
+  if waiting then return {'queue', waiting, 0} end
 end
-local waiting = redis.call('LLEN', KEYS[5])
-if max_queue > 0 and waiting >= max_queue then
-  return {'queue', waiting, 0}
+
+local earlier = in_request and redis.call('GET', KEYS[6])
+if earlier == 'ok' then  -- a later job of an admitted request joins it: only the queue's bound still applies
+  local waiting = queue_full()
+  if waiting then
+    decide('queue')
+    return {'queue', waiting, 0}
+  end
+  hold_slot()
+  return {'ok', 0, 0}
+elseif earlier then
+  return {'told', 0, 0}
 end
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[8]), ARGV[2])
-redis.call('EXPIRE', KEYS[1], tonumber(ARGV[8]))
-redis.call('ZADD', KEYS[2], now, ARGV[2])
+local refusal = refused()
+if refusal then
+  decide(refusal[1])
+  return refusal
+end
+hold_slot()
+redis.call('ZADD', KEYS[2], now, job)
 redis.call('EXPIRE', KEYS[2], 60)
-redis.call('ZADD', KEYS[4], now, ARGV[2])
+redis.call('ZADD', KEYS[4], now, job)
 redis.call('EXPIRE', KEYS[4], 60)
 redis.call('INCR', KEYS[3])
 redis.call('EXPIRE', KEYS[3], tonumber(ARGV[9]))
+decide('ok')
 return {'ok', 0, 0}
 """
 
@@ -58,19 +86,25 @@ class RedisAdmission:
         self.policy = policy or LimitPolicy()
         self._script = connection.register_script(_ADMIT)
 
-    async def admit(self, chat: ChatRef, job_id: str, queue: str) -> None:
-        """Check every limit and reserve a slot in one step, or raise a ``UserError`` saying which limit."""
-        verdict, value, retry_after = await asyncio.to_thread(self._run, chat, job_id, queue)
+    async def admit(self, chat: ChatRef, job_id: str, queue: str, request_id: str | None = None) -> None:
+        """Check every limit and reserve a slot in one step, or raise a ``UserError`` saying which limit.
+
+        Jobs sharing a ``request_id`` (an album's photos) count as one request: the first is checked, and the
+        others join it (each holding a slot until its result) or are refused with :class:`RequestRefused`.
+        """
+        verdict, value, retry_after = await asyncio.to_thread(self._run, chat, job_id, queue, request_id)
         verdict = verdict.decode() if isinstance(verdict, bytes) else verdict
         if verdict == "ok":
             return
+        if verdict == "told":
+            raise RequestRefused(request_id)
         raise _refusal(verdict, int(value), int(retry_after))
 
     async def release(self, chat: ChatRef, job_id: str) -> None:
         """Free the slot of a job that was not queued."""
         await asyncio.to_thread(self.connection.zrem, active_key(chat.platform, chat.user_id), job_id)
 
-    def _run(self, chat: ChatRef, job_id: str, queue: str) -> list:
+    def _run(self, chat: ChatRef, job_id: str, queue: str, request_id: str | None) -> list:
         now = time.time()
         policy = self.policy
         user = f"{chat.platform}:{chat.user_id}"
@@ -80,6 +114,7 @@ class RedisAdmission:
             f"molbert:daily:{user}:{time.strftime('%Y-%m-%d', time.gmtime(now))}",
             f"molbert:chat-rate:{chat.platform}:{chat.chat_id}",
             f"rq:queue:{queue}",
+            f"molbert:request-admitted:{request_id or ''}",
         ]
         args = [
             now,
@@ -91,6 +126,7 @@ class RedisAdmission:
             policy.max_queue_length,
             policy.job_lifetime,
             _seconds_to_utc_midnight(now),
+            "1" if request_id else "0",
         ]
         return self._script(keys=keys, args=args)
 

@@ -16,7 +16,7 @@ from handlers import buttons, chat_settings, images, options, prompts, telemetry
 from handlers.access import AccessPolicy
 from handlers.chat_settings import ChatSettings, ChatSettingsStore, MemoryChatSettings, Menu
 from handlers.errors import QueueUnavailable, UserError
-from handlers.limits import Admission
+from handlers.limits import Admission, RequestRefused
 from handlers.ports import JobSubmitter, Outbox, Queued, QueuedJob, Upload
 from handlers.protocol import (
     CLASSIFY_QUEUE,
@@ -129,10 +129,13 @@ class Molbert:
         size: int | None,
         caption: str | None,
         outbox: Outbox,
+        request_id: str | None = None,
     ) -> str | None:
         """Queue a zero-shot classification of a photo; labels come from ``caption`` when it has any.
 
         ``download`` fetches the file and is called only after the size and the labels were accepted.
+        ``request_id`` names the user action when it sends several photos (an album): they count as one request
+        against the limits, and a refusal is said once.
         """
         chat = await self._localized(chat)
         try:
@@ -146,7 +149,7 @@ class Molbert:
         job_id = job_id_for(chat, "classify")
         job = ClassifyJob(chat=chat, image_key=input_key(job_id), labels=labels)
         submission = partial(self.jobs.submit_classify, job_id, job, photo)
-        return await self._submit(chat, job_id, submission, outbox, CLASSIFY_QUEUE)
+        return await self._submit(chat, job_id, submission, outbox, CLASSIFY_QUEUE, request_id)
 
     async def album(self, chat: ChatRef, uploads: list[Upload], caption: str | None, outbox: Outbox) -> list[str]:
         """Several photos sent together (a Telegram album); ``chat.message_id`` is the first one's message.
@@ -158,10 +161,10 @@ class Molbert:
         if caption and caption.strip() and len(uploads) >= 2 and not prompts.is_label_list(caption):
             job_id = await self.rank(chat, uploads, caption, outbox)
             return [job_id] if job_id else []
-        queued = []
+        queued, request_id = [], job_id_for(chat, "album")
         for upload in uploads:
             photo_chat = chat.model_copy(update={"message_id": upload.message_id})
-            job_id = await self.classify(photo_chat, upload.download, upload.size, caption, outbox)
+            job_id = await self.classify(photo_chat, upload.download, upload.size, caption, outbox, request_id)
             queued += [job_id] if job_id else []
         return queued
 
@@ -405,12 +408,20 @@ class Molbert:
         await outbox.send_text(chat, t(key, chat.lang, **values))
 
     async def _submit(
-        self, chat: ChatRef, job_id: str, submit: Callable[[], Awaitable[Queued | None]], outbox: Outbox, queue: str
+        self,
+        chat: ChatRef,
+        job_id: str,
+        submit: Callable[[], Awaitable[Queued | None]],
+        outbox: Outbox,
+        queue: str,
+        request_id: str | None = None,
     ) -> str | None:
         """Check the limits, queue the job, and tell the user their place (or why it was not queued)."""
         try:
             if self.admission is not None:
-                await self.admission.admit(chat, job_id, queue)
+                await self.admission.admit(chat, job_id, queue, request_id)
+        except RequestRefused:
+            return None  # the request's first job was refused, and the user told why
         except UserError as err:
             await outbox.send_text(chat, t(err.key, chat.lang, **err.values))
             return None

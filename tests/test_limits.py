@@ -6,9 +6,11 @@ import pytest
 
 from bot.limits import RedisAdmission
 from handlers.errors import UserError
-from handlers.limits import LimitPolicy, active_key
+from handlers.limits import LimitPolicy, RequestRefused, active_key
+from handlers.ports import Upload
 from handlers.protocol import GENERATE_QUEUE, ChatRef, ResultEvent
 from handlers.texts import t
+from tests import images
 from workers.publish import publish
 
 OFF = {"per_user_per_minute": 0, "per_user_per_day": 0, "per_chat_per_minute": 0, "max_queue_length": 0}
@@ -98,6 +100,31 @@ async def test_a_refused_job_reserves_nothing(redis_conn):
     assert redis_conn.zcard("molbert:rate:telegram:1") == 1
 
 
+async def test_the_jobs_of_one_request_count_once(redis_conn):
+    """An album's photos: one request against the limits; each photo still holds a slot until its result."""
+    limits = admission(redis_conn, concurrent_per_user=2, per_user_per_minute=6)
+    await limits.admit(chat(), "earlier", GENERATE_QUEUE)
+    for photo in ("p1", "p2", "p3", "p4"):
+        await limits.admit(chat(), photo, GENERATE_QUEUE, request_id="album-1")
+    assert redis_conn.zcard(active_key("telegram", 1)) == 5
+    assert redis_conn.zcard("molbert:rate:telegram:1") == 2
+    assert (await refusal(limits, chat(), "next")).key == "limit_concurrent"
+    for job_id in ("earlier", "p1", "p2", "p3"):
+        publish(redis_conn, ResultEvent(job_id=job_id, kind="classify", chat=chat(), ok=True))
+    await limits.admit(chat(), "next", GENERATE_QUEUE)
+
+
+async def test_a_refused_request_is_refused_once(redis_conn):
+    limits = admission(redis_conn, concurrent_per_user=1)
+    await limits.admit(chat(), "earlier", GENERATE_QUEUE)
+    with pytest.raises(UserError) as first:
+        await limits.admit(chat(), "p1", GENERATE_QUEUE, request_id="album-1")
+    assert first.value.key == "limit_concurrent"
+    with pytest.raises(RequestRefused):  # the user was told already
+        await limits.admit(chat(), "p2", GENERATE_QUEUE, request_id="album-1")
+    assert redis_conn.zrange(active_key("telegram", 1), 0, -1) == [b"earlier"]
+
+
 # --- through the use cases, with a real worker ----------------------------------------------------------
 
 
@@ -112,6 +139,31 @@ async def test_over_the_limit_is_answered_and_nothing_is_queued(redis_conn):
     assert await molbert.imagine(first.model_copy(update={"message_id": 2}), "пёс", outbox) is None
     assert len(jobs.jobs) == 1
     assert outbox.texts[-1] == t("limit_concurrent", "ru", count=1)
+
+
+def album(count: int) -> list[Upload]:
+    async def download() -> bytes:
+        return images.png(32, 32)
+
+    return [Upload(download=download, size=100, message_id=10 + n) for n in range(count)]
+
+
+async def test_an_album_is_one_request_under_the_default_limits(redis_conn):
+    """Ten photos with no caption are all classified: the album counts once, not ten times (which the default
+    two-at-a-time and six-a-minute limits would refuse), and a refused album is refused in one message."""
+    from handlers.service import Molbert
+    from tests.memory import MemoryJobs, MemoryOutbox
+
+    jobs, outbox = MemoryJobs(), MemoryOutbox()
+    molbert = Molbert(jobs, admission=RedisAdmission(redis_conn))
+    alice = ChatRef(platform="telegram", chat_id=5, user_id=5, message_id=10)
+    assert len(await molbert.album(alice, album(10), None, outbox)) == 10
+    assert t("limit_concurrent", "ru", count=2) not in outbox.texts
+    assert await molbert.imagine(alice.model_copy(update={"message_id": 1}), "кот", outbox) is None
+    assert outbox.texts[-1] == t("limit_concurrent", "ru", count=2)
+    sent_before = len(outbox.sent)
+    assert await molbert.album(alice.model_copy(update={"message_id": 30}), album(3), None, outbox) == []
+    assert [m.text for m in outbox.sent[sent_before:]] == [t("limit_concurrent", "ru", count=2)]
 
 
 async def test_one_users_burst_does_not_hold_up_another_user(redis_conn, tiny_models):

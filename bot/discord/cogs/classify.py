@@ -13,7 +13,7 @@ from bot.discord.chat import chat_ref
 from bot.discord.responses import answer
 from bot.discord.translator import text
 from handlers.images import TELEGRAM_DOWNLOAD_LIMIT
-from handlers.protocol import ChatRef
+from handlers.protocol import ChatRef, job_id_for
 from handlers.texts import t
 
 if TYPE_CHECKING:
@@ -58,13 +58,17 @@ class Classify(commands.Cog):
                 chat = chat_ref(interaction)
                 await self.bot.outbox.send_text(chat, t("discord_no_images", chat.lang))
                 return
+            request_id = job_id_for(chat_ref(interaction), "message")  # the pictures count as one request
             for part, attachment in enumerate(pictures):
-                await self.classify_attachment(chat_ref(interaction, part=part), attachment, None)
+                await self.classify_attachment(chat_ref(interaction, part=part), attachment, None, request_id)
 
         await answer(self.bot, interaction, work)
 
-    async def classify_attachment(self, chat: ChatRef, attachment: discord.Attachment, labels: str | None) -> None:
-        """Check what Discord tells about the file, then let the handlers download, check and queue it."""
+    async def classify_attachment(
+        self, chat: ChatRef, attachment: discord.Attachment, labels: str | None, request_id: str | None = None
+    ) -> None:
+        """Check what Discord tells about the file, then let the handlers download, check and queue it
+        (``request_id``: one of several pictures of one message, see ``Molbert.classify``)."""
         molbert, outbox = self.bot.molbert, self.bot.outbox
         if attachment.content_type and not attachment.content_type.startswith("image/"):
             await molbert.refuse(chat, outbox, "document_not_image", mime=attachment.content_type)
@@ -73,7 +77,7 @@ class Classify(commands.Cog):
             size_mb, limit_mb = round(attachment.size / 2**20, 1), DOWNLOAD_LIMIT // 2**20
             await molbert.refuse(chat, outbox, "discord_file_too_big", size_mb=size_mb, limit_mb=limit_mb)
             return
-        await molbert.classify(chat, attachment.read, attachment.size, labels, outbox)
+        await molbert.classify(chat, attachment.read, attachment.size, labels, outbox, request_id)
 
 
 def is_image(attachment: discord.Attachment) -> bool:
