@@ -10,7 +10,6 @@ import asyncio
 import getpass
 import itertools
 import logging
-import shlex
 import sys
 import threading
 import time
@@ -93,14 +92,15 @@ class ConsoleSession:
 
     async def handle_line(self, line: str) -> None:
         """Run one typed line: a command, or a path to an image with optional labels."""
-        command, _, rest = line.strip().partition(" ")
+        typed, _, rest = line.strip().partition(" ")
+        command = typed.casefold() if typed.startswith("/") else typed
         chat = self.chat()
         if not command:
             return
         if command == "/start":
             await self.molbert.start(chat, self.outbox, name=self.user)
         elif command == "/help":
-            await self.molbert.help(chat, self.outbox)
+            await self.molbert.help(chat, self.outbox, "console_help")
         elif command in ("/imagine", "/draw", "/нарисуй"):
             self._track(await self.molbert.imagine(chat, rest, self.outbox))
         elif command == "/classify" or Path(command).is_file():
@@ -120,27 +120,42 @@ class ConsoleSession:
 
     async def _press(self, chat: ChatRef, label: str) -> None:
         """``/press U2``: a button under the last picture, by its label."""
-        action = self.outbox.buttons.get(label.strip().casefold(), "")
+        action = self.outbox.buttons.get(label.strip().casefold())
+        if action is None:
+            buttons = " ".join(button.upper() for button in self.outbox.buttons) or "—"
+            await self.molbert.refuse(chat, self.outbox, "console_no_button", label=label.strip(), buttons=buttons)
+            return
         notice = await self.molbert.press(chat, action, str(time.time_ns()), self.outbox)
         print(f"  ({notice})", flush=True)
 
     async def _classify(self, chat: ChatRef, arguments: str) -> None:
         """``<path> [labels]`` — the path may be quoted if it has spaces."""
-        words = shlex.split(arguments) if arguments else []
-        if not words or not Path(words[0]).is_file():
-            await self.molbert.refuse(chat, self.outbox, "image_unreadable")
+        typed, caption = split_path(arguments)
+        path = Path(typed).expanduser()
+        if not path.is_file():
+            await self.molbert.refuse(chat, self.outbox, "console_no_file", path=typed or "—")
             return
-        path = Path(words[0])
 
         async def read() -> bytes:
             return path.read_bytes()
 
-        caption = " ".join(words[1:]) or None
-        self._track(await self.molbert.classify(chat, read, path.stat().st_size, caption, self.outbox))
+        self._track(await self.molbert.classify(chat, read, path.stat().st_size, caption or None, self.outbox))
 
     def _track(self, job_id: str | None) -> None:
         if job_id is not None:
             self.job_ids.append(job_id)
+
+
+def split_path(arguments: str) -> tuple[str, str]:
+    """``photo.jpg кошка, собака`` → the path and the rest; a path with spaces is quoted (``"my photo.jpg" …``).
+
+    Only a leading quote is special: the labels are free text (``д'Артаньян``, ``"кот"``).
+    """
+    text = arguments.strip()
+    if text[:1] in ("'", '"') and (end := text.find(text[0], 1)) > 0:
+        return text[1:end], text[end + 1 :].strip()
+    path, _, rest = text.partition(" ")
+    return path, rest.strip()
 
 
 async def run_console(molbert: Molbert, results: aioredis.Redis, data_dir: Path) -> None:

@@ -90,10 +90,11 @@ class Molbert:
         chat = await self._localized(chat)
         await outbox.send_text(chat, t("start", chat.lang, name=name))
 
-    async def help(self, chat: ChatRef, outbox: Outbox) -> None:
-        """Explain the commands with examples (``/help``)."""
+    async def help(self, chat: ChatRef, outbox: Outbox, text_key: str = "help") -> None:
+        """Explain the commands with examples (``/help``); ``text_key`` is the frontend's own help text, if any
+        (in the chat's language, like every answer)."""
         chat = await self._localized(chat)
-        await outbox.send_text(chat, t("help", chat.lang))
+        await outbox.send_text(chat, t(text_key, chat.lang))
 
     @telemetry.receives
     async def imagine(

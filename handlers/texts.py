@@ -181,6 +181,19 @@ RU: dict[str, str] = {
         "/queue — ваши задачи в очереди, /cancel — отменить их (или ✖ под сообщением об очереди).\n\n"
         "Задачи выполняются по очереди; я сразу скажу место в очереди и пришлю результат сюда же."
     ),
+    "console_help": (
+        "Мольберт в терминале — тот же бот, что в Telegram, картинки сохраняются в файлы.\n\n"
+        "/imagine <описание> [--параметры] — нарисую картинку, например: /imagine кот в космосе --n 4\n"
+        "  параметры: --ar 16:9, --n 4, --style аниме, --no люди, --seed 42, --steps 30, --best 8\n"
+        "/press U1 — кнопка под последней картинкой (U — картинка целиком, V — вариации, 🔄 — заново)\n"
+        "/classify <файл> [кошка, собака] — что на картинке (или какой из ваших вариантов); "
+        "можно просто написать путь к файлу. Путь с пробелами — в кавычках\n"
+        "/labels [кошка, собака | -] — метки для картинок по умолчанию\n"
+        "/queue — ваши задачи, /cancel — отменить их\n"
+        "Выход — Ctrl-D (дождусь результатов) или Ctrl-C."
+    ),
+    "console_no_file": "Файла «{path}» нет. Напишите путь к картинке, например: /classify photo.jpg кошка, собака",
+    "console_no_button": "Кнопки «{label}» нет. Сейчас есть: {buttons}",
     "discord_cmd_classify": "Распознать, что на картинке",
     "discord_opt_prompt": "Что нарисовать, например: кот в космосе",
     "discord_opt_aspect": "Пропорции: ширина к высоте",
@@ -370,6 +383,19 @@ EN: dict[str, str] = {
         "/queue — your jobs in the queue, /cancel — cancel them (or ✖ under the queue message).\n\n"
         "Jobs run in turn; I tell you your place in the queue right away and post the result right here."
     ),
+    "console_help": (
+        "Molbert in a terminal: the same bot as in Telegram, with pictures saved as files.\n\n"
+        "/imagine <description> [--options] — a picture, e.g.: /imagine a cat in space --n 4\n"
+        "  options: --ar 16:9, --n 4, --style anime, --no people, --seed 42, --steps 30, --best 8\n"
+        "/press U1 — a button under the last picture (U — the picture alone, V — variations, 🔄 — again)\n"
+        "/classify <file> [cat, dog] — what is in a picture (or which of your labels); "
+        "a path alone works too. Quote a path with spaces\n"
+        "/labels [cat, dog | -] — the default labels for pictures\n"
+        "/queue — your jobs, /cancel — cancel them\n"
+        "Quit with Ctrl-D (waits for the results) or Ctrl-C."
+    ),
+    "console_no_file": "There is no file «{path}». Give the path to a picture, e.g.: /classify photo.jpg cat, dog",
+    "console_no_button": "There is no button «{label}». There are: {buttons}",
     "discord_cmd_classify": "Recognise what is in a picture",
     "discord_opt_prompt": "What to paint, e.g.: a cat in space",
     "discord_opt_aspect": "Aspect ratio: width to height",

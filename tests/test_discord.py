@@ -357,6 +357,20 @@ async def test_help_is_shown_only_to_the_asker(fake, world, bot):
     assert answer.content == t("discord_help", "ru")
 
 
+async def test_help_and_the_menus_refusal_follow_the_channels_language(fake, world, bot, redis_conn):
+    bot.molbert.settings_store = RedisChatSettings(redis_conn)
+    await RedisChatSettings(redis_conn).save(channel_settings_ref(world), "lang", "en")
+    asked = fake.slash_command(world["alice"], world["channel"], "help", locale="ru")
+    dispatch(bot, asked)
+    helped = await fake.wait_for(lambda: (m := fake.original(asked)) and not m.loading and m)
+    assert helped.content == t("discord_help", "en")
+    no_pictures = fake.user_message(world["channel"], world["bob"], "просто текст")
+    menu = fake.message_command(world["alice"], world["channel"], "Распознать", no_pictures)
+    dispatch(bot, menu)
+    refused = await fake.wait_for(lambda: (m := fake.original(menu)) and not m.loading and m)
+    assert refused.content == t("discord_no_images", "en")
+
+
 async def test_threads_and_dms_are_answered_where_asked(fake, world, bot, redis_conn):
     thread = fake.thread(world["channel"], world["alice"])
     in_thread = fake.slash_command(world["alice"], thread, "imagine", {"prompt": "ветка сирени"})

@@ -11,7 +11,6 @@ from discord.ext import commands
 from bot.discord.chat import chat_ref
 from bot.discord.responses import answer
 from bot.discord.translator import text
-from handlers.texts import t
 
 if TYPE_CHECKING:
     from bot.discord.app import MolbertBot
@@ -28,8 +27,7 @@ class Basics(commands.Cog):
         """Explain the commands (an ephemeral answer: no clutter in the channel)."""
 
         async def work() -> None:
-            chat = chat_ref(interaction)
-            await self.bot.outbox.send_text(chat, t("discord_help", chat.lang))
+            await self.bot.molbert.help(chat_ref(interaction), self.bot.outbox, "discord_help")
 
         await answer(self.bot, interaction, work, ephemeral=True)
 

@@ -14,7 +14,6 @@ from bot.discord.responses import answer
 from bot.discord.translator import text
 from handlers.images import TELEGRAM_DOWNLOAD_LIMIT
 from handlers.protocol import ChatRef, job_id_for
-from handlers.texts import t
 
 if TYPE_CHECKING:
     from bot.discord.app import MolbertBot
@@ -55,8 +54,7 @@ class Classify(commands.Cog):
 
         async def work() -> None:
             if not pictures:
-                chat = chat_ref(interaction)
-                await self.bot.outbox.send_text(chat, t("discord_no_images", chat.lang))
+                await self.bot.molbert.refuse(chat_ref(interaction), self.bot.outbox, "discord_no_images")
                 return
             request_id = job_id_for(chat_ref(interaction), "message")  # the pictures count as one request
             for part, attachment in enumerate(pictures):
