@@ -31,6 +31,8 @@ RESULT_WAIT_SECONDS = 600
 class ConsoleOutbox:
     """Prints messages to stdout and saves images under ``image_dir``."""
 
+    photos_lossless = True  # saved as the PNG it is
+
     def __init__(self, image_dir: Path) -> None:
         self.image_dir = image_dir
         self._ids = itertools.count(1)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from handlers.buttons import result_keyboard
 from handlers.options import command_line
-from handlers.ports import MessageId, Outbox
+from handlers.ports import CAPTION_MAX_CHARS, MessageId, Outbox
 from handlers.protocol import ResultEvent, ScoredLabel
 from handlers.texts import t
 
 TOP_LABELS = 5
+MIN_TITLE_CHARS = 80  # of a long prompt, at least this much stays in a picture's caption
 BAR_WIDTH = 10
 UNCERTAIN_BELOW = 0.3
 
@@ -65,21 +66,40 @@ def render_ranking(event: ResultEvent) -> str:
 
 
 def render_caption(event: ResultEvent) -> str:
-    """The caption of a generated picture: the prompt and the ``/imagine`` line that reproduces it."""
+    """The caption of a generated picture: the prompt and the ``/imagine`` line that reproduces it.
+
+    It fits ``CAPTION_MAX_CHARS``: a long prompt is shortened in the title first; if the ``/imagine`` line alone is
+    still too long, the line keeps its options and seed but not the prompt (the title shows how it begins).
+    """
     job = event.generation
-    caption = t(
-        "image_caption",
-        event.chat.lang,
-        prompt=job.prompt,
-        seed=job.seed,
-        model=event.model,
-        seconds=f"{event.seconds or 0:.1f}",
-        command=command_line(job),
-    )
-    if event.hidden:
-        hidden = t("images_hidden", event.chat.lang, count=len(event.hidden), total=len(event.image_keys))
-        caption = f"{hidden}\n{caption}"
-    return caption
+
+    def caption(prompt: str, command: str) -> str:
+        text = t(
+            "image_caption",
+            event.chat.lang,
+            prompt=prompt,
+            seed=job.seed,
+            model=event.model,
+            seconds=f"{event.seconds or 0:.1f}",
+            command=command,
+        )
+        if event.hidden:
+            hidden = t("images_hidden", event.chat.lang, count=len(event.hidden), total=len(event.image_keys))
+            text = f"{hidden}\n{text}"
+        return text
+
+    command = command_line(job)
+    if len(full := caption(job.prompt, command)) <= CAPTION_MAX_CHARS:
+        return full
+    if len(caption("", command)) > CAPTION_MAX_CHARS - MIN_TITLE_CHARS:
+        command = command_line(job.model_copy(update={"prompt": "…"}))
+    room = max(MIN_TITLE_CHARS, CAPTION_MAX_CHARS - len(caption("", command)))
+    return caption(shortened(job.prompt, room), command)
+
+
+def shortened(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters with "…" where it was cut (not at a word: a prompt may have no spaces)."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def render_progress(event: ResultEvent) -> str:

@@ -14,6 +14,7 @@ from handlers.protocol import ChatRef, ClassifyJob, GenerateJob, RankJob
 
 MessageId = int | str
 ACTION_MAX_BYTES = 64  # Telegram's callback_data limit; Discord's custom_id allows 100
+CAPTION_MAX_CHARS = 1024  # the shortest caption every platform takes (Telegram's; Discord takes 2000)
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,10 @@ class Upload:
 
 class Outbox(Protocol):
     """Sending into a chat. Every send answers the chat's triggering message (``chat.message_id``)."""
+
+    photos_lossless: bool
+    """Whether ``send_photo`` shows the image exactly as sent (Discord, the terminal); Telegram recompresses
+    photos, so a full-size image also goes out as a file there."""
 
     async def send_text(self, chat: ChatRef, text: str, buttons: Keyboard | None = None) -> MessageId:
         """Send a text reply with optional buttons and return its message id."""

@@ -12,12 +12,12 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
 
-from handlers import buttons, chat_settings, images, options, prompts, telemetry
+from handlers import buttons, chat_settings, delivery, images, options, prompts, telemetry
 from handlers.access import AccessPolicy
 from handlers.chat_settings import ChatSettings, ChatSettingsStore, MemoryChatSettings, Menu
 from handlers.errors import QueueUnavailable, UserError
 from handlers.limits import Admission, RequestRefused
-from handlers.ports import JobSubmitter, Outbox, Queued, QueuedJob, Upload
+from handlers.ports import CAPTION_MAX_CHARS, JobSubmitter, Outbox, Queued, QueuedJob, Upload
 from handlers.protocol import (
     CLASSIFY_QUEUE,
     MAX_RANKED_PHOTOS,
@@ -274,9 +274,11 @@ class Molbert:
     async def _send_full_size(
         self, chat: ChatRef, original: GenerateJob, index: int, image: bytes, outbox: Outbox
     ) -> str:
-        caption = t("upscale_caption", chat.lang, number=index + 1, prompt=original.prompt)
+        prompt = delivery.shortened(original.prompt, CAPTION_MAX_CHARS // 2)
+        caption = t("upscale_caption", chat.lang, number=index + 1, prompt=prompt)
         await outbox.send_photo(chat, image, caption)
-        await outbox.send_document(chat, image, f"molbert-{original.seed}-{index + 1}.png", caption)
+        if not outbox.photos_lossless:
+            await outbox.send_document(chat, image, f"molbert-{original.seed}-{index + 1}.png", caption)
         return t("button_sending", chat.lang)
 
     async def queue(self, chat: ChatRef, outbox: Outbox) -> None:

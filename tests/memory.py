@@ -32,6 +32,8 @@ class SentMessage:
 class MemoryOutbox:
     """Records everything the handlers send."""
 
+    photos_lossless = False  # like Telegram: full-size images also go out as files
+
     def __init__(self) -> None:
         self.sent: list[SentMessage] = []
         self._ids = itertools.count(1000)

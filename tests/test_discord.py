@@ -738,6 +738,8 @@ async def test_buttons_work_after_a_restart_and_answer_only_the_presser(
     assert (chat.message_id, action, event_id) == (picture.id, custom_id, press["id"])
     assert answer.ephemeral and answer.content == notice
     assert fake.calls_to("POST", rf"/interactions/{press['id']}/[^/]+/callback")[0].json["data"]["flags"] == EPHEMERAL
+    uploads = [m for m in fake.messages(world["channel"]["id"]) if m.files and m.id != picture.id]
+    assert len(uploads) == 1, "U1 posts the full-size PNG once (a Discord attachment is not recompressed)"
 
     public = lambda: [m for m in fake.messages(world["channel"]["id"]) if not m.ephemeral]  # noqa: E731
     before = len(public())

@@ -10,6 +10,8 @@ from PIL import Image
 from handlers import images as image_checks
 from handlers.delivery import deliver_result, render_caption, render_labels, render_progress
 from handlers.errors import QueueUnavailable, UserError
+from handlers.options import command_line
+from handlers.ports import CAPTION_MAX_CHARS
 from handlers.prompts import MAX_PROMPT_CHARS, clean_text, parse_labels, parse_prompt
 from handlers.protocol import ChatRef, GenerateJob, ResultEvent, ScoredLabel, image_key, job_id_for
 from handlers.safety import PromptBlocklist
@@ -409,6 +411,24 @@ def test_hidden_images_are_announced_in_the_caption():
     job = GenerateJob(chat=chat(), prompt="кот", seed=1, num_images=4)
     caption = render_caption(event(kind="imagine", generation=job, model="m", image_keys=["a"] * 4, hidden=[1, 3]))
     assert caption.startswith(t("images_hidden", "ru", count=2, total=4))
+
+
+def test_a_long_prompt_is_shortened_in_the_caption_and_the_command_line_kept():
+    prompt = "очень подробное описание старого маяка " * 14  # ≈ 550 characters: title + command would not fit
+    job = GenerateJob(chat=chat(), prompt=prompt.strip(), seed=777, aspect=(16, 9), num_images=2)
+    caption = render_caption(event(kind="imagine", generation=job, model="m", seconds=2.0, image_keys=["a", "b"]))
+    assert len(caption) <= CAPTION_MAX_CHARS
+    title, details = caption.split("\n\n")
+    assert title.endswith("…") and len(title) < len(job.prompt)
+    assert details.splitlines() == ["seed 777 · m · 2.0 с", command_line(job)], "the line reproduces the picture"
+
+
+def test_the_longest_prompt_keeps_its_seed_and_options_in_the_caption():
+    job = GenerateJob(chat=chat(), prompt="б" * MAX_PROMPT_CHARS, seed=5, aspect=(3, 2), negative="люди", style="аниме")
+    caption = render_caption(event(kind="imagine", generation=job, model="m", seconds=1.0, image_keys=["a"]))
+    assert len(caption) <= CAPTION_MAX_CHARS
+    assert caption.startswith("🎨 ббб") and "seed 5 · m · 1.0 с" in caption
+    assert caption.endswith("/imagine … --ar 3:2 --style аниме --no люди --seed 5")
 
 
 async def test_the_queued_message_estimates_the_wait_from_recent_jobs(molbert, jobs, outbox):

@@ -53,6 +53,8 @@ class Upload:
 class DiscordOutbox:
     """Replies in the interaction while its token lives, in the channel (or DMs) afterwards."""
 
+    photos_lossless = True  # an attachment is the PNG as uploaded
+
     def __init__(self, bot: discord.Client, interactions: InteractionStore) -> None:
         self.bot = bot
         self.interactions = interactions

@@ -20,6 +20,8 @@ TEXT_LIMIT = 4096
 class TelegramOutbox:
     """Replies to the user's message (or just posts, if it was deleted) in the right forum topic."""
 
+    photos_lossless = False  # Telegram recompresses photos to JPEG
+
     def __init__(self, bot: Bot) -> None:
         self.bot = bot
 
