@@ -308,6 +308,13 @@ async def test_a_reply_to_the_bot_is_a_new_prompt(telegram, bot_process, alice):
     assert photo.caption.startswith("🎨 кот в шляпе")
 
 
+@pytest.mark.parametrize("text", ["/imagine кот в шляпе @molbert_test_bot", "@molbert_test_bot /imagine кот в шляпе"])
+async def test_a_mention_of_the_bot_is_not_part_of_the_prompt(telegram, bot_process, alice, text):
+    asked = telegram.send_text(GROUP, alice, text, chat_type="supergroup")
+    photo = await telegram.wait_for_photo(GROUP, after=asked["message_id"], timeout=RESULT_TIMEOUT)
+    assert photo.caption.startswith("🎨 кот в шляпе\n")
+
+
 async def test_answers_stay_in_the_forum_topic(telegram, bot_process, alice):
     forum = -1009876543210
     asked = telegram.send_text(

@@ -8,7 +8,7 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import Chat, Message, User
 
-from bot.telegram.chat import chat_ref
+from bot.telegram.chat import chat_ref, without_mention
 from bot.telegram.outbox import TelegramOutbox
 from handlers.service import Molbert
 
@@ -49,7 +49,8 @@ async def stats(message: Message, molbert: Molbert, outbox: TelegramOutbox) -> N
 @router.message(Command("labels", "метки", ignore_case=True))
 async def labels(message: Message, command: CommandObject, bot: Bot, molbert: Molbert, outbox: TelegramOutbox) -> None:
     """Show or (chat admins) set this chat's label set for photos."""
-    await molbert.labels(chat_ref(message), command.args, await is_chat_admin(bot, message), outbox)
+    chosen = without_mention(command.args, await bot.me())
+    await molbert.labels(chat_ref(message), chosen, await is_chat_admin(bot, message), outbox)
 
 
 async def is_chat_admin(bot: Bot, message: Message) -> bool:

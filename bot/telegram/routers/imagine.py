@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from aiogram import Bot, F, Router
 from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.filters import Command, CommandObject
@@ -13,11 +15,15 @@ from handlers.service import Molbert
 
 router = Router(name=__name__)
 
+COMMANDS = ("imagine", "draw", "нарисуй")
+# "@bot /imagine кот": after the mention is taken out, the command still leads the text
+_LEADING_COMMAND = re.compile(rf"^/(?:{'|'.join(COMMANDS)})(?:@\w+)?(?:\s+|$)", re.IGNORECASE)
 
-@router.message(Command("imagine", "draw", "нарисуй", ignore_case=True))
-async def imagine(message: Message, command: CommandObject, molbert: Molbert, outbox: TelegramOutbox) -> None:
-    """Queue a picture for the text after the command."""
-    await molbert.imagine(chat_ref(message), command.args, outbox)
+
+@router.message(Command(*COMMANDS, ignore_case=True))
+async def imagine(message: Message, command: CommandObject, bot: Bot, molbert: Molbert, outbox: TelegramOutbox) -> None:
+    """Queue a picture for the text after the command (a mention of the bot in it is an address, not a word)."""
+    await molbert.imagine(chat_ref(message), without_mention(command.args, await bot.me()), outbox)
 
 
 @router.message(F.text, ~F.text.startswith("/"))
@@ -28,4 +34,5 @@ async def addressed_text(message: Message, bot: Bot, molbert: Molbert, outbox: T
     to_bot = replied is not None and replied.from_user is not None and replied.from_user.id == me.id
     if not (to_bot or (not is_private(message) and mentions(message.text, me))):
         raise SkipHandler  # plain text: the fallback router explains how to ask (in private chats)
-    await molbert.imagine(chat_ref(message), without_mention(message.text, me), outbox)
+    prompt = without_mention(message.text, me)
+    await molbert.imagine(chat_ref(message), _LEADING_COMMAND.sub("", prompt or ""), outbox)

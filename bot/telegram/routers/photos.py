@@ -30,7 +30,8 @@ async def classify_command(
     if image is None:
         await molbert.refuse(chat_ref(message), outbox, "classify_reply_to_photo")
         return
-    await molbert.classify(chat_ref(message), _downloader(bot, image.file_id), image.file_size, command.args, outbox)
+    labels = without_mention(command.args, await bot.me())
+    await molbert.classify(chat_ref(message), _downloader(bot, image.file_id), image.file_size, labels, outbox)
 
 
 @router.message(F.photo)
