@@ -12,6 +12,14 @@ MAX_LABELS = 50
 MAX_LABEL_CHARS = 80
 
 _LABEL_SEPARATORS = re.compile(r"[,;\n]+")
+# "что это?", "What is this bird?": a question about the photo, answered with the default labels
+_OPEN_QUESTION = re.compile(
+    r"^(что|кто|какой|какая|какое|какие|чей|чья|чьё|чьи|где|what|what's|whats|who|who's|which)\b.*\?$", re.IGNORECASE
+)
+# "это жираф?", "is it a cat?": a yes/no question about one label
+_ASKED = re.compile(
+    r"^(?:(?:это|тут|здесь|на фото|is it|is this|is that|is there)\s+)?(?:(?:a|an|the)\s+)?(.+?)\s*\?+$", re.IGNORECASE
+)
 _SPACES = re.compile(r"\s+")
 
 
@@ -38,15 +46,27 @@ def is_label_list(caption: str | None) -> bool:
     return bool(_LABEL_SEPARATORS.search((caption or "").strip()))
 
 
+def is_open_question(caption: str | None) -> bool:
+    """Whether a caption asks what is in the photo (``что это?``) rather than naming labels or a query."""
+    return bool(_OPEN_QUESTION.match(clean_text(caption or "")))
+
+
 def parse_labels(caption: str | None) -> list[str] | None:
     """Split a caption like ``кошка, собака; медведь`` into labels (deduplicated, order kept).
 
-    Returns ``None`` when the caption holds no label, so the default label set applies.
+    Returns ``None`` when the caption holds no label, so the default label set applies: no caption, an open
+    question (``Что это за птица?``), or one phrase too long to be a label (a forwarded post's caption). A yes/no
+    question (``это жираф?``) is its one label (``жираф``).
     """
+    text = clean_text(caption or "")
+    if is_open_question(text) or (not is_label_list(caption) and len(text) > MAX_LABEL_CHARS):
+        return None
+    if not is_label_list(caption) and (asked := _ASKED.match(text)):
+        return [asked.group(1)]
     labels: list[str] = []
     seen: set[str] = set()
     for part in _LABEL_SEPARATORS.split(caption or ""):
-        label = clean_text(part)
+        label = clean_text(part).rstrip("?").rstrip()
         if not label or label.casefold() in seen:
             continue
         if len(label) > MAX_LABEL_CHARS:

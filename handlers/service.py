@@ -155,11 +155,12 @@ class Molbert:
     async def album(self, chat: ChatRef, uploads: list[Upload], caption: str | None, outbox: Outbox) -> list[str]:
         """Several photos sent together (a Telegram album); ``chat.message_id`` is the first one's message.
 
-        A caption that is one phrase (``самый смешной мем``) ranks the photos by it. Without a caption, or with a
-        label list (``кошка, собака``), each photo is classified on its own, answered as a reply to it, exactly
-        as if it had been sent alone. Returns the ids of the jobs queued.
+        A caption that is one phrase (``самый смешной мем``) ranks the photos by it. Without a caption, with a
+        label list (``кошка, собака``) or a question (``что это?``), each photo is classified on its own, answered
+        as a reply to it, exactly as if it had been sent alone. Returns the ids of the jobs queued.
         """
-        if caption and caption.strip() and len(uploads) >= 2 and not prompts.is_label_list(caption):
+        ranked = not (prompts.is_label_list(caption) or prompts.is_open_question(caption))
+        if caption and caption.strip() and len(uploads) >= 2 and ranked:
             job_id = await self.rank(chat, uploads, caption, outbox)
             return [job_id] if job_id else []
         queued, request_id = [], job_id_for(chat, "album")

@@ -67,6 +67,27 @@ def test_caption_without_labels_means_default_set():
     assert parse_labels(" , ;\n") is None
 
 
+@pytest.mark.parametrize(
+    "caption", ["что это?", "Что это за птица?", "What is this?", "кто на фото?", "Когда наконец-то " + "х" * 100]
+)
+def test_an_open_question_or_a_long_sentence_means_the_default_set(caption):
+    assert parse_labels(caption) is None
+
+
+@pytest.mark.parametrize(
+    ("caption", "label"), [("это жираф?", "жираф"), ("кошка?", "кошка"), ("Is it a cat?", "cat"), ("жираф", "жираф")]
+)
+def test_a_yes_or_no_question_asks_about_its_label(caption, label):
+    assert parse_labels(caption) == [label]
+
+
+def test_a_list_keeps_its_long_label_refusal_and_drops_question_marks():
+    assert parse_labels("кошка, собака?") == ["кошка", "собака"]
+    with pytest.raises(UserError) as err:
+        parse_labels("кошка, " + "б" * 90)
+    assert err.value.key == "label_too_long"
+
+
 def test_too_many_labels_are_refused():
     with pytest.raises(UserError) as err:
         parse_labels(",".join(f"метка {i}" for i in range(60)))
