@@ -151,7 +151,7 @@ class RedisJobs:
         kind = "imagine" if job.func_name == GENERATE_FUNC else "classify"
         event = ResultEvent(job_id=job_id, kind=kind, chat=payload["chat"], ok=False, error_key="cancelled")
         with self.connection.pipeline() as pipe:
-            pipe.zrem(active_key(chat.platform, chat.user_id), job_id)
+            pipe.zrem(active_key(event.chat.platform, event.chat.user_id), job_id)  # the owner's slot
             pipe.xadd(result_stream(event.chat.platform), {"event": event.model_dump_json()})
             pipe.execute()
         return True

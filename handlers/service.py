@@ -227,11 +227,15 @@ class Molbert:
             return t("access_denied", chat.lang)
         parsed = buttons.parse_action(action)
         if parsed is not None and parsed.verb == buttons.CANCEL:
-            return await self._cancel_press(chat, parsed.job_id)
+            return await self._cancel_press(chat, parsed.job_id, is_admin)
         original = await self.jobs.load_generation(parsed.job_id) if parsed else None
         if parsed is None or original is None:
             return t("button_stale", chat.lang)
-        if str(original.chat.user_id) != str(chat.user_id) and not await self._may_press_others(settings, is_admin):
+        owner = str(original.chat.user_id)
+        if owner != str(chat.user_id) and not (
+            await self._may_press_others(settings, is_admin)
+            or await self._admin_of_the_chats_request(original.chat, owner, is_admin)
+        ):
             key = "button_not_yours_admins" if settings.buttons == chat_settings.ADMINS else "button_not_yours"
             return t(key, chat.lang)
         threshold = {"nsfw_threshold": settings.nsfw_threshold(self.nsfw_threshold)}
@@ -254,10 +258,13 @@ class Molbert:
         )
         return await self._submit_press(chat, job, "vary", event_id, outbox)
 
-    async def _cancel_press(self, chat: ChatRef, job_id: str) -> str:
-        """✖ under a "queued" message: its owner cancels the job (the listener then edits the message to say so)."""
+    async def _cancel_press(
+        self, chat: ChatRef, job_id: str, is_admin: Callable[[], Awaitable[bool]] | None = None
+    ) -> str:
+        """✖ under a "queued" message: its owner cancels the job (the listener then edits the message to say so);
+        a job asked in the chat's own name (an anonymous admin) may be cancelled by any admin."""
         owner = await self.jobs.job_owner(job_id)
-        if owner is not None and owner != str(chat.user_id):
+        if owner not in (None, str(chat.user_id)) and not await self._admin_of_the_chats_request(chat, owner, is_admin):
             return t("cancel_not_yours", chat.lang)
         if owner is None or not await self.jobs.cancel(chat, job_id):
             return t("cancel_too_late", chat.lang)
@@ -342,6 +349,14 @@ class Molbert:
             return
         await self.jobs.set_chat_labels(chat, labels)
         await outbox.send_text(chat, t("labels_set", chat.lang, count=len(labels), labels=", ".join(labels)))
+
+    @staticmethod
+    async def _admin_of_the_chats_request(
+        chat: ChatRef, owner: str, is_admin: Callable[[], Awaitable[bool]] | None
+    ) -> bool:
+        """The job was asked in the chat's own name (a Telegram group's anonymous admin: its user is the chat), so
+        every admin of the chat may use its buttons; the presser is one."""
+        return owner == str(chat.chat_id) and is_admin is not None and await is_admin()
 
     @staticmethod
     async def _may_press_others(settings: ChatSettings, is_admin: Callable[[], Awaitable[bool]] | None) -> bool:

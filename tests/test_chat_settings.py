@@ -209,6 +209,37 @@ async def test_the_requester_may_always_press(molbert, outbox):
     assert notice == t("button_accepted", "ru")
 
 
+AS_THE_GROUP = GROUP.model_copy(update={"user_id": GROUP.chat_id, "message_id": 11})  # an anonymous admin asked
+
+
+@pytest.mark.parametrize(("presser_is_admin", "allowed"), [(True, True), (False, False)])
+async def test_a_request_made_as_the_group_is_for_its_admins(molbert, jobs, outbox, presser_is_admin, allowed):
+    """An anonymous admin's picture: the admin presses with their own account, so every admin may press."""
+    job_id = await molbert.imagine(AS_THE_GROUP, "кот", outbox)
+
+    async def is_admin() -> bool:
+        return presser_is_admin
+
+    notice = await molbert.press(OTHER, f"r:{job_id}", "press-3", outbox, is_admin=is_admin)
+    assert notice == t("button_accepted" if allowed else "button_not_yours", "ru")
+
+
+async def test_a_request_made_as_the_group_may_be_cancelled_by_its_admins(redis_conn, outbox):
+    from bot.queue import RedisJobs
+
+    molbert = Molbert(RedisJobs(redis_conn))
+    job_id = await molbert.imagine(AS_THE_GROUP, "кот", outbox)
+
+    async def not_admin() -> bool:
+        return False
+
+    async def admin() -> bool:
+        return True
+
+    assert await molbert.press(OTHER, f"x:{job_id}", "p1", outbox, is_admin=not_admin) == t("cancel_not_yours", "ru")
+    assert await molbert.press(OTHER, f"x:{job_id}", "p2", outbox, is_admin=admin) == t("cancel_pressed", "ru")
+
+
 class BrokenStore(MemoryChatSettings):
     async def load(self, chat):
         raise QueueUnavailable("down")

@@ -341,6 +341,13 @@ async def test_chat_admins_set_the_chats_labels_and_members_cannot(telegram, bot
     assert sorted(line.split("% ", 1)[1] for line in result.text.splitlines()[1:]) == ["город", "лес", "море"]
 
 
+async def test_an_anonymous_admin_writing_as_the_group_is_an_admin(telegram, bot_process, alice):
+    chat = -1006666666666
+    asked = telegram.send_text_as_the_group(chat, "/labels@molbert_test_bot море, лес")
+    answer = await telegram.wait_for_message(chat, after=asked["message_id"])
+    assert answer.text.startswith("Готово")
+
+
 async def test_edited_messages_and_channel_posts_are_ignored(telegram, bot_process, alice):
     """An edit must not paint a second picture; a channel post has no one to answer."""
     asked = telegram.send_text(alice["id"], alice, "/imagine кот в очках")

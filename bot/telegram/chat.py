@@ -14,8 +14,12 @@ PLATFORM = "telegram"
 
 
 def chat_ref(message: Message) -> ChatRef:
-    """Where to answer ``message``: its chat, as a reply to it, in its forum topic, in the sender's language."""
-    user = message.from_user
+    """Where to answer ``message``: its chat, as a reply to it, in its forum topic, in the sender's language.
+
+    A message sent in the chat's own name (an anonymous group admin) has the chat as its user: such messages come
+    from one shared bot account, which is nobody in particular.
+    """
+    user = None if sent_as_the_chat(message) else message.from_user
     return ChatRef(
         platform=PLATFORM,
         chat_id=message.chat.id,
@@ -37,6 +41,11 @@ def press_ref(callback: CallbackQuery) -> ChatRef:
         thread_id=getattr(message, "message_thread_id", None) if getattr(message, "is_topic_message", None) else None,
         lang=pick_language(callback.from_user.language_code),
     )
+
+
+def sent_as_the_chat(message: Message) -> bool:
+    """Sent on behalf of the group itself: only its admins can do that (Telegram's anonymous admins)."""
+    return message.sender_chat is not None and message.sender_chat.id == message.chat.id
 
 
 def is_private(message: Message) -> bool:

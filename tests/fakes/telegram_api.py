@@ -152,6 +152,9 @@ Params = dict[str, Any]
 Handler = Callable[[Params], Awaitable[Any]]
 T = TypeVar("T")
 
+# the account Telegram shows as the sender of a group's anonymous admins (their messages carry sender_chat)
+ANONYMOUS_ADMIN = {"id": 1087968824, "is_bot": True, "first_name": "Group", "username": "GroupAnonymousBot"}
+
 
 class ApiError(Exception):
     """A failed Bot API call, answered the way Telegram answers it."""
@@ -350,6 +353,13 @@ class FakeTelegramAPI:
         """The user sends ``text`` (a leading /command gets its bot_command entity); returns the Message."""
         content = _user_text_fields("text", text)
         return self._user_message(chat_id, user, content, reply_to_message_id, chat_type, message_thread_id)
+
+    def send_text_as_the_group(self, chat_id: int, text: str, chat_type: str = "supergroup") -> dict[str, Any]:
+        """An anonymous admin writes ``text`` in the group's own name: as on Telegram, ``from`` is the shared
+        GroupAnonymousBot account and ``sender_chat`` the group itself. Returns the Message."""
+        group = self._user_chat(chat_id, ANONYMOUS_ADMIN, chat_type, None)
+        content = _user_text_fields("text", text) | {"sender_chat": group}
+        return self._user_message(chat_id, ANONYMOUS_ADMIN, content, None, chat_type, None)
 
     def send_photo(
         self,

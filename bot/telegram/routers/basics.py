@@ -8,7 +8,7 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import Chat, Message, User
 
-from bot.telegram.chat import chat_ref, without_mention
+from bot.telegram.chat import chat_ref, sent_as_the_chat, without_mention
 from bot.telegram.outbox import TelegramOutbox
 from handlers.service import Molbert
 
@@ -54,8 +54,9 @@ async def labels(message: Message, command: CommandObject, bot: Bot, molbert: Mo
 
 
 async def is_chat_admin(bot: Bot, message: Message) -> bool:
-    """The sender administers this chat (in a private chat: always), asked of Telegram with getChatMember."""
-    return await is_admin_of(bot, message.chat, message.from_user)
+    """The sender administers this chat (in a private chat, or writing as the group itself: always), asked of
+    Telegram with getChatMember."""
+    return sent_as_the_chat(message) or await is_admin_of(bot, message.chat, message.from_user)
 
 
 async def is_admin_of(bot: Bot, chat: Chat, user: User | None) -> bool:
