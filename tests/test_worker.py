@@ -181,6 +181,22 @@ async def test_a_job_that_keeps_failing_is_retried_then_reported_once(jobs, run_
     assert job_id in FailedJobRegistry(CLASSIFY_QUEUE, connection=redis_conn)
 
 
+def test_a_picture_whose_request_does_not_validate_still_gets_its_error_reference(run_worker, redis_conn, caplog):
+    """A payload the worker cannot read (here: no prompt) fails every attempt; its chat must still be told."""
+    from rq import Callback, Retry
+
+    from handlers.protocol import FAILURE_CALLBACK, GENERATE_FUNC
+
+    job_id = job_id_for(chat(13), "imagine")
+    broken = {"chat": chat(13).model_dump(), "seed": 1, "negative": "секретное слово"}
+    queue = Queue(GENERATE_QUEUE, connection=redis_conn, serializer=JSONSerializer)
+    queue.enqueue(GENERATE_FUNC, broken, job_id=job_id, retry=Retry(max=1), on_failure=Callback(FAILURE_CALLBACK))
+    run_worker()
+    [event] = events(redis_conn)
+    assert (event.ok, event.job_id, event.error_ref, event.generation) == (False, job_id, error_reference(job_id), None)
+    assert "секретное слово" not in caplog.text, "the request's words do not go to the log"
+
+
 async def test_an_expired_photo_is_explained_without_retries(jobs, run_worker, redis_conn):
     job_id = await submit_classify(jobs, 12, ["кошка"], images.png())
     redis_conn.delete(input_key(job_id))

@@ -12,6 +12,7 @@ from datetime import UTC
 
 import torch
 from PIL import Image
+from pydantic import BaseModel, ValidationError
 from rq import Queue, get_current_job
 from rq.job import Job
 from rq.serializers import JSONSerializer
@@ -335,7 +336,11 @@ def _publish_refusal(job: Job, chat, kind: str, refusal: Refusal) -> dict:
 
 def _times_without_result(job: Job) -> StageTimes:
     """The stage times of a job that ends without a result: the frontend's, and when RQ started it."""
-    times = StageTimes.model_validate(job.args[0].get("times") or {})
+    return _with_run_times(StageTimes.model_validate(job.args[0].get("times") or {}), job)
+
+
+def _with_run_times(times: StageTimes, job: Job) -> StageTimes:
+    """``times`` with when RQ started the job and now as its end (a job that ends without a result)."""
     started = job.started_at
     if started is None:
         return times
@@ -354,23 +359,48 @@ def error_reference(job_id: str) -> str:
 
 
 def report_failure(job: Job, connection, exc_type, exc_value, traceback) -> None:
-    """RQ failure callback: once a job has no retries left, tell its chat (the traceback stays in the log)."""
+    """RQ failure callback: once a job has no retries left, tell its chat (the traceback stays in the log).
+
+    It must not fail itself: a payload that does not validate (the likely cause of the failure) still has its
+    chat told, when it names one, and a request that does not validate is left out of the event.
+    """
+    payload = job.args[0] if job.args and isinstance(job.args[0], dict) else {}
+    kind = job_kind(job.func_name)
+    try:
+        chat = ChatRef.model_validate(payload.get("chat"))
+    except ValidationError:
+        log.error("job %s failed (%s) and names no chat to tell", job.id, exc_type.__name__)
+        return
     if job.should_retry:
-        chat = ChatRef.model_validate(job.args[0]["chat"])
         fields = {"error": exc_type.__name__, "retries_left": job.retries_left}
-        log_job(log, "job_retried", job.id, chat, job_kind(job.func_name), level=logging.WARNING, **fields)
+        log_job(log, "job_retried", job.id, chat, kind, level=logging.WARNING, **fields)
         return
     ref = error_reference(job.id)
-    log.error("job %s failed for good, reference %s: %s", job.id, ref, exc_value)
-    payload = job.args[0]
-    kind = job_kind(job.func_name)
+    log.error("job %s failed for good, reference %s: %s", job.id, ref, _loggable(exc_value))
     event = ResultEvent(
         job_id=job.id,
         kind=kind,
-        chat=payload["chat"],
+        chat=chat,
         ok=False,
         error_ref=ref,
-        generation=payload if kind == "imagine" else None,
-        times=_times_without_result(job),
+        generation=_valid(GenerateJob, payload) if kind == "imagine" else None,
+        times=_with_run_times(_valid(StageTimes, payload.get("times") or {}) or StageTimes(), job),
     )
     publish(connection, event)
+
+
+def _valid(model: type[BaseModel], data: object) -> BaseModel | None:
+    """``data`` as ``model``, or ``None`` when it does not validate."""
+    try:
+        return model.model_validate(data)
+    except ValidationError:
+        return None
+
+
+def _loggable(exc: BaseException) -> str:
+    """An error for the log without the job's input (a ``ValidationError`` quotes prompts and chat ids)."""
+    if isinstance(exc, ValidationError):
+        return f"{exc.error_count()} validation errors: " + "; ".join(
+            f"{'.'.join(map(str, error['loc']))}: {error['msg']}" for error in exc.errors(include_input=False)
+        )
+    return str(exc)
