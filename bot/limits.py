@@ -6,12 +6,14 @@ import asyncio
 import time
 
 import redis
+from rq.job import Job
 
 from handlers.errors import UserError
 from handlers.limits import LimitPolicy, RequestRefused, active_key
 from handlers.protocol import ChatRef
 
-# KEYS: active set, user's minute window, user's day counter, chat's minute window, RQ queue list, request verdict
+# KEYS: active set, user's minute window, user's day counter, chat's minute window, RQ queue list, request verdict,
+#       the job's RQ hash
 # ARGV: now, job id, concurrent, per-minute, per-day, chat per-minute, max queue, job lifetime, seconds to midnight,
 #       "1" when the job is part of a request of several jobs (else "0")
 # Returns {verdict, value, retry_after}: verdict "ok", the name of the limit that refused, or "told" (a later job of
@@ -49,6 +51,9 @@ local function refused()
   if waiting then return {'queue', waiting, 0} end
 end
 
+if redis.call('EXISTS', KEYS[7]) == 1 then  -- a re-delivered event: the enqueue will find its job; reserve nothing
+  return {'ok', 0, 0}
+end
 local earlier = in_request and redis.call('GET', KEYS[6])
 if earlier == 'ok' then  -- a later job of an admitted request joins it: only the queue's bound still applies
   local waiting = queue_full()
@@ -90,7 +95,9 @@ class RedisAdmission:
         """Check every limit and reserve a slot in one step, or raise a ``UserError`` saying which limit.
 
         Jobs sharing a ``request_id`` (an album's photos) count as one request: the first is checked, and the
-        others join it (each holding a slot until its result) or are refused with :class:`RequestRefused`.
+        others join it (each holding a slot until its result) or are refused with :class:`RequestRefused`. A job
+        that exists already (a re-delivered chat event) passes without reserving anything: queueing it will find
+        the duplicate, and no result would ever free a slot taken for it.
         """
         verdict, value, retry_after = await asyncio.to_thread(self._run, chat, job_id, queue, request_id)
         verdict = verdict.decode() if isinstance(verdict, bytes) else verdict
@@ -115,6 +122,7 @@ class RedisAdmission:
             f"molbert:chat-rate:{chat.platform}:{chat.chat_id}",
             f"rq:queue:{queue}",
             f"molbert:request-admitted:{request_id or ''}",
+            Job.key_for(job_id),
         ]
         args = [
             now,

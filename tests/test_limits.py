@@ -166,6 +166,22 @@ async def test_an_album_is_one_request_under_the_default_limits(redis_conn):
     assert [m.text for m in outbox.sent[sent_before:]] == [t("limit_concurrent", "ru", count=2)]
 
 
+async def test_a_redelivered_event_after_its_job_finished_takes_no_slot(redis_conn):
+    """Telegram re-sends an update whose job is done: nothing is queued, and the user is not locked out."""
+    from bot.queue import RedisJobs
+    from handlers.service import Molbert
+    from tests.memory import MemoryOutbox
+
+    molbert = Molbert(RedisJobs(redis_conn), admission=admission(redis_conn, concurrent_per_user=1))
+    outbox = MemoryOutbox()
+    asked = ChatRef(platform="telegram", chat_id=5, user_id=5, message_id=1)
+    job_id = await molbert.imagine(asked, "кот", outbox)
+    publish(redis_conn, ResultEvent(job_id=job_id, kind="imagine", chat=asked, ok=False, error_ref="x"))
+    assert await molbert.imagine(asked, "кот", outbox) is None  # the same update again
+    assert redis_conn.zcard(active_key("telegram", 5)) == 0
+    assert await molbert.imagine(asked.model_copy(update={"message_id": 2}), "пёс", outbox) is not None
+
+
 async def test_one_users_burst_does_not_hold_up_another_user(redis_conn, tiny_models):
     """Fair scheduling by admission control: Alice sends ten, Bob one; Bob's picture is among the first three."""
     from bot.queue import RedisJobs
