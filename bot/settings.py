@@ -12,6 +12,7 @@ from typing import Literal, TypeVar
 
 from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from redis.connection import parse_url
 
 from bot.connection import SENTINEL_SCHEMES, is_sentinel_url, parse_sentinel_url
 from handlers.access import AccessPolicy, parse_ids
@@ -80,6 +81,15 @@ class DiscordSettings(BaseSettings):
         return token
 
 
+def _parses(url: str) -> bool:
+    """Whether redis-py can read ``url`` (its own error would quote the URL, password included)."""
+    try:
+        parse_url(url)
+    except ValueError:
+        return False
+    return True
+
+
 class RedisSettings(BaseSettings):
     """``REDIS_URL``: the shared queue. Unset on the bot = one-machine mode with an embedded Redis."""
 
@@ -99,6 +109,8 @@ class RedisSettings(BaseSettings):
             raise ValueError("must start with redis://, rediss://, unix:// or redis+sentinel://")
         if is_sentinel_url(value):
             parse_sentinel_url(value)  # its ValueError names the problem, never the URL
+        elif not _parses(value):
+            raise ValueError("is malformed (a password with / # ? @ or % must be percent-encoded: / is %2F)")
         return url
 
 

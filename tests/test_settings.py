@@ -32,6 +32,16 @@ def test_secrets_never_show_in_reprs(monkeypatch):
     assert settings[0].bot_token.get_secret_value() == TOKEN
 
 
+@pytest.mark.parametrize("password", ["s3cr/etPW", "s3cr#etPW", "s3cr?etPW"])
+def test_a_redis_url_that_does_not_parse_is_named_without_its_password(monkeypatch, password):
+    monkeypatch.setenv("REDIS_URL", f"redis://:{password}@localhost:6379/0")
+    with pytest.raises(ConfigError, match=r"REDIS_URL: .*percent-encoded") as err:
+        load(RedisSettings)
+    assert "s3cr" not in str(err.value)
+    monkeypatch.setenv("REDIS_URL", "redis://:s3cr%2FetPW@localhost:6379/0")  # the same password, encoded
+    assert load(RedisSettings).url is not None
+
+
 def test_dotenv_file_is_read(tmp_path):
     (tmp_path / ".env").write_text(f"TELEGRAM_BOT_TOKEN={TOKEN}\nMODEL_PRESET=tiny\n")
     assert load(TelegramSettings).bot_token.get_secret_value() == TOKEN
