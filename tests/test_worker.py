@@ -197,6 +197,26 @@ def test_a_picture_whose_request_does_not_validate_still_gets_its_error_referenc
     assert "секретное слово" not in caplog.text, "the request's words do not go to the log"
 
 
+def test_a_worker_starting_while_redis_is_away_waits_for_it(redis_server, tmp_path, monkeypatch, caplog):
+    """Redis comes up only after the worker's first try (here: its socket appears): the worker waits, then goes on."""
+    import redis
+
+    from workers.worker import wait_for_redis
+
+    later = tmp_path / "redis.sock"
+    pauses = []
+
+    def pause(seconds: float) -> None:
+        pauses.append(seconds)
+        if not later.exists():
+            later.symlink_to(redis_server.removeprefix("unix://"))
+
+    monkeypatch.setattr("workers.worker.time.sleep", pause)
+    wait_for_redis(redis.Redis(unix_socket_path=str(later)))
+    assert pauses == [1.0]
+    assert "Redis does not answer" in caplog.text
+
+
 async def test_an_expired_photo_is_explained_without_retries(jobs, run_worker, redis_conn):
     job_id = await submit_classify(jobs, 12, ["кошка"], images.png())
     redis_conn.delete(input_key(job_id))

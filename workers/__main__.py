@@ -22,7 +22,7 @@ from workers import runtime
 from workers.allocator import apply_allocator_default, keep_freed_memory
 from workers.monitoring import WorkerHealth, start_monitoring
 from workers.safety import DEFAULT_SAFE_LABELS, DEFAULT_UNSAFE_LABELS, ImageSafety, labels_from_setting
-from workers.worker import MolbertWorker, parse_queues
+from workers.worker import MolbertWorker, parse_queues, wait_for_redis
 
 if TYPE_CHECKING:
     from models.presets import LoadedModels
@@ -116,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         warm_up_models(models, safety)
     queues = parse_queues(worker_settings.queues)
     runtime.set_batch_size(worker_settings.batch_size)
+    wait_for_redis(connection)
     worker = MolbertWorker(models, connection, queues, name=worker_settings.name, safety=safety)
     health.stuck = worker.is_stuck
     log.info("start-up objects set aside from garbage collection: %d", settle_startup_heap())

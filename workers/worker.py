@@ -36,6 +36,7 @@ HEARTBEAT_INTERVAL = 5
 ABANDONED_AFTER = 20
 MAINTENANCE_INTERVAL = 10
 WORKER_TTL = 25
+RECONNECT_DELAYS = (1.0, 30.0)  # waiting for Redis: the first pause, doubling up to the second
 
 
 class MolbertWorker(SimpleWorker):
@@ -97,7 +98,7 @@ class MolbertWorker(SimpleWorker):
         again; a job cut off that way is re-run as abandoned (docs/reliability.md).
         """
         self.stopping = False
-        delay = 1.0
+        delay = RECONNECT_DELAYS[0]
         while True:
             started = time.monotonic()
             try:
@@ -107,13 +108,13 @@ class MolbertWorker(SimpleWorker):
             if self.stopping:
                 return
             if time.monotonic() - started > 60:
-                delay = 1.0
+                delay = RECONNECT_DELAYS[0]
             with contextlib.suppress(Exception):
                 self.unsubscribe()
             while True:
                 log.warning("worker %s stopped on an error; reconnecting to Redis in %.0f s", self.name, delay)
                 time.sleep(delay)
-                delay = min(delay * 2, 30.0)
+                delay = min(delay * 2, RECONNECT_DELAYS[1])
                 try:
                     self.connection.ping()
                     self.register_death()  # else a restart under the same name is refused as a duplicate
@@ -159,6 +160,21 @@ class JobHeartbeat:
                 self.worker.maintain_heartbeats(self.job, self.execution)
             except redis.RedisError as exc:  # Redis away for a moment: the next beat may get through
                 log.warning("heartbeat of job %s failed: %s", self.job.id, exc)
+
+
+def wait_for_redis(connection: redis.Redis) -> None:
+    """Return once Redis answers (a PING); until then try again with back-off, logged. A worker starting while
+    Redis is away (or still loading its data) waits here with its models loaded, instead of exiting and having
+    to load them all again when it is restarted."""
+    delay = RECONNECT_DELAYS[0]
+    while True:
+        try:
+            connection.ping()
+            return
+        except redis.RedisError as exc:
+            log.warning("Redis does not answer (%s); trying again in %.0f s", exc, delay)
+        time.sleep(delay)
+        delay = min(delay * 2, RECONNECT_DELAYS[1])
 
 
 def parse_queues(value: str) -> tuple[str, ...]:
