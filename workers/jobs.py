@@ -73,7 +73,8 @@ def generate(payload: dict) -> dict:
             raise
         # the same request would run out again: refuse it without RQ's retries, free what it held, keep serving
         log.warning("job %s ran out of memory: %s", job.id, str(exc).splitlines()[0][:200])
-        del exc  # its traceback holds the frames, and with them the tensors of the failed run
+        images = None
+    if images is None:  # out of the except block: the error's traceback, and the failed run's tensors, are gone
         _free_accelerator_memory()
         return _publish_refusal(job, request.chat, "imagine", Refusal("out of memory", "out_of_memory"))
     times = monitoring.model_done(job.id, "imagine", request.chat, times, seconds)

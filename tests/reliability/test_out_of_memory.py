@@ -4,6 +4,8 @@ on a Redis error comes back by itself (``MolbertWorker.serve``)."""
 
 from __future__ import annotations
 
+import weakref
+
 import pytest
 import torch
 from rq.job import Job
@@ -34,16 +36,25 @@ def results(redis_conn) -> dict[str, ResultEvent]:
 
 
 async def test_a_job_out_of_memory_is_refused_once_and_the_worker_keeps_serving(redis_conn, tiny_models, monkeypatch):
-    generate = tiny_models.generator.generate
-    calls = []
+    from workers import jobs as job_functions
+
+    generate, free = tiny_models.generator.generate, job_functions._free_accelerator_memory
+    calls, held_when_freed, failed_runs_tensor = [], [], []
 
     def generate_or_run_out(prompt, **options):
         calls.append(prompt)
         if "огромная" in prompt:
+            activations = torch.empty(1_000_000)  # what the failed run held, in its frame
+            failed_runs_tensor.append(weakref.ref(activations))
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
         return generate(prompt, **options)
 
+    def free_and_look():
+        free()
+        held_when_freed.append(failed_runs_tensor[0]() is not None)
+
     monkeypatch.setattr(tiny_models.generator, "generate", generate_or_run_out)
+    monkeypatch.setattr(job_functions, "_free_accelerator_memory", free_and_look)
     jobs = RedisJobs(redis_conn)
     too_big = await submit(jobs, 1, "огромная фреска")
     fine = await submit(jobs, 2, "кот в космосе")
@@ -56,6 +67,7 @@ async def test_a_job_out_of_memory_is_refused_once_and_the_worker_keeps_serving(
     assert "out_of_memory" in RU and "out_of_memory" in EN
     assert events[fine].ok and events[fine].image_keys
     assert sum("огромная" in prompt for prompt in calls) == 1  # no RQ retry of the same request
+    assert held_when_freed == [False], "the failed run's memory is unreachable when it is given back"
     job = Job.fetch(too_big, connection=redis_conn, serializer=JSONSerializer)
     assert job.get_status() == "finished"
 
