@@ -217,6 +217,35 @@ def test_a_worker_starting_while_redis_is_away_waits_for_it(redis_server, tmp_pa
     assert "Redis does not answer" in caplog.text
 
 
+def test_a_cleaning_pass_cut_off_by_redis_leaves_no_lock_behind(redis_conn, tiny_models, monkeypatch):
+    """RQ left a queue's cleaning lock for 899 s when a pass failed, so no worker re-queued that queue's abandoned
+    jobs for 15 minutes; the lock must go with the pass, and never be held long."""
+    import redis
+    from rq.registry import clean_registries
+
+    from workers.worker import MAINTENANCE_LOCK_SECONDS
+
+    worker = MolbertWorker(tiny_models, redis_conn, queues=(GENERATE_QUEUE,))
+    lock = worker.queues[0].registry_cleaning_key
+    held_for = []
+
+    def cut_off(queue, *args):
+        held_for.append(redis_conn.ttl(lock))
+        raise redis.ConnectionError("Redis went away in the middle of the pass")
+
+    monkeypatch.setattr("workers.worker.clean_registries", cut_off)
+    try:
+        with pytest.raises(redis.ConnectionError):
+            worker.clean_registries()
+        assert redis_conn.exists(lock) == 0
+        assert 0 < held_for[0] <= MAINTENANCE_LOCK_SECONDS
+        monkeypatch.setattr("workers.worker.clean_registries", clean_registries)
+        worker.clean_registries()  # the next pass runs
+        assert worker.last_cleaned_at is not None and redis_conn.exists(lock) == 0
+    finally:
+        runtime.set_models(None)
+
+
 async def test_an_expired_photo_is_explained_without_retries(jobs, run_worker, redis_conn):
     job_id = await submit_classify(jobs, 12, ["кошка"], images.png())
     redis_conn.delete(input_key(job_id))

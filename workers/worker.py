@@ -9,9 +9,11 @@ import time
 from typing import TYPE_CHECKING
 
 import redis
-from rq import Queue
+from rq import Queue, worker_registration
 from rq.job import Job
+from rq.registry import clean_registries
 from rq.serializers import JSONSerializer
+from rq.utils import now
 from rq.worker import SimpleWorker, WorkerStatus
 
 from handlers.protocol import CLASSIFY_QUEUE, GENERATE_QUEUE
@@ -36,6 +38,9 @@ HEARTBEAT_INTERVAL = 5
 ABANDONED_AFTER = 20
 MAINTENANCE_INTERVAL = 10
 WORKER_TTL = 25
+# A queue's cleaning lock; RQ holds it 899 s and leaves it when a pass is cut off (a Redis error, a killed worker),
+# which would stall the recovery of that queue's abandoned jobs for 15 minutes. A pass takes milliseconds.
+MAINTENANCE_LOCK_SECONDS = 2 * MAINTENANCE_INTERVAL
 RECONNECT_DELAYS = (1.0, 30.0)  # waiting for Redis: the first pause, doubling up to the second
 
 
@@ -122,6 +127,22 @@ class MolbertWorker(SimpleWorker):
                 except redis.RedisError as exc:
                     log.warning("worker %s: Redis still unreachable (%s)", self.name, exc)
             log.info("worker %s reconnected to Redis; serving again", self.name)
+
+    def clean_registries(self) -> None:
+        """RQ's registry cleaning (re-queues abandoned jobs, see above), one worker per queue at a time, with the
+        queue's lock held ``MAINTENANCE_LOCK_SECONDS`` at most and released even when the pass is cut off."""
+        for queue in self.queues:
+            if not self.connection.set(queue.registry_cleaning_key, 1, nx=True, ex=MAINTENANCE_LOCK_SECONDS):
+                continue
+            try:
+                self.log.info("Worker %s: cleaning registries for queue: %s", self.name, queue.name)
+                clean_registries(queue, self._exc_handlers)
+                worker_registration.clean_worker_registry(queue)
+                queue.intermediate_queue.cleanup(self, queue)
+            finally:
+                with contextlib.suppress(redis.RedisError):  # Redis away: the lock expires soon by itself
+                    queue.release_maintenance_lock()
+        self.last_cleaned_at = now()
 
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
         """How long a running job may go without a heartbeat before it counts as abandoned (RQ: its timeout)."""
