@@ -106,16 +106,16 @@ class RedisJobs:
         """The user's jobs in this chat that are still waiting or running, from the fair-use slots."""
         return await asyncio.to_thread(self._user_jobs, chat)
 
-    async def job_owner(self, job_id: str) -> str | None:
-        """The user id in the job's request while RQ keeps the job (finished ones for a day), else ``None``."""
+    async def job_owner(self, job_id: str) -> ChatRef | None:
+        """The chat of the job's request while RQ keeps the job (finished ones for a day), else ``None``."""
         return await asyncio.to_thread(self._job_owner, job_id)
 
-    def _job_owner(self, job_id: str) -> str | None:
+    def _job_owner(self, job_id: str) -> ChatRef | None:
         try:
             job = Job.fetch(job_id, connection=self.connection, serializer=JSONSerializer)
         except NoSuchJobError:
             return None
-        return str(job.args[0]["chat"]["user_id"])
+        return ChatRef.model_validate(job.args[0]["chat"])
 
     async def cancel(self, chat: ChatRef, job_id: str) -> bool:
         """Cancel a waiting job (its status message says so) or flag a running one to stop at its next step."""

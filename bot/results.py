@@ -143,8 +143,11 @@ class ResultListener:
 
     async def _handle_all(self, entries: list) -> None:
         for entry_id, fields in entries:
-            if fields:  # a claimed entry that was trimmed from the stream comes back empty
+            if fields:
                 await self._dispatch(entry_id, fields)
+            else:  # a pending entry trimmed from the stream (past STREAM_MAXLEN) comes back empty: it is lost
+                log.error("result entry %s was trimmed from the stream before it was delivered", entry_id)
+                await self.redis.xack(self.stream, RESULT_STREAM_CONSUMER_GROUP, entry_id)
 
     async def _dispatch(self, entry_id: bytes | str, fields: dict) -> None:
         """Start delivering one entry after the chat's earlier ones; other chats go on meanwhile."""

@@ -134,7 +134,7 @@ def _check_combination(request: ImagineRequest) -> ImagineRequest:
 def generation_job(chat: ChatRef, request: ImagineRequest, seed: int) -> GenerateJob:
     """The job for ``request``: the user's words for captions, plus the style's words for the model."""
     prompt, negatives = request.prompt, [request.negative] if request.negative else []
-    if request.style:
+    if request.style and request.style.suffix:  # NO_STYLE adds nothing
         prompt = f"{prompt}, {request.style.suffix}"
         negatives.append(request.style.negative)
     return GenerateJob(

@@ -136,8 +136,8 @@ class JobSubmitter(Protocol):
         """The jobs ``chat.user_id`` has waiting or running in this chat, oldest first."""
         ...
 
-    async def job_owner(self, job_id: str) -> str | None:
-        """The user id (as text) of whoever queued ``job_id``, while the job is known; ``None`` otherwise."""
+    async def job_owner(self, job_id: str) -> ChatRef | None:
+        """Who queued ``job_id``, and where (the job's chat), while the job is known; ``None`` otherwise."""
         ...
 
     async def cancel(self, chat: ChatRef, job_id: str) -> bool:

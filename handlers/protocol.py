@@ -44,6 +44,9 @@ class ChatRef(BaseModel):
     parent_ids: tuple[int | str, ...] = Field(
         (), description="what the chat is part of, innermost first: a Discord thread's channel, then its server"
     )
+    as_the_chat: bool = Field(
+        False, description="sent in the chat's own name (a Telegram group's anonymous admin): user_id is the chat"
+    )
     lang: str = "ru"
 
     @property

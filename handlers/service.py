@@ -231,10 +231,9 @@ class Molbert:
         original = await self.jobs.load_generation(parsed.job_id) if parsed else None
         if parsed is None or original is None:
             return t("button_stale", chat.lang)
-        owner = str(original.chat.user_id)
-        if owner != str(chat.user_id) and not (
+        if str(original.chat.user_id) != str(chat.user_id) and not (
             await self._may_press_others(settings, is_admin)
-            or await self._admin_of_the_chats_request(original.chat, owner, is_admin)
+            or await self._admin_of_the_chats_request(original.chat, is_admin)
         ):
             key = "button_not_yours_admins" if settings.buttons == chat_settings.ADMINS else "button_not_yours"
             return t(key, chat.lang)
@@ -264,7 +263,8 @@ class Molbert:
         """✖ under a "queued" message: its owner cancels the job (the listener then edits the message to say so);
         a job asked in the chat's own name (an anonymous admin) may be cancelled by any admin."""
         owner = await self.jobs.job_owner(job_id)
-        if owner not in (None, str(chat.user_id)) and not await self._admin_of_the_chats_request(chat, owner, is_admin):
+        someone_elses = owner is not None and str(owner.user_id) != str(chat.user_id)
+        if someone_elses and not await self._admin_of_the_chats_request(owner, is_admin):
             return t("cancel_not_yours", chat.lang)
         if owner is None or not await self.jobs.cancel(chat, job_id):
             return t("cancel_too_late", chat.lang)
@@ -351,12 +351,10 @@ class Molbert:
         await outbox.send_text(chat, t("labels_set", chat.lang, count=len(labels), labels=", ".join(labels)))
 
     @staticmethod
-    async def _admin_of_the_chats_request(
-        chat: ChatRef, owner: str, is_admin: Callable[[], Awaitable[bool]] | None
-    ) -> bool:
-        """The job was asked in the chat's own name (a Telegram group's anonymous admin: its user is the chat), so
-        every admin of the chat may use its buttons; the presser is one."""
-        return owner == str(chat.chat_id) and is_admin is not None and await is_admin()
+    async def _admin_of_the_chats_request(asked: ChatRef, is_admin: Callable[[], Awaitable[bool]] | None) -> bool:
+        """The job was ``asked`` in the chat's own name (a Telegram group's anonymous admin), so every admin of the
+        chat may use its buttons; the presser is one."""
+        return asked.as_the_chat and is_admin is not None and await is_admin()
 
     @staticmethod
     async def _may_press_others(settings: ChatSettings, is_admin: Callable[[], Awaitable[bool]] | None) -> bool:

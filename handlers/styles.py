@@ -60,11 +60,14 @@ STYLES: tuple[Style, ...] = (
     ),
 )
 
-_BY_NAME = {key.casefold(): style for style in STYLES for key in (style.name, *style.aliases)}
+# ``--style нет``: no style, not even the chat's default one (``/settings``)
+NO_STYLE = Style("нет", ("none", "no", "off", "без стиля", "без", "-"), "", "")
+
+_BY_NAME = {key.casefold(): style for style in (*STYLES, NO_STYLE) for key in (style.name, *style.aliases)}
 
 
 def find_style(name: str) -> Style | None:
-    """The style called ``name`` (any alias, any case), or ``None``."""
+    """The style called ``name`` (any alias, any case; ``нет`` is :data:`NO_STYLE`), or ``None``."""
     return _BY_NAME.get(name.strip().casefold())
 
 

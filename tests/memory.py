@@ -116,9 +116,9 @@ class MemoryJobs:
             if str(job.chat.user_id) == str(chat.user_id) and job_id not in self.cancelled
         ]
 
-    async def job_owner(self, job_id: str) -> str | None:
+    async def job_owner(self, job_id: str) -> ChatRef | None:
         job = self.jobs.get(job_id)
-        return None if job is None else str(job.chat.user_id)
+        return None if job is None else job.chat
 
     async def cancel(self, chat: ChatRef, job_id: str) -> bool:
         if job_id in self.cancelled or job_id in self.delivered:

@@ -8,6 +8,7 @@ from bot.chat_settings import RedisChatSettings, chat_settings_key
 from handlers import chat_settings
 from handlers.chat_settings import ALL_FIELDS, CHOICES, ChatSettings, MemoryChatSettings, parse_action
 from handlers.errors import QueueUnavailable
+from handlers.options import command_line
 from handlers.ports import ACTION_MAX_BYTES
 from handlers.protocol import ChatRef, GenerateJob
 from handlers.service import Molbert
@@ -169,6 +170,9 @@ async def test_imagine_takes_the_chats_defaults_unless_the_prompt_says_otherwise
     assert "аниме" in job.model_prompt
     own = await molbert.imagine(OTHER, "кот --style масло --ar 1:1", outbox)
     assert (jobs.jobs[own].style, jobs.jobs[own].aspect) == ("масло", (1, 1))
+    plain = jobs.jobs[await molbert.imagine(OTHER.model_copy(update={"message_id": 10}), "кот --style нет", outbox)]
+    assert (plain.model_prompt, plain.model_negative) == ("кот", None), "no style, not even the chat's"
+    assert command_line(plain).endswith("--style нет --seed " + str(plain.seed)), "the line repeats it"
 
 
 async def test_old_payloads_without_a_threshold_stay_valid():
@@ -209,7 +213,7 @@ async def test_the_requester_may_always_press(molbert, outbox):
     assert notice == t("button_accepted", "ru")
 
 
-AS_THE_GROUP = GROUP.model_copy(update={"user_id": GROUP.chat_id, "message_id": 11})  # an anonymous admin asked
+AS_THE_GROUP = GROUP.model_copy(update={"user_id": GROUP.chat_id, "message_id": 11, "as_the_chat": True})
 
 
 @pytest.mark.parametrize(("presser_is_admin", "allowed"), [(True, True), (False, False)])

@@ -97,6 +97,18 @@ async def test_a_repeated_event_is_delivered_once(aredis):
     assert len(outbox.sent) == 1
 
 
+async def test_a_pending_entry_trimmed_from_the_stream_is_acknowledged_not_kept_forever(aredis, caplog):
+    """Past STREAM_MAXLEN Redis trims entries a frontend read but did not acknowledge: they come back empty."""
+    await publish(aredis, classify_event())
+    await aredis.xgroup_create(STREAM, RESULT_STREAM_CONSUMER_GROUP, id="0", mkstream=True)
+    await aredis.xreadgroup(RESULT_STREAM_CONSUMER_GROUP, "c1", {STREAM: ">"})
+    await aredis.xtrim(STREAM, maxlen=0)
+    outbox = MemoryOutbox()
+    async with Running(listener(aredis, outbox, consumer="c1", reclaim_idle_ms=0)):
+        await wait_until(lambda: no_pending(aredis))
+    assert outbox.sent == []
+
+
 async def test_entries_left_pending_by_a_killed_frontend_are_delivered_after_restart(aredis):
     await publish(aredis, classify_event())
     await aredis.xgroup_create(STREAM, RESULT_STREAM_CONSUMER_GROUP, id="0", mkstream=True)

@@ -19,11 +19,13 @@ def chat_ref(message: Message) -> ChatRef:
     A message sent in the chat's own name (an anonymous group admin) has the chat as its user: such messages come
     from one shared bot account, which is nobody in particular.
     """
-    user = None if sent_as_the_chat(message) else message.from_user
+    as_the_chat = sent_as_the_chat(message)
+    user = None if as_the_chat else message.from_user
     return ChatRef(
         platform=PLATFORM,
         chat_id=message.chat.id,
         user_id=user.id if user else message.chat.id,
+        as_the_chat=as_the_chat,
         message_id=message.message_id,
         thread_id=message.message_thread_id if message.is_topic_message else None,
         lang=pick_language(user.language_code if user else None),
