@@ -6,10 +6,12 @@ A missing or malformed value stops the process with one line naming the variable
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Literal, TypeVar
 
+from dotenv import dotenv_values
 from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from redis.connection import parse_url
@@ -25,9 +27,22 @@ _REDIS_SCHEMES = ("redis://", "rediss://", "unix://", *SENTINEL_SCHEMES)
 _WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 
 
+ENV_FILE = ".env"
+LIBRARY_VARIABLES = ("HF_",)  # read by libraries from the environment themselves (huggingface_hub)
+
+
 def _config(prefix: str) -> SettingsConfigDict:
     # env_ignore_empty: `REDIS_URL=` in a .env copied from the example means "unset", not "empty string"
-    return SettingsConfigDict(env_prefix=prefix, env_file=".env", extra="ignore", env_ignore_empty=True)
+    return SettingsConfigDict(env_prefix=prefix, env_file=ENV_FILE, extra="ignore", env_ignore_empty=True)
+
+
+def export_library_variables(env_file: str | Path = ENV_FILE) -> None:
+    """Put the ``.env`` variables that libraries read from the environment (``HF_HOME``, ``HF_HUB_OFFLINE``…)
+    into it, as compose does; a variable already set wins. Call before those libraries are imported. Molbert's
+    own settings (tokens included) are read by pydantic-settings and stay out of the environment."""
+    for name, value in dotenv_values(env_file).items():
+        if name.startswith(LIBRARY_VARIABLES) and value:
+            os.environ.setdefault(name, value)
 
 
 class TelegramSettings(BaseSettings):
@@ -131,6 +146,11 @@ class ModelSettings(BaseSettings):
         "auto", description="channels-last UNet and VAE; auto: on for CUDA with a UNet denoiser"
     )
     warmup: bool = Field(True, description="paint one throwaway picture at start, before taking jobs")
+
+    @field_validator("cache_dir")
+    @classmethod
+    def _home(cls, path: Path) -> Path:
+        return path.expanduser()  # `~/models` written in .env
 
     @field_validator("preset")
     @classmethod

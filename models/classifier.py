@@ -69,12 +69,13 @@ def label_scores(
     return torch.sigmoid(logits + logit_bias.float())
 
 
-def _load_backend(model: str, dtype: torch.dtype) -> tuple[Any, Any]:
-    """(model, processor) for ``model``: ruCLIP through `models.ruclip`, else transformers' Auto classes."""
+def _load_backend(model: str, dtype: torch.dtype, conversion_dir: Path | None) -> tuple[Any, Any]:
+    """(model, processor) for ``model``: ruCLIP through `models.ruclip` (its conversion kept in
+    ``conversion_dir``, default `models.ruclip.default_cache_dir`), else transformers' Auto classes."""
     from models.ruclip import is_ruclip, load_ruclip
 
     if is_ruclip(model):
-        return load_ruclip(model, dtype=dtype)
+        return load_ruclip(model, dtype=dtype, cache_dir=conversion_dir)
     from transformers import AutoModel, AutoProcessor
 
     return AutoModel.from_pretrained(model, dtype=dtype), AutoProcessor.from_pretrained(model)
@@ -121,17 +122,19 @@ class ZeroShotClassifier:
         dtype: torch.dtype | None = None,
         templates: Sequence[str] = RU_TEMPLATES,
         embedding_dir: str | Path | None = None,
+        conversion_dir: Path | None = None,
     ) -> ZeroShotClassifier:
         """Load an image-text model and its processor from a hub id or a local dir.
 
         ruCLIP checkpoints (``bpe.model`` + ruCLIP's own ``config.json``, e.g.
         ``ai-forever/ruclip-vit-base-patch32-384``) are converted to a transformers ``CLIPModel`` with
-        ruCLIP's tokenizer by `models.ruclip`; anything else loads with ``AutoModel``/``AutoProcessor``.
+        ruCLIP's tokenizer by `models.ruclip` (the conversion kept in ``conversion_dir``); anything else loads
+        with ``AutoModel``/``AutoProcessor``.
         """
         model = str(model)
         device = pick_device(device)
         dtype = pick_dtype(device) if dtype is None else dtype
-        net, processor = _load_backend(model, dtype)
+        net, processor = _load_backend(model, dtype, conversion_dir)
         net = net.to(device).eval()
         classifier = cls(net, processor, model, device, templates, embedding_dir)
         log.info(

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 AUTO = "auto"
 TEXT_EMBEDDINGS_DIR = "text-embeddings"  # under the model cache dir: label-set embeddings (models.embedding_store)
+RUCLIP_CONVERSIONS_DIR = "ruclip"  # under the model cache dir: ruCLIP checkpoints converted to CLIPModel
 TINY = "tiny"
 # The seeds' classifier: a ruCLIP checkpoint, converted to a transformers CLIPModel by models.ruclip
 # (the other ruCLIP sizes, e.g. ai-forever/ruclip-vit-large-patch14-224, load the same way).
@@ -201,7 +202,11 @@ def load_models(
     preset = resolve_preset(preset_name, cache_dir, device=device, generator=generator, translator=translator)
     image_generator = ImageGenerator.from_pretrained(preset.generator, device=device, dtype=dtype, gpu=gpu)
     classifier = ZeroShotClassifier.from_pretrained(
-        preset.classifier, device=device, dtype=dtype, embedding_dir=Path(cache_dir) / TEXT_EMBEDDINGS_DIR
+        preset.classifier,
+        device=device,
+        dtype=dtype,
+        embedding_dir=Path(cache_dir) / TEXT_EMBEDDINGS_DIR,
+        conversion_dir=Path(cache_dir) / RUCLIP_CONVERSIONS_DIR,
     )
     classifier.preload_labels(default_labels())
     ru_en = None

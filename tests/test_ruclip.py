@@ -400,6 +400,13 @@ def test_conversion_is_cached_and_reused(ruclip_dir, tmp_path, monkeypatch, phot
     assert [p.name for p in cache.iterdir()] == [converted.name]
 
 
+def test_the_conversion_goes_where_the_worker_says(ruclip_dir, cache_dir, tmp_path):
+    """``MODEL_CACHE_DIR`` from ``.env`` reaches the loader as ``conversion_dir``, not through the environment."""
+    chosen = tmp_path / "from-settings" / "ruclip"
+    ZeroShotClassifier.from_pretrained(str(ruclip_dir), conversion_dir=chosen)
+    assert [path.name for path in chosen.iterdir()] and not cache_dir.exists()
+
+
 def test_changed_source_gets_a_new_cache_entry(ruclip_dir, tmp_path):
     source = tmp_path / "source"
     source.mkdir()

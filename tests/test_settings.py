@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
 from bot.settings import ConfigError, ModelSettings, RedisSettings, TelegramSettings, load
@@ -40,6 +43,23 @@ def test_a_redis_url_that_does_not_parse_is_named_without_its_password(monkeypat
     assert "s3cr" not in str(err.value)
     monkeypatch.setenv("REDIS_URL", "redis://:s3cr%2FetPW@localhost:6379/0")  # the same password, encoded
     assert load(RedisSettings).url is not None
+
+
+def test_library_variables_in_dotenv_reach_the_environment_and_nothing_else(tmp_path, monkeypatch):
+    from bot.settings import export_library_variables
+
+    (tmp_path / ".env").write_text(f"HF_HUB_OFFLINE=1\nHF_HOME=/srv/hf\nTELEGRAM_BOT_TOKEN={TOKEN}\n")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "")  # so that the teardown takes away what the export sets
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.setenv("HF_HOME", "/mine")  # set by the operator: it wins
+    export_library_variables()
+    assert os.environ["HF_HUB_OFFLINE"] == "1" and os.environ["HF_HOME"] == "/mine"
+    assert "TELEGRAM_BOT_TOKEN" not in os.environ
+
+
+def test_a_model_cache_dir_under_home_is_expanded(monkeypatch):
+    monkeypatch.setenv("MODEL_CACHE_DIR", "~/models")
+    assert load(ModelSettings).cache_dir == Path.home() / "models"
 
 
 def test_dotenv_file_is_read(tmp_path):

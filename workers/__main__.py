@@ -15,6 +15,7 @@ from bot.settings import (
     RedisSettings,
     SafetySettings,
     WorkerSettings,
+    export_library_variables,
     load,
 )
 from handlers.telemetry import probe_health
@@ -68,6 +69,7 @@ def health_command() -> int:
 def main(argv: list[str] | None = None) -> int:
     """Run one worker (or ``download``); returns the process exit code (2 for a configuration error)."""
     argv = sys.argv[1:] if argv is None else argv
+    export_library_variables()  # HF_HOME, HF_HUB_OFFLINE from .env, before huggingface_hub reads them
     if argv[:1] == ["download"]:
         from workers.download import main as download
 
