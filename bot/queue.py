@@ -142,6 +142,8 @@ class RedisJobs:
         job = Job.fetch(job_id, connection=self.connection, serializer=JSONSerializer)
         status = job.get_status()
         if status == JobStatus.STARTED:
+            if job.func_name != GENERATE_FUNC:  # only painting checks for a stop; a running photo is nearly done
+                return False
             self.connection.set(cancel_key(job_id), "1", ex=GENERATE_POLICY.timeout)
             return True
         if status != JobStatus.QUEUED:

@@ -86,6 +86,14 @@ async def test_a_running_job_is_flagged_and_stops_at_its_next_step(redis_conn, t
     assert not any(event.image_keys for event in events(redis_conn))
 
 
+async def test_a_running_photo_is_too_late_to_cancel(redis_conn, molbert):
+    """Only painting checks for a stop: a photo being scored would be answered anyway, so the user is told so."""
+    job_id = await molbert.classify(chat(1), _download, None, "кошка, собака", MemoryOutbox())
+    Job.fetch(job_id, connection=redis_conn, serializer=JSONSerializer).set_status(JobStatus.STARTED)
+    assert not await RedisJobs(redis_conn).cancel(chat(1), job_id)
+    assert not redis_conn.exists(cancel_key(job_id))
+
+
 async def test_a_finished_job_cannot_be_cancelled(redis_conn, tiny_models, molbert):
     outbox = MemoryOutbox()
     job_id = await molbert.classify(chat(1), _download, None, "кошка, собака", outbox)
