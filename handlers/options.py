@@ -34,6 +34,16 @@ OPTION_NAMES: dict[str, tuple[str, ...]] = {
     "model": ("model", "модель"),
 }
 _CANONICAL = {alias: name for name, aliases in OPTION_NAMES.items() for alias in aliases}
+EXAMPLES = {  # shown when an option is given without a value
+    "ar": "--ar 16:9",
+    "seed": "--seed 42",
+    "no": "--no люди",
+    "steps": "--steps 30",
+    "style": "--style аниме",
+    "n": "--n 4",
+    "best": "--best 8",
+    "model": "--model fast",
+}
 _OPTION = re.compile(r"(?:^|\s)(?:--|—|–)(\S+)")
 _RATIO = re.compile(r"^(\d{1,2})\s*[:xх×/]\s*(\d{1,2})$")
 
@@ -80,7 +90,7 @@ def _apply(request: ImagineRequest, given: set[str], typed: str, value: str) -> 
     if name in given:
         raise UserError("option_twice", option=f"--{name}")
     if not value:
-        raise UserError("option_needs_value", option=f"--{name}")
+        raise UserError("option_needs_value", option=f"--{name}", example=EXAMPLES[name])
     given.add(name)
     return replace(request, **_PARSERS[name](value))
 

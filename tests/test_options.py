@@ -74,6 +74,12 @@ def test_bad_options_are_refused_naming_the_option(text, key, named):
     assert named in t(err.value.key, "ru", **err.value.values)
 
 
+def test_an_option_without_a_value_gets_an_example_of_its_own():
+    with pytest.raises(UserError) as err:
+        parse_imagine("кот --n")
+    assert t(err.value.key, "ru", **err.value.values) == "После --n нужно значение, например: --n 4"
+
+
 def test_range_message_gives_the_range():
     with pytest.raises(UserError) as err:
         parse_imagine("кот --n 9")
