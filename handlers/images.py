@@ -9,7 +9,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from handlers.errors import UserError
 
-ALLOWED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "GIF", "BMP", "MPO"})
+ALLOWED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "GIF", "BMP", "MPO", "HEIF", "AVIF"})
+HEIF_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"})  # iPhone photos
 MAX_MEGAPIXELS = 50
 MAX_SIDE = 1024  # classifiers look at 224–384 px; more only costs memory and Redis space
 TELEGRAM_DOWNLOAD_LIMIT = 20 * 1024 * 1024
@@ -30,7 +31,7 @@ def normalize_image(data: bytes) -> bytes:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
-            with Image.open(io.BytesIO(data)) as image:
+            with _open(data) as image:
                 _check_header(image)
                 image.seek(0)
                 image.load()
@@ -38,11 +39,28 @@ def normalize_image(data: bytes) -> bytes:
         except Image.DecompressionBombError as exc:  # Pillow's own, stricter-than-ours check fired first
             raise UserError("image_too_many_pixels", limit=MAX_MEGAPIXELS) from exc
         except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+            if _looks_like_svg(data):
+                raise UserError("image_unsupported", format="SVG") from exc
             raise UserError("image_unreadable") from exc
     rgb.thumbnail((MAX_SIDE, MAX_SIDE))
     out = io.BytesIO()
     rgb.save(out, format="JPEG", quality=92)
     return out.getvalue()
+
+
+def _open(data: bytes) -> Image.Image:
+    """``Image.open``, with HEIF (iPhone photos) made readable when the first one arrives: pillow-heif's library
+    costs a frontend memory it need not carry until then."""
+    if data[4:8] == b"ftyp" and data[8:12] in HEIF_BRANDS and "HEIF" not in Image.OPEN:
+        from pillow_heif import register_heif_opener
+
+        register_heif_opener()
+    return Image.open(io.BytesIO(data))
+
+
+def _looks_like_svg(data: bytes) -> bool:
+    head = data[:1024].lstrip().lower()
+    return head.startswith(b"<svg") or (head.startswith(b"<?xml") and b"<svg" in head)
 
 
 def _check_header(image: Image.Image) -> None:
