@@ -494,6 +494,27 @@ async def test_context_menu_classifies_each_picture_of_a_message(fake, world, bo
     assert followup.content.startswith("⏳")
 
 
+async def test_context_menu_answers_all_four_pictures_under_the_default_limits(fake, world, bot, redis_conn):
+    """One action, four pictures: one request for the limits; a picture the CDN lost is said, the rest go on."""
+    from bot.limits import RedisAdmission
+
+    bot.molbert.admission = RedisAdmission(redis_conn)  # two jobs at a time, six a minute
+    channel = world["channel"]
+    pictures = [fake.upload(channel, images.png(30 + n, 30), f"{n}.png", "image/png") for n in range(4)]
+    del fake.uploads[pictures[1]["url"].split(str(fake.port))[1]]  # gone from the CDN
+    message = fake.user_message(channel, world["bob"], "", pictures)
+    payload = fake.message_command(world["alice"], channel, "Распознать", message)
+    dispatch(bot, payload)
+    await fake.wait_for(lambda: len(fake.interaction(payload).followups) == 3)
+    prefix = f"discord-classify-{channel['id']}-{payload['id']}"
+    assert queued(redis_conn, CLASSIFY_QUEUE) == [prefix, prefix + "_2", prefix + "_3"]
+    answers = [fake.original(payload).content] + [
+        fake.messages_by_id[i].content for i in fake.interaction(payload).followups
+    ]
+    assert answers[1] == t("download_failed", "ru")
+    assert all(answer.startswith("⏳") for answer in answers[:1] + answers[2:])
+
+
 async def test_context_menu_on_a_message_without_pictures(fake, world, bot, redis_conn):
     message = fake.user_message(world["channel"], world["bob"], "просто текст")
     payload = fake.message_command(world["alice"], world["channel"], "Распознать", message, locale="en-GB")

@@ -12,6 +12,7 @@ from discord.ext import commands
 from bot.discord.chat import chat_ref
 from bot.discord.responses import answer
 from bot.discord.translator import text
+from handlers.errors import UserError
 from handlers.images import TELEGRAM_DOWNLOAD_LIMIT
 from handlers.protocol import ChatRef, job_id_for
 
@@ -75,7 +76,19 @@ class Classify(commands.Cog):
             size_mb, limit_mb = round(attachment.size / 2**20, 1), DOWNLOAD_LIMIT // 2**20
             await molbert.refuse(chat, outbox, "discord_file_too_big", size_mb=size_mb, limit_mb=limit_mb)
             return
-        await molbert.classify(chat, attachment.read, attachment.size, labels, outbox, request_id)
+        await molbert.classify(chat, _reader(attachment), attachment.size, labels, outbox, request_id)
+
+
+def _reader(attachment: discord.Attachment):
+    """``attachment.read``, with Discord refusing the file (gone from its CDN) told to the user plainly."""
+
+    async def read() -> bytes:
+        try:
+            return await attachment.read()
+        except discord.HTTPException as exc:
+            raise UserError("download_failed") from exc
+
+    return read
 
 
 def is_image(attachment: discord.Attachment) -> bool:

@@ -6,12 +6,14 @@
 from __future__ import annotations
 
 from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Document, Message, PhotoSize
 
 from bot.telegram.albums import AlbumCollector
 from bot.telegram.chat import addressed, chat_ref, without_mention
 from bot.telegram.outbox import TelegramOutbox
+from handlers.errors import UserError
 from handlers.ports import Upload
 from handlers.service import Molbert
 
@@ -107,8 +109,13 @@ def image_of(message: Message) -> PhotoSize | Document | None:
 
 
 def _downloader(bot: Bot, file_id: str):
+    """Download a file of the update; Telegram refusing it (gone, too big for a bot) is told to the user plainly."""
+
     async def download() -> bytes:
-        buffer = await bot.download(file_id)
+        try:
+            buffer = await bot.download(file_id)
+        except TelegramBadRequest as exc:
+            raise UserError("download_failed") from exc
         return buffer.getvalue()
 
     return download
