@@ -36,6 +36,8 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "lang": (UNSET, *LANGUAGES),
 }
 ALL_FIELDS: tuple[str, ...] = tuple(CHOICES)
+GROUP_ONLY_FIELDS = frozenset({"classify", "buttons"})  # a private chat has one user, who sees every photo there
+PRIVATE_FIELDS: tuple[str, ...] = tuple(name for name in ALL_FIELDS if name not in GROUP_ONLY_FIELDS)
 _RAW_LABELS = frozenset({"aspect"})  # values shown as they are (ratios)
 _PER_ROW = 3
 

@@ -140,6 +140,14 @@ async def test_an_admin_sets_the_default_style_and_the_next_imagine_carries_it(t
     assert (job.style, job.nsfw_threshold) == ("масло", 0.25), "the prompt's own style wins"
 
 
+async def test_a_private_chat_gets_no_group_only_settings(telegram, people, frontend):
+    user = people["member"]
+    asked = telegram.send_text(user["id"], user, "/settings")
+    menu = await telegram.wait_for_message(user["id"], after=asked["message_id"])
+    assert "cs:style" in callback_datas(menu) and "cs:lang" in callback_datas(menu)
+    assert "cs:classify" not in callback_datas(menu) and "cs:buttons" not in callback_datas(menu)
+
+
 async def test_a_member_is_refused_and_nothing_changes(telegram, people, frontend, redis_conn):
     refusal = await open_menu(telegram, people["member"])
     assert refusal.text == t("settings_admins_only", "ru") and refusal.reply_markup is None

@@ -13,10 +13,10 @@ from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 
-from bot.telegram.chat import chat_ref, press_ref
+from bot.telegram.chat import chat_ref, is_private, press_ref
 from bot.telegram.outbox import inline_keyboard
 from bot.telegram.routers.basics import is_admin_of, is_chat_admin
-from handlers.chat_settings import Menu, is_menu_action
+from handlers.chat_settings import ALL_FIELDS, PRIVATE_FIELDS, Menu, is_menu_action
 from handlers.service import Molbert
 
 log = logging.getLogger(__name__)
@@ -26,7 +26,8 @@ router = Router(name=__name__)
 @router.message(Command("settings", "настройки", ignore_case=True))
 async def settings(message: Message, bot: Bot, molbert: Molbert) -> None:
     """Answer with the settings menu (admins) or a refusal (everyone else), as a reply in the same topic."""
-    menu = await molbert.settings(chat_ref(message), await is_chat_admin(bot, message))
+    shown = PRIVATE_FIELDS if is_private(message) else ALL_FIELDS
+    menu = await molbert.settings(chat_ref(message), await is_chat_admin(bot, message), shown)
     await message.reply(menu.text, reply_markup=inline_keyboard(menu.buttons))
 
 
@@ -34,7 +35,8 @@ async def settings(message: Message, bot: Bot, molbert: Molbert) -> None:
 async def press(callback: CallbackQuery, menu_message: Message, bot: Bot, molbert: Molbert) -> None:
     """Change a setting (or open a field's choices) and redraw the menu in place; answer with a short notice."""
     admin = await is_admin_of(bot, menu_message.chat, callback.from_user)
-    notice, menu = await molbert.settings_press(press_ref(callback), callback.data, admin)
+    shown = PRIVATE_FIELDS if is_private(menu_message) else ALL_FIELDS
+    notice, menu = await molbert.settings_press(press_ref(callback), callback.data, admin, shown)
     if menu is not None and isinstance(menu_message, Message):
         await _redraw(menu_message, menu)
     await callback.answer(notice or None)
