@@ -245,6 +245,12 @@ async def test_bad_documents_get_a_clear_russian_answer(telegram, bot_process, a
     assert later == [answer]
 
 
+async def test_a_sticker_in_private_gets_told_what_the_bot_understands(telegram, bot_process, alice):
+    sent = telegram.send_sticker(alice["id"], alice)
+    answer = await telegram.wait_for_message(alice["id"], after=sent["message_id"])
+    assert (answer.text, answer.reply_to_message_id) == (t("unsupported_message", "ru"), sent["message_id"])
+
+
 async def test_the_bot_keeps_serving_after_bad_input(telegram, bot_process, alice):
     asked = telegram.send_text(alice["id"], alice, "/imagine акварельный пейзаж с берёзами")
     photo = await telegram.wait_for_photo(alice["id"], after=asked["message_id"], timeout=RESULT_TIMEOUT)

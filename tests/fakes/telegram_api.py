@@ -354,6 +354,20 @@ class FakeTelegramAPI:
         content = _user_text_fields("text", text)
         return self._user_message(chat_id, user, content, reply_to_message_id, chat_type, message_thread_id)
 
+    def send_sticker(self, chat_id: int, user: dict[str, Any], emoji: str = "😺") -> dict[str, Any]:
+        """The user sends a sticker (no text, no photo); returns the Message."""
+        sticker = {
+            "file_id": f"sticker-{next(self._file_numbers)}",
+            "file_unique_id": f"sticker-u-{next(self._file_numbers)}",
+            "type": "regular",
+            "width": 512,
+            "height": 512,
+            "is_animated": False,
+            "is_video": False,
+            "emoji": emoji,
+        }
+        return self._user_message(chat_id, user, {"sticker": sticker}, None, "private", None)
+
     def send_text_as_the_group(self, chat_id: int, text: str, chat_type: str = "supergroup") -> dict[str, Any]:
         """An anonymous admin writes ``text`` in the group's own name: as on Telegram, ``from`` is the shared
         GroupAnonymousBot account and ``sender_chat`` the group itself. Returns the Message."""

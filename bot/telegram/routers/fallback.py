@@ -1,4 +1,5 @@
-"""What nothing else handled: unknown commands get the command list, plain text in private gets a hint."""
+"""What nothing else handled, in private chats: unknown commands get the command list, plain text gets a hint,
+anything else (a sticker, a voice message, a video) says what the bot understands."""
 
 from __future__ import annotations
 
@@ -24,3 +25,9 @@ async def unknown_command(message: Message, molbert: Molbert, outbox: TelegramOu
 async def plain_text(message: Message, molbert: Molbert, outbox: TelegramOutbox) -> None:
     """Plain text: explain how to ask for a picture."""
     await molbert.refuse(chat_ref(message), outbox, "text_hint")
+
+
+@router.message()
+async def anything_else(message: Message, molbert: Molbert, outbox: TelegramOutbox) -> None:
+    """A sticker, a voice message, a video…: say what the bot understands rather than stay silent."""
+    await molbert.refuse(chat_ref(message), outbox, "unsupported_message")
