@@ -16,7 +16,7 @@ from typing import Protocol
 from handlers.options import ImagineRequest
 from handlers.ports import ACTION_MAX_BYTES, Button, Keyboard
 from handlers.protocol import ChatRef
-from handlers.styles import STYLES, Style, find_style
+from handlers.styles import STYLES, Style, english_name, find_style
 from handlers.texts import LANGUAGES, t
 
 log = logging.getLogger(__name__)
@@ -180,7 +180,7 @@ def value_label(name: str, value: str, lang: str) -> str:
         return value
     if name == "style" and value != UNSET:
         style = find_style(value)
-        return value if lang == "ru" or style is None else _ascii_name(style)
+        return value if lang == "ru" or style is None else english_name(style)
     return t(f"settings_{name}_{'unset' if value == UNSET else value}", lang)
 
 
@@ -213,10 +213,6 @@ def _action(*parts: str) -> str:
 
 def _rows(buttons: list[Button], per_row: int) -> Keyboard:
     return [buttons[start : start + per_row] for start in range(0, len(buttons), per_row)]
-
-
-def _ascii_name(style: Style) -> str:
-    return next((name for name in (style.name, *style.aliases) if name.isascii()), style.name)
 
 
 def _text(value: str | bytes) -> str:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from handlers.errors import UserError
 from handlers.prompts import MAX_PROMPT_CHARS, clean_text, parse_prompt
 from handlers.protocol import ChatRef, GenerateJob
-from handlers.styles import Style, find_style, style_names
+from handlers.styles import Style, english_style_names, find_style, style_names
 
 MAX_IMAGES = 4
 MAX_CANDIDATES = 8
@@ -113,7 +113,7 @@ def _integer(value: str, option: str, low: int, high: int) -> int:
 def _style(value: str) -> dict:
     style = find_style(value)
     if style is None:
-        raise UserError("option_style", value=value, styles=style_names())
+        raise UserError("option_style", value=value, styles=style_names(), styles_en=english_style_names())
     return {"style": style}
 
 

@@ -35,6 +35,7 @@ from handlers.safety import PromptBlocklist
 from handlers.texts import t
 
 log = logging.getLogger(__name__)
+QUEUE_PROMPT_CHARS = 80  # of each prompt in /queue: enough to tell them apart
 
 
 def _seconds(value: float | None) -> str:
@@ -303,7 +304,9 @@ class Molbert:
 
     async def _queue_line(self, chat: ChatRef, number: int, job: QueuedJob) -> str:
         what = (
-            t("queue_picture", chat.lang, prompt=job.summary) if job.kind == "imagine" else t("queue_photo", chat.lang)
+            t("queue_picture", chat.lang, prompt=delivery.shortened(job.summary, QUEUE_PROMPT_CHARS))
+            if job.kind == "imagine"
+            else t("queue_photo", chat.lang)
         )
         if job.position is None:
             return t("queue_running", chat.lang, number=number, what=what)

@@ -74,3 +74,13 @@ def find_style(name: str) -> Style | None:
 def style_names() -> str:
     """The style names for help and error texts: ``фото, аниме, …``."""
     return ", ".join(style.name for style in STYLES)
+
+
+def english_name(style: Style) -> str:
+    """The style's name for English texts: its name or first alias in Latin letters (``аниме`` → ``anime``)."""
+    return next((name for name in (style.name, *style.aliases) if name.isascii()), style.name)
+
+
+def english_style_names() -> str:
+    """The style names for English texts: ``photo, anime, …``."""
+    return ", ".join(english_name(style) for style in STYLES)

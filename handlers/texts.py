@@ -286,7 +286,7 @@ EN: dict[str, str] = {
     "option_twice": "The option {option} is given twice. Keep one value.",
     "option_ar": "The aspect ratio «{value}» won't do: use --ar W:H, e.g. 1:1, 3:2, 16:9 or 9:16 (from 1:4 to 4:1).",
     "option_range": "{option}: «{value}» won't do, it takes a whole number from {low} to {high}.",
-    "option_style": "There is no style «{value}». Styles: {styles}.",
+    "option_style": "There is no style «{value}». Styles: {styles_en}.",
     "option_model": "There is no model «{value}» here. Models: {models}.",
     "option_model_single": "This bot has one model; --model is not needed.",
     "option_too_long": "{option} is too long: at most {limit} characters.",

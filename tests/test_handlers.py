@@ -467,6 +467,14 @@ def test_the_longest_prompt_keeps_its_seed_and_options_in_the_caption():
     assert caption.endswith("/imagine … --ar 3:2 --style аниме --no люди --seed 5")
 
 
+async def test_queue_shows_the_beginning_of_a_long_prompt(molbert, outbox):
+    long_prompt = "старый маяк на скале в шторм " * 30
+    await molbert.imagine(chat(1), long_prompt, outbox)
+    await molbert.queue(chat(2), outbox)
+    [line] = [line for line in outbox.texts[-1].splitlines() if "🎨" in line]
+    assert "«старый маяк на скале" in line and line.count("маяк") < 5 and "…»" in line
+
+
 async def test_the_queued_message_estimates_the_wait_from_recent_jobs(molbert, jobs, outbox):
     jobs.durations["molbert-generate"] = 12.0
     await molbert.imagine(chat(1), "кот", outbox)

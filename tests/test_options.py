@@ -80,6 +80,15 @@ def test_an_option_without_a_value_gets_an_example_of_its_own():
     assert t(err.value.key, "ru", **err.value.values) == "После --n нужно значение, например: --n 4"
 
 
+def test_english_speakers_get_the_english_style_names():
+    with pytest.raises(UserError) as err:
+        parse_imagine("cat --style foo")
+    assert t(err.value.key, "en", **err.value.values).endswith(
+        "Styles: photo, anime, watercolor, oil, cyberpunk, pixel-art, 3d."
+    )
+    assert "акварель" in t(err.value.key, "ru", **err.value.values)
+
+
 def test_range_message_gives_the_range():
     with pytest.raises(UserError) as err:
         parse_imagine("кот --n 9")
