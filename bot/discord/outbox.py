@@ -197,7 +197,8 @@ class DiscordOutbox:
     async def _send_to_channel(
         self, chat: ChatRef, content: str, upload: Upload | None, buttons: Keyboard | None
     ) -> int:
-        """Post as a reply to the original response, mentioning the user; DM them if the channel is closed."""
+        """Post as a reply to the original response, mentioning the user; DM them (no mention) if the channel is
+        closed."""
         user = discord.Object(int(chat.user_id))
         text = _clip(f"<@{user.id}> {content}")
         mentions = discord.AllowedMentions(everyone=False, roles=False, users=[user], replied_user=False)
@@ -222,7 +223,9 @@ class DiscordOutbox:
             dm = await self.bot.create_dm(user)
             if view is not None:
                 extra["view"] = keyboard_view(buttons)
-            message = await dm.send(text, file=upload.fitted(DEFAULT_FILESIZE_LIMIT) if upload else None, **extra)
+            del extra["allowed_mentions"]
+            upload_file = upload.fitted(DEFAULT_FILESIZE_LIMIT) if upload else None
+            message = await dm.send(_clip(content), file=upload_file, **extra)  # no mention of the reader
         return message.id
 
     async def _reply_target(self, chat: ChatRef) -> int | None:
