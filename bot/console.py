@@ -38,7 +38,9 @@ class ConsoleOutbox:
         self._ids = itertools.count(1)
         self.buttons: dict[str, str] = {}  # the last result's buttons: label → action
 
-    async def send_text(self, chat: ChatRef, text: str, buttons: Keyboard | None = None) -> MessageId:
+    async def send_text(
+        self, chat: ChatRef, text: str, buttons: Keyboard | None = None, *, quiet: bool = False
+    ) -> MessageId:
         """Print a message; return its number (a "queued" message's ✖ is not shown: the terminal has /cancel)."""
         message_id = next(self._ids)
         print(f"molbert [{message_id}]> {text}", flush=True)

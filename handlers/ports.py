@@ -60,8 +60,11 @@ class Outbox(Protocol):
     """Whether ``send_photo`` shows the image exactly as sent (Discord, the terminal); Telegram recompresses
     photos, so a full-size image also goes out as a file there."""
 
-    async def send_text(self, chat: ChatRef, text: str, buttons: Keyboard | None = None) -> MessageId:
-        """Send a text reply with optional buttons and return its message id."""
+    async def send_text(
+        self, chat: ChatRef, text: str, buttons: Keyboard | None = None, *, quiet: bool = False
+    ) -> MessageId:
+        """Send a text reply with optional buttons and return its message id; ``quiet``: without a notification
+        (a "queued" status, which the result replaces)."""
         ...
 
     async def edit_text(

@@ -467,7 +467,7 @@ class Molbert:
         text = t("queued", chat.lang, position=position) if position > 1 else t("queued_next", chat.lang)
         if queued.typical_seconds:
             text += t("wait_estimate", chat.lang, seconds=max(1, round(queued.typical_seconds * position)))
-        message_id = await outbox.send_text(chat, text, buttons.cancel_keyboard(job_id, chat.lang))
+        message_id = await outbox.send_text(chat, text, buttons.cancel_keyboard(job_id, chat.lang), quiet=True)
         if not await self.jobs.remember_status_message(job_id, message_id):
             await outbox.delete_message(chat, message_id)
         return job_id

@@ -20,6 +20,7 @@ class SentMessage:
     document: bytes | None = None
     filename: str | None = None
     buttons: Keyboard | None = None
+    quiet: bool = False
     edits: list[str] = field(default_factory=list)
     deleted: bool = False
 
@@ -38,8 +39,10 @@ class MemoryOutbox:
         self.sent: list[SentMessage] = []
         self._ids = itertools.count(1000)
 
-    async def send_text(self, chat: ChatRef, text: str, buttons: Keyboard | None = None) -> MessageId:
-        message = SentMessage(next(self._ids), chat, text=text, buttons=buttons)
+    async def send_text(
+        self, chat: ChatRef, text: str, buttons: Keyboard | None = None, *, quiet: bool = False
+    ) -> MessageId:
+        message = SentMessage(next(self._ids), chat, text=text, buttons=buttons, quiet=quiet)
         self.sent.append(message)
         return message.message_id
 

@@ -771,6 +771,21 @@ async def test_buttons_work_after_a_restart_and_answer_only_the_presser(
     assert len(public()) == before, "nothing was posted for bob's press"
 
 
+async def test_a_reroll_status_in_the_channel_names_the_user_without_pinging(fake, world, bot, run_worker, aredis):
+    """The status is deleted when the picture comes: a ping for it would lead nowhere (the result pings)."""
+    payload = fake.slash_command(world["alice"], world["channel"], "imagine", {"prompt": "кот"})
+    dispatch(bot, payload)
+    await shown_queued(fake, aredis, payload)
+    run_worker()
+    picture = await fake.wait_for_message(world["channel"]["id"], lambda m: m.files, timeout=30)
+    reroll = next(custom_id for custom_id in picture.custom_ids if custom_id.startswith("r:"))
+    dispatch(bot, fake.press_button(world["alice"], picture, reroll))
+    status = await fake.wait_for_message(world["channel"]["id"], lambda m: m.via == "channel" and "⏳" in m.content)
+    assert status.content.startswith(f"<@{world['alice']['id']}> ⏳")
+    [posted] = [c for c in fake.calls_to("POST", r"/channels/\d+/messages") if "⏳" in c.json.get("content", "")]
+    assert posted.json["allowed_mentions"]["users"] == []
+
+
 async def test_a_slow_press_is_deferred_then_answered(fake, world, bot, monkeypatch):
     async def slow_press(chat, action, event_id, outbox, **kwargs):
         await asyncio.sleep(2)

@@ -75,6 +75,8 @@ async def test_imagine_delivers_a_picture_as_a_reply(telegram, bot_process, alic
     asked = telegram.send_text(alice["id"], alice, "/imagine кот в космосе")
     status = await telegram.wait_for_message(alice["id"], after=asked["message_id"])
     assert status.text.startswith("⏳")
+    [sent_status] = [call for call in telegram.calls_to("sendMessage") if call["text"] == status.text]
+    assert sent_status.get("disable_notification") in (True, "true"), "the status is sent silently"
     photo = await telegram.wait_for_photo(alice["id"], after=asked["message_id"], timeout=RESULT_TIMEOUT)
     image = Image.open(io.BytesIO(photo.photo))
     image.load()

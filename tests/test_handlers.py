@@ -180,6 +180,7 @@ async def test_imagine_queues_a_job_and_says_so(molbert, jobs, outbox):
     assert 0 <= job.seed < 2**31
     assert outbox.texts == [t("queued_next", "ru")]
     assert jobs.status_messages[job_id] == outbox.sent[0].message_id
+    assert outbox.sent[0].quiet, "the result will replace the status: no notification for it"
 
 
 async def test_second_job_is_told_its_position(molbert, outbox):

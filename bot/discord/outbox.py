@@ -59,10 +59,12 @@ class DiscordOutbox:
         self.bot = bot
         self.interactions = interactions
 
-    async def send_text(self, chat: ChatRef, text: str, buttons: Keyboard | None = None) -> MessageId:
+    async def send_text(
+        self, chat: ChatRef, text: str, buttons: Keyboard | None = None, *, quiet: bool = False
+    ) -> MessageId:
         """Send ``text`` with optional persistent buttons (the first message of an interaction fills its original
-        response); return its id."""
-        return await self._send(chat, text, buttons=buttons)
+        response); return its id. ``quiet``: posted in the channel, it names the user without pinging them."""
+        return await self._send(chat, text, buttons=buttons, quiet=quiet)
 
     async def send_photo(self, chat: ChatRef, photo: bytes, caption: str, buttons: Keyboard | None = None) -> MessageId:
         """Send an image with ``caption`` and persistent buttons; return the message id."""
@@ -129,7 +131,12 @@ class DiscordOutbox:
     # --- through the interaction -------------------------------------------------------------------------
 
     async def _send(
-        self, chat: ChatRef, content: str, upload: Upload | None = None, buttons: Keyboard | None = None
+        self,
+        chat: ChatRef,
+        content: str,
+        upload: Upload | None = None,
+        buttons: Keyboard | None = None,
+        quiet: bool = False,
     ) -> int:
         stored = await self._interaction(chat)
         if stored is not None:
@@ -137,7 +144,7 @@ class DiscordOutbox:
                 return await self._send_in_interaction(stored, _clip(content), upload, buttons)
             except discord.HTTPException as exc:
                 await self._give_up_token(stored, exc)
-        return await self._send_to_channel(chat, content, upload, buttons)
+        return await self._send_to_channel(chat, content, upload, buttons, quiet)
 
     async def _send_in_interaction(
         self, stored: StoredInteraction, content: str, upload: Upload | None, buttons: Keyboard | None
@@ -195,13 +202,14 @@ class DiscordOutbox:
     # --- as the bot, in the channel ----------------------------------------------------------------------
 
     async def _send_to_channel(
-        self, chat: ChatRef, content: str, upload: Upload | None, buttons: Keyboard | None
+        self, chat: ChatRef, content: str, upload: Upload | None, buttons: Keyboard | None, quiet: bool = False
     ) -> int:
-        """Post as a reply to the original response, mentioning the user; DM them (no mention) if the channel is
-        closed."""
+        """Post as a reply to the original response, mentioning the user (``quiet``: without pinging them); DM them
+        (no mention) if the channel is closed."""
         user = discord.Object(int(chat.user_id))
         text = _clip(f"<@{user.id}> {content}")
-        mentions = discord.AllowedMentions(everyone=False, roles=False, users=[user], replied_user=False)
+        pinged = [] if quiet else [user]
+        mentions = discord.AllowedMentions(everyone=False, roles=False, users=pinged, replied_user=False)
         channel = self.bot.get_partial_messageable(int(chat.chat_id))
         extra: dict[str, Any] = {"allowed_mentions": mentions}
         view = keyboard_view(buttons)

@@ -25,14 +25,17 @@ class TelegramOutbox:
     def __init__(self, bot: Bot) -> None:
         self.bot = bot
 
-    async def send_text(self, chat: ChatRef, text: str, buttons: Keyboard | None = None) -> MessageId:
-        """Send ``text`` as a reply with an optional inline keyboard; return the new message id."""
+    async def send_text(
+        self, chat: ChatRef, text: str, buttons: Keyboard | None = None, *, quiet: bool = False
+    ) -> MessageId:
+        """Send ``text`` as a reply with an optional inline keyboard (``quiet``: silently); return its id."""
         sent = await self.bot.send_message(
             chat_id=chat.chat_id,
             text=text[:TEXT_LIMIT],
             message_thread_id=chat.thread_id,
             reply_parameters=_reply_to(chat),
             reply_markup=inline_keyboard(buttons),
+            disable_notification=quiet or None,
         )
         return sent.message_id
 
