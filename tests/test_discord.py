@@ -596,13 +596,19 @@ async def test_a_status_edit_after_expiry_uses_the_channel(fake, world, bot, run
     ]
 
 
-async def test_a_channel_the_bot_cannot_post_in_gets_the_result_by_dm(fake, world, bot, run_worker, aredis):
-    channel, alice = world["channel"], world["alice"]
-    payload = fake.slash_command(alice, channel, "imagine", {"prompt": "сова"})
+async def queued_then_shut_out(fake, bot, aredis, user, channel, prompt: str) -> dict:
+    """``/imagine`` is queued, then the interaction's token expires and the bot loses the channel; the payload."""
+    payload = fake.slash_command(user, channel, "imagine", {"prompt": prompt})
     dispatch(bot, payload)
     await shown_queued(fake, aredis, payload)
     fake.advance(16 * 60)
     fake.forbid(channel)
+    return payload
+
+
+async def test_a_channel_the_bot_cannot_post_in_gets_the_result_by_dm(fake, world, bot, run_worker, aredis):
+    alice = world["alice"]
+    await queued_then_shut_out(fake, bot, aredis, alice, world["channel"], "сова")
     run_worker()
     dm = fake.dm_channel(alice)
     picture = await fake.wait_for_message(dm["id"], lambda m: m.files, timeout=30)
@@ -631,12 +637,8 @@ async def test_progress_posts_nothing_new_once_the_status_was_deleted(fake, worl
 
 async def test_progress_sends_no_dms_once_the_status_cannot_be_edited(fake, world, bot, redis_conn, aredis):
     """After the token expired, in a channel the bot may not post in: progress is dropped, the result goes by DM."""
-    channel, alice = world["channel"], world["alice"]
-    payload = fake.slash_command(alice, channel, "imagine", {"prompt": "кот"})
-    dispatch(bot, payload)
-    await shown_queued(fake, aredis, payload)
-    fake.advance(16 * 60)
-    fake.forbid(channel)
+    alice = world["alice"]
+    payload = await queued_then_shut_out(fake, bot, aredis, alice, world["channel"], "кот")
     failure = publish_progress_then_failure(redis_conn, chat_ref_of(bot, payload), _job_id(payload))
     dm = fake.dm_channel(alice)
     await fake.wait_for_message(dm["id"], lambda m: m.content.endswith(failure))
