@@ -258,6 +258,13 @@ class Molbert:
         )
         return await self._submit_press(chat, job, "vary", event_id, outbox)
 
+    async def asked_for(self, chat: ChatRef, action: str) -> bool:
+        """Whether ``chat.user_id`` asked for the result that a button with ``action`` is under (``True`` for an
+        action that names no job we still know: nothing says otherwise)."""
+        parsed = buttons.parse_action(action)
+        owner = await self.jobs.job_owner(parsed.job_id) if parsed else None
+        return owner is None or str(owner.user_id) == str(chat.user_id)
+
     async def _cancel_press(
         self, chat: ChatRef, job_id: str, is_admin: Callable[[], Awaitable[bool]] | None = None
     ) -> str:

@@ -323,6 +323,21 @@ async def test_a_mention_of_the_bot_is_not_part_of_the_prompt(telegram, bot_proc
     assert photo.caption.startswith("🎨 кот в шляпе\n")
 
 
+async def test_in_a_group_only_the_requester_s_reply_to_a_picture_is_a_prompt(telegram, bot_process, alice):
+    bob = telegram.user(5002, "Боб")
+    asked = telegram.send_text(GROUP, alice, "/imagine@molbert_test_bot маяк", chat_type="supergroup")
+    picture = await telegram.wait_for_photo(GROUP, after=asked["message_id"], timeout=RESULT_TIMEOUT)
+    reaction = telegram.send_text(
+        GROUP, bob, "ахах круто 😂", reply_to_message_id=picture.message_id, chat_type="supergroup"
+    )
+    again = telegram.send_text(
+        GROUP, alice, "а теперь собака", reply_to_message_id=picture.message_id, chat_type="supergroup"
+    )
+    photo = await telegram.wait_for_photo(GROUP, after=again["message_id"], timeout=RESULT_TIMEOUT)
+    assert photo.caption.startswith("🎨 а теперь собака")
+    assert not [m for m in telegram.messages(GROUP) if m.reply_to_message_id == reaction["message_id"]]
+
+
 async def test_answers_stay_in_the_forum_topic(telegram, bot_process, alice):
     forum = -1009876543210
     asked = telegram.send_text(

@@ -28,11 +28,23 @@ async def imagine(message: Message, command: CommandObject, bot: Bot, molbert: M
 
 @router.message(F.text, ~F.text.startswith("/"))
 async def addressed_text(message: Message, bot: Bot, molbert: Molbert, outbox: TelegramOutbox) -> None:
-    """A reply to one of the bot's messages, or (in groups) a message mentioning the bot, is a prompt."""
+    """A reply to one of the bot's messages, or (in groups) a message mentioning the bot, is a prompt. In a group,
+    a reply to a picture the bot made for someone else is a reaction ("ахах круто"), not a prompt."""
     me = await bot.me()
     replied = message.reply_to_message
     to_bot = replied is not None and replied.from_user is not None and replied.from_user.id == me.id
-    if not (to_bot or (not is_private(message) and mentions(message.text, me))):
+    mentioned = not is_private(message) and mentions(message.text, me)
+    if not (to_bot or mentioned):
         raise SkipHandler  # plain text: the fallback router explains how to ask (in private chats)
+    if to_bot and not mentioned and not is_private(message) and not await _asked_for(replied, message, molbert):
+        return
     prompt = without_mention(message.text, me)
     await molbert.imagine(chat_ref(message), _LEADING_COMMAND.sub("", prompt or ""), outbox)
+
+
+async def _asked_for(result: Message, message: Message, molbert: Molbert) -> bool:
+    """Whether the sender of ``message`` asked for ``result`` (one of the bot's messages; a picture carries its
+    job in its buttons, any other message counts as theirs)."""
+    keyboard = result.reply_markup.inline_keyboard if result.reply_markup else []
+    actions = [button.callback_data for row in keyboard for button in row if button.callback_data]
+    return not actions or await molbert.asked_for(chat_ref(message), actions[0])
