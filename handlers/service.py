@@ -232,7 +232,10 @@ class Molbert:
         original = await self.jobs.load_generation(parsed.job_id) if parsed else None
         if parsed is None or original is None:
             return t("button_stale", chat.lang)
-        if str(original.chat.user_id) != str(chat.user_id) and not (
+        others = str(original.chat.user_id) != str(chat.user_id)
+        if others and str(original.chat.chat_id) != str(chat.chat_id):  # a forged press of a job from elsewhere
+            return t("button_stale", chat.lang)
+        if others and not (
             await self._may_press_others(settings, is_admin)
             or await self._admin_of_the_chats_request(original.chat, is_admin)
         ):

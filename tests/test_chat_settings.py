@@ -207,6 +207,15 @@ async def test_who_may_press_result_buttons(molbert, jobs, outbox, policy, press
     assert bool(asked) == (policy == "admins"), "getChatMember only when admins may press"
 
 
+async def test_buttons_of_a_job_from_another_chat_do_nothing_even_for_everyone(molbert, outbox):
+    """Telegram only sends back buttons that are under a message, but a forged press must not pull one chat's
+    picture into another chat whose settings let everyone press."""
+    job_id = await molbert.imagine(GROUP, "кот", outbox)
+    elsewhere = OTHER.model_copy(update={"chat_id": -100888})
+    await molbert.settings_store.save(elsewhere, "buttons", "all")
+    assert await molbert.press(elsewhere, f"u:{job_id}:0", "press-9", outbox) == t("button_stale", "ru")
+
+
 async def test_the_requester_may_always_press(molbert, outbox):
     job_id = await molbert.imagine(GROUP, "кот", outbox)
     notice = await molbert.press(GROUP, f"r:{job_id}", "press-2", outbox)
