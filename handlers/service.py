@@ -114,7 +114,7 @@ class Molbert:
             if self.blocklist.blocked_word(request.prompt):
                 raise UserError("prompt_blocked")
         except UserError as err:
-            await outbox.send_text(chat, t(err.key, chat.lang, **err.values))
+            await outbox.send_text(chat, t(err.key, chat.lang, platform=chat.platform, **err.values))
             return None
         seed = request.seed if request.seed is not None else new_seed()
         job_id = job_id_for(chat, "imagine")
@@ -146,7 +146,7 @@ class Molbert:
             images.check_download_size(size)
             photo = images.normalize_image(await download())
         except UserError as err:
-            await outbox.send_text(chat, t(err.key, chat.lang, **err.values))
+            await outbox.send_text(chat, t(err.key, chat.lang, platform=chat.platform, **err.values))
             return None
         job_id = job_id_for(chat, "classify")
         job = ClassifyJob(chat=chat, image_key=input_key(job_id), labels=labels)
@@ -192,7 +192,7 @@ class Molbert:
                 images.check_download_size(upload.size)
             photos = [images.normalize_image(await upload.download()) for upload in uploads]
         except UserError as err:
-            await outbox.send_text(chat, t(err.key, chat.lang, **err.values))
+            await outbox.send_text(chat, t(err.key, chat.lang, platform=chat.platform, **err.values))
             return None
         job_id = job_id_for(chat, "rank")
         job = RankJob(
@@ -344,10 +344,10 @@ class Molbert:
         if not text:
             current = await self.jobs.chat_labels(chat)
             key = "labels_current" if current else "labels_default"
-            await outbox.send_text(chat, t(key, chat.lang, labels=", ".join(current or [])))
+            await outbox.send_text(chat, t(key, chat.lang, platform=chat.platform, labels=", ".join(current or [])))
             return
         if not is_admin:
-            await outbox.send_text(chat, t("labels_admins_only", chat.lang))
+            await outbox.send_text(chat, t("labels_admins_only", chat.lang, platform=chat.platform))
             return
         if text in ("-", "сброс", "reset"):
             await self.jobs.set_chat_labels(chat, None)
@@ -358,7 +358,7 @@ class Molbert:
             if len(labels) < 2:
                 raise UserError("labels_need_two")
         except UserError as err:
-            await outbox.send_text(chat, t(err.key, chat.lang, **err.values))
+            await outbox.send_text(chat, t(err.key, chat.lang, platform=chat.platform, **err.values))
             return
         await self.jobs.set_chat_labels(chat, labels)
         await outbox.send_text(chat, t("labels_set", chat.lang, count=len(labels), labels=", ".join(labels)))
@@ -381,7 +381,7 @@ class Molbert:
         if not self.access.allows(chat):
             return Menu(t("access_denied", chat.lang))
         if not is_admin:
-            return Menu(t("settings_admins_only", chat.lang))
+            return Menu(t("settings_admins_only", chat.lang, platform=chat.platform))
         return chat_settings.main_menu(settings, chat.lang, shown)
 
     async def settings_press(
@@ -397,7 +397,7 @@ class Molbert:
         if parsed is None or (parsed.field is not None and parsed.field not in shown):
             return t("settings_stale", lang), None
         if not is_admin or not self.access.allows(chat):
-            return t("settings_admins_only", lang), None
+            return t("settings_admins_only", lang, platform=chat.platform), None
         if parsed.field is None:
             return "", chat_settings.main_menu(settings, lang, shown)
         if parsed.value is None:
@@ -453,7 +453,7 @@ class Molbert:
         except RequestRefused:
             return None  # the request's first job was refused, and the user told why
         except UserError as err:
-            await outbox.send_text(chat, t(err.key, chat.lang, **err.values))
+            await outbox.send_text(chat, t(err.key, chat.lang, platform=chat.platform, **err.values))
             return None
         except QueueUnavailable:
             log.exception("could not check the limits for job %s", job_id)

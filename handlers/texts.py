@@ -196,6 +196,18 @@ RU: dict[str, str] = {
     ),
     "console_no_file": "Файла «{path}» нет. Напишите путь к картинке, например: /classify photo.jpg кошка, собака",
     "console_no_button": "Кнопки «{label}» нет. Сейчас есть: {buttons}",
+    "discord_imagine_empty": "Напишите в поле prompt, что нарисовать, например: кот в космосе (параметры — после описания).",
+    "discord_labels_current": (
+        "Метки для фото в этом канале: {labels}.\n"
+        "Изменить (те, кто может управлять сервером): /labels labels: кошка, собака · сбросить: /labels labels: -"
+    ),
+    "discord_labels_default": (
+        "В этом канале фото распознаются по общему списку меток. "
+        "Те, кто может управлять сервером, могут задать свои: /labels labels: кошка, собака"
+    ),
+    "discord_labels_admins_only": "Менять метки канала могут только те, кто может управлять сервером.",
+    "discord_labels_need_two": "Нужно хотя бы две метки через запятую, например: /labels labels: кошка, собака",
+    "discord_settings_admins_only": "Настройки канала могут менять только те, кто может управлять сервером.",
     "discord_cmd_classify": "Распознать, что на картинке",
     "discord_opt_prompt": "Что нарисовать, например: кот в космосе",
     "discord_opt_aspect": "Пропорции: ширина к высоте",
@@ -400,6 +412,18 @@ EN: dict[str, str] = {
     ),
     "console_no_file": "There is no file «{path}». Give the path to a picture, e.g.: /classify photo.jpg cat, dog",
     "console_no_button": "There is no button «{label}». There are: {buttons}",
+    "discord_imagine_empty": "Write what to paint in the prompt field, e.g.: a cat in space (options go after it).",
+    "discord_labels_current": (
+        "Labels for photos in this channel: {labels}.\n"
+        "Change (members who can manage the server): /labels labels: cat, dog · reset: /labels labels: -"
+    ),
+    "discord_labels_default": (
+        "Photos in this channel are recognised with the default labels. "
+        "Members who can manage the server can set their own: /labels labels: cat, dog"
+    ),
+    "discord_labels_admins_only": "Only members who can manage the server can change this channel's labels.",
+    "discord_labels_need_two": "At least two labels separated by commas, e.g.: /labels labels: cat, dog",
+    "discord_settings_admins_only": "Only members who can manage the server can change this channel's settings.",
     "discord_cmd_classify": "Recognise what is in a picture",
     "discord_opt_prompt": "What to paint, e.g.: a cat in space",
     "discord_opt_aspect": "Aspect ratio: width to height",
@@ -431,7 +455,12 @@ def pick_language(language_code: str | None) -> str:
     return DEFAULT_LANGUAGE
 
 
-def t(key: str, lang: str = DEFAULT_LANGUAGE, **values: object) -> str:
-    """Return the text ``key`` in ``lang`` (falling back to Russian, then English), formatted with ``values``."""
-    template = LANGUAGES.get(lang, RU).get(key) or RU.get(key) or EN[key]
+def t(key: str, lang: str = DEFAULT_LANGUAGE, *, platform: str | None = None, **values: object) -> str:
+    """Return the text ``key`` in ``lang`` (falling back to Russian, then English), formatted with ``values``.
+
+    With ``platform``, a text of that platform's own (``discord_<key>``: Discord's commands take fields, and its
+    admins are those who may manage the server) is preferred where there is one.
+    """
+    texts = LANGUAGES.get(lang, RU)
+    template = (platform and texts.get(f"{platform}_{key}")) or texts.get(key) or RU.get(key) or EN[key]
     return template.format(**values) if values else template

@@ -274,6 +274,14 @@ async def test_style_autocomplete_suggests_matching_styles(fake, world, bot):
     assert len(await fake.wait_for(lambda: fake.interaction(everything).choices)) == len(STYLES)
 
 
+async def test_a_prompt_of_options_only_is_answered_in_discord_s_terms(fake, world, bot, redis_conn):
+    payload = fake.slash_command(world["alice"], world["channel"], "imagine", {"prompt": "--ar 16:9"})
+    dispatch(bot, payload)
+    answer = await fake.wait_for(lambda: (m := fake.original(payload)) and not m.loading and m)
+    assert answer.content == t("discord_imagine_empty", "ru") and "prompt" in answer.content
+    assert queued(redis_conn, GENERATE_QUEUE) == []
+
+
 def test_typed_options_use_option_names_the_handlers_parse():
     fields = typed_options(aspect="3:2", style="аниме", negative="люди", seed=7, count=2)
     request = parse_imagine("кот", fields)
@@ -329,7 +337,7 @@ async def test_the_same_event_through_the_use_case_twice_queues_once(fake, world
 
 @pytest.mark.parametrize(
     ("prompt", "expected"),
-    [("кот " * 1250, "Описание слишком длинное"), ("\u200b\u200b", "Напишите, что нарисовать")],
+    [("кот " * 1250, "Описание слишком длинное"), ("\u200b\u200b", "Напишите в поле prompt, что нарисовать")],
     ids=["5000-chars", "zero-width"],
 )
 async def test_bad_prompts_are_answered_in_the_original_response_and_queue_nothing(
@@ -346,7 +354,7 @@ async def test_english_clients_get_english(fake, world, bot):
     payload = fake.slash_command(world["bob"], world["channel"], "imagine", {"prompt": "   "}, locale="en-US")
     dispatch(bot, payload)
     answer = await fake.wait_for(lambda: (m := fake.original(payload)) and not m.loading and m)
-    assert answer.content == t("imagine_empty", "en")
+    assert answer.content == t("imagine_empty", "en", platform="discord")
 
 
 async def test_help_is_shown_only_to_the_asker(fake, world, bot):
@@ -935,7 +943,7 @@ async def test_manage_server_members_change_settings_in_an_ephemeral_menu(fake, 
 async def test_members_without_manage_server_are_refused_and_nothing_changes(fake, world, bot, redis_conn):
     bot.molbert.settings_store = RedisChatSettings(redis_conn)
     refusal = await open_settings(fake, bot, world["bob"], world["channel"])
-    assert refusal.ephemeral and refusal.content == t("settings_admins_only", "ru")
+    assert refusal.ephemeral and refusal.content == t("settings_admins_only", "ru", platform="discord")
     assert refusal.custom_ids == []
 
     fake.grant_manage_guild(world["guild"], world["alice"])
@@ -943,7 +951,7 @@ async def test_members_without_manage_server_are_refused_and_nothing_changes(fak
     await press_in_menu(fake, bot, world["alice"], menu, "cs:nsfw")
     pressed = await press_in_menu(fake, bot, world["bob"], menu, "cs:nsfw:relaxed")  # e.g. rights taken away
     answer = fake.original(pressed)
-    assert answer.ephemeral and answer.content == t("settings_admins_only", "ru")
+    assert answer.ephemeral and answer.content == t("settings_admins_only", "ru", platform="discord")
     assert await RedisChatSettings(redis_conn).load(channel_settings_ref(world)) == ChatSettings()
 
 

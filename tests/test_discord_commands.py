@@ -80,10 +80,10 @@ async def test_labels_are_shown_to_all_and_set_only_by_those_who_manage_the_serv
     bob, channel = world["bob"], world["channel"]
     refused = fake.slash_command(bob, channel, "labels", {"labels": "кошка, собака"})
     dispatch(bot, refused)
-    assert (await answered(fake, refused)).content == t("labels_admins_only", "ru")
+    assert (await answered(fake, refused)).content == t("labels_admins_only", "ru", platform="discord")
     asked = fake.slash_command(bob, channel, "labels")
     dispatch(bot, asked)
-    assert (await answered(fake, asked)).content == t("labels_default", "ru")
+    assert (await answered(fake, asked)).content == t("labels_default", "ru", platform="discord")
 
     dm = fake.dm_channel(bob)  # in a DM with the bot, the user is its admin
     setting = fake.slash_command(bob, dm, "labels", {"labels": "кошка, собака"})
@@ -91,7 +91,8 @@ async def test_labels_are_shown_to_all_and_set_only_by_those_who_manage_the_serv
     assert (await answered(fake, setting)).content == t("labels_set", "ru", count=2, labels="кошка, собака")
     shown = fake.slash_command(bob, dm, "labels")
     dispatch(bot, shown)
-    assert (await answered(fake, shown)).content == t("labels_current", "ru", labels="кошка, собака")
+    shown_labels = t("labels_current", "ru", platform="discord", labels="кошка, собака")
+    assert (await answered(fake, shown)).content == shown_labels
     assert await bot.molbert.jobs.chat_labels(chat_ref_of(bot, shown)) == ["кошка", "собака"]
     assert await bot.molbert.jobs.chat_labels(chat_ref_of(bot, asked)) is None, "the guild channel kept its set"
 
