@@ -153,6 +153,7 @@ class ImageGenerator:
         self.vae_tiling = vae_tiling
         self._params = dict(inspect.signature(pipe.__call__).parameters)
         self._img2img: tuple[Any, dict[str, inspect.Parameter]] | None = None
+        self._no_img2img = False  # diffusers has no image-to-image counterpart: found once, not tried per job
         self._call_kwargs = dict(defaults.call_kwargs)
         if defaults.resolutions and hasattr(pipe, "resolutions"):
             pipe.resolutions = [tuple(size) for size in defaults.resolutions]
@@ -295,12 +296,15 @@ class ImageGenerator:
         return tuple(max(step, round(side / step) * step) for side in size)
 
     def _image_to_image(self) -> tuple[Any, dict[str, inspect.Parameter]]:
+        if self._no_img2img:
+            raise VariationsUnsupported(type(self.pipe).__name__)
         if self._img2img is None:
             from diffusers import AutoPipelineForImage2Image
 
             try:
                 pipe = AutoPipelineForImage2Image.from_pipe(self.pipe)  # shares the weights: no extra memory
             except (ValueError, KeyError) as exc:
+                self._no_img2img = True
                 raise VariationsUnsupported(type(self.pipe).__name__) from exc
             pipe.set_progress_bar_config(disable=True)
             self._img2img = (pipe, dict(inspect.signature(pipe.__call__).parameters))

@@ -59,6 +59,7 @@ def generate(payload: dict) -> dict:
     request = GenerateJob.model_validate(payload)
     job = get_current_job()
     times = monitoring.picked_up(job.id, "imagine", request.chat, request.times)
+    out_of_memory = False
     try:
         images, hidden, seconds = _paint(job, request)
     except VariationsUnsupported as exc:
@@ -73,8 +74,8 @@ def generate(payload: dict) -> dict:
             raise
         # the same request would run out again: refuse it without RQ's retries, free what it held, keep serving
         log.warning("job %s ran out of memory: %s", job.id, str(exc).splitlines()[0][:200])
-        images = None
-    if images is None:  # out of the except block: the error's traceback, and the failed run's tensors, are gone
+        out_of_memory = True
+    if out_of_memory:  # out of the except block: the error's traceback, and the failed run's tensors, are gone
         _free_accelerator_memory()
         return _publish_refusal(job, request.chat, "imagine", Refusal("out of memory", "out_of_memory"))
     times = monitoring.model_done(job.id, "imagine", request.chat, times, seconds)
