@@ -6,12 +6,10 @@ changing different settings at once both win. Settings are kept until changed (n
 
 from __future__ import annotations
 
-import asyncio
-
 import redis
 
+from bot.redis_calls import in_thread
 from handlers.chat_settings import ChatSettings
-from handlers.errors import QueueUnavailable
 from handlers.protocol import KEY_PREFIX, ChatRef
 
 
@@ -28,16 +26,10 @@ class RedisChatSettings:
 
     async def load(self, chat: ChatRef) -> ChatSettings:
         """The chat's settings; fields never set (or no longer offered) read as the defaults."""
-        try:
-            stored = await asyncio.to_thread(self.connection.hgetall, chat_settings_key(chat))
-        except redis.RedisError as exc:
-            raise QueueUnavailable(str(exc)) from exc
+        stored = await in_thread(self.connection.hgetall, chat_settings_key(chat))
         return ChatSettings.from_stored(stored)
 
     async def save(self, chat: ChatRef, name: str, value: str) -> None:
         """Set one field; ``ValueError`` for a field or value the settings do not offer."""
         ChatSettings().changed(name, value)
-        try:
-            await asyncio.to_thread(self.connection.hset, chat_settings_key(chat), name, value)
-        except redis.RedisError as exc:
-            raise QueueUnavailable(str(exc)) from exc
+        await in_thread(self.connection.hset, chat_settings_key(chat), name, value)

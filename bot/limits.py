@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import redis
 from rq.job import Job
 
+from bot.redis_calls import in_thread
 from handlers.errors import UserError
 from handlers.limits import LimitPolicy, RequestRefused, active_key
 from handlers.protocol import ChatRef
@@ -99,7 +99,7 @@ class RedisAdmission:
         that exists already (a re-delivered chat event) passes without reserving anything: queueing it will find
         the duplicate, and no result would ever free a slot taken for it.
         """
-        verdict, value, retry_after = await asyncio.to_thread(self._run, chat, job_id, queue, request_id)
+        verdict, value, retry_after = await in_thread(self._run, chat, job_id, queue, request_id)
         verdict = verdict.decode() if isinstance(verdict, bytes) else verdict
         if verdict == "ok":
             return
@@ -109,7 +109,7 @@ class RedisAdmission:
 
     async def release(self, chat: ChatRef, job_id: str) -> None:
         """Free the slot of a job that was not queued."""
-        await asyncio.to_thread(self.connection.zrem, active_key(chat.platform, chat.user_id), job_id)
+        await in_thread(self.connection.zrem, active_key(chat.platform, chat.user_id), job_id)
 
     def _run(self, chat: ChatRef, job_id: str, queue: str, request_id: str | None) -> list:
         now = time.time()

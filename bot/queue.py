@@ -1,11 +1,11 @@
 """The frontend's side of the job queue: RQ with JSON payloads, enqueued by dotted path.
 
-RQ and redis-py are synchronous; each call is short, so it runs in a thread to keep the event loop free.
+RQ and redis-py are synchronous; each call is short, so it runs in a thread to keep the event loop free
+(``bot.redis_calls.in_thread``, which also turns a Redis error into ``QueueUnavailable``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import statistics
 import time
@@ -18,7 +18,7 @@ from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
 from bot.monitoring import JOBS_ENQUEUED
-from handlers.errors import QueueUnavailable
+from bot.redis_calls import in_thread
 from handlers.limits import active_key
 from handlers.ports import MessageId, Queued, QueuedJob, Stats
 from handlers.protocol import (
@@ -83,32 +83,32 @@ class RedisJobs:
 
     async def submit_generate(self, job_id: str, job: GenerateJob) -> Queued | None:
         """Enqueue a generation job, keeping its request for the result's buttons; ``None`` if the id exists."""
-        return await asyncio.to_thread(self._store_and_enqueue_generate, job_id, job)
+        return await in_thread(self._store_and_enqueue_generate, job_id, job)
 
     async def load_generation(self, job_id: str) -> GenerateJob | None:
         """The request of an earlier generation, or ``None`` once expired (or never made)."""
-        data = await asyncio.to_thread(self.connection.get, params_key(job_id))
+        data = await in_thread(self.connection.get, params_key(job_id))
         return None if data is None else GenerateJob.model_validate_json(data)
 
     async def load_image(self, job_id: str, index: int) -> bytes | None:
         """The ``index``-th image of a finished generation, or ``None`` once expired."""
-        return await asyncio.to_thread(self.connection.get, image_key(job_id, index))
+        return await in_thread(self.connection.get, image_key(job_id, index))
 
     async def submit_classify(self, job_id: str, job: ClassifyJob, image: bytes) -> Queued | None:
         """Store the photo, then enqueue a classification job; ``None`` if the job id exists."""
-        return await asyncio.to_thread(self._store_and_enqueue_classify, job_id, job, image)
+        return await in_thread(self._store_and_enqueue_classify, job_id, job, image)
 
     async def submit_rank(self, job_id: str, job: RankJob, images: list[bytes]) -> Queued | None:
         """Store the photos, then enqueue a ranking job (on the classification queue); ``None`` if the id exists."""
-        return await asyncio.to_thread(self._store_and_enqueue_rank, job_id, job, images)
+        return await in_thread(self._store_and_enqueue_rank, job_id, job, images)
 
     async def user_jobs(self, chat: ChatRef) -> list[QueuedJob]:
         """The user's jobs in this chat that are still waiting or running, from the fair-use slots."""
-        return await asyncio.to_thread(self._user_jobs, chat)
+        return await in_thread(self._user_jobs, chat)
 
     async def job_owner(self, job_id: str) -> ChatRef | None:
         """The chat of the job's request while RQ keeps the job (finished ones for a day), else ``None``."""
-        return await asyncio.to_thread(self._job_owner, job_id)
+        return await in_thread(self._job_owner, job_id)
 
     def _job_owner(self, job_id: str) -> ChatRef | None:
         try:
@@ -119,7 +119,7 @@ class RedisJobs:
 
     async def cancel(self, chat: ChatRef, job_id: str) -> bool:
         """Cancel a waiting job (its status message says so) or flag a running one to stop at its next step."""
-        return await asyncio.to_thread(self._cancel, chat, job_id)
+        return await in_thread(self._cancel, chat, job_id)
 
     def _user_jobs(self, chat: ChatRef) -> list[QueuedJob]:
         ids = [i.decode() for i in self.connection.zrange(active_key(chat.platform, chat.user_id), 0, -1)]
@@ -160,20 +160,20 @@ class RedisJobs:
 
     async def chat_labels(self, chat: ChatRef) -> list[str] | None:
         """This chat's label set, chosen by its admins with ``/labels``."""
-        data = await asyncio.to_thread(self.connection.get, _chat_labels_key(chat))
+        data = await in_thread(self.connection.get, _chat_labels_key(chat))
         return None if data is None else json.loads(data)
 
     async def set_chat_labels(self, chat: ChatRef, labels: list[str] | None) -> None:
         """Store this chat's label set (kept until reset), or forget it."""
         key = _chat_labels_key(chat)
         if labels is None:
-            await asyncio.to_thread(self.connection.delete, key)
+            await in_thread(self.connection.delete, key)
         else:
-            await asyncio.to_thread(self.connection.set, key, json.dumps(labels, ensure_ascii=False))
+            await in_thread(self.connection.set, key, json.dumps(labels, ensure_ascii=False))
 
     async def stats(self) -> Stats:
         """Operator figures from Redis: today's job counter, RQ's queues, registries and workers."""
-        return await asyncio.to_thread(self._stats)
+        return await in_thread(self._stats)
 
     def _stats(self) -> Stats:
         queues = (*self.generate_queues.values(), self.classify_queue)
@@ -190,11 +190,11 @@ class RedisJobs:
 
     async def typical_seconds(self, queue: str) -> float | None:
         """The median of the recent job durations workers recorded for ``queue``."""
-        return _median(await asyncio.to_thread(self.connection.lrange, durations_key(queue), 0, -1))
+        return _median(await in_thread(self.connection.lrange, durations_key(queue), 0, -1))
 
     async def remember_status_message(self, job_id: str, message_id: MessageId) -> bool:
         """Remember the "queued" message; ``False`` if the result was delivered first."""
-        previous = await asyncio.to_thread(self._swap_status, job_id, str(message_id))
+        previous = await in_thread(self._swap_status, job_id, str(message_id))
         return previous != DELIVERED
 
     def _store_and_enqueue_generate(self, job_id: str, job: GenerateJob) -> Queued | None:
@@ -203,21 +203,15 @@ class RedisJobs:
         return self._enqueue(queue, GENERATE_FUNC, job_id, job.model_dump(mode="json"), GENERATE_POLICY, keep)
 
     def _store_and_enqueue_classify(self, job_id: str, job: ClassifyJob, image: bytes) -> Queued | None:
-        try:
-            self.connection.set(job.image_key, image, ex=INPUT_TTL)
-        except redis.RedisError as exc:
-            raise QueueUnavailable(str(exc)) from exc
+        self.connection.set(job.image_key, image, ex=INPUT_TTL)
         payload = job.model_dump(mode="json")
         return self._enqueue(self.classify_queue, CLASSIFY_FUNC, job_id, payload, CLASSIFY_POLICY)
 
     def _store_and_enqueue_rank(self, job_id: str, job: RankJob, images: list[bytes]) -> Queued | None:
-        try:
-            with self.connection.pipeline() as pipe:
-                for key, image in zip(job.image_keys, images, strict=True):
-                    pipe.set(key, image, ex=INPUT_TTL)
-                pipe.execute()
-        except redis.RedisError as exc:
-            raise QueueUnavailable(str(exc)) from exc
+        with self.connection.pipeline() as pipe:
+            for key, image in zip(job.image_keys, images, strict=True):
+                pipe.set(key, image, ex=INPUT_TTL)
+            pipe.execute()
         payload = job.model_dump(mode="json")
         return self._enqueue(self.classify_queue, RANK_FUNC, job_id, payload, CLASSIFY_POLICY)
 
@@ -252,8 +246,6 @@ class RedisJobs:
                 *_, waiting, durations = pipe.execute()
         except DuplicateJobError:
             return None
-        except redis.RedisError as exc:
-            raise QueueUnavailable(str(exc)) from exc
         JOBS_ENQUEUED.labels(job_kind(func)).inc()
         return Queued(position=waiting, typical_seconds=_median(durations))
 

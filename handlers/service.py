@@ -6,11 +6,14 @@ queues a job, and tells the user their place in the queue.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
+from typing import Any, TypeVar
 
 from handlers import buttons, chat_settings, delivery, images, options, prompts, telemetry
 from handlers.access import AccessPolicy
@@ -40,6 +43,39 @@ QUEUE_PROMPT_CHARS = 80  # of each prompt in /queue: enough to tell them apart
 
 def _seconds(value: float | None) -> str:
     return "—" if value is None else f"{value:.1f}"
+
+
+UseCase = TypeVar("UseCase", bound=Callable[..., Awaitable[Any]])
+
+
+def answers_when_unavailable(*, as_notice: bool = False) -> Callable[[UseCase], UseCase]:
+    """Make a use case end in the "queue unavailable" answer when Redis cannot be reached, instead of silence.
+
+    Redis is read before anything is queued (limits, labels, stored requests, the user's jobs); an error there must
+    still tell the user to try again. ``as_notice``: the use case returns a short notice (a button press), which then
+    says it; otherwise the text is sent to the use case's ``chat`` through its ``outbox``.
+    """
+
+    def decorate(use_case: UseCase) -> UseCase:
+        signature = inspect.signature(use_case)
+
+        @functools.wraps(use_case)
+        async def answered(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return await use_case(*args, **kwargs)
+            except QueueUnavailable:
+                call = signature.bind(*args, **kwargs).arguments
+                chat: ChatRef = call["chat"]
+                log.exception("Redis unreachable in %s for chat %s:%s", use_case.__name__, chat.platform, chat.chat_id)
+                text = t("queue_unavailable", chat.lang)
+                if as_notice:
+                    return text
+                await call["outbox"].send_text(chat, text)
+                return None
+
+        return answered  # type: ignore[return-value]
+
+    return decorate
 
 
 def new_seed() -> int:
@@ -98,6 +134,7 @@ class Molbert:
         await outbox.send_text(chat, t(text_key, chat.lang))
 
     @telemetry.receives
+    @answers_when_unavailable()
     async def imagine(
         self, chat: ChatRef, text: str | None, outbox: Outbox, fields: Mapping[str, object] | None = None
     ) -> str | None:
@@ -124,6 +161,7 @@ class Molbert:
         return await self._submit_generate(chat, job_id, job, outbox)
 
     @telemetry.receives
+    @answers_when_unavailable()
     async def classify(
         self,
         chat: ChatRef,
@@ -172,6 +210,7 @@ class Molbert:
         return queued
 
     @telemetry.receives
+    @answers_when_unavailable()
     async def rank(self, chat: ChatRef, uploads: list[Upload], query: str, outbox: Outbox) -> str | None:
         """Queue a ranking of several photos (an album) by similarity to ``query`` (``самый смешной мем``).
 
@@ -206,6 +245,7 @@ class Molbert:
         )
 
     @telemetry.receives
+    @answers_when_unavailable(as_notice=True)
     async def press(
         self,
         chat: ChatRef,
@@ -265,7 +305,10 @@ class Molbert:
         """Whether ``chat.user_id`` asked for the result that a button with ``action`` is under (``True`` for an
         action that names no job we still know: nothing says otherwise)."""
         parsed = buttons.parse_action(action)
-        owner = await self.jobs.job_owner(parsed.job_id) if parsed else None
+        try:
+            owner = await self.jobs.job_owner(parsed.job_id) if parsed else None
+        except QueueUnavailable:  # unknown owner: let the use case answer that the queue is away
+            return True
         return owner is None or str(owner.user_id) == str(chat.user_id)
 
     async def _cancel_press(
@@ -300,6 +343,7 @@ class Molbert:
             await outbox.send_document(chat, image, f"molbert-{original.seed}-{index + 1}.png", caption)
         return t("button_sending", chat.lang)
 
+    @answers_when_unavailable()
     async def queue(self, chat: ChatRef, outbox: Outbox) -> None:
         """``/queue``: the user's jobs in this chat with their places and wait estimates."""
         chat = await self._localized(chat)
@@ -324,6 +368,7 @@ class Molbert:
         wait = t("wait_estimate", chat.lang, seconds=max(1, round(typical * job.position))) if typical else ""
         return t("queue_waiting", chat.lang, number=number, what=what, position=job.position) + wait
 
+    @answers_when_unavailable()
     async def cancel(self, chat: ChatRef, outbox: Outbox) -> None:
         """``/cancel``: take the user's waiting jobs in this chat off the queue and stop the running one."""
         chat = await self._localized(chat)
@@ -336,6 +381,7 @@ class Molbert:
         if not self.access.allows(chat):
             raise UserError("access_denied")
 
+    @answers_when_unavailable()
     async def labels(self, chat: ChatRef, text: str | None, is_admin: bool, outbox: Outbox) -> None:
         """``/labels``: show this chat's label set for photos; admins set it (``/labels кошка, собака``) or
         reset it to the default set (``/labels -``)."""
@@ -411,6 +457,7 @@ class Molbert:
         lang = settings.language(chat.lang)  # a new language answers in it at once
         return t("settings_saved", lang), chat_settings.main_menu(settings, lang, shown)
 
+    @answers_when_unavailable()
     async def stats(self, chat: ChatRef, outbox: Outbox) -> None:
         """``/stats`` for operators: today's jobs, queue depths, running jobs, workers, typical times."""
         chat = await self._localized(chat)
