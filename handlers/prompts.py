@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+import regex
+
 from handlers.errors import UserError
 
 MAX_PROMPT_CHARS = 1000
@@ -21,14 +23,23 @@ _ASKED = re.compile(
     r"^(?:(?:это|тут|здесь|на фото|is it|is this|is that|is there)\s+)?(?:(?:a|an|the)\s+)?(.+?)\s*\?+$", re.IGNORECASE
 )
 _SPACES = re.compile(r"\s+")
+_GRAPHEME = regex.compile(r"\X")  # a user-perceived character (an emoji sequence is one)
+_PICTOGRAPH = regex.compile(r"\p{Extended_Pictographic}")
 
 
 def clean_text(text: str) -> str:
-    """Drop control and invisible format characters (zero-width spaces, bidi marks), fold white space."""
-    kept = "".join(
-        " " if ch.isspace() else ch for ch in text if ch.isspace() or unicodedata.category(ch) not in ("Cc", "Cf")
-    )
-    return _SPACES.sub(" ", kept).strip()
+    """Drop control and invisible format characters (zero-width spaces, bidi marks), fold white space.
+
+    Inside an emoji sequence the joiners and tags are part of the emoji (👨‍👩‍👧‍👦 is four emoji joined by ZWJ, a
+    subdivision flag is spelt in tag characters), so a grapheme cluster with a pictograph keeps them.
+    """
+    return _SPACES.sub(" ", "".join(map(_clean_cluster, _GRAPHEME.findall(text)))).strip()
+
+
+def _clean_cluster(cluster: str) -> str:
+    dropped = ("Cc",) if _PICTOGRAPH.search(cluster) else ("Cc", "Cf")
+    kept = (ch for ch in cluster if ch.isspace() or unicodedata.category(ch) not in dropped)
+    return "".join(" " if ch.isspace() else ch for ch in kept)
 
 
 def parse_prompt(text: str | None) -> str:

@@ -44,6 +44,23 @@ def test_clean_text_removes_invisible_and_control_characters():
     assert clean_text("  кот\u200b в\tкосмосе\x00\u202e ") == "кот в космосе"
 
 
+FAMILY = "\U0001f468\u200d\U0001f469\u200d\U0001f467\u200d\U0001f466"  # 👨‍👩‍👧‍👦: four emoji joined by ZWJ
+SCOTLAND = "\U0001f3f4\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f"  # a flag of tag characters
+RAINBOW_FLAG = "\U0001f3f3\ufe0f\u200d\U0001f308"
+
+
+@pytest.mark.parametrize("emoji", [FAMILY, SCOTLAND, RAINBOW_FLAG, "1\ufe0f\u20e3"])
+def test_clean_text_keeps_emoji_sequences_whole(emoji):
+    assert clean_text(f"семья\u200b {emoji} на\u200d пикнике\u202e") == f"семья {emoji} на пикнике"
+
+
+async def test_an_emoji_sequence_reaches_the_model_and_the_caption_whole(molbert, jobs, outbox):
+    job = jobs.jobs[await molbert.imagine(chat(), f"семья {FAMILY} на пикнике --seed 3", outbox)]
+    assert job.prompt == f"семья {FAMILY} на пикнике"
+    caption = render_caption(ResultEvent(job_id="j", kind="imagine", chat=chat(), ok=True, generation=job))
+    assert f"/imagine семья {FAMILY} на пикнике --seed 3" in caption
+
+
 @pytest.mark.parametrize("text", [None, "", "   ", "\u200b\u200d", "\x00\x07"])
 def test_empty_prompts_are_refused(text):
     with pytest.raises(UserError) as err:
