@@ -589,6 +589,46 @@ async def test_after_the_token_expires_results_go_to_the_channel_as_a_reply_with
     ]
 
 
+async def test_a_token_that_dies_right_after_the_acknowledgement_leaves_no_broken_reply(
+    fake, world, bot, run_worker, aredis
+):
+    """The original response was never filled, so there is no message to reply to: the channel posts mention the
+    user and carry no message reference (the interaction's id is not a message's)."""
+    channel, alice = world["channel"], world["alice"]
+    fake.slow_down("PATCH", r"/webhooks/\d+/[^/]+/messages/@original", 1.0)  # the "queued" edit is under way when the token dies
+    payload = fake.slash_command(alice, channel, "imagine", {"prompt": "маяк на скале"})
+    dispatch(bot, payload)
+    await fake.wait_for(lambda: fake.calls_to("POST", r"/interactions/\d+/[^/]+/callback"), timeout=10)
+    fake.advance(16 * 60)
+    status = await fake.wait_for_message(channel["id"], lambda m: m.content.startswith(f"<@{alice['id']}> ⏳"))
+    await until_async(lambda: aredis.exists(status_message_key(_job_id(payload))))
+    run_worker()
+    picture = await fake.wait_for_message(channel["id"], lambda m: m.files, timeout=30)
+    assert picture.content.startswith(f"<@{alice['id']}> 🎨 маяк на скале")
+    assert picture.mentions == [int(alice["id"])]
+    posts = [c.json for c in fake.calls if c.method == "POST" and _shape(c.path) == "/channels/{id}/messages"]
+    assert len(posts) == 2 and not [post for post in posts if post.get("message_reference")], posts
+    await until(lambda: status.deleted)
+
+
+async def test_a_status_sent_by_dm_is_deleted_from_the_dm_when_the_result_comes(fake, world, bot, run_worker, aredis):
+    """The token died right after the acknowledgement and the bot may not post in the channel: the "queued" status
+    went to the user's DMs, and it is that DM message that the result removes."""
+    channel, alice = world["channel"], world["alice"]
+    fake.forbid(channel)
+    fake.slow_down("PATCH", r"/webhooks/\d+/[^/]+/messages/@original", 1.0)
+    payload = fake.slash_command(alice, channel, "imagine", {"prompt": "сова"})
+    dispatch(bot, payload)
+    await fake.wait_for(lambda: fake.calls_to("POST", r"/interactions/\d+/[^/]+/callback"), timeout=10)
+    fake.advance(16 * 60)
+    dm = fake.dm_channel(alice)
+    status = await fake.wait_for_message(dm["id"], lambda m: m.content.startswith("⏳"))
+    await until_async(lambda: aredis.exists(status_message_key(_job_id(payload))))
+    run_worker()
+    await fake.wait_for_message(dm["id"], lambda m: m.files, timeout=30)
+    await until(lambda: status.deleted)
+
+
 async def test_a_status_edit_after_expiry_uses_the_channel(fake, world, bot, run_worker, aredis):
     attachment = fake.upload(world["channel"], images.png(64, 64), "x.png", "image/png")
     payload = fake.slash_command(world["alice"], world["channel"], "classify", {"image": attachment})

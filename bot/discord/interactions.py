@@ -140,6 +140,11 @@ class InteractionStore:
         while await self.original(interaction_id) is None and loop.time() < deadline:
             await asyncio.sleep(0.05)
 
+    async def was_claimed(self, interaction_id: int | str) -> bool:
+        """Whether someone claimed the original response of ``interaction_id`` (filled or not): the id is then an
+        interaction's, not a message's."""
+        return bool(await self.redis.exists(original_key(interaction_id)))
+
     async def original(self, interaction_id: int | str) -> int | None:
         """The message id of the original response, once it has been filled."""
         raw = await self.redis.get(original_key(interaction_id))

@@ -34,6 +34,7 @@ INVALID_WEBHOOK_TOKEN = 50027
 UNKNOWN_WEBHOOK = 10015
 UNKNOWN_MESSAGE = 10008
 UNKNOWN_INTERACTION = 10062
+DM_SEPARATOR = "/"  # in the id of a message sent by DM: "<DM channel id>/<message id>"
 _SHRINK_STEPS = ((1.0, 90), (1.0, 75), (0.75, 80), (0.5, 80), (0.35, 75), (0.25, 70))
 
 
@@ -79,7 +80,7 @@ class DiscordOutbox:
     ) -> bool:
         """Replace the text and the buttons (none without ``buttons``) of a bot message and return ``True``; if it
         is gone or cannot be edited, return ``False``, after sending the text anew when ``resend``."""
-        stored = await self._interaction(chat)
+        stored = await self._interaction(chat) if not _sent_by_dm(message_id) else None
         if stored is not None:
             try:
                 await self._edit_in_interaction(stored, int(message_id), _clip(text), buttons)
@@ -88,7 +89,7 @@ class DiscordOutbox:
                 if _message_gone(exc):
                     return await self._not_edited(chat, text, buttons, resend)
                 await self._give_up_token(stored, exc)
-        message = self.bot.get_partial_messageable(int(chat.chat_id)).get_partial_message(int(message_id))
+        message = self._posted(chat, message_id)
         try:
             await message.edit(content=_clip(text), view=keyboard_view(buttons))
         except (discord.NotFound, discord.Forbidden) as exc:
@@ -103,7 +104,7 @@ class DiscordOutbox:
 
     async def delete_message(self, chat: ChatRef, message_id: MessageId) -> None:
         """Delete a bot message; one that is already gone is fine."""
-        stored = await self._interaction(chat)
+        stored = await self._interaction(chat) if not _sent_by_dm(message_id) else None
         if stored is not None:
             try:
                 await self._delete_in_interaction(stored, int(message_id))
@@ -112,7 +113,7 @@ class DiscordOutbox:
                 if _message_gone(exc):
                     return
                 await self._give_up_token(stored, exc)
-        message = self.bot.get_partial_messageable(int(chat.chat_id)).get_partial_message(int(message_id))
+        message = self._posted(chat, message_id)
         try:
             await message.delete()
         except discord.NotFound:
@@ -137,7 +138,7 @@ class DiscordOutbox:
         upload: Upload | None = None,
         buttons: Keyboard | None = None,
         quiet: bool = False,
-    ) -> int:
+    ) -> MessageId:
         stored = await self._interaction(chat)
         if stored is not None:
             try:
@@ -203,9 +204,10 @@ class DiscordOutbox:
 
     async def _send_to_channel(
         self, chat: ChatRef, content: str, upload: Upload | None, buttons: Keyboard | None, quiet: bool = False
-    ) -> int:
+    ) -> MessageId:
         """Post as a reply to the original response, mentioning the user (``quiet``: without pinging them); DM them
-        (no mention) if the channel is closed."""
+        (no mention) if the channel is closed, returning an id that names the DM channel too (``dm id/message id``),
+        so that a later edit or deletion finds the message there."""
         user = discord.Object(int(chat.user_id))
         text = _clip(f"<@{user.id}> {content}")
         pinged = [] if quiet else [user]
@@ -234,15 +236,24 @@ class DiscordOutbox:
             del extra["allowed_mentions"]
             upload_file = upload.fitted(DEFAULT_FILESIZE_LIMIT) if upload else None
             message = await dm.send(_clip(content), file=upload_file, **extra)  # no mention of the reader
+            return f"{dm.id}{DM_SEPARATOR}{message.id}"
         return message.id
 
+    def _posted(self, chat: ChatRef, message_id: MessageId) -> discord.PartialMessage:
+        """A message the bot posted as itself: in the chat's channel, or in the DM channel its id names."""
+        channel_id, _, own_id = str(message_id).rpartition(DM_SEPARATOR)
+        return self.bot.get_partial_messageable(int(channel_id or chat.chat_id)).get_partial_message(int(own_id))
+
     async def _reply_target(self, chat: ChatRef) -> int | None:
-        """The original response of the chat's interaction, or the message a pressed button is under."""
+        """The original response of the chat's interaction, or the message a pressed button is under; ``None`` for an
+        interaction whose response was never filled (its token died first): there is no message to reply to."""
         anchor = interaction_id_of(chat)
         original = await self.interactions.original(anchor)
         if original is not None:
             return original
-        return int(anchor) if anchor.isdigit() else None
+        if not anchor.isdigit() or await self.interactions.was_claimed(anchor):
+            return None
+        return int(anchor)
 
     def _channel_filesize_limit(self, channel_id: int) -> int:
         guild = getattr(self.bot.get_channel(channel_id), "guild", None)
@@ -266,6 +277,10 @@ def fit_file(data: bytes, filename: str, limit: int) -> tuple[bytes, str]:
         if out.tell() <= limit:
             return out.getvalue(), f"{stem}.jpg"
     raise ValueError(f"{filename} cannot be made smaller than the {limit}-byte upload limit")
+
+
+def _sent_by_dm(message_id: MessageId) -> bool:
+    return DM_SEPARATOR in str(message_id)
 
 
 def _clip(text: str) -> str:
