@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.settings import ConfigError, ModelSettings, load
-from models.presets import AUTO, PRESETS, TINY, resolve_preset
+from models.presets import AUTO, OFFLOAD_AUTO, PRESETS, TINY, resolve_preset
 
 log = logging.getLogger(__name__)
 
@@ -63,12 +63,20 @@ def is_local(model: str) -> bool:
 
 
 def plan(
-    preset_name: str, cache_dir: Path, *, generator: str | None = None, translator: str | None = None
+    preset_name: str,
+    cache_dir: Path,
+    *,
+    generator: str | None = None,
+    translator: str | None = None,
+    cpu_offload: str = OFFLOAD_AUTO,
 ) -> list[Download]:
-    """The repositories a worker with this preset (and ``MODEL_GENERATOR`` / ``MODEL_TRANSLATOR``) loads."""
+    """The repositories a worker with this preset (and ``MODEL_GENERATOR`` / ``MODEL_TRANSLATOR``) loads.
+
+    ``auto`` is decided as the worker would, ``MODEL_CPU_OFFLOAD`` included (it changes which preset fits).
+    """
     if preset_name.strip().lower() == TINY and not generator:
         return []  # built locally from configs
-    preset = resolve_preset(preset_name, cache_dir, generator=generator, translator=translator)
+    preset = resolve_preset(preset_name, cache_dir, generator=generator, translator=translator, cpu_offload=cpu_offload)
     downloads = [Download(preset.generator, "generator", PIPELINE_FILES, OTHER_FORMATS + VARIANTS)]
     if "ruclip" in preset.classifier.lower():
         downloads.append(Download(preset.classifier, "classifier", RUCLIP_FILES))
@@ -140,7 +148,13 @@ def main(argv: list[str]) -> int:
         print(exc, file=sys.stderr)
         return 2
     preset = args.preset or settings.preset
-    downloads = plan(preset, settings.cache_dir, generator=settings.generator, translator=settings.translator)
+    downloads = plan(
+        preset,
+        settings.cache_dir,
+        generator=settings.generator,
+        translator=settings.translator,
+        cpu_offload=settings.cpu_offload,
+    )
     if not downloads:
         print(f"preset {preset}: nothing to download (its models are built locally or are local directories)")
         return 0
