@@ -140,7 +140,9 @@ class ModelSettings(BaseSettings):
     generator: str | None = Field(None, description="diffusers hub id or local dir; replaces the preset's")
     translator: str | None = Field(None, description="MarianMT ru→en hub id or local dir; default opus-mt-ru-en")
     compile: bool = Field(False, description="torch.compile the denoiser: slow first images, faster after")
-    cpu_offload: Literal["none", "model", "sequential"] = Field("none", description="keep weights in CPU memory")
+    cpu_offload: Literal["auto", "none", "model", "sequential"] = Field(
+        "auto", description="keep weights in CPU memory; auto: model offload only where the preset needs it to fit"
+    )
     vae_tiling: Literal["auto", "on", "off"] = Field("auto", description="tiled VAE decoding; auto: above ~1.5 MP")
     channels_last: Literal["auto", "on", "off"] = Field(
         "auto", description="channels-last UNet and VAE; auto: on for CUDA with a UNet denoiser"

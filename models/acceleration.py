@@ -13,7 +13,8 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-OFFLOAD_MODES = ("none", "model", "sequential")
+# "auto": models.presets.gpu_plan turns model offload on where the preset does not fit the card without it.
+OFFLOAD_MODES = ("none", "model", "sequential", "auto")
 TILING_MODES = ("auto", "on", "off")
 CHANNELS_LAST_MODES = ("auto", "on", "off")
 # "auto" tiles the VAE above this many pixels (about 1.5 MP: beyond every model's native size).
@@ -26,7 +27,7 @@ class GpuOptions:
     ``MODEL_CHANNELS_LAST``)."""
 
     compile: bool = False
-    cpu_offload: str = "none"  # none | model | sequential
+    cpu_offload: str = "none"  # none | model | sequential | auto (decided by models.presets.gpu_plan)
     vae_tiling: str = "auto"  # auto | on | off
     channels_last: str = "auto"  # auto | on | off
 
@@ -43,8 +44,11 @@ def place(pipe: Any, device: str, offload: str) -> None:
     """Move ``pipe`` to ``device``, or let accelerate keep it in CPU memory and move parts in as they run.
 
     ``model`` offload moves whole models (little slower); ``sequential`` moves layer by layer (least memory,
-    much slower). On the CPU there is nothing to offload to, so the option is ignored there.
+    much slower). On the CPU there is nothing to offload to, so the option is ignored there. ``auto`` reaching here
+    undecided (a generator loaded without ``models.presets``, which knows no memory figures) means ``none``.
     """
+    if offload == "auto":
+        offload = "none"
     if offload != "none" and device.split(":")[0] == "cpu":
         log.warning("CPU offload %r ignored: the pipeline already runs on the CPU", offload)
         offload = "none"

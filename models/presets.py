@@ -34,6 +34,42 @@ SIGLIP_MULTILINGUAL = "google/siglip-base-patch16-256-multilingual"
 # Translates prompts for generators that read only English (MarianMT, transformers).
 RU_EN_TRANSLATOR = "Helsinki-NLP/opus-mt-ru-en"
 
+# --- GPU memory of a whole worker ---------------------------------------------------------------------------------
+# All memory figures are in GB of 2**30 bytes (GiB): how cards are sold ("24 GB") and how torch and nvidia-smi
+# count them. They are ESTIMATES from parameter counts, not measurements: no GPU was at hand. bench/gpu_check.py
+# measures them (peak per preset at its default picture, offload off and on); put its figures here with their
+# `source`, and docs/deploy.md's VRAM table with them.
+GB = 2**30
+ESTIMATE = "estimate"
+# What the CUDA context (kernels of torch, cuBLAS, cuDNN) takes on the card before any tensor: not counted by
+# torch's allocator statistics, so kept apart from the per-preset figures. Estimate.
+CUDA_CONTEXT_GB = 0.8
+OFFLOAD_AUTO = "auto"  # MODEL_CPU_OFFLOAD=auto: decided here from these figures (models.acceleration.GpuOptions)
+
+
+@dataclass(frozen=True)
+class MemoryFigures:
+    """The most GPU memory one worker running a preset holds, for ``MODEL_PRESET=auto``, ``MODEL_CPU_OFFLOAD=auto``
+    and the VRAM table in docs/deploy.md (GB = 2**30 bytes).
+
+    A worker is the generator, the classifier (float32) and, for a generator that reads no Russian, the translator
+    (float32), painting the preset's default picture (one image, default size and steps): what
+    ``torch.cuda.max_memory_reserved()`` reports after that picture, allocator slack included. The CUDA context
+    (``CUDA_CONTEXT_GB``) comes on top. Larger pictures, ``--n 4`` and ``--best 8`` need more.
+    """
+
+    weights: float  # the generator's weights at 16 bits (bf16/fp16), for the docs
+    peak: float  # the whole worker, offload off, on a bf16 card
+    peak_offload: float  # the same with MODEL_CPU_OFFLOAD=model: the largest single model plus the small ones
+    fp16_extra: float = 0.0  # more on float16-only cards (before Ampere, MPS), offload off
+    fp16_extra_offload: float = 0.0  # the same with model offload
+    source: str = ESTIMATE  # "estimate", or where a measurement came from (bench/gpu_check.py, card, date)
+
+    def needed(self, *, offload: bool, bf16: bool = True) -> float:
+        """GB a card must have for this worker: its peak, the float16 extra if any, and the CUDA context."""
+        peak, extra = (self.peak_offload, self.fp16_extra_offload) if offload else (self.peak, self.fp16_extra)
+        return round(CUDA_CONTEXT_GB + peak + (0.0 if bf16 else extra), 2)
+
 
 @dataclass(frozen=True)
 class ModelPreset:
@@ -45,6 +81,7 @@ class ModelPreset:
     generator_reads_russian: bool  # False: prompts are translated ru->en first, by `translator`
     description: str
     translator: str = RU_EN_TRANSLATOR  # hub id or local dir of a MarianMT ru->en model
+    memory: MemoryFigures | None = None  # None: runs anywhere (tiny)
 
 
 PRESETS: dict[str, ModelPreset] = {
@@ -60,26 +97,49 @@ PRESETS: dict[str, ModelPreset] = {
         generator="kandinskylab/Kandinsky-5.0-T2I-Lite-sft-Diffusers",
         classifier=RUCLIP,
         generator_reads_russian=True,
-        description="Kandinsky 5.0 Image Lite: best quality, reads Russian; needs a large GPU (~40 GB)",
+        description="Kandinsky 5.0 Image Lite: best quality, reads Russian; needs a 40 GB GPU (24 GB with offload)",
+        # DiT 6.0 B + Qwen2.5-VL-7B text encoder 8.3 B + CLIP text 0.12 B + VAE 0.08 B = 14.5 B parameters.
+        # Peak: all weights, the 1024² decode (~2.5) and slack; with offload the Qwen encoder is the largest model.
+        memory=MemoryFigures(weights=27.0, peak=32.5, peak_offload=17.5),
     ),
     "compact": ModelPreset(
         name="compact",
         generator="kandinsky-community/kandinsky-2-2-decoder",
         classifier=RUCLIP,
         generator_reads_russian=False,
-        description="Kandinsky 2.2 (prior + decoder): fits 12-24 GB GPUs; Russian prompts translated to English",
+        description="Kandinsky 2.2 (prior + decoder): fits 16 GB GPUs; Russian prompts translated to English",
+        # Prior 1.0 B + its CLIP-ViT-G image encoder 1.84 B (run for the empty negative embedding) + CLIP-G text
+        # encoder 0.69 B + decoder UNet 1.22 B + MoVQ 0.07 B = 4.8 B parameters. Peak: all weights, the 768² UNet
+        # steps with guidance and the MoVQ decode (~1.2), slack; with offload the image encoder is the largest.
+        memory=MemoryFigures(weights=9.0, peak=12.0, peak_offload=4.9),
     ),
     "fast": ModelPreset(
         name="fast",
         generator="stabilityai/sdxl-turbo",
         classifier=RUCLIP,
         generator_reads_russian=False,
-        description="SDXL-Turbo: 4 steps at 512x512, fits 8 GB GPUs; Russian prompts translated to English",
+        description="SDXL-Turbo: 4 steps at 512x512, fits 12 GB GPUs (8 GB with offload); prompts translated",
+        # UNet 2.57 B + two CLIP text encoders 0.82 B + VAE 0.08 B = 3.5 B parameters. Peak: all weights, the 512²
+        # decode (~0.6), slack; with offload the UNet (4.8) is the largest model. On float16 cards diffusers decodes
+        # in float32 (the VAE's force_upcast): +0.8 while everything is on the card, nothing with offload, where
+        # the VAE decodes alone, below the UNet's peak.
+        memory=MemoryFigures(weights=6.5, peak=8.8, peak_offload=6.4, fp16_extra=0.8),
     ),
 }
 
-# Smallest accelerator memory (GB) for each preset that "auto" may pick, best first.
-AUTO_MIN_MEMORY_GB: tuple[tuple[str, float], ...] = (("quality", 40.0), ("compact", 12.0), ("fast", 8.0))
+# What MODEL_PRESET=auto tries under MODEL_CPU_OFFLOAD=auto; the first that fits the card wins. Without offload the
+# best picture first. Where no preset fits without it, model offload: `fast` first (small cards are slow cards, and
+# offload adds weight transfers to every picture), then `compact`, whose largest single model is smaller (~6 GB
+# cards). `quality` never gets offload by itself: minutes a picture on a 24 GB card, where `compact` takes seconds.
+AUTO_ORDER: tuple[tuple[str, str], ...] = (
+    ("quality", "none"),
+    ("compact", "none"),
+    ("fast", "none"),
+    ("fast", "model"),
+    ("compact", "model"),
+)
+# Under an explicit MODEL_CPU_OFFLOAD, auto takes the best preset that fits with it.
+QUALITY_ORDER = ("quality", "compact", "fast")
 
 
 @dataclass
@@ -102,39 +162,131 @@ class LoadedModels:
         return translated[0], translated[1] if negative else negative
 
 
-def _accelerator_memory_gb(device: str) -> float | None:
-    """Total memory of ``device`` in GB, or None for the CPU."""
+@dataclass(frozen=True)
+class Card:
+    """The accelerator a worker runs on, as ``MODEL_PRESET=auto`` sees it."""
+
+    device: str  # cuda, cuda:1, mps
+    name: str
+    memory: float  # total memory, GB (2**30 bytes)
+    bf16: bool  # computes in bfloat16 (else float16: the float16 extras apply)
+    can_offload: bool = True  # False on MPS: its memory is the CPU's, offload frees nothing
+
+
+@dataclass(frozen=True)
+class MemoryPlan:
+    """Which preset a worker runs and with which CPU offload, and why (the log line)."""
+
+    preset: str
+    offload: str  # none | model | sequential
+    reason: str
+    warn: bool = False  # the choice may not fit, or is a fallback: log it as a warning
+
+
+def _card(device: str) -> Card | None:
+    """The accelerator behind ``device``, or None for the CPU."""
     import torch
 
+    from models.device import pick_dtype
+
     kind = torch.device(device).type
+    bf16 = kind != "cpu" and pick_dtype(device) == torch.bfloat16
     if kind == "cuda":
-        return torch.cuda.get_device_properties(torch.device(device)).total_memory / 1e9
+        props = torch.cuda.get_device_properties(torch.device(device))
+        return Card(device, props.name, props.total_memory / GB, bf16)
     if kind == "mps":
-        return torch.mps.recommended_max_memory() / 1e9
+        return Card(device, "Apple GPU", torch.mps.recommended_max_memory() / GB, bf16, can_offload=False)
     return None
 
 
-def _pick_auto(device: str | None) -> str:
-    """Choose a preset for this machine by accelerator memory, logging the choice and why."""
+def _describe(card: Card) -> str:
+    return f"{card.device} ({card.name}, {card.memory:.1f} GB, {'bfloat16' if card.bf16 else 'float16'})"
+
+
+def _need(name: str, offload: str, card: Card) -> float:
+    """GB the preset's worker needs on ``card``; sequential offload is judged by model offload's (higher) figure."""
+    memory = PRESETS[name].memory
+    return 0.0 if memory is None else memory.needed(offload=offload != "none", bf16=card.bf16)
+
+
+def _figure(name: str, offload: str, card: Card) -> str:
+    source = PRESETS[name].memory.source if PRESETS[name].memory else ESTIMATE
+    mode = "without offload" if offload == "none" else f"with {offload} offload"
+    return f"{name} needs {_need(name, offload, card):.1f} GB {mode} ({source})"
+
+
+def _pick_auto(offload: str, card: Card) -> MemoryPlan:
+    """``MODEL_PRESET=auto`` on ``card``: the first candidate that fits (``AUTO_ORDER``, or ``QUALITY_ORDER``
+    under an explicit ``offload``)."""
+    if offload == OFFLOAD_AUTO:
+        candidates = [(name, mode) for name, mode in AUTO_ORDER if mode == "none" or card.can_offload]
+    else:
+        candidates = [(name, offload) for name in QUALITY_ORDER]
+    tried = []
+    for name, mode in candidates:
+        tried.append(_figure(name, mode, card))
+        if _need(name, mode, card) <= card.memory:
+            how = f"MODEL_CPU_OFFLOAD={mode}" if mode != "none" else "no CPU offload"
+            reason = f"MODEL_PRESET=auto on {_describe(card)}: {'; '.join(tried)}: using {name!r} with {how}"
+            return MemoryPlan(name, mode, reason)
+    reason = (
+        f"MODEL_PRESET=auto on {_describe(card)}: too little for any real preset ({'; '.join(tried)}); using "
+        f"{TINY!r} (tiny random models, noise images). MODEL_CPU_OFFLOAD=sequential or a larger card runs a real one"
+    )
+    return MemoryPlan(TINY, "none", reason, warn=True)
+
+
+def _offload_for(name: str, card: Card) -> MemoryPlan:
+    """``MODEL_CPU_OFFLOAD=auto`` for a preset the operator chose: off where it fits, else model offload."""
+    tried = [_figure(name, "none", card)]
+    if _need(name, "none", card) <= card.memory:
+        return MemoryPlan(name, "none", f"preset {name!r} on {_describe(card)}: {tried[0]}: no CPU offload")
+    if not card.can_offload:
+        reason = f"preset {name!r} on {_describe(card)}: {tried[0]}; it may run out of memory (no offload here)"
+        return MemoryPlan(name, "none", reason, warn=True)
+    tried.append(_figure(name, "model", card))
+    fits = _need(name, "model", card) <= card.memory
+    advice = "" if fits else "; it may still run out of memory: MODEL_CPU_OFFLOAD=sequential needs far less"
+    reason = f"preset {name!r} on {_describe(card)}: {'; '.join(tried)}: using MODEL_CPU_OFFLOAD=model{advice}"
+    return MemoryPlan(name, "model", reason, warn=not fits)
+
+
+def plan_memory(preset: str, offload: str, card: Card | None) -> MemoryPlan:
+    """Choose the preset (for ``auto``) and the CPU offload (for ``auto``) a worker runs on ``card``.
+
+    Pure: decided from ``MemoryFigures`` and the card, so that every card size can be tested without one.
+    ``auto`` picks the best preset that fits without offload; only where none does, model offload (``AUTO_ORDER``).
+    An explicit ``offload`` is kept as it is (``auto`` then picks the best preset that fits with it); ``auto``
+    offload with an explicit preset turns on only where that preset does not fit without it. An unknown preset
+    name is passed through for ``resolve_preset`` to refuse.
+    """
+    key = preset.strip().lower()
+    if card is None:
+        if key == AUTO:
+            reason = (
+                f"MODEL_PRESET=auto: no GPU found, using {TINY!r} (tiny random models, noise images); "
+                "real presets need a CUDA or MPS device"
+            )
+            return MemoryPlan(TINY, "none", reason, warn=True)
+        return MemoryPlan(key, "none" if offload == OFFLOAD_AUTO else offload, f"preset {key!r} on the CPU")
+    if key == AUTO:
+        return _pick_auto(offload, card)
+    if key not in PRESETS or PRESETS[key].memory is None:
+        return MemoryPlan(key, "none" if offload == OFFLOAD_AUTO else offload, f"preset {key!r} on {_describe(card)}")
+    if offload == OFFLOAD_AUTO:
+        return _offload_for(key, card)
+    fits = _need(key, offload, card) <= card.memory
+    reason = f"preset {key!r} on {_describe(card)}: {_figure(key, offload, card)}; MODEL_CPU_OFFLOAD={offload} as set"
+    return MemoryPlan(key, offload, reason + ("" if fits else ": it may run out of memory"), warn=not fits)
+
+
+def plan_for_device(preset: str, offload: str, device: str | None) -> MemoryPlan:
+    """:func:`plan_memory` for this machine's ``device`` (None: the best one), logged with its reason."""
     from models.device import pick_device
 
-    device = pick_device(device)
-    memory = _accelerator_memory_gb(device)
-    if memory is None:
-        log.warning(
-            "MODEL_PRESET=auto: no GPU found, using %r (tiny random models, noise images); "
-            "real presets need a CUDA or MPS device",
-            TINY,
-        )
-        return TINY
-    for name, needed in AUTO_MIN_MEMORY_GB:
-        if memory >= needed:
-            log.info("MODEL_PRESET=auto: %s has %.1f GB (>= %.0f GB), using %r", device, memory, needed, name)
-            return name
-    log.warning(
-        "MODEL_PRESET=auto: %s has only %.1f GB, too little for any real preset; using %r", device, memory, TINY
-    )
-    return TINY
+    plan = plan_memory(preset, offload, _card(pick_device(device)))
+    log.log(logging.WARNING if plan.warn else logging.INFO, "%s", plan.reason)
+    return plan
 
 
 def resolve_preset(
@@ -144,8 +296,10 @@ def resolve_preset(
     device: str | None = None,
     generator: str | None = None,
     translator: str | None = None,
+    cpu_offload: str = OFFLOAD_AUTO,
 ) -> ModelPreset:
-    """Return the preset called ``name`` (``"auto"`` picks one for ``device``).
+    """Return the preset called ``name`` (``"auto"`` picks one for ``device``, as a worker with ``cpu_offload``
+    (``MODEL_CPU_OFFLOAD``) would: see :func:`plan_memory`).
 
     ``"tiny"`` builds the tiny models into ``cache_dir`` if missing and points the preset at them.
     ``generator`` (``MODEL_GENERATOR``) replaces the preset's generator; whether it reads Russian is then
@@ -155,7 +309,7 @@ def resolve_preset(
     """
     key = name.strip().lower()
     if key == AUTO:
-        key = _pick_auto(device)
+        key = plan_for_device(key, cpu_offload, device).preset
     if key not in PRESETS:
         valid = ", ".join([*PRESETS, AUTO])
         raise ValueError(f"unknown model preset {name!r}; valid presets: {valid}")
@@ -175,6 +329,25 @@ def resolve_preset(
     return preset
 
 
+def gpu_plan(
+    preset_name: str, gpu: GpuOptions | None, device: str, *, generator: str | None = None
+) -> tuple[str, GpuOptions]:
+    """The preset to load and the ``GpuOptions`` to load it with, ``auto`` (preset and offload) decided.
+
+    ``gpu`` None means ``MODEL_CPU_OFFLOAD=auto``. With ``generator`` (``MODEL_GENERATOR``) the table describes
+    another model than the one loaded, so auto offload stays off there: the operator sets it.
+    """
+    from models.acceleration import GpuOptions
+
+    gpu = gpu or GpuOptions(cpu_offload=OFFLOAD_AUTO)
+    plan = plan_for_device(preset_name, gpu.cpu_offload, device)
+    offload = plan.offload
+    if generator and gpu.cpu_offload == OFFLOAD_AUTO and offload != "none":
+        log.info("MODEL_GENERATOR=%s: the memory figures are the preset's, not its; no CPU offload", generator)
+        offload = "none"
+    return plan.preset, dataclasses.replace(gpu, cpu_offload=offload)
+
+
 def load_models(
     preset_name: str,
     cache_dir: Path,
@@ -187,7 +360,9 @@ def load_models(
     """Resolve ``preset_name`` and load its models onto ``device`` (None: best), once per worker.
 
     ``generator`` and ``translator`` override the preset's (see :func:`resolve_preset`); ``gpu`` says how the
-    generator runs (offload, compile, VAE tiling). The translator is loaded only if the generator needs it.
+    generator runs (offload, compile, VAE tiling); its ``cpu_offload="auto"`` (the default with ``gpu`` None) and
+    ``preset_name="auto"`` are decided by :func:`gpu_plan` from the memory figures. The translator is loaded only if
+    the generator needs it.
     The default label set's text embeddings are made ready here (warm-up: the first user does not pay for them),
     read from ``cache_dir/text-embeddings`` when a previous start stored them for the same weights.
     """
@@ -199,6 +374,7 @@ def load_models(
     started = time.perf_counter()
     device = pick_device(device)
     dtype = pick_dtype(device)
+    preset_name, gpu = gpu_plan(preset_name, gpu, device, generator=generator)
     preset = resolve_preset(preset_name, cache_dir, device=device, generator=generator, translator=translator)
     image_generator = ImageGenerator.from_pretrained(preset.generator, device=device, dtype=dtype, gpu=gpu)
     classifier = ZeroShotClassifier.from_pretrained(

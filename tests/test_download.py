@@ -5,6 +5,7 @@ from __future__ import annotations
 import huggingface_hub
 import huggingface_hub.constants
 import pytest
+from huggingface_hub.utils import filter_repo_objects
 
 from models.presets import PRESETS, RU_EN_TRANSLATOR, RUCLIP
 from workers import download
@@ -73,8 +74,74 @@ def test_a_preset_fetches_its_generator_classifier_and_translator(hub, preset, r
     assert by_repo[RUCLIP]["allow"] == ["bpe.model", "config.json", "pytorch_model.bin"]
     generator = by_repo[repos[0]]
     assert "*/*" in generator["allow"] and "model_index.json" in generator["allow"]
-    assert "*.fp16.*" in generator["ignore"] and "*.onnx" in generator["ignore"]
+    assert "*.onnx" in generator["ignore"] and "*.bf16.*" in generator["ignore"]
+    assert ("*.fp16.*" in generator["ignore"]) == (preset != "fast")  # SDXL-Turbo: the fp16 files instead
     assert f"preset {preset}: {len(repos)} repositories" in capsys.readouterr().out
+
+
+# The weight files of a diffusers repo with fp16 variants (SDXL-Turbo's layout), as the Hub lists them.
+WEIGHTS_FP32 = [
+    "text_encoder/model.safetensors",
+    "text_encoder_2/model.safetensors",
+    "unet/diffusion_pytorch_model.safetensors",
+    "vae/diffusion_pytorch_model.safetensors",
+    "vae/diffusion_pytorch_model.bin",
+    "unet/diffusion_pytorch_model-00001-of-00002.safetensors",
+    "unet/diffusion_pytorch_model.safetensors.index.json",
+]
+WEIGHTS_FP16 = [
+    "text_encoder/model.fp16.safetensors",
+    "text_encoder_2/model.fp16.safetensors",
+    "unet/diffusion_pytorch_model.fp16.safetensors",
+    "vae/diffusion_pytorch_model.fp16.safetensors",
+    "unet/diffusion_pytorch_model-00001-of-00002.fp16.safetensors",
+    "unet/diffusion_pytorch_model.safetensors.index.fp16.json",
+]
+REPO_FILES = [
+    "model_index.json",
+    "README.md",
+    "sd_xl_turbo_1.0_fp16.safetensors",  # single-file checkpoints: never read by the loader
+    "scheduler/scheduler_config.json",
+    "text_encoder/config.json",
+    "tokenizer/vocab.json",
+    "tokenizer/merges.txt",
+    "unet/config.json",
+    "vae/config.json",
+    "vae/diffusion_pytorch_model.ema.safetensors",
+    "vae_decoder/model.onnx",
+    *WEIGHTS_FP32,
+    *WEIGHTS_FP16,
+]
+CONFIGS = [
+    "model_index.json",
+    "README.md",
+    "scheduler/scheduler_config.json",
+    "text_encoder/config.json",
+    "tokenizer/vocab.json",
+    "tokenizer/merges.txt",
+    "unet/config.json",
+    "vae/config.json",
+]
+
+
+def kept(download_: download.Download) -> list[str]:
+    """The files of REPO_FILES that snapshot_download fetches with these patterns (huggingface_hub's own filter)."""
+    return list(
+        filter_repo_objects(
+            REPO_FILES, allow_patterns=download_.allow_patterns, ignore_patterns=download_.ignore_patterns
+        )
+    )
+
+
+def test_sdxl_turbo_is_fetched_as_its_fp16_variant_only():
+    (generator, *_) = download.plan("fast", "unused")
+    assert generator.repo_id == "stabilityai/sdxl-turbo" and "fp16" in generator.role
+    assert sorted(kept(generator)) == sorted(CONFIGS + WEIGHTS_FP16)
+
+
+@pytest.mark.parametrize("repo", ["kandinsky-community/kandinsky-2-2-decoder", "black-forest-labs/FLUX.1-schnell"])
+def test_a_pipeline_without_a_known_variant_gets_the_default_weights_only(repo):
+    assert sorted(kept(download.pipeline_download(repo, "generator"))) == sorted(CONFIGS + WEIGHTS_FP32)
 
 
 def test_the_ruclip_file_list_matches_the_loader():

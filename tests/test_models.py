@@ -360,14 +360,6 @@ def test_auto_without_gpu_uses_tiny_and_says_why(tiny_dirs, caplog):
     assert "no GPU" in caplog.text
 
 
-@pytest.mark.parametrize(
-    ("memory_gb", "expected"), [(80.0, "quality"), (24.0, "compact"), (12.0, "compact"), (8.0, "fast")]
-)
-def test_auto_picks_by_gpu_memory(memory_gb, expected, monkeypatch, tmp_path):
-    monkeypatch.setattr(presets, "_accelerator_memory_gb", lambda device: memory_gb)
-    assert presets.resolve_preset("auto", tmp_path, device="cpu").name == expected
-
-
 def test_load_models_end_to_end(tiny_dirs, photo):
     loaded = presets.load_models("tiny", tiny_dirs[0].parent, device="cpu")
     assert (loaded.device, loaded.dtype, loaded.preset.name) == ("cpu", torch.float32, "tiny")

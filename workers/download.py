@@ -2,8 +2,10 @@
 
 A worker started afterwards with ``HF_HUB_OFFLINE=1`` loads them without contacting the Hub. Files come from
 ``huggingface_hub.snapshot_download`` (resumable, with its progress bars) into ``HF_HOME``; only what the loaders
-read is fetched: PyTorch weights (not TensorFlow/Flax/ONNX copies, nor fp16 variants or a diffusers repo's
-single-file checkpoints), configs and tokenizers; for ruCLIP its three files. A pipeline whose model card names
+read is fetched: PyTorch weights (not TensorFlow/Flax/ONNX copies, nor a diffusers repo's single-file
+checkpoints), configs and tokenizers; for ruCLIP its three files. Of a diffusers pipeline's weights, only those the
+loader reads: the variant its known defaults name (SDXL-Turbo: the fp16 files, half the download), else the
+default files and no variant. A pipeline whose model card names
 connected pipelines (Kandinsky 2.2's decoder names its prior) gets those too. With ``HF_HUB_OFFLINE=1`` the
 command only checks that everything is already cached.
 """
@@ -18,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.settings import ConfigError, ModelSettings, load
-from models.presets import AUTO, PRESETS, TINY, resolve_preset
+from models.presets import AUTO, OFFLOAD_AUTO, PRESETS, TINY, resolve_preset
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +41,15 @@ OTHER_FORMATS = [
     "tf_model*",
     "rust_model*",
 ]
-# Diffusers pipelines load the default (fp32 file, cast on load) weights, never the fp16 / other variants.
+# Diffusers pipelines load the default (fp32 file, cast on load) weights, unless their known defaults name a variant
+# (models.generator.GenerationDefaults.variant): then only that variant's files.
 VARIANTS = ["*.fp16.*", "*.bf16.*", "*.non_ema.*", "*.ema.*"]
+# A pipeline component's default (non-variant) weight files, whole or sharded, as diffusers and transformers name
+# them; a variant's names carry ".<variant>" (model.fp16.safetensors, ...-00001-of-00002.fp16.safetensors), which
+# none of these match.
+WEIGHT_STEMS = ("diffusion_pytorch_model", "model", "pytorch_model")
+WEIGHT_TAILS = (".safetensors", ".bin", "-?????-of-?????.safetensors", "-?????-of-?????.bin", ".safetensors.index.json")
+DEFAULT_WEIGHTS = [f"*/{stem}{tail}" for stem in WEIGHT_STEMS for tail in (*WEIGHT_TAILS, ".bin.index.json")]
 # A diffusers pipeline repo: its components live in subfolders; root-level weights are single-file checkpoints.
 PIPELINE_FILES = ["model_index.json", "README.md", "*/*"]
 RUCLIP_FILES = ["bpe.model", "config.json", "pytorch_model.bin"]  # models.ruclip.RUCLIP_FILES
@@ -57,19 +66,39 @@ class Download:
     ignore_patterns: list[str] | None = None
 
 
+def pipeline_download(repo_id: str, role: str) -> Download:
+    """A diffusers pipeline repo's configs, tokenizers and the weight files its loader reads (``variant``'s only,
+    where ``models.generator.known_defaults`` names one)."""
+    from models.generator import known_defaults  # imports torch: only once a pipeline is to be fetched
+
+    variant = known_defaults(repo_id).variant
+    if variant is None:
+        return Download(repo_id, role, PIPELINE_FILES, OTHER_FORMATS + VARIANTS)
+    others = [pattern for pattern in VARIANTS if pattern != f"*.{variant}.*"]
+    return Download(repo_id, f"{role}, {variant} weights", PIPELINE_FILES, OTHER_FORMATS + others + DEFAULT_WEIGHTS)
+
+
 def is_local(model: str) -> bool:
     """A local directory (or a tiny model built locally) needs no download."""
     return model.startswith("(") or Path(model).expanduser().exists()
 
 
 def plan(
-    preset_name: str, cache_dir: Path, *, generator: str | None = None, translator: str | None = None
+    preset_name: str,
+    cache_dir: Path,
+    *,
+    generator: str | None = None,
+    translator: str | None = None,
+    cpu_offload: str = OFFLOAD_AUTO,
 ) -> list[Download]:
-    """The repositories a worker with this preset (and ``MODEL_GENERATOR`` / ``MODEL_TRANSLATOR``) loads."""
+    """The repositories a worker with this preset (and ``MODEL_GENERATOR`` / ``MODEL_TRANSLATOR``) loads.
+
+    ``auto`` is decided as the worker would, ``MODEL_CPU_OFFLOAD`` included (it changes which preset fits).
+    """
     if preset_name.strip().lower() == TINY and not generator:
         return []  # built locally from configs
-    preset = resolve_preset(preset_name, cache_dir, generator=generator, translator=translator)
-    downloads = [Download(preset.generator, "generator", PIPELINE_FILES, OTHER_FORMATS + VARIANTS)]
+    preset = resolve_preset(preset_name, cache_dir, generator=generator, translator=translator, cpu_offload=cpu_offload)
+    downloads = [pipeline_download(preset.generator, "generator")]
     if "ruclip" in preset.classifier.lower():
         downloads.append(Download(preset.classifier, "classifier", RUCLIP_FILES))
     else:
@@ -112,7 +141,7 @@ def fetch(downloads: list[Download], snapshot_download: Callable[..., str] | Non
         if download.role.startswith("generator"):
             for repo in connected_pipelines(path):
                 role = f"generator (connected to {download.repo_id})"
-                queue.append(Download(repo, role, PIPELINE_FILES, OTHER_FORMATS + VARIANTS))
+                queue.append(pipeline_download(repo, role))
     return paths
 
 
@@ -140,7 +169,13 @@ def main(argv: list[str]) -> int:
         print(exc, file=sys.stderr)
         return 2
     preset = args.preset or settings.preset
-    downloads = plan(preset, settings.cache_dir, generator=settings.generator, translator=settings.translator)
+    downloads = plan(
+        preset,
+        settings.cache_dir,
+        generator=settings.generator,
+        translator=settings.translator,
+        cpu_offload=settings.cpu_offload,
+    )
     if not downloads:
         print(f"preset {preset}: nothing to download (its models are built locally or are local directories)")
         return 0
