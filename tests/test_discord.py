@@ -595,7 +595,8 @@ async def test_a_token_that_dies_right_after_the_acknowledgement_leaves_no_broke
     """The original response was never filled, so there is no message to reply to: the channel posts mention the
     user and carry no message reference (the interaction's id is not a message's)."""
     channel, alice = world["channel"], world["alice"]
-    fake.slow_down("PATCH", r"/webhooks/\d+/[^/]+/messages/@original", 1.0)  # the "queued" edit is under way when the token dies
+    # the "queued" edit is still under way when the token dies
+    fake.slow_down("PATCH", r"/webhooks/\d+/[^/]+/messages/@original", 1.0)
     payload = fake.slash_command(alice, channel, "imagine", {"prompt": "маяк на скале"})
     dispatch(bot, payload)
     await fake.wait_for(lambda: fake.calls_to("POST", r"/interactions/\d+/[^/]+/callback"), timeout=10)
