@@ -4,7 +4,10 @@ the ✖ under a "queued" message, with their ``action`` strings: ``u:<job id>:<i
 
 from __future__ import annotations
 
+import math
 import re
+import time
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
 from handlers.ports import ACTION_MAX_BYTES, Button, Keyboard
@@ -56,3 +59,32 @@ def parse_action(action: str) -> Action | None:
     if match.group("rjob"):
         return Action(match.group("jverb"), match.group("rjob"))
     return Action(match.group("verb"), match.group("job"), int(match.group("index")))
+
+
+class RepeatedPresses:
+    """Tells a repeated press from a new one: the same user pressing the same button under the same message while
+    the first press is still being served, or within ``window`` seconds after, is a repeat (a double tap, or a
+    storm of taps on a slow connection), which must not send the same picture or queue the same job again.
+
+    Kept in the frontend's process: one process receives a platform's presses (Telegram polling or its webhook,
+    Discord's gateway), so nothing needs to be shared.
+    """
+
+    def __init__(self, window: float = 5.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.window = window
+        self.clock = clock
+        self._until: dict[Hashable, float] = {}  # key → when it stops being a repeat (inf while served)
+
+    def start(self, key: Hashable) -> bool:
+        """``True`` for a new press (now being served), ``False`` for a repeat."""
+        now = self.clock()
+        if len(self._until) > 1000:
+            self._until = {k: until for k, until in self._until.items() if until > now}
+        if self._until.get(key, 0.0) > now:
+            return False
+        self._until[key] = math.inf
+        return True
+
+    def finish(self, key: Hashable, *, linger: bool = True) -> None:
+        """The press was served: repeats within the window from now are still repeats (``linger``), or none is."""
+        self._until[key] = self.clock() + (self.window if linger else 0.0)

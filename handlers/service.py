@@ -103,6 +103,7 @@ class Molbert:
         self.routes = routes or GeneratorRoutes()
         self.settings_store = settings or MemoryChatSettings()
         self.nsfw_threshold = nsfw_threshold  # the operator's SAFETY_NSFW_THRESHOLD, which /settings scales
+        self.repeats = buttons.RepeatedPresses()
 
     async def settings_of(self, chat: ChatRef) -> ChatSettings:
         """The chat's ``/settings`` (the defaults when the store cannot be read: the chat still gets answers)."""
@@ -253,6 +254,7 @@ class Molbert:
         event_id: str,
         outbox: Outbox,
         is_admin: Callable[[], Awaitable[bool]] | None = None,
+        answer: Callable[[str], Awaitable[object]] | None = None,
     ) -> str:
         """A button was pressed (U, V, 🔄 under a result; ✖ under a "queued" message); return a short notice for
         the presser (toast / ephemeral reply).
@@ -262,34 +264,60 @@ class Molbert:
         whether the presser administers the chat (only when the chat's ``/settings`` let admins press others'
         buttons). Forged or expired actions and
         presses by someone other than the requester are refused with a notice; nothing is queued.
+        ``answer``, if given, gets the notice as soon as it is known, before the slow part (sending the full-size
+        picture, or queueing a job with its status message, paced by the platform): Telegram wants a press answered
+        within seconds. A repeated press of the same button by the same user while the first is being served (or
+        just after) gets ``button_repeated`` and does nothing else.
         """
+        key = (chat.platform, str(chat.chat_id), str(chat.message_id), str(chat.user_id), action)
+        served = self.repeats.start(key)
+        try:
+            if served:
+                notice, follow_up = await self._press(chat, action, event_id, outbox, is_admin)
+            else:
+                notice, follow_up = t("button_repeated", (await self._localized(chat)).lang), None
+            if answer is not None:
+                await answer(notice)
+            if follow_up is not None:
+                await follow_up()
+            return notice
+        finally:
+            if served:  # ✖ again after a cancel is told how things stand, not "repeated"
+                self.repeats.finish(key, linger=not action.startswith(f"{buttons.CANCEL}:"))
+
+    async def _press(
+        self, chat: ChatRef, action: str, event_id: str, outbox: Outbox, is_admin: Callable[[], Awaitable[bool]] | None
+    ) -> tuple[str, Callable[[], Awaitable[object]] | None]:
+        """What a press does: its notice, and the slow part to run after the notice was given (if any)."""
         chat, settings = await self._in_chat(chat)
         if not self.access.allows(chat):
-            return t("access_denied", chat.lang)
+            return t("access_denied", chat.lang), None
         parsed = buttons.parse_action(action)
         if parsed is not None and parsed.verb == buttons.CANCEL:
-            return await self._cancel_press(chat, parsed.job_id, is_admin)
+            return await self._cancel_press(chat, parsed.job_id, is_admin), None
         original = await self.jobs.load_generation(parsed.job_id) if parsed else None
         if parsed is None or original is None:
-            return t("button_stale", chat.lang)
+            return t("button_stale", chat.lang), None
         others = str(original.chat.user_id) != str(chat.user_id)
         if others and str(original.chat.chat_id) != str(chat.chat_id):  # a forged press of a job from elsewhere
-            return t("button_stale", chat.lang)
+            return t("button_stale", chat.lang), None
         if others and not (
             await self._may_press_others(settings, is_admin)
             or await self._admin_of_the_chats_request(original.chat, is_admin)
         ):
             key = "button_not_yours_admins" if settings.buttons == chat_settings.ADMINS else "button_not_yours"
-            return t(key, chat.lang)
+            return t(key, chat.lang), None
         threshold = {"nsfw_threshold": settings.nsfw_threshold(self.nsfw_threshold)}
         if parsed.verb == buttons.REROLL:
             job = original.model_copy(update={"chat": chat, "seed": new_seed(), **threshold})
-            return await self._submit_press(chat, job, "reroll", event_id, outbox)
+            return self._queue_press(chat, job, "reroll", event_id, outbox)
         image = await self.jobs.load_image(parsed.job_id, parsed.index)
         if image is None:
-            return t("button_image_gone", chat.lang)
+            return t("button_image_gone", chat.lang), None
         if parsed.verb == buttons.UPSCALE:
-            return await self._send_full_size(chat, original, parsed.index, image, outbox)
+            return t("button_sending", chat.lang), partial(
+                self._send_full_size, chat, original, parsed.index, image, outbox
+            )
         job = original.model_copy(
             update={
                 "chat": chat,
@@ -299,7 +327,7 @@ class Molbert:
                 **threshold,
             }
         )
-        return await self._submit_press(chat, job, "vary", event_id, outbox)
+        return self._queue_press(chat, job, "vary", event_id, outbox)
 
     async def asked_for(self, chat: ChatRef, action: str) -> bool:
         """Whether ``chat.user_id`` asked for the result that a button with ``action`` is under (``True`` for an
@@ -324,10 +352,11 @@ class Molbert:
             return t("cancel_too_late", chat.lang)
         return t("cancel_pressed", chat.lang)
 
-    async def _submit_press(self, chat: ChatRef, job: GenerateJob, kind: str, event_id: str, outbox: Outbox) -> str:
+    def _queue_press(
+        self, chat: ChatRef, job: GenerateJob, kind: str, event_id: str, outbox: Outbox
+    ) -> tuple[str, Callable[[], Awaitable[object]]]:
         job_id = job_id_for(chat, kind, event_id)
-        await self._submit_generate(chat, job_id, job, outbox)
-        return t("button_accepted", chat.lang)
+        return t("button_accepted", chat.lang), partial(self._submit_generate, chat, job_id, job, outbox)
 
     async def _submit_generate(self, chat: ChatRef, job_id: str, job: GenerateJob, outbox: Outbox) -> str | None:
         queue = self.routes.queue_for(job.generator)
@@ -335,13 +364,12 @@ class Molbert:
 
     async def _send_full_size(
         self, chat: ChatRef, original: GenerateJob, index: int, image: bytes, outbox: Outbox
-    ) -> str:
+    ) -> None:
         prompt = delivery.shortened(original.prompt, CAPTION_MAX_CHARS // 2)
         caption = t("upscale_caption", chat.lang, number=index + 1, prompt=prompt)
         await outbox.send_photo(chat, image, caption)
         if not outbox.photos_lossless:
             await outbox.send_document(chat, image, f"molbert-{original.seed}-{index + 1}.png", caption)
-        return t("button_sending", chat.lang)
 
     @answers_when_unavailable()
     async def queue(self, chat: ChatRef, outbox: Outbox) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import time
 
 import pytest
 import pytest_asyncio
@@ -119,6 +120,40 @@ async def test_options_grid_and_buttons_u_v_reroll(telegram, bot_process, alice)
     telegram.press_button(alice["id"], alice, grid.message_id, rows[2][0]["callback_data"])
     reroll = await telegram.wait_for_photo(alice["id"], after=variations.message_id, timeout=RESULT_TIMEOUT)
     assert "--ar 3:2 --style акварель --n 4" in reroll.caption and not reroll.caption.endswith("--seed 77")
+
+
+async def test_a_button_storm_is_answered_at_once_and_served_once(telegram, bot_process):
+    """Twenty quick presses of one U button: every press is answered within Telegram's window (at once, not after
+    the paced sends), the picture is sent once, and another button pressed meanwhile still works."""
+    carol = telegram.user(1077, "Карина", language_code="ru")
+    asked = telegram.send_text(carol["id"], carol, "/imagine маяк на скале --n 4")
+    grid = await telegram.wait_for_photo(carol["id"], after=asked["message_id"], timeout=RESULT_TIMEOUT)
+    rows = grid.reply_markup["inline_keyboard"]
+    started = time.monotonic()
+    storm = [telegram.press_button(carol["id"], carol, grid.message_id, rows[0][1]["callback_data"]) for _ in range(20)]
+    other = telegram.press_button(carol["id"], carol, grid.message_id, rows[0][2]["callback_data"])
+    pressed = {query["id"] for query in [*storm, other]}
+
+    def answers() -> dict[str, tuple[float, dict]]:
+        timed = telegram.timed_calls_to("answerCallbackQuery")
+        return {
+            params["callback_query_id"]: (when, params)
+            for when, params in timed
+            if params["callback_query_id"] in pressed
+        }
+
+    await _eventually(lambda: len(answers()) == len(pressed), timeout=30)
+    answered = answers()
+    slowest = max(when for when, _ in answered.values()) - started
+    assert slowest < 5, f"the last press was answered after {slowest:.1f} s"
+    texts = [answered[query["id"]][1].get("text") for query in storm]
+    assert texts.count(t("button_sending", "ru")) == 1
+    assert texts.count(t("button_repeated", "ru")) == 19
+    assert answered[other["id"]][1].get("text") == t("button_sending", "ru"), "another button is not a repeat"
+    await asyncio.sleep(5)  # what the storm would have sent by now
+    sent = [m for m in telegram.messages(carol["id"]) if m.message_id > grid.message_id]
+    assert len([m for m in sent if m.photo is not None]) == 2, [m.describe() for m in sent]  # U2 and U3, once each
+    assert len([m for m in sent if m.document is not None]) == 2
 
 
 async def test_someone_else_cannot_press_your_buttons(telegram, bot_process, alice):

@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from handlers import images as image_checks
+from handlers.buttons import RepeatedPresses
 from handlers.delivery import deliver_result, render_caption, render_labels, render_progress
 from handlers.errors import QueueUnavailable, UserError
 from handlers.options import command_line
@@ -400,6 +401,29 @@ async def test_a_repeated_press_event_queues_once(molbert, jobs, outbox):
     await molbert.press(presser(), f"r:{job_id}", "same-event", outbox)
     await molbert.press(presser(), f"r:{job_id}", "same-event", outbox)
     assert len(jobs.jobs) == 2
+
+
+async def test_a_quick_second_press_of_a_button_is_a_repeat_but_not_after_the_window_or_of_another(
+    molbert, jobs, outbox
+):
+    now = [100.0]
+    molbert.repeats = RepeatedPresses(window=5.0, clock=lambda: now[0])
+    job_id = await finished_generation(molbert, jobs, outbox)
+    sent_before = len(outbox.sent)
+    answered = []
+
+    async def answer(notice: str) -> None:
+        answered.append((notice, len(outbox.sent) - sent_before))
+
+    assert await molbert.press(presser(), f"u:{job_id}:0", "p1", outbox, answer=answer) == t("button_sending", "ru")
+    assert answered == [(t("button_sending", "ru"), 0)], "the press is answered before the pictures are sent"
+    assert await molbert.press(presser(), f"u:{job_id}:0", "p2", outbox) == t("button_repeated", "ru")
+    assert await molbert.press(presser(), f"v:{job_id}:0", "p3", outbox) == t("button_accepted", "ru")
+    assert await molbert.press(presser(), f"r:{job_id}", "p4", outbox) == t("button_accepted", "ru")
+    now[0] += 6
+    assert await molbert.press(presser(), f"u:{job_id}:0", "p5", outbox) == t("button_sending", "ru")
+    photos = [m for m in outbox.sent[sent_before:] if m.photo is not None]
+    assert len(photos) == 2
 
 
 async def test_someone_elses_buttons_are_refused(molbert, jobs, outbox):

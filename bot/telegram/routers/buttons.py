@@ -17,13 +17,22 @@ router = Router(name=__name__)
 
 @router.callback_query(F.message)
 async def press(callback: CallbackQuery, bot: Bot, molbert: Molbert, outbox: TelegramOutbox) -> None:
-    """Run the button's action and answer the press with a short notice."""
+    """Answer the press with a short notice at once, then run the button's action."""
 
     async def is_admin() -> bool:  # asked only when the chat's /settings let admins press others' buttons
         return await is_admin_of(bot, callback.message.chat, callback.from_user)
 
-    notice = await molbert.press(press_ref(callback), callback.data or "", callback.id, outbox, is_admin=is_admin)
-    await callback.answer(notice)
+    answered = []
+
+    async def answer(notice: str) -> None:  # at once, before the paced sends: Telegram drops answers after ~15 s
+        answered.append(notice)
+        await callback.answer(notice)
+
+    notice = await molbert.press(
+        press_ref(callback), callback.data or "", callback.id, outbox, is_admin=is_admin, answer=answer
+    )
+    if not answered:  # the press ended before its notice was given (Redis away)
+        await callback.answer(notice)
 
 
 @router.callback_query()
