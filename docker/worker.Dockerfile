@@ -9,7 +9,7 @@
 #   --build-arg TORCH_INDEX_URL=https://download.pytorch.org/whl/cu126 --build-arg TORCH_VERSION=<one it has>
 #
 # Two stages: the first installs Python, builds the virtualenv and fills it; the second gets Python and the
-# venv only (no pip cache, no PPA tooling) and runs as an unprivileged user.
+# venv (no pip cache, no PPA tooling), plus the compilers MODEL_COMPILE needs, and runs as an unprivileged user.
 ARG CUDA_IMAGE=nvidia/cuda:13.0.1-base-ubuntu22.04
 
 FROM ${CUDA_IMAGE} AS python
@@ -50,6 +50,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     VIRTUAL_ENV=/opt/venv \
     PATH=/opt/venv/bin:$PATH \
     HF_HOME=/home/molbert/.cache/huggingface
+# MODEL_COMPILE: torch.compile builds kernels at run time against Python's headers, with gcc on CUDA (Triton) and
+# g++ on the CPU (inductor); g++ brings gcc. About 200 MB; without them the worker refuses MODEL_COMPILE=true at
+# start. The deadsnakes PPA's list is still here from the first stage.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends g++ libc6-dev python3.11-dev \
+    && rm -rf /var/lib/apt/lists/*
 # The model cache lives in ~/.cache (HF_HOME and MODEL_CACHE_DIR's default): created here, owned by the user,
 # so that a named volume mounted there starts with the right owner.
 RUN useradd --create-home --uid 1000 --shell /usr/sbin/nologin molbert \

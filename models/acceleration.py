@@ -8,7 +8,12 @@ its flash and memory-efficient kernels) by default, and nothing in Molbert repla
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+import sys
+import sysconfig
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -115,6 +120,50 @@ def compile_denoiser(pipe: Any) -> None:
         return
     module.compile()
     log.info("compiled the %s of %s", type(module).__name__, type(pipe).__name__)
+
+
+def _compiler(variable: str, names: tuple[str, ...]) -> str | None:
+    """The compiler the build would use: ``$variable`` if set (found on PATH or as a path), else the first of
+    ``names`` on PATH; None if there is none."""
+    chosen = os.environ.get(variable, "").split()
+    if chosen:
+        return shutil.which(chosen[0])
+    return next(filter(None, map(shutil.which, names)), None)
+
+
+def python_header() -> Path:
+    """Where ``Python.h`` must be for an extension built against this interpreter (Triton's own lookup)."""
+    scheme = sysconfig.get_default_scheme()
+    if scheme == "posix_local":  # Debian's; Triton reads posix_prefix instead
+        scheme = "posix_prefix"
+    return Path(sysconfig.get_paths(scheme=scheme)["include"]) / "Python.h"
+
+
+def compile_toolchain_problem(device: str) -> str | None:
+    """Why ``torch.compile`` cannot build its kernels for ``device`` on this machine, or None if it can.
+
+    Inductor writes kernels as source and compiles them while the first picture runs: on CUDA, Triton builds
+    its launcher with a C compiler (``CC``, else ``gcc``, else ``clang``) against ``Python.h``; on the CPU,
+    inductor compiles C++ (``CXX``, else ``g++``, ``clang++`` on macOS) against ``Python.h``. Without them
+    ``MODEL_COMPILE`` would fail the warm-up and then every picture, so the worker refuses it at start (MPS
+    builds Metal shaders through torch and is not checked).
+    """
+    kind = device.split(":")[0]
+    if kind == "mps":
+        return None
+    if kind == "cuda":
+        variable, names, what = "CC", ("gcc", "clang"), "a C compiler"
+    else:
+        variable, names, what = "CXX", ("clang++",) if sys.platform == "darwin" else ("g++",), "a C++ compiler"
+    missing = []
+    if _compiler(variable, names) is None:
+        missing.append(f"{what} ({variable} unset or not found, no {' or '.join(names)} on PATH)")
+    header = python_header()
+    if not header.is_file():
+        missing.append(f"Python's headers (no {header})")
+    if not missing:
+        return None
+    return f"torch.compile on {kind} builds its kernels at run time and needs {' and '.join(missing)}"
 
 
 def tiling_supported(pipe: Any) -> bool:

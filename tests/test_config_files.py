@@ -228,9 +228,19 @@ def test_worker_image_installs_torch_then_the_worker_extra_as_non_root():
     assert instructions[-1] == 'CMD ["python", "-m", "workers"]'
 
 
+def test_worker_image_can_compile_for_model_compile():
+    """torch.compile (MODEL_COMPILE) builds kernels at run time: the final stage has g++ (which brings gcc, Triton's
+    compiler on CUDA) and the headers of the Python it runs (workers/__main__.py refuses the setting without)."""
+    instructions = _instructions(WORKER_DOCKERFILE)
+    final = instructions[[i for i, line in enumerate(instructions) if line.startswith("FROM ")][-1] :]
+    python = re.search(r"install .*\b(python3\.\d+)\b", " ".join(instructions)).group(1)
+    installs = " ".join(line for line in final if "apt-get install" in line)
+    assert re.search(r"\bg\+\+", installs) and f"{python}-dev" in installs, installs
+
+
 def test_dockerignore_keeps_secrets_and_local_state_out():
     ignored = {line.strip().rstrip("/") for line in DOCKERIGNORE.read_text(encoding="utf-8").splitlines()}
-    assert {".env", ".venv", ".git", "data"} <= ignored
+    assert {".env", ".venv", ".venv-min", ".git", "data"} <= ignored
 
 
 @pytest.mark.parametrize("dockerfile", [BOT_DOCKERFILE, WORKER_DOCKERFILE, ROOT / "docker" / "rq-dashboard.Dockerfile"])

@@ -56,6 +56,17 @@ def warm_up_models(models: LoadedModels, safety: ImageSafety) -> None:
         log.exception("warm-up failed; starting without it")
 
 
+def check_compile_toolchain(device: str) -> None:
+    """``MODEL_COMPILE=true`` where ``torch.compile`` cannot build its kernels (no compiler, no Python headers) is a
+    configuration error at start: otherwise the warm-up fails, the worker starts anyway and every picture fails."""
+    from models.acceleration import compile_toolchain_problem
+    from models.device import pick_device  # imports torch: only when MODEL_COMPILE asks for it
+
+    problem = compile_toolchain_problem(pick_device(device))
+    if problem is not None:
+        raise ConfigError(f"Configuration error: MODEL_COMPILE: {problem}; install them or set MODEL_COMPILE=false")
+
+
 def health_command() -> int:
     """``python -m workers health``: ask the running worker's ``/healthz`` (a Docker HEALTHCHECK); 0 healthy, else 1."""
     try:
@@ -88,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
         load(LogSettings).apply()
         if redis_settings.url is None:
             raise ConfigError("Configuration error: REDIS_URL: required for a worker (redis://host:6379/0)")
+        if model_settings.compile:
+            check_compile_toolchain(model_settings.device)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2

@@ -9,7 +9,7 @@ import redis.asyncio as aioredis
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.exceptions import TelegramNetworkError, TelegramUnauthorizedError
+from aiogram.exceptions import TelegramNetworkError, TelegramServerError, TelegramUnauthorizedError
 from aiogram.types import BotCommand, BotCommandScopeDefault, User
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
@@ -28,6 +28,8 @@ from handlers.texts import LANGUAGES, t
 
 log = logging.getLogger(__name__)
 
+# Waiting for Telegram at start (introduce): the first pause, doubling up to the second.
+INTRODUCE_DELAYS = (1.0, 30.0)
 COMMANDS = ("imagine", "classify", "labels", "settings", "queue", "cancel", "help", "start")
 
 
@@ -53,20 +55,22 @@ def create_dispatcher() -> Dispatcher:
 
 
 async def introduce(bot: Bot) -> User:
-    """``getMe``, retried while Telegram is unreachable; a rejected token is a configuration error."""
-    delay = 1.0
+    """``getMe``, waited for while Telegram is unreachable or failing (network errors, 5xx): a bot started before
+    its network is up, or during a Telegram outage, comes up with it instead of exiting. Each ``getMe`` is already
+    retried a few times by :class:`TelegramRetry`; between those rounds this waits 1 s, doubling up to 30 s.
+    A rejected token is a configuration error at once: waiting cannot fix it."""
+    delay = INTRODUCE_DELAYS[0]
     while True:
         try:
             return await bot.get_me()
         except TelegramUnauthorizedError:
-            await bot.session.close()
             raise ConfigError(
                 "Configuration error: TELEGRAM_BOT_TOKEN: Telegram rejected this token (Unauthorized)"
             ) from None
-        except TelegramNetworkError as exc:
-            log.warning("cannot reach Telegram (%s); retrying in %.0f s", exc.message, delay)
+        except (TelegramNetworkError, TelegramServerError) as exc:
+            log.warning("cannot reach Telegram (%s); trying again in %.0f s", exc.message, delay)
             await asyncio.sleep(delay)
-            delay = min(delay * 2, 30.0)
+            delay = min(delay * 2, INTRODUCE_DELAYS[1])
 
 
 async def register_commands(bot: Bot) -> None:
@@ -119,12 +123,10 @@ async def run_telegram(settings: TelegramSettings, molbert: Molbert, results: ai
     dispatcher = create_dispatcher()
     listener = ResultListener(results, PLATFORM, outbox, consumer=consumer)
     try:
-        me = await bot.get_me()
-    except TelegramUnauthorizedError:
+        me = await introduce(bot)
+    except BaseException:  # a rejected token, or stopped while still waiting for Telegram
         await bot.session.close()
-        raise ConfigError(
-            "Configuration error: TELEGRAM_BOT_TOKEN: Telegram rejected this token (Unauthorized)"
-        ) from None
+        raise
     log.info("Telegram frontend started as @%s", me.username)
     await register_commands(bot)
     listener_task = asyncio.create_task(listener.run(), name="telegram-results")

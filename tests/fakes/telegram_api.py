@@ -296,15 +296,16 @@ class FakeTelegramAPI:
 
     # ----------------------------------------------------------------- lifecycle
 
-    async def start(self) -> Self:
-        """Start serving on a random free port of 127.0.0.1 and set :attr:`base_url` (also after a stop)."""
+    async def start(self, port: int = 0) -> Self:
+        """Start serving on ``port`` of 127.0.0.1 (0: a random free one) and set :attr:`base_url` (also after a
+        stop). A fixed port lets a test point the bot at a Telegram that comes up later."""
         self._closing = False
         app = web.Application(client_max_size=MAX_REQUEST_BYTES)
         app.router.add_route("*", "/bot{token}/{method}", self._handle_api)
         app.router.add_get("/file/bot{token}/{path:.+}", self._handle_download)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        await web.TCPSite(self._runner, "127.0.0.1", port).start()
         host, port = self._runner.addresses[0][:2]
         self.base_url = f"http://{host}:{port}"
         return self
