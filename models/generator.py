@@ -135,6 +135,35 @@ def _load_pipeline(model: str, dtype: torch.dtype) -> Any:
     return pipe
 
 
+def _step_callbacks(params: dict[str, inspect.Parameter], kwargs: dict[str, Any], on_step: StepCallback) -> dict:
+    """The pipeline's step-callback arguments that report ``on_step(done, total)`` over all its denoising loops.
+
+    A combined Kandinsky 2.2 pipeline first runs its prior's own loop (``prior_num_inference_steps``, 25 by
+    default) through ``prior_callback_on_step_end``: it is the first part of the bar (by steps), and a cancel
+    raised there stops the job before the decoder starts.
+    """
+    # image-to-image skips the first (1 - strength) of the decoder's schedule; the prior always runs whole
+    decoder_steps = max(1, int(kwargs["num_inference_steps"] * kwargs.get("strength", 1.0)))
+    prior_steps = 0
+    if "prior_callback_on_step_end" in params:
+        prior_steps = (
+            kwargs.get("prior_num_inference_steps") or _signature_default(params, "prior_num_inference_steps") or 0
+        )
+    total = prior_steps + decoder_steps
+
+    def reporter(offset: int) -> Callable[[Any, int, Any, dict], dict]:
+        def report(_pipe: Any, step: int, _timestep: Any, tensors: dict) -> dict:
+            on_step(offset + step + 1, total)
+            return tensors
+
+        return report
+
+    callbacks = {"callback_on_step_end": reporter(prior_steps)}
+    if prior_steps:
+        callbacks["prior_callback_on_step_end"] = reporter(0)
+    return callbacks
+
+
 class ImageGenerator:
     """A loaded diffusers text-to-image pipeline with seeded, reproducible generation."""
 
@@ -242,12 +271,14 @@ class ImageGenerator:
     ) -> list[Image.Image]:
         """Generate ``num_images`` images for ``prompt``; the same seed and arguments give the same pixels.
 
-        ``on_step(done, total)`` is called after each denoising step (for progress reports).
+        ``on_step(done, total)`` is called after each denoising step (for progress reports); a pipeline with a
+        prior (Kandinsky 2.2) counts the prior's steps first. An exception it raises stops the pipeline there.
         """
         if num_images < 1:
             raise ValueError(f"num_images must be >= 1, got {num_images}")
         kwargs = self._build_call_kwargs(prompt, num_images, width, height, steps, negative_prompt)
-        return self._run(self.pipe, self._params, kwargs, seed, on_step, (kwargs["width"], kwargs["height"]))
+        size = (kwargs["width"], kwargs["height"])
+        return self._run(self.pipe, self._params, kwargs, seed, on_step, size)
 
     def vary(
         self,
@@ -322,14 +353,7 @@ class ImageGenerator:
         acceleration.set_vae_tiling(pipe, acceleration.wants_tiling(self.vae_tiling, *size))
         kwargs["generator"] = torch.Generator(self.device).manual_seed(seed)
         if on_step is not None and "callback_on_step_end" in params:
-            # image-to-image skips the first (1 - strength) of the schedule
-            total = max(1, int(kwargs["num_inference_steps"] * kwargs.get("strength", 1.0)))
-
-            def report(_pipe: Any, step: int, _timestep: Any, tensors: dict) -> dict:
-                on_step(step + 1, total)
-                return tensors
-
-            kwargs["callback_on_step_end"] = report
+            kwargs.update(_step_callbacks(params, kwargs, on_step))
         with torch.inference_mode():
             output = pipe(**kwargs)
         return list(output[0])
