@@ -151,6 +151,19 @@ def test_kandinsky5_tokenizer_processor_is_read_as_a_plain_tokenizer(generators,
     assert type(generators["kandinsky5"].pipe.tokenizer).__name__ == "Qwen2Tokenizer"
 
 
+# Whether each tiny family reads a negative prompt: SDXL is set up like SDXL-Turbo (guidance 0, no guidance)
+NEGATIVE_HEEDED = {"kandinsky5": True, "kandinsky22": True, "sdxl": False}
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_the_generator_says_whether_the_model_read_the_negative_prompt(family, generators):
+    generator = generators[family]
+    generator.generate("кот", seed=0, negative_prompt="люди")
+    assert generator.negative_heeded is NEGATIVE_HEEDED[family]
+    generator.generate("кот", seed=0)
+    assert generator.negative_heeded is None  # nothing was asked to be left out
+
+
 def test_kandinsky22_prior_steps_come_first_on_the_progress_bar(generators, monkeypatch):
     """The prior runs its own denoising loop before the decoder's: its steps are reported as they happen."""
     pipe = generators["kandinsky22"].pipe
