@@ -68,6 +68,9 @@ def render_ranking(event: ResultEvent) -> str:
 def render_caption(event: ResultEvent) -> str:
     """The caption of a generated picture: the prompt and the ``/imagine`` line that reproduces it.
 
+    It says when the output check hid some images (first) and when the model did not use the user's ``--no``
+    (last: after the line that shows it).
+
     It fits ``CAPTION_MAX_CHARS``: a long prompt is shortened in the title first; if the ``/imagine`` line alone is
     still too long, the line keeps its options and seed but not the prompt (the title shows how it begins).
     """
@@ -86,6 +89,8 @@ def render_caption(event: ResultEvent) -> str:
         if event.hidden:
             hidden = t("images_hidden", event.chat.lang, count=len(event.hidden), total=len(event.image_keys))
             text = f"{hidden}\n{text}"
+        if event.negative_ignored:
+            text += "\n" + t("negative_ignored", event.chat.lang, platform=event.chat.platform)
         return text
 
     command = command_line(job)

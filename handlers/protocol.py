@@ -181,6 +181,9 @@ class ResultEvent(BaseModel):
     grid_key: str | None = Field(None, description="the images as one 2×2 grid, when there are several")
     hidden: list[int] = Field(default_factory=list, description="images blurred by the output check")
     variations: bool = Field(True, description="imagine: the model can vary these images (V buttons)")
+    negative_ignored: bool = Field(
+        False, description="imagine: the model painted without the user's --no (it runs without guidance)"
+    )
     labels: list[ScoredLabel] = Field(default_factory=list)
     user_labels: bool = False
     label_count: int = Field(0, description="how many labels the photo was scored against")

@@ -113,6 +113,9 @@ RU: dict[str, str] = {
     "queue_full": "Сейчас очередь переполнена (задач в ней: {length}). Попробуйте, пожалуйста, через несколько минут.",
     "prompt_blocked": "Извините, такое я рисовать не буду. Попробуйте, пожалуйста, другое описание.",
     "images_hidden": "⚠️ Скрыто фильтром: {count} из {total}.",
+    "negative_ignored": (
+        "ℹ️ «--no» не учтён: эта модель рисует без отрицательных подсказок. Лучше опишите, что должно быть на картинке."
+    ),
     "button_not_yours": "Эти кнопки — для автора запроса. Чтобы нарисовать своё, отправьте /imagine.",
     "button_image_gone": "Эта картинка уже удалена (их хранят сутки). Нажмите 🔄, чтобы нарисовать заново.",
     "button_accepted": "Принято! Ставлю в очередь.",
@@ -224,6 +227,10 @@ RU: dict[str, str] = {
     "discord_no_images": "В этом сообщении нет картинок. Выберите сообщение с фото (JPEG, PNG или WebP).",
     "discord_file_too_big": "Файл слишком большой ({size_mb} МБ): я распознаю картинки не больше {limit_mb} МБ.",
     "discord_error": "😔 Что-то пошло не так. Попробуйте, пожалуйста, ещё раз чуть позже.",
+    "discord_negative_ignored": (
+        "ℹ️ Поле negative (--no) не учтено: эта модель рисует без отрицательных подсказок. "
+        "Лучше опишите, что должно быть на картинке."
+    ),
 }
 
 EN: dict[str, str] = {
@@ -333,6 +340,10 @@ EN: dict[str, str] = {
     "queue_full": "The queue is full right now (jobs waiting: {length}). Please try again in a few minutes.",
     "prompt_blocked": "Sorry, I won't paint that. Please try another description.",
     "images_hidden": "⚠️ Hidden by the filter: {count} of {total}.",
+    "negative_ignored": (
+        "ℹ️ --no was not used: this model paints without negative prompts. "
+        "Describe what should be in the picture instead."
+    ),
     "button_not_yours": "These buttons are for the one who asked. To paint your own, send /imagine.",
     "button_image_gone": "This image was deleted (they are kept for a day). Press 🔄 to paint it again.",
     "button_accepted": "Got it! Queueing.",
@@ -441,6 +452,10 @@ EN: dict[str, str] = {
     "discord_no_images": "This message has no pictures. Pick a message with a photo (JPEG, PNG or WebP).",
     "discord_file_too_big": "The file is too large ({size_mb} MB): I recognise pictures of at most {limit_mb} MB.",
     "discord_error": "😔 Something went wrong. Please try again a bit later.",
+    "discord_negative_ignored": (
+        "ℹ️ The negative field (--no) was not used: this model paints without negative prompts. "
+        "Describe what should be in the picture instead."
+    ),
 }
 
 LANGUAGES: dict[str, dict[str, str]] = {"ru": RU, "en": EN}

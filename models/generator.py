@@ -156,6 +156,70 @@ def _load_pipeline(model: str, dtype: torch.dtype, variant: str | None = None) -
     return pipe
 
 
+def _step_callbacks(params: dict[str, inspect.Parameter], kwargs: dict[str, Any], on_step: StepCallback) -> dict:
+    """The pipeline's step-callback arguments that report ``on_step(done, total)`` over all its denoising loops.
+
+    A combined Kandinsky 2.2 pipeline first runs its prior's own loop (``prior_num_inference_steps``, 25 by
+    default) through ``prior_callback_on_step_end``: it is the first part of the bar (by steps), and a cancel
+    raised there stops the job before the decoder starts.
+    """
+    # image-to-image skips the first (1 - strength) of the decoder's schedule; the prior always runs whole
+    decoder_steps = max(1, int(kwargs["num_inference_steps"] * kwargs.get("strength", 1.0)))
+    prior_steps = 0
+    if "prior_callback_on_step_end" in params:
+        prior_steps = (
+            kwargs.get("prior_num_inference_steps") or _signature_default(params, "prior_num_inference_steps") or 0
+        )
+    total = prior_steps + decoder_steps
+
+    def reporter(offset: int) -> Callable[[Any, int, Any, dict], dict]:
+        def report(_pipe: Any, step: int, _timestep: Any, tensors: dict) -> dict:
+            on_step(offset + step + 1, total)
+            return tensors
+
+        return report
+
+    callbacks = {"callback_on_step_end": reporter(prior_steps)}
+    if prior_steps:
+        callbacks["prior_callback_on_step_end"] = reporter(0)
+    return callbacks
+
+
+def _negative_heeded(pipe: Any, params: dict[str, inspect.Parameter], kwargs: dict[str, Any]) -> bool:
+    """Whether the pipeline call that just ended read its negative prompt.
+
+    Only classifier-free guidance reads one, and diffusers skips it (dropping the negative prompt without a word)
+    at ``guidance_scale`` <= 1: SDXL-Turbo and FLUX.1-schnell run at 0. The pipeline's own
+    ``do_classifier_free_guidance`` after the call says what it did; a combined pipeline (Kandinsky 2.2) reads the
+    negative prompt in its prior and its decoder, so either guiding counts.
+    """
+    if "negative_prompt" not in kwargs:
+        return False
+    if "true_cfg_scale" in params:  # FLUX: guidance_scale is distilled in; only its "true" CFG reads a negative
+        scale = kwargs.get("true_cfg_scale", _signature_default(params, "true_cfg_scale"))
+        return scale is not None and scale > 1
+    stages = [getattr(pipe, name, None) for name in ("prior_pipe", "decoder_pipe")]
+    verdicts = [_guided(stage) for stage in [stage for stage in stages if stage is not None] or [pipe]]
+    known = [verdict for verdict in verdicts if verdict is not None]
+    if known:
+        return any(known)
+    scale = kwargs.get("guidance_scale", _signature_default(params, "guidance_scale"))
+    return scale is None or scale > 1  # not knowing, do not claim it was dropped
+
+
+def _guided(pipe: Any) -> bool | None:
+    """Whether ``pipe``'s last call used classifier-free guidance; ``None`` when it does not say."""
+    try:
+        return bool(pipe.do_classifier_free_guidance)
+    except AttributeError:
+        pass
+    try:
+        scale = pipe.guidance_scale  # Kandinsky 5: guides at guidance_scale > 1, with no flag of its own
+    except AttributeError:
+        return None
+    return scale > 1 if isinstance(scale, int | float) else None
+
+
 class ImageGenerator:
     """A loaded diffusers text-to-image pipeline with seeded, reproducible generation."""
 
@@ -176,6 +240,8 @@ class ImageGenerator:
         self._img2img: tuple[Any, dict[str, inspect.Parameter]] | None = None
         self._no_img2img = False  # diffusers has no image-to-image counterpart: found once, not tried per job
         self._call_kwargs = dict(defaults.call_kwargs)
+        # After a call given a negative prompt: whether the model read it (see _negative_heeded); else None.
+        self.negative_heeded: bool | None = None
         if defaults.resolutions and hasattr(pipe, "resolutions"):
             pipe.resolutions = [tuple(size) for size in defaults.resolutions]
         self.default_size: tuple[int, int] = defaults.size or _default_size(pipe, self._params)
@@ -264,12 +330,15 @@ class ImageGenerator:
     ) -> list[Image.Image]:
         """Generate ``num_images`` images for ``prompt``; the same seed and arguments give the same pixels.
 
-        ``on_step(done, total)`` is called after each denoising step (for progress reports).
+        ``on_step(done, total)`` is called after each denoising step (for progress reports); a pipeline with a
+        prior (Kandinsky 2.2) counts the prior's steps first. An exception it raises stops the pipeline there.
+        Afterwards :attr:`negative_heeded` says whether the model read ``negative_prompt``.
         """
         if num_images < 1:
             raise ValueError(f"num_images must be >= 1, got {num_images}")
         kwargs = self._build_call_kwargs(prompt, num_images, width, height, steps, negative_prompt)
-        return self._run(self.pipe, self._params, kwargs, seed, on_step, (kwargs["width"], kwargs["height"]))
+        size = (kwargs["width"], kwargs["height"])
+        return self._run(self.pipe, self._params, kwargs, seed, on_step, size, negative_asked=bool(negative_prompt))
 
     def vary(
         self,
@@ -301,7 +370,7 @@ class ImageGenerator:
         if "negative_prompt" in kwargs:
             kwargs["negative_prompt"] = [kwargs["negative_prompt"]] * num_images
         kwargs["strength"] = strength
-        return self._run(pipe, params, kwargs, seed, on_step, size)
+        return self._run(pipe, params, kwargs, seed, on_step, size, negative_asked=bool(negative_prompt))
 
     @property
     def makes_variations(self) -> bool:
@@ -340,20 +409,19 @@ class ImageGenerator:
         seed: int,
         on_step: StepCallback | None,
         size: tuple[int, int],
+        *,
+        negative_asked: bool,
     ) -> list[Image.Image]:
+        """Call ``pipe`` once, seeded, with the step callbacks; note whether it read the negative prompt."""
         acceleration.set_vae_tiling(pipe, acceleration.wants_tiling(self.vae_tiling, *size))
         kwargs["generator"] = torch.Generator(self.device).manual_seed(seed)
         if on_step is not None and "callback_on_step_end" in params:
-            # image-to-image skips the first (1 - strength) of the schedule
-            total = max(1, int(kwargs["num_inference_steps"] * kwargs.get("strength", 1.0)))
-
-            def report(_pipe: Any, step: int, _timestep: Any, tensors: dict) -> dict:
-                on_step(step + 1, total)
-                return tensors
-
-            kwargs["callback_on_step_end"] = report
+            kwargs.update(_step_callbacks(params, kwargs, on_step))
+        self.negative_heeded = None
         with torch.inference_mode():
             output = pipe(**kwargs)
+        if negative_asked:
+            self.negative_heeded = _negative_heeded(pipe, params, kwargs)
         return list(output[0])
 
     def _build_call_kwargs(

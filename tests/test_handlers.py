@@ -509,6 +509,14 @@ def test_the_longest_prompt_keeps_its_seed_and_options_in_the_caption():
     assert caption.endswith("/imagine … --ar 3:2 --style аниме --no люди --seed 5")
 
 
+def test_the_longest_prompt_still_fits_with_the_note_that_no_was_not_used():
+    job = GenerateJob(chat=chat(), prompt="б" * MAX_PROMPT_CHARS, seed=5, negative="люди " * 60)
+    result = event(kind="imagine", generation=job, model="m", image_keys=["a"], negative_ignored=True)
+    caption = render_caption(result)
+    assert len(caption) <= CAPTION_MAX_CHARS
+    assert caption.endswith("--seed 5\n" + t("negative_ignored", "ru"))
+
+
 async def test_queue_shows_the_beginning_of_a_long_prompt(molbert, outbox):
     long_prompt = "старый маяк на скале в шторм " * 30
     await molbert.imagine(chat(1), long_prompt, outbox)

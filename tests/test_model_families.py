@@ -103,11 +103,16 @@ def test_same_seed_same_pixels(family, generators):
         assert not np.array_equal(pixels(a), pixels(c))
 
 
+# steps a family runs before its denoiser's own: Kandinsky 2.2's prior (prior_num_inference_steps in molbert.json)
+PRIOR_STEPS = {"kandinsky5": 0, "kandinsky22": tiny_families.TINY_STEPS, "sdxl": 0}
+
+
 @pytest.mark.parametrize("family", FAMILIES)
 def test_steps_are_reported(family, generators):
     calls = []
     generators[family].generate("кот", seed=0, steps=3, on_step=lambda done, total: calls.append((done, total)))
-    assert calls == [(1, 3), (2, 3), (3, 3)]
+    total = PRIOR_STEPS[family] + 3
+    assert calls == [(done, total) for done in range(1, total + 1)]
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -144,6 +149,54 @@ def test_kandinsky5_tokenizer_processor_is_read_as_a_plain_tokenizer(generators,
     index = (family_dirs["kandinsky5"] / "model_index.json").read_text()
     assert "Qwen2VLProcessor" in index  # as in the real repository
     assert type(generators["kandinsky5"].pipe.tokenizer).__name__ == "Qwen2Tokenizer"
+
+
+# Whether each tiny family reads a negative prompt: SDXL is set up like SDXL-Turbo (guidance 0, no guidance)
+NEGATIVE_HEEDED = {"kandinsky5": True, "kandinsky22": True, "sdxl": False}
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_the_generator_says_whether_the_model_read_the_negative_prompt(family, generators):
+    generator = generators[family]
+    generator.generate("кот", seed=0, negative_prompt="люди")
+    assert generator.negative_heeded is NEGATIVE_HEEDED[family]
+    generator.generate("кот", seed=0)
+    assert generator.negative_heeded is None  # nothing was asked to be left out
+
+
+def test_kandinsky22_prior_steps_come_first_on_the_progress_bar(generators, monkeypatch):
+    """The prior runs its own denoising loop before the decoder's: its steps are reported as they happen."""
+    pipe = generators["kandinsky22"].pipe
+    decoder_calls = record_calls(monkeypatch, pipe.decoder_pipe.unet, "forward")
+    reports = []
+    on_step = lambda done, total: reports.append((done, total, len(decoder_calls)))  # noqa: E731
+    generators["kandinsky22"].generate("кот", seed=0, steps=3, on_step=on_step)
+    prior = tiny_families.TINY_STEPS
+    assert reports[:prior] == [(done, prior + 3, 0) for done in range(1, prior + 1)]  # the decoder has not run yet
+    assert reports[prior:] == [(prior + done, prior + 3, done) for done in range(1, 4)]
+
+
+def test_kandinsky22_variation_counts_the_whole_prior_and_its_share_of_the_decoder(generators):
+    calls, source = [], Image.new("RGB", (64, 64), "gray")
+    on_step = lambda *step: calls.append(step)  # noqa: E731
+    generators["kandinsky22"].vary(source, "кот", seed=0, steps=4, strength=0.5, on_step=on_step)
+    total = tiny_families.TINY_STEPS + 2
+    assert calls == [(done, total) for done in range(1, total + 1)]
+
+
+def test_a_cancel_during_kandinsky22_prior_stops_before_the_decoder(generators, redis_conn, monkeypatch):
+    """The worker's own step callback sees the cancel flag in the prior's loop: the decoder never runs."""
+    from handlers.protocol import ChatRef, cancel_key
+    from workers.progress import JobCancelled, ProgressReporter
+
+    pipe = generators["kandinsky22"].pipe
+    prior_calls = record_calls(monkeypatch, pipe.prior_pipe.prior, "forward")
+    decoder_calls = record_calls(monkeypatch, pipe.decoder_pipe.unet, "forward")
+    redis_conn.set(cancel_key("job-1"), 1)
+    reporter = ProgressReporter(redis_conn, "job-1", ChatRef(platform="telegram", chat_id=1, user_id=1))
+    with pytest.raises(JobCancelled):
+        generators["kandinsky22"].generate("кот", seed=0, steps=3, on_step=reporter)
+    assert (len(prior_calls), len(decoder_calls)) == (1, 0)
 
 
 def test_kandinsky22_decoder_brings_its_prior(generators):

@@ -32,7 +32,7 @@ from handlers.protocol import (
     job_kind,
 )
 from handlers.telemetry import log_job
-from models.generator import VariationsUnsupported
+from models.generator import ImageGenerator, VariationsUnsupported
 from models.labels import default_labels
 from workers import monitoring, runtime
 from workers.progress import JobCancelled, ProgressReporter
@@ -91,6 +91,7 @@ def generate(payload: dict) -> dict:
         grid_key=store_grid(job.connection, job.id, images) if len(images) > 1 else None,
         hidden=hidden,
         variations=runtime.models().generator.makes_variations,
+        negative_ignored=_negative_ignored(request, runtime.models().generator),
         times=times,
     )
     publish(job.connection, event)
@@ -127,6 +128,14 @@ def _paint(job: Job, request: GenerateJob) -> tuple[list[Image.Image], list[int]
     if hidden:
         log.warning("job %s: %d of %d images hidden by the output check", job.id, len(hidden), len(images))
     return images, hidden, time.perf_counter() - started
+
+
+def _negative_ignored(request: GenerateJob, generator: ImageGenerator) -> bool:
+    """The user asked for ``--no`` and the model did not read it (no classifier-free guidance: SDXL-Turbo).
+
+    A style's own negative words are the bot's, not the user's: dropping them is not worth a note.
+    """
+    return bool(request.negative) and generator.negative_heeded is False
 
 
 def classify(payload: dict) -> dict:
