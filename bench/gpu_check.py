@@ -880,7 +880,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             else:
                 run_stage(run, stage, run.results["presets"][stage], preset_stage(run, stage))
         if run.results["batching"]["status"] == "pending":
-            run.results["batching"].update(status="skipped", reason="the fast preset was not measured")
+            fast = run.results["presets"].get("fast", {}).get("status", "not asked for")
+            run.results["batching"].update(status="skipped", reason=f"the fast preset's stage: {fast}")
     finally:
         run.save()
         if not args.keep and args.workdir is None:
