@@ -95,6 +95,7 @@ async def test_the_user_sees_the_ranking_with_the_best_picture(fake, world, bot,
     assert len(lines) == 3 and lines[0].endswith(f"картинка {number}")
     [picture] = result.files
     assert picture.data == normalize_image(data[number - 1]), "the best picture itself is attached"
+    assert picture.filename == "molbert.jpg", "named as what it is (Discord goes by the name)"
     assert Image.open(io.BytesIO(picture.data)).size == (40 + number - 1, 40)
     assert result.via == "followup"
     await fake.wait_for(lambda: status.deleted, what="the queued message gone")
