@@ -227,7 +227,7 @@ class ResultListener:
             raise
         event.times.delivered = time.time()
         await self.redis.set(delivered_key(event.job_id), "1", ex=DELIVERED_TTL)
-        if event.kind == "rank" and event.image_keys:  # the best photo, kept by the worker to be shown: it was
+        if event.kind == "rank" and event.image_keys:  # the best photo, kept by the worker to be shown: it was shown
             await self.redis.delete(*event.image_keys)
         observe_delivery(event)
         stages = event.times.model_dump(exclude_none=True)
