@@ -227,6 +227,8 @@ class ResultListener:
             raise
         event.times.delivered = time.time()
         await self.redis.set(delivered_key(event.job_id), "1", ex=DELIVERED_TTL)
+        if event.kind == "rank" and event.image_keys:  # the best photo, kept by the worker to be shown: it was shown
+            await self.redis.delete(*event.image_keys)
         observe_delivery(event)
         stages = event.times.model_dump(exclude_none=True)
         rate_limited = round(sum(waits) * 1000, 1)  # in deliver_ms: Telegram's pacing and flood waits, not our cost
@@ -260,7 +262,7 @@ class ResultListener:
             log.info("progress of job %s not shown: %s", event.job_id, exc)
 
     async def _load_images(self, event: ResultEvent) -> list[bytes | None]:
-        """The picture to show: the grid when there is one, else the image(s)."""
+        """The picture to show: the grid when there is one, else the image(s) (a ranking's: the best photo)."""
         keys = [event.grid_key] if event.grid_key else event.image_keys
         return await self.redis.mget(keys) if keys else []
 

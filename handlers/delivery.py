@@ -54,13 +54,15 @@ def _label_line(label: ScoredLabel) -> str:
 
 
 def render_ranking(event: ResultEvent) -> str:
-    """The ranking answer: the best photo for the query, then every photo best first with its share and a bar."""
+    """The ranking answer: the best photo for the query, then every photo best first with its share and a bar
+    (on Discord "picture N of M": the pictures are a command's attachments, numbered as given)."""
     lang = event.chat.lang
-    lines = [t("rank_header", lang, query=event.question, number=event.ranking[0] + 1)]
+    platform, count = event.chat.platform, len(event.ranking)
+    lines = [t("rank_header", lang, platform=platform, query=event.question, number=event.ranking[0] + 1, count=count)]
     for place, index in enumerate(event.ranking, start=1):
         score = event.scores[index]
         filled = round(score * BAR_WIDTH)
-        photo = t("rank_photo", lang, number=index + 1)
+        photo = t("rank_photo", lang, platform=platform, number=index + 1)
         lines.append(f"{place}. {'▰' * filled}{'▱' * (BAR_WIDTH - filled)} {score:4.0%} {photo}")
     return "\n".join(lines)
 
@@ -121,7 +123,8 @@ async def deliver_result(
     """Show a finished job in its chat, replacing the "queued" status message.
 
     Texts (classification, errors) are edited into the status message; a picture (``images``: the grid, or the
-    one image) is sent as a reply to the user's message with its buttons, and the status message is deleted.
+    one image) is sent as a reply to the user's message with its buttons, and the status message is deleted; so is
+    it after a ranking (``images``: the best photo, when the photos have no messages to reply to).
     """
     chat = event.chat
     if not event.ok:
@@ -129,9 +132,8 @@ async def deliver_result(
         await _replace_status(event, t(key, chat.lang, ref=event.error_ref), status_message_id, outbox)
     elif event.kind == "classify":
         await _replace_status(event, render_labels(event), status_message_id, outbox)
-    elif event.kind == "rank":  # answered as a reply to the winning photo
-        winner = event.photo_messages[event.ranking[0]] if event.photo_messages else chat.message_id
-        await outbox.send_text(chat.model_copy(update={"message_id": winner}), render_ranking(event))
+    elif event.kind == "rank":
+        await _deliver_ranking(event, images, outbox)
         if status_message_id is not None:
             await outbox.delete_message(chat, status_message_id)
     else:
@@ -139,6 +141,19 @@ async def deliver_result(
         await outbox.send_photo(chat, images[0], render_caption(event), keyboard)
         if status_message_id is not None:
             await outbox.delete_message(chat, status_message_id)
+
+
+async def _deliver_ranking(event: ResultEvent, images: list[bytes], outbox: Outbox) -> None:
+    """A reply to the winning photo's message (a Telegram album); photos without messages of their own (Discord's
+    attachments) get the winning photo itself with the ranking, or the ranking alone once that photo expired."""
+    chat = event.chat
+    if event.photo_messages:
+        winner = chat.model_copy(update={"message_id": event.photo_messages[event.ranking[0]]})
+        await outbox.send_text(winner, render_ranking(event))
+    elif images:
+        await outbox.send_photo(chat, images[0], render_ranking(event))
+    else:
+        await outbox.send_text(chat, render_ranking(event))
 
 
 async def _replace_status(event: ResultEvent, text: str, status_message_id: MessageId | None, outbox: Outbox) -> None:

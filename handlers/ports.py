@@ -46,11 +46,15 @@ class QueuedJob:
 
 @dataclass(frozen=True)
 class Upload:
-    """A photo the user sent, not downloaded yet: ``download`` fetches it, ``size`` is what the platform says."""
+    """A photo the user sent, not downloaded yet: ``download`` fetches it, ``size`` is what the platform says.
+
+    ``message_id``: the photo's own message (a Telegram album's part), which an answer about it replies to;
+    ``None`` when it has none (one of a Discord command's attachments, or of several pictures of one message).
+    """
 
     download: Callable[[], Awaitable[bytes]]
     size: int | None
-    message_id: MessageId
+    message_id: MessageId | None = None
 
 
 class Outbox(Protocol):

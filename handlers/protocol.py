@@ -145,13 +145,17 @@ class ClassifyJob(BaseModel):
 class RankJob(BaseModel):
     """Payload of a ranking job: several photos (an album) ordered by similarity to one query.
 
-    ``image_keys[i]`` holds the i-th photo (JPEG), sent as message ``photo_messages[i]``.
+    ``image_keys[i]`` holds the i-th photo (JPEG), sent as message ``photo_messages[i]``. Without
+    ``photo_messages`` (the photos have no messages of their own: a Discord command's attachments) the worker keeps
+    the best photo for the frontend, which shows it with the ranking.
     """
 
     chat: ChatRef
     query: str
     image_keys: list[str] = Field(min_length=2, max_length=MAX_RANKED_PHOTOS)
-    photo_messages: list[int | str] = Field(default_factory=list, description="each photo's message, to reply to")
+    photo_messages: list[int | str] = Field(
+        default_factory=list, description="each photo's message, to reply to; empty: show the best photo"
+    )
     times: StageTimes = Field(default_factory=StageTimes, description="stage timestamps (optional; observability)")
 
 

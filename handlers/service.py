@@ -78,6 +78,12 @@ def answers_when_unavailable(*, as_notice: bool = False) -> Callable[[UseCase], 
     return decorate
 
 
+def _photo_messages(uploads: list[Upload]) -> list[int | str]:
+    """Each photo's message, to reply to; none unless every photo has one."""
+    messages = [upload.message_id for upload in uploads if upload.message_id is not None]
+    return messages if len(messages) == len(uploads) else []
+
+
 def new_seed() -> int:
     """A random seed in the range ``--seed`` accepts."""
     return secrets.randbelow(options.MAX_SEED + 1)
@@ -215,8 +221,10 @@ class Molbert:
     async def rank(self, chat: ChatRef, uploads: list[Upload], query: str, outbox: Outbox) -> str | None:
         """Queue a ranking of several photos (an album) by similarity to ``query`` (``самый смешной мем``).
 
-        ``chat.message_id`` is the album's first message (it names the job). Every photo is size-checked first,
-        then downloaded and checked; one bad photo refuses the whole request with its reason.
+        ``chat.message_id`` is the album's first message, or the command that brought the photos (it names the
+        job). Every photo is size-checked first, then downloaded and checked; one bad photo refuses the whole
+        request with its reason. Photos without messages of their own (``Upload.message_id`` is ``None``: Discord's
+        attachments) get the result with the best photo shown, instead of a reply to its message.
         """
         chat = await self._localized(chat)
         try:
@@ -239,7 +247,7 @@ class Molbert:
             chat=chat,
             query=query,
             image_keys=[rank_input_key(job_id, index) for index in range(len(photos))],
-            photo_messages=[upload.message_id for upload in uploads],
+            photo_messages=_photo_messages(uploads),
         )
         return await self._submit(
             chat, job_id, partial(self.jobs.submit_rank, job_id, job, photos), outbox, CLASSIFY_QUEUE

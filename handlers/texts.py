@@ -182,6 +182,10 @@ RU: dict[str, str] = {
         "Добавьте labels: «кошка, собака, медведь» — я выберу из ваших вариантов.\n"
         "Или нажмите на сообщение с картинками правой кнопкой (на телефоне — долгим нажатием) → "
         "Приложения → «Распознать».\n\n"
+        "🏆 Лучшая по запросу\n"
+        "/rank query: <запрос> image1: … image10: — из 2–10 картинок выберу ту, что лучше всего подходит, "
+        "например: /rank query: самый смешной мем.\n"
+        "Или на сообщении с несколькими картинками → Приложения → «Выбрать лучшую по запросу».\n\n"
         "/settings — настройки этого канала (для тех, кто может управлять сервером).\n\n"
         "/labels — метки для фото в этом канале (задают те, кто может управлять сервером).\n"
         "/queue — ваши задачи в очереди, /cancel — отменить их (или ✖ под сообщением об очереди).\n\n"
@@ -230,6 +234,20 @@ RU: dict[str, str] = {
     "discord_negative_ignored": (
         "ℹ️ Поле negative (--no) не учтено: эта модель рисует без отрицательных подсказок. "
         "Лучше опишите, что должно быть на картинке."
+    ),
+    "discord_cmd_rank": "Выбрать из 2–10 картинок лучшую по запросу",
+    "discord_opt_query": "Что искать среди картинок, например: самый смешной мем",
+    "discord_opt_rank_image": "Картинка для сравнения: JPEG, PNG или WebP",
+    "discord_ctx_rank": "Выбрать лучшую по запросу",
+    "discord_rank_modal_title": "Выбрать лучшую картинку",
+    "discord_rank_modal_label": "Что искать среди картинок?",
+    "discord_rank_modal_placeholder": "например: самый смешной мем",
+    "discord_rank_header": "🏆 «{query}»: лучше всего подходит картинка {number} из {count}.",
+    "discord_rank_photo": "картинка {number}",
+    "discord_rank_no_query": "Напишите, что искать среди картинок, например: самый смешной мем",
+    "discord_rank_photo_count": (
+        "Сравнить можно от 2 до {limit} картинок: приложите их к /rank (image1, image2…) "
+        "или выберите сообщение, где их несколько."
     ),
 }
 
@@ -407,6 +425,10 @@ EN: dict[str, str] = {
         "/classify image: <picture> — I'll name what is in it, with percentages.\n"
         "Add labels: «cat, dog, bear» and I'll pick among your options.\n"
         "Or right-click a message with pictures (long-press on a phone) → Apps → «Classify».\n\n"
+        "🏆 The best match\n"
+        "/rank query: <query> image1: … image10: — of 2–10 pictures I'll pick the one that fits best, "
+        "e.g.: /rank query: the funniest meme.\n"
+        "Or on a message with several pictures → Apps → «Rank by a query».\n\n"
         "/settings — settings of this channel (for those who may manage the server).\n\n"
         "/labels — labels for photos in this channel (set by those who can manage the server).\n"
         "/queue — your jobs in the queue, /cancel — cancel them (or ✖ under the queue message).\n\n"
@@ -455,6 +477,20 @@ EN: dict[str, str] = {
     "discord_negative_ignored": (
         "ℹ️ The negative field (--no) was not used: this model paints without negative prompts. "
         "Describe what should be in the picture instead."
+    ),
+    "discord_cmd_rank": "Pick the best of 2–10 pictures for a query",
+    "discord_opt_query": "What to look for among the pictures, e.g.: the funniest meme",
+    "discord_opt_rank_image": "A picture to compare: JPEG, PNG or WebP",
+    "discord_ctx_rank": "Rank by a query",
+    "discord_rank_modal_title": "Pick the best picture",
+    "discord_rank_modal_label": "What to look for among the pictures?",
+    "discord_rank_modal_placeholder": "e.g.: the funniest meme",
+    "discord_rank_header": "🏆 «{query}»: the best match is picture {number} of {count}.",
+    "discord_rank_photo": "picture {number}",
+    "discord_rank_no_query": "Write what to look for among the pictures, e.g.: the funniest meme",
+    "discord_rank_photo_count": (
+        "I can compare from 2 to {limit} pictures: attach them to /rank (image1, image2…) "
+        "or pick a message that has several."
     ),
 }
 

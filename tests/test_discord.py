@@ -55,7 +55,10 @@ from workers.publish import publish
 
 ACTION = re.compile(r"^[uvr]:")
 # the slash commands and the context menu
-COMMAND_NAMES = {"imagine", "classify", "labels", "queue", "cancel", "stats", "settings", "help", "Распознать"}
+COMMAND_NAMES = {
+    *("imagine", "classify", "rank", "labels", "queue", "cancel", "stats", "settings", "help"),
+    *("Распознать", "Выбрать лучшую по запросу"),
+}
 
 
 @pytest.fixture

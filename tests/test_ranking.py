@@ -38,14 +38,16 @@ def chat(message_id: int = 10, lang: str = "ru", platform: str = "memory") -> Ch
     return ChatRef(platform=platform, chat_id=42, user_id=7, message_id=message_id, lang=lang)
 
 
-def uploads(count: int = 3, first_message: int = 10, data: bytes | None = None) -> list[Upload]:
+def uploads(count: int = 3, first_message: int | None = 10, data: bytes | None = None) -> list[Upload]:
+    """``count`` photos, sent as messages ``first_message``, +1…; ``None``: without messages of their own."""
+
     def download(index: int):
         async def fetch() -> bytes:
             return data if data is not None else images.png(40 + index, 40, COLORS[index % len(COLORS)])
 
         return fetch
 
-    return [Upload(download(i), 1000, first_message + i) for i in range(count)]
+    return [Upload(download(i), 1000, None if first_message is None else first_message + i) for i in range(count)]
 
 
 # --- the album collector ---------------------------------------------------------------------------------
@@ -83,6 +85,13 @@ async def test_album_with_a_query_queues_one_ranking_job(jobs, outbox):
     assert [image.format for image in stored] == ["JPEG"] * 3
     assert [image.width for image in stored] == [40, 41, 42]
     assert outbox.texts == [t("queued_next", "ru")]
+
+
+async def test_photos_without_messages_of_their_own_are_ranked_with_none_to_reply_to(jobs, outbox):
+    """A Discord command's attachments: the job says so by naming no photo messages (the result shows the best)."""
+    job_id = await Molbert(jobs).rank(chat(), uploads(3, first_message=None), QUERY, outbox)
+    job = jobs.jobs[job_id]
+    assert (job.query, job.photo_messages, len(job.image_keys)) == (QUERY, [], 3)
 
 
 async def test_a_repeated_album_queues_nothing_more(jobs, outbox):
@@ -139,15 +148,15 @@ async def test_album_without_a_query_classifies_each_photo_as_a_reply_to_it(jobs
 # --- rendering -------------------------------------------------------------------------------------------
 
 
-def rank_event(lang: str = "ru") -> ResultEvent:
+def rank_event(lang: str = "ru", platform: str = "memory", photo_messages: list | None = None) -> ResultEvent:
     return ResultEvent(
         job_id="j",
         kind="rank",
-        chat=chat(lang=lang),
+        chat=chat(lang=lang, platform=platform),
         question=QUERY,
         ranking=[2, 0, 1],
         scores=[0.2, 0.1, 0.7],
-        photo_messages=[10, 11, 12],
+        photo_messages=[10, 11, 12] if photo_messages is None else photo_messages,
     )
 
 
@@ -159,6 +168,30 @@ def test_ranking_lists_every_photo_best_first():
         "3. ▰▱▱▱▱▱▱▱▱▱  10% фото 2",
     ]
     assert render_ranking(rank_event("en")).splitlines()[1].endswith("photo 3")
+
+
+def test_on_discord_the_ranking_names_pictures_of_how_many():
+    assert render_ranking(rank_event(platform="discord")).splitlines()[:2] == [
+        "🏆 «самый смешной мем»: лучше всего подходит картинка 3 из 3.",
+        "1. ▰▰▰▰▰▰▰▱▱▱  70% картинка 3",
+    ]
+    assert render_ranking(rank_event("en", platform="discord")).splitlines()[0].endswith("picture 3 of 3.")
+
+
+async def test_photos_without_messages_get_the_best_photo_with_the_ranking(outbox):
+    event = rank_event(platform="discord", photo_messages=[])
+    status = await outbox.send_text(event.chat, "⏳")
+    best = images.png(8, 8)
+    await deliver_result(event, [best], status, outbox)
+    assert outbox.by_id(status).deleted
+    answer = outbox.sent[-1]
+    assert (answer.photo, answer.text, answer.chat.message_id) == (best, render_ranking(event), 10)
+
+
+async def test_once_the_best_photo_expired_the_ranking_comes_alone(outbox):
+    event = rank_event(platform="discord", photo_messages=[])
+    await deliver_result(event, [], None, outbox)
+    assert [(m.text, m.photo) for m in outbox.sent] == [(render_ranking(event), None)]
 
 
 async def test_ranking_is_a_reply_to_the_winning_photo_and_replaces_the_status(outbox):
@@ -194,6 +227,23 @@ async def test_worker_ranks_the_album_as_the_model_does(redis_conn, tiny_models)
     assert sum(event.scores) == pytest.approx(1)
     assert event.photo_messages == [20, 21, 22, 23]
     assert not any(redis_conn.exists(rank_input_key(job_id, i)) for i in range(len(photos)))
+
+
+async def test_worker_keeps_the_best_photo_when_there_is_no_message_to_reply_to(redis_conn, tiny_models):
+    photos = [images.png(64, 64, color) for color in COLORS[:3]]
+    attached = chat(message_id=40, platform="discord")
+    no_messages = [Upload(upload.download, upload.size) for upload in uploads_of(photos, 40)]
+    job_id = await Molbert(RedisJobs(redis_conn)).rank(attached, no_messages, QUERY, MemoryOutbox())
+    try:
+        MolbertWorker(tiny_models, redis_conn).work(burst=True, logging_level="WARNING")
+    finally:
+        runtime.set_models(None)
+    [(_id, fields)] = redis_conn.xrange(result_stream("discord"))
+    event = ResultEvent.model_validate_json(fields[b"event"])
+    best = rank_input_key(job_id, event.ranking[0])
+    assert (event.ok, event.photo_messages, event.image_keys) == (True, [], [best])
+    assert redis_conn.get(best) == normalize_image(photos[event.ranking[0]])
+    assert [redis_conn.exists(rank_input_key(job_id, i)) for i in event.ranking[1:]] == [0, 0], "the rest are gone"
 
 
 async def test_worker_refuses_when_the_photos_are_gone(redis_conn, tiny_models):

@@ -282,7 +282,8 @@ def _waiting_classifications(job: Job, limit: int) -> list[tuple[str, ClassifyJo
 
 
 def rank(payload: dict) -> dict:
-    """Order ``payload``'s photos by similarity to its query (best first) and publish the ranking."""
+    """Order ``payload``'s photos by similarity to its query (best first) and publish the ranking; photos without
+    messages of their own (``RankJob.photo_messages`` empty) have the best one kept for the frontend to show."""
     request = RankJob.model_validate(payload)
     job = get_current_job()
     times = monitoring.picked_up(job.id, "rank", request.chat, request.times)
@@ -296,6 +297,7 @@ def rank(payload: dict) -> dict:
     seconds = time.perf_counter() - started
     times = monitoring.model_done(job.id, "rank", request.chat, times, seconds)
     ranking = sorted(range(len(photos)), key=lambda index: similarities[index], reverse=True)
+    shown = [] if request.photo_messages else [request.image_keys[ranking[0]]]  # no message to reply to: show it
     event = ResultEvent(
         job_id=job.id,
         kind="rank",
@@ -304,13 +306,15 @@ def rank(payload: dict) -> dict:
         ranking=ranking,
         scores=classifier.shares(similarities),
         photo_messages=request.photo_messages,
+        image_keys=shown,
         model=short_model_name(classifier.name),
         seconds=round(seconds, 3),
         times=times,
     )
     publish(job.connection, event)
     record_duration(job.connection, CLASSIFY_QUEUE, seconds)
-    job.connection.delete(*request.image_keys)
+    # the shown photo stays for the frontend, which deletes it once delivered (else it expires with INPUT_TTL)
+    job.connection.delete(*(key for key in request.image_keys if key not in shown))
     return {"ranking": ranking, "similarities": similarities}
 
 

@@ -34,6 +34,7 @@ INVALID_WEBHOOK_TOKEN = 50027
 UNKNOWN_WEBHOOK = 10015
 UNKNOWN_MESSAGE = 10008
 UNKNOWN_INTERACTION = 10062
+JPEG_MAGIC = b"\xff\xd8\xff"
 DM_SEPARATOR = "/"  # in the id of a message sent by DM: "<DM channel id>/<message id>"
 _SHRINK_STEPS = ((1.0, 90), (1.0, 75), (0.75, 80), (0.5, 80), (0.35, 75), (0.25, 70))
 
@@ -68,8 +69,10 @@ class DiscordOutbox:
         return await self._send(chat, text, buttons=buttons, quiet=quiet)
 
     async def send_photo(self, chat: ChatRef, photo: bytes, caption: str, buttons: Keyboard | None = None) -> MessageId:
-        """Send an image with ``caption`` and persistent buttons; return the message id."""
-        return await self._send(chat, caption, Upload(photo, "molbert.png"), buttons)
+        """Send an image with ``caption`` and persistent buttons; return the message id. A JPEG (a user's photo,
+        e.g. the best of a ranking) is named as one: Discord goes by the file name."""
+        filename = "molbert.jpg" if photo.startswith(JPEG_MAGIC) else "molbert.png"
+        return await self._send(chat, caption, Upload(photo, filename), buttons)
 
     async def send_document(self, chat: ChatRef, data: bytes, filename: str, caption: str) -> MessageId:
         """Send a file with ``caption``; return the message id."""

@@ -6,9 +6,9 @@ response and follow-ups), channel messages, DMs, command sync — plus a CDN for
 ``discord.http.Route.BASE = fake.base_url`` in process); the gateway URL comes from ``GET /gateway/bot``.
 
 The test plays Discord's users: it builds realistic INTERACTION_CREATE payloads (:meth:`FakeDiscordAPI.slash_command`,
-``message_command``, ``press_button``) and either hands them to an in-process bot
-(``bot._connection.parse_interaction_create(payload)``) or sends them over the gateway (:meth:`dispatch`). Then it
-inspects or awaits what the bot did::
+``message_command``, ``press_button``, ``submit_modal`` for a modal the bot opened) and either hands them to an
+in-process bot (``bot._connection.parse_interaction_create(payload)``) or sends them over the gateway
+(:meth:`dispatch`). Then it inspects or awaits what the bot did::
 
     async with FakeDiscordAPI() as fake:
         alice, channel = fake.user("Алиса"), fake.text_channel(fake.guild())
@@ -20,8 +20,9 @@ Discord's rules that bots trip over are enforced: the 3-second deadline for the 
 acknowledged" repeats, interaction tokens that expire after 15 minutes (the fake's clock can be moved on with
 :meth:`advance`), the first follow-up after a deferral replacing the "thinking…" message, ephemeral messages that
 only the token can edit, channels the bot may not access, 2000-character contents, empty messages, upload limits,
-and components (custom_id ≤ 100 characters, ≤ 5 buttons a row, ≤ 5 rows). Deliberate simplifications: one bot user,
-no rate limits, no permissions beyond "may access this channel", message search by channel only.
+components (custom_id ≤ 100 characters, ≤ 5 buttons a row, ≤ 5 rows), and modals (a title ≤ 45 characters, 1-5
+text inputs; only a command or a button may be answered with one). Deliberate simplifications: one bot user, no rate
+limits, no permissions beyond "may access this channel", message search by channel only.
 """
 
 from __future__ import annotations
@@ -54,9 +55,11 @@ EPHEMERAL = 1 << 6
 LOADING = 1 << 7
 
 # interaction types and callback types
-PING, APPLICATION_COMMAND, MESSAGE_COMPONENT, AUTOCOMPLETE = 1, 2, 3, 4
+PING, APPLICATION_COMMAND, MESSAGE_COMPONENT, AUTOCOMPLETE, MODAL_SUBMIT = 1, 2, 3, 4, 5
 CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE, DEFERRED_UPDATE_MESSAGE, UPDATE_MESSAGE = 4, 5, 6, 7
-AUTOCOMPLETE_RESULT = 8
+AUTOCOMPLETE_RESULT, MODAL = 8, 9
+# component types in a modal
+ACTION_ROW, TEXT_INPUT, LABEL = 1, 4, 18
 # channel types
 GUILD_TEXT, DM, PUBLIC_THREAD = 0, 1, 11
 
@@ -221,6 +224,7 @@ class FakeInteraction:
     original: int | None = None
     followups: list[int] = field(default_factory=list)
     choices: list[dict[str, Any]] | None = None  # an autocomplete answer
+    modal: dict[str, Any] | None = None  # the modal the bot answered with (callback type 9)
 
     @property
     def created(self) -> float:
@@ -505,6 +509,21 @@ class FakeDiscordAPI:
         self.interactions[int(payload["id"])].message_id = message.id
         return payload
 
+    def submit_modal(self, payload: dict[str, Any], values: dict[str, str]) -> dict[str, Any]:
+        """INTERACTION_CREATE for the user of ``payload`` submitting the modal the bot answered it with; ``values``
+        by the custom_id of its text inputs (unfilled ones are empty). What the client would not let the user send
+        (an empty required field, too long a value) raises ``AssertionError``."""
+        record = self.interaction(payload)
+        if record.modal is None:
+            raise AssertionError(f"interaction {record.id} was not answered with a modal")
+        components = [_submitted(component, values) for component in record.modal["components"]]
+        unknown = set(values) - {i["custom_id"] for i in _text_inputs(record.modal["components"])}
+        if unknown:
+            raise AssertionError(f"the modal has no text inputs {sorted(unknown)}")
+        data = {"custom_id": record.modal["custom_id"], "components": components}
+        channel = self.channels[record.channel_id]
+        return self._interaction(MODAL_SUBMIT, record.user, channel, data, locale=payload["locale"])
+
     def dispatch(self, payload: dict[str, Any], event: str = "INTERACTION_CREATE") -> None:
         """Send an event to every identified gateway session."""
         if not self.gateway_sessions:
@@ -682,6 +701,9 @@ class FakeDiscordAPI:
             record.original = record.message_id
         elif kind == DEFERRED_UPDATE_MESSAGE and record.message_id is not None:
             record.original = record.message_id
+        elif kind == MODAL and record.type in (APPLICATION_COMMAND, MESSAGE_COMPONENT):
+            _check_modal(data)
+            record.modal = data
         else:
             raise ApiError(400, 50035, f"Invalid Form Body: interaction response type {kind}")
         record.response_type = kind
@@ -1037,6 +1059,51 @@ def _check_components(rows: list[dict[str, Any]]) -> None:
                 raise ApiError(400, 50035, "Invalid Form Body: custom_id: Must be between 1 and 100 in length.")
             if len(item.get("label") or "") > 80:
                 raise ApiError(400, 50035, "Invalid Form Body: label: Must be 80 or fewer in length.")
+
+
+def _check_modal(modal: dict[str, Any]) -> None:
+    """Discord's limits on a modal: a title and custom_id, 1-5 components, each a labelled text input (or, the
+    older form, an action row holding one)."""
+    if not 1 <= len(modal.get("title") or "") <= 45 or not 1 <= len(modal.get("custom_id") or "") <= 100:
+        raise ApiError(400, 50035, "Invalid Form Body: a modal needs a title (≤ 45) and a custom_id (≤ 100)")
+    components = modal.get("components") or []
+    if not 1 <= len(components) <= 5:
+        raise ApiError(400, 50035, "Invalid Form Body: components: a modal holds 1-5 components")
+    for component in components:
+        if component.get("type") == LABEL and not 1 <= len(component.get("label") or "") <= 45:
+            raise ApiError(400, 50035, "Invalid Form Body: label: Must be between 1 and 45 in length.")
+        if component.get("type") not in (LABEL, ACTION_ROW):
+            raise ApiError(400, 50035, f"Invalid Form Body: component type {component.get('type')} in a modal")
+    for text_input in _text_inputs(components):
+        if not 1 <= len(text_input.get("custom_id") or "") <= 100:
+            raise ApiError(400, 50035, "Invalid Form Body: custom_id: Must be between 1 and 100 in length.")
+        if len(text_input.get("placeholder") or "") > 100 or int(text_input.get("max_length") or 0) > 4000:
+            raise ApiError(400, 50035, "Invalid Form Body: placeholder (≤ 100) or max_length (≤ 4000)")
+
+
+def _text_inputs(components: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The text inputs of a modal, in either form (labelled, or in action rows)."""
+    found = []
+    for component in components:
+        inner = [component["component"]] if component.get("type") == LABEL else component.get("components") or []
+        found += [item for item in inner if item.get("type") == TEXT_INPUT]
+    return found
+
+
+def _submitted(component: dict[str, Any], values: dict[str, str]) -> dict[str, Any]:
+    """A modal component as a submission carries it: each text input with its value."""
+
+    def filled(text_input: dict[str, Any]) -> dict[str, Any]:
+        value = values.get(text_input["custom_id"], "")
+        if text_input.get("required", True) and not value:
+            raise AssertionError(f"the client does not submit the required field {text_input['custom_id']!r} empty")
+        if text_input.get("max_length") is not None and len(value) > text_input["max_length"]:
+            raise AssertionError(f"the client takes at most {text_input['max_length']} characters")
+        return {"type": TEXT_INPUT, "custom_id": text_input["custom_id"], "value": value}
+
+    if component.get("type") == LABEL:
+        return {"type": LABEL, "component": filled(component["component"])}
+    return {"type": ACTION_ROW, "components": [filled(item) for item in component.get("components") or []]}
 
 
 async def _read_body(request: web.Request) -> tuple[Any, list[Upload]]:

@@ -4,6 +4,7 @@ EXTENSIONS = (
     "bot.discord.cogs.basics",
     "bot.discord.cogs.imagine",
     "bot.discord.cogs.classify",
+    "bot.discord.cogs.rank",
     "bot.discord.cogs.buttons",
     "bot.discord.cogs.settings",
     "bot.discord.cogs.jobs",

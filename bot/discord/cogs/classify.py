@@ -69,17 +69,24 @@ class Classify(commands.Cog):
         """Check what Discord tells about the file, then let the handlers download, check and queue it
         (``request_id``: one of several pictures of one message, see ``Molbert.classify``)."""
         molbert, outbox = self.bot.molbert, self.bot.outbox
-        if attachment.content_type and not attachment.content_type.startswith("image/"):
-            await molbert.refuse(chat, outbox, "document_not_image", mime=attachment.content_type)
+        if (refused := refusal(attachment)) is not None:
+            await molbert.refuse(chat, outbox, refused[0], **refused[1])
             return
-        if attachment.size > DOWNLOAD_LIMIT:
-            size_mb, limit_mb = round(attachment.size / 2**20, 1), DOWNLOAD_LIMIT // 2**20
-            await molbert.refuse(chat, outbox, "discord_file_too_big", size_mb=size_mb, limit_mb=limit_mb)
-            return
-        await molbert.classify(chat, _reader(attachment), attachment.size, labels, outbox, request_id)
+        await molbert.classify(chat, reader(attachment), attachment.size, labels, outbox, request_id)
 
 
-def _reader(attachment: discord.Attachment):
+def refusal(attachment: discord.Attachment) -> tuple[str, dict[str, object]] | None:
+    """Why an attachment is refused before downloading it, from what Discord tells about it (the text key and its
+    values), or ``None``: not an image, or over the download limit."""
+    if attachment.content_type and not attachment.content_type.startswith("image/"):
+        return "document_not_image", {"mime": attachment.content_type}
+    if attachment.size > DOWNLOAD_LIMIT:
+        size_mb, limit_mb = round(attachment.size / 2**20, 1), DOWNLOAD_LIMIT // 2**20
+        return "discord_file_too_big", {"size_mb": size_mb, "limit_mb": limit_mb}
+    return None
+
+
+def reader(attachment: discord.Attachment):
     """``attachment.read``, with Discord refusing the file (gone from its CDN) told to the user plainly."""
 
     async def read() -> bytes:
