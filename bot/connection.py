@@ -20,6 +20,9 @@ import redis
 import redis.asyncio as aioredis
 import redis.asyncio.sentinel as aiosentinel
 import redis.sentinel
+from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 
 SENTINEL_SCHEMES = ("redis+sentinel://", "rediss+sentinel://")
 DEFAULT_SENTINEL_PORT = 26379
@@ -85,19 +88,36 @@ def _host_port(item: str) -> tuple[str, int]:
     return host, int(port)
 
 
+# A pooled connection can outlive the server it was made to (a Redis restart, a failover, a NAT that forgot it):
+# a command on it fails once. Ping connections idle longer than this before using them, and retry a command that
+# failed on a connection error on a fresh connection, so that a restart costs a reconnect, not a failed delivery
+# that waits for its retry.
+HEALTH_CHECK_SECONDS = 15
+COMMAND_RETRIES = 3
+
+
+def _resilience(retry_type: type) -> dict:
+    """The keyword arguments that make a client reconnect by itself (``retry_type``: redis-py's sync or async Retry)."""
+    return {
+        "health_check_interval": HEALTH_CHECK_SECONDS,
+        "retry": retry_type(ExponentialBackoff(cap=1.0, base=0.05), COMMAND_RETRIES),
+        "retry_on_error": [redis.ConnectionError, redis.TimeoutError],
+    }
+
+
 def connect(url: str) -> redis.Redis:
     """A synchronous client for ``url`` (RQ, the worker, the job submitter)."""
     if not is_sentinel_url(url):
-        return redis.Redis.from_url(url)
+        return redis.Redis.from_url(url, **_resilience(Retry))
     spec = parse_sentinel_url(url)
     sentinel = redis.sentinel.Sentinel(spec.sentinels, sentinel_kwargs=spec.sentinel_kwargs())
-    return sentinel.master_for(spec.master, **spec.master_kwargs())
+    return sentinel.master_for(spec.master, **spec.master_kwargs(), **_resilience(Retry))
 
 
 def connect_async(url: str) -> aioredis.Redis:
     """An asyncio client for ``url`` (the frontends' result listener)."""
     if not is_sentinel_url(url):
-        return aioredis.Redis.from_url(url)
+        return aioredis.Redis.from_url(url, **_resilience(AsyncRetry))
     spec = parse_sentinel_url(url)
     sentinel = aiosentinel.Sentinel(spec.sentinels, sentinel_kwargs=spec.sentinel_kwargs())
-    return sentinel.master_for(spec.master, **spec.master_kwargs())
+    return sentinel.master_for(spec.master, **spec.master_kwargs(), **_resilience(AsyncRetry))
