@@ -40,6 +40,7 @@ from models import presets, ruclip  # noqa: E402
 from models.classifier import ZeroShotClassifier, features  # noqa: E402
 from models.labels import default_labels  # noqa: E402
 from tests.reference.ruclip_model import CLIP as ReferenceCLIP  # noqa: E402
+from tests.reference.ruclip_predictor import Predictor as ReferencePredictor  # noqa: E402
 
 SPACE = "\u2581"
 YTTM_SPACES = " \t\n\v\f\r" + SPACE
@@ -375,6 +376,33 @@ def test_classify_matches_reference_logits(ruclip_dir, reference, cache_dir, pho
     assert [result[label] for label in LABELS] == pytest.approx(expected.tolist(), abs=1e-5)
 
 
+PREDICTOR_TEMPLATES = (
+    "{}",
+    "фото, на котором изображено {}",
+    "изображение с {}",
+    "картинка с {}",
+    "фото с {}",
+    "на фото видно {}",
+)
+
+
+def test_template_ensemble_matches_the_ruclip_predictor(ruclip_dir, reference, cache_dir, photo):
+    """ruCLIP's Predictor averages the templates' raw text latents, then normalises (not normalise, average)."""
+    assert tuple(ReferencePredictor(reference, None, "cpu").templates) == PREDICTOR_TEMPLATES
+    classifier = ZeroShotClassifier.from_pretrained(str(ruclip_dir))
+    assert classifier.templates == PREDICTOR_TEMPLATES
+    labels = [*LABELS, "Кот В Шляпе", "очень длинное название " * 20]
+    predictor = ReferencePredictor(reference, classifier.processor, "cpu", quiet=True)
+    with torch.inference_mode():
+        text_latents = predictor.get_text_latents(labels)
+        image_latents = predictor.get_image_latents([photo])
+        ours = classifier._label_embeddings(tuple(labels))
+        expected = (text_latents @ image_latents[0] * reference.logit_scale.exp()).softmax(-1)
+    assert max_diff(ours, text_latents) < 1e-5, max_diff(ours, text_latents)
+    result = dict(classifier.classify(photo, labels))
+    assert [result[label] for label in labels] == pytest.approx(expected.tolist(), abs=1e-5)
+
+
 # --- loading and caching ----------------------------------------------------------------------
 
 
@@ -597,6 +625,21 @@ def test_other_labels_templates_or_weights_get_other_files(ruclip_dir, cache_dir
         changed.model.text_projection.weight.mul_(1.01)
     assert changed.preload_labels(labels) == "computed"  # other weights: another model dir
     assert len({path.parent for path in stored_files(store)}) == 2
+
+
+def test_files_stored_before_the_predictor_ensemble_are_not_read(ruclip_dir, cache_dir, tmp_path, monkeypatch):
+    """Version 1 stored label embeddings averaged from normalised prompts; they must be recomputed, not read."""
+    from models import embedding_store
+
+    store = tmp_path / "text-embeddings"
+    labels = ["кошка", "собака", "море"]
+    with monkeypatch.context() as old:
+        old.setattr(embedding_store, "FORMAT_VERSION", 1)
+        ZeroShotClassifier.from_pretrained(str(ruclip_dir), embedding_dir=store).preload_labels(labels)
+    assert len(stored_files(store)) == 1
+    classifier = ZeroShotClassifier.from_pretrained(str(ruclip_dir), embedding_dir=store)
+    assert classifier.preload_labels(labels) == "computed"
+    assert len({path.parent for path in stored_files(store)}) == 2  # a new key: the old file is left alone
 
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "other labels"])
