@@ -43,12 +43,17 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-KNOWN_CHECKPOINTS = (
-    "ai-forever/ruclip-vit-base-patch32-224",
-    "ai-forever/ruclip-vit-base-patch16-224",
-    "ai-forever/ruclip-vit-large-patch14-224",
-    "ai-forever/ruclip-vit-base-patch32-384",
-)
+# Every checkpoint upstream publishes (ruclip.MODELS), with its ImageNet zero-shot top-1 from the ru-clip README.
+# Any of them is a MODEL_CLASSIFIER; each repo's own config.json gives the sizes (image resolution, patch, widths);
+# the tokenizer (bpe.model, bos 2 / eos 3, context 77) and the predictor's templates are the same for all.
+KNOWN_CHECKPOINTS = {
+    "ai-forever/ruclip-vit-base-patch32-224": 0.375,
+    "ai-forever/ruclip-vit-base-patch16-224": 0.401,
+    "ai-forever/ruclip-vit-large-patch14-224": 0.426,
+    "ai-forever/ruclip-vit-base-patch32-384": 0.451,  # the presets' classifier
+    "ai-forever/ruclip-vit-large-patch14-336": 0.488,  # the best; ~7x slower (22 vs 147 it/s on a V100, README)
+    "ai-forever/ruclip-vit-base-patch16-384": 0.482,
+}
 BPE_FILE = "bpe.model"
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "pytorch_model.bin"

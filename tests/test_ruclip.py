@@ -498,19 +498,15 @@ def test_unknown_checkpoint_keys_are_refused():
         ruclip.convert_state_dict({"transformer.resblocks.0.attn.mystery.weight": torch.zeros(1)})
 
 
+# ViT-B and ViT-L as in OpenAI CLIP (ruCLIP's architecture); resolution and patch as the checkpoint's name says.
+LARGE = {"embed_dim": 768, "vision_layers": 24, "vision_width": 1024, "transformer_width": 768, "transformer_heads": 12}
 REAL_SIZES = {
-    "vit-base-patch32-224": {"image_resolution": 224, "vision_patch_size": 32},
-    "vit-base-patch16-224": {"image_resolution": 224, "vision_patch_size": 16},
-    "vit-base-patch32-384": {"image_resolution": 384, "vision_patch_size": 32},
-    "vit-large-patch14-224": {
-        "image_resolution": 224,
-        "vision_patch_size": 14,
-        "embed_dim": 768,
-        "vision_layers": 24,
-        "vision_width": 1024,
-        "transformer_width": 768,
-        "transformer_heads": 12,
-    },
+    "ai-forever/ruclip-vit-base-patch32-224": {"image_resolution": 224, "vision_patch_size": 32},
+    "ai-forever/ruclip-vit-base-patch16-224": {"image_resolution": 224, "vision_patch_size": 16},
+    "ai-forever/ruclip-vit-large-patch14-224": {"image_resolution": 224, "vision_patch_size": 14, **LARGE},
+    "ai-forever/ruclip-vit-base-patch32-384": {"image_resolution": 384, "vision_patch_size": 32},
+    "ai-forever/ruclip-vit-large-patch14-336": {"image_resolution": 336, "vision_patch_size": 14, **LARGE},
+    "ai-forever/ruclip-vit-base-patch16-384": {"image_resolution": 384, "vision_patch_size": 16},
 }
 BASE = {
     "embed_dim": 512,
@@ -524,17 +520,30 @@ BASE = {
 }
 
 
+def test_every_upstream_checkpoint_is_known():
+    """ruclip.MODELS (ru-clip's __init__.py) lists six checkpoints; the large 14-336 one classifies best."""
+    assert list(ruclip.KNOWN_CHECKPOINTS) == list(REAL_SIZES)
+    assert max(ruclip.KNOWN_CHECKPOINTS, key=ruclip.KNOWN_CHECKPOINTS.get) == "ai-forever/ruclip-vit-large-patch14-336"
+    assert presets.RUCLIP in ruclip.KNOWN_CHECKPOINTS
+    for name, sizes in REAL_SIZES.items():
+        kind, patch, resolution = re.fullmatch(r"ai-forever/ruclip-vit-(base|large)-patch(\d+)-(\d+)", name).groups()
+        assert (sizes["vision_patch_size"], sizes["image_resolution"]) == (int(patch), int(resolution))
+        assert (sizes.get("vision_width") == 1024) == (kind == "large")
+
+
 @pytest.mark.parametrize("name", list(REAL_SIZES))
 def test_conversion_covers_real_sizes(name):
     """On the meta device (no memory): every ruCLIP weight maps onto a CLIPModel weight of the same shape."""
     from transformers import CLIPModel
 
     config = {**BASE, **REAL_SIZES[name]}
+    clip = ruclip.clip_config(config)
     with torch.device("meta"):
         source = ReferenceCLIP(**config).state_dict()
-        target = CLIPModel(ruclip.clip_config(config)).state_dict()
+        target = CLIPModel(clip).state_dict()
     converted = ruclip.convert_state_dict(source)
     assert {key: tuple(t.shape) for key, t in converted.items()} == {key: tuple(t.shape) for key, t in target.items()}
+    assert (clip.vision_config.image_size, clip.text_config.eos_token_id) == (config["image_resolution"], EOS)
 
 
 # --- labels -----------------------------------------------------------------------------------
@@ -682,3 +691,14 @@ def test_load_models_warms_up_the_default_labels_from_disk(tmp_path, monkeypatch
     monkeypatch.setattr(ZeroShotClassifier, "preload_labels", spy)
     presets.load_models("tiny", cache, device="cpu")
     assert sources == ["disk"]  # a restarted worker reads the file
+
+
+def test_model_classifier_replaces_the_presets_classifier(ruclip_dir, tmp_path):
+    """``MODEL_CLASSIFIER`` (hub id or local dir) swaps the classifier of any preset, like ``MODEL_GENERATOR``."""
+    large = "ai-forever/ruclip-vit-large-patch14-336"
+    assert presets.resolve_preset("fast", tmp_path, classifier=large).classifier == large
+    assert presets.resolve_preset("fast", tmp_path).classifier == presets.RUCLIP
+    loaded = presets.load_models("tiny", tmp_path / "model-cache", device="cpu", classifier=str(ruclip_dir))
+    assert loaded.classifier.name == str(ruclip_dir)
+    assert isinstance(loaded.classifier.processor, ruclip.RuClipProcessor)
+    assert loaded.preset.generator.startswith(str(tmp_path / "model-cache"))  # the tiny generator stays

@@ -63,12 +63,18 @@ def is_local(model: str) -> bool:
 
 
 def plan(
-    preset_name: str, cache_dir: Path, *, generator: str | None = None, translator: str | None = None
+    preset_name: str,
+    cache_dir: Path,
+    *,
+    generator: str | None = None,
+    translator: str | None = None,
+    classifier: str | None = None,
 ) -> list[Download]:
-    """The repositories a worker with this preset (and ``MODEL_GENERATOR`` / ``MODEL_TRANSLATOR``) loads."""
-    if preset_name.strip().lower() == TINY and not generator:
+    """The repositories a worker with this preset (and ``MODEL_GENERATOR`` / ``MODEL_TRANSLATOR`` /
+    ``MODEL_CLASSIFIER``) loads."""
+    if preset_name.strip().lower() == TINY and not generator and not classifier:
         return []  # built locally from configs
-    preset = resolve_preset(preset_name, cache_dir, generator=generator, translator=translator)
+    preset = resolve_preset(preset_name, cache_dir, generator=generator, translator=translator, classifier=classifier)
     downloads = [Download(preset.generator, "generator", PIPELINE_FILES, OTHER_FORMATS + VARIANTS)]
     if "ruclip" in preset.classifier.lower():
         downloads.append(Download(preset.classifier, "classifier", RUCLIP_FILES))
@@ -140,7 +146,13 @@ def main(argv: list[str]) -> int:
         print(exc, file=sys.stderr)
         return 2
     preset = args.preset or settings.preset
-    downloads = plan(preset, settings.cache_dir, generator=settings.generator, translator=settings.translator)
+    downloads = plan(
+        preset,
+        settings.cache_dir,
+        generator=settings.generator,
+        translator=settings.translator,
+        classifier=settings.classifier,
+    )
     if not downloads:
         print(f"preset {preset}: nothing to download (its models are built locally or are local directories)")
         return 0
