@@ -4,7 +4,11 @@ ruCLIP is an OpenAI-style CLIP (QuickGELU, a causal text transformer pooled at t
 a ViT with a class embedding and ``ln_pre``/``ln_post``, projection matrices, ``logit_scale``) whose
 tokenizer is a YouTokenToMe (YTTM) BPE. Each checkpoint repo holds ``bpe.model``, ruCLIP's own
 ``config.json`` and ``pytorch_model.bin``. Neither the ``ruclip`` package (it pins an ancient
-huggingface_hub) nor ``youtokentome`` (it does not build on Python 3.11) is needed here:
+huggingface_hub and needs torchvision) nor ``youtokentome`` is needed at run time. On Python 3.11 youtokentome
+installs from its sdist, which builds with ``Cython<3`` and ``wheel`` installed first and
+``pip install --no-build-isolation youtokentome`` (its setup.py imports Cython without declaring it): a compiler
+and a fragile recipe the worker image does without. The dev set-up (``make``) installs it that way, and
+tests/test_ruclip.py checks this port against it, id for id:
 
 - `read_yttm_model` parses ``bpe.model`` and `YttmBPE` encodes exactly like YTTM's ``encode_sentence``
   (youtokentome/cpp/bpe.cpp). It is a pure-Python port, not a ``tokenizers`` BPE, because YTTM merges

@@ -1,7 +1,8 @@
 """ruCLIP natively: YouTokenToMe tokenizer parity, checkpoint conversion parity, loading, caching, labels.
 
-``youtokentome`` cannot be installed on Python 3.11 (no wheel; the sdist does not build), so the tokenizer
-is checked against `reference_encode` below: a deliberately naive transcription of YTTM's encoding rules
+The tokenizer is checked against the real ``youtokentome`` (the Makefile installs it: on Python 3.11 it builds
+from its sdist with ``Cython<3`` and ``wheel`` installed first and ``pip install --no-build-isolation``), on models
+it trains itself, and against `reference_encode` below: a deliberately naive transcription of YTTM's encoding rules
 from ``BaseEncoder::encode_sentence`` in VKCOM/YouTokenToMe youtokentome/cpp/bpe.cpp:
 
 1. words are maximal runs of characters that are not spaces, where a space is ``is_space()``:
@@ -37,7 +38,7 @@ pytest.importorskip("transformers")
 from PIL import Image  # noqa: E402
 
 from models import presets, ruclip  # noqa: E402
-from models.classifier import ZeroShotClassifier, features  # noqa: E402
+from models.classifier import RU_TEMPLATES, ZeroShotClassifier, features  # noqa: E402
 from models.labels import default_labels  # noqa: E402
 from tests.reference.ruclip_model import CLIP as ReferenceCLIP  # noqa: E402
 from tests.reference.ruclip_predictor import Predictor as ReferencePredictor  # noqa: E402
@@ -214,6 +215,112 @@ def test_runs_of_one_letter_merge_from_the_left(tmp_path, yttm):
     for text in ["а", "аа", "ааа", "аааа", "ааааа"]:
         assert bpe.encode(text) == reference_encode(text, char2id, rules, UNK), text
     assert any(x == y for x, y, _ in yttm[2]), "the learned table should have an (x, x) rule"
+
+
+# --- against the real youtokentome ---------------------------------------------------------------------------------
+
+ENGLISH = """
+a red cat sits on the window sill and looks at the birds. the quick brown fox jumps over the lazy dog.
+photo of a mountain lake at sunrise, oil painting of a ship in a storm, 4k, highly detailed, trending.
+"""
+ODD_STRINGS = [
+    "",
+    " ",
+    "\t\n\v\f\r",
+    "кошка",
+    "Кошка СПИТ на Окне",  # no lower-casing in the BPE itself (ruCLIP lower-cases before it)
+    "фото, на котором изображено рыжий кот",
+    "a red cat on the window",
+    "mixed: кот and dog, кот-dog, котdog",
+    "  leading and trailing  ",
+    "tab\tnew\nline\rcarriage\vvertical\fform",
+    "no\u00a0break\u2003em\u3000ideographic",  # non-ASCII spaces are characters to YTTM, not separators
+    "рыжий▁кот▁▁на▁",  # "▁" separates words, like a space
+    "▁",
+    "ааааааааааааааааааа нннннн",
+    "12345 67.89 3/4 100%",
+    "🍕🍕🍕 кот🍕пицца 🐈‍⬛",
+    "中文字符 и 日本語",
+    "ё Ё ё й й",  # composed and combining forms
+    "x" * 300,
+    "съешь же ещё этих мягких французских булок, да выпей чаю",
+]
+
+
+@pytest.fixture(scope="module")
+def youtokentome():
+    """The real YouTokenToMe. It builds on Python 3.11 from its sdist (Cython<3 and wheel first, then
+    ``pip install --no-build-isolation youtokentome``: its setup.py imports Cython and declares no build
+    requirements); the Makefile's install step does that, so this never skips."""
+    try:
+        import youtokentome
+    except ImportError:
+        pytest.fail(
+            "youtokentome is not installed: `make` installs it (pip install 'Cython<3' wheel, then "
+            "pip install --no-build-isolation youtokentome)"
+        )
+    return youtokentome
+
+
+@pytest.fixture(scope="module")
+def trained_yttm(youtokentome, tmp_path_factory) -> Path:
+    """A bpe.model trained by youtokentome itself on Russian and English text, with ruCLIP's special ids; coverage
+    below 1 leaves the rarest characters out of the alphabet, so unknown runs occur inside words too."""
+    root = tmp_path_factory.mktemp("yttm-trained")
+    labels = default_labels()
+    lines = [template.format(label) for label in labels for template in RU_TEMPLATES]
+    corpus = "\n".join([*lines, CORPUS, ENGLISH * 20, "ъыь ЁЖЗ qwerty Ω≈ç√"])
+    (root / "corpus.txt").write_text(corpus, encoding="utf-8")
+    youtokentome.BPE.train(
+        data=str(root / "corpus.txt"), model=str(root / "bpe.model"), vocab_size=900, coverage=0.9995, n_threads=1
+    )
+    return root / "bpe.model"
+
+
+def random_strings(model: ruclip.YttmModel, count: int, seed: int = 0) -> list[str]:
+    """Strings drawn from the model's alphabet, a few unknown characters, and YTTM's (and other) spaces."""
+    rng = random.Random(seed)
+    pool = [*model.char2id, *"ЪЩЭΩ🍕中€", *" \t\n▁\u00a0"]
+    return ["".join(rng.choice(pool) for _ in range(rng.randint(0, 40))) for _ in range(count)]
+
+
+def test_bpe_matches_the_real_youtokentome(youtokentome, trained_yttm):
+    theirs = youtokentome.BPE(str(trained_yttm))
+    ours = ruclip.YttmBPE.from_file(trained_yttm)
+    model = ruclip.read_yttm_model(trained_yttm)
+    assert model.vocab_size == theirs.vocab_size()
+    assert (model.pad_id, model.unk_id, model.bos_id, model.eos_id) == (PAD, UNK, BOS, EOS)
+    assert any(char not in model.char2id for char in "ъыьЁЖЗqwertyΩ≈ç√")  # coverage < 1 left some out
+    texts = [*ODD_STRINGS, *SENTENCES, *ENGLISH.split("."), *random_strings(model, 500)]
+    expected = theirs.encode(texts, output_type=youtokentome.OutputType.ID, dropout_prob=0.0)
+    mismatches = [(text, ids, ours.encode(text)) for text, ids in zip(texts, expected, strict=True)]
+    mismatches = [mismatch for mismatch in mismatches if mismatch[1] != mismatch[2]]
+    assert mismatches == []
+    assert any(UNK in ids for ids in expected)  # unknown runs were exercised
+
+
+def test_the_ruclip_tokenizer_matches_ruclips_processor_on_youtokentome(youtokentome, trained_yttm):
+    """ruclip/processor.py's encode_text: lower-case, YTTM ids (dropout 0), first 75, [bos] ids [eos], 0-padded."""
+    theirs = youtokentome.BPE(str(trained_yttm))
+    tokenizer = ruclip.RuClipTokenizer.from_file(trained_yttm)
+    texts = [text for text in ODD_STRINGS if text.strip()]
+    encoded = tokenizer(texts, padding="max_length")["input_ids"].tolist()
+    for text, row in zip(texts, encoded, strict=True):
+        ids = theirs.encode([text.lower()], output_type=youtokentome.OutputType.ID, dropout_prob=0.0)[0]
+        expected = [BOS, *ids[:75], EOS]
+        assert row == expected + [PAD] * (77 - len(expected)), text
+
+
+def test_models_written_by_these_tests_read_the_same_in_youtokentome(youtokentome, yttm):
+    """The hand-made bpe.model (learn_bpe + write_yttm_model) is a valid YTTM file, and `reference_encode` agrees
+    with YTTM on it: the naive transcription above is checked against the real thing too."""
+    path, char2id, rules = yttm
+    theirs = youtokentome.BPE(str(path))
+    ours = ruclip.YttmBPE.from_file(path)
+    texts = [*SENTENCES, *ODD_STRINGS, *random_strings(ruclip.read_yttm_model(path), 200, seed=1)]
+    for text in texts:
+        expected = theirs.encode([text], output_type=youtokentome.OutputType.ID, dropout_prob=0.0)[0]
+        assert ours.encode(text) == expected == reference_encode(text, char2id, rules, UNK), text
 
 
 def test_tokenizer_uses_ruclip_layout(yttm):
