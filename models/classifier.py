@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from PIL import Image
 
-from models.device import pick_device, pick_dtype
+from models.device import pick_device
 
 log = logging.getLogger(__name__)
 
@@ -129,11 +129,12 @@ class ZeroShotClassifier:
         ruCLIP checkpoints (``bpe.model`` + ruCLIP's own ``config.json``, e.g.
         ``ai-forever/ruclip-vit-base-patch32-384``) are converted to a transformers ``CLIPModel`` with
         ruCLIP's tokenizer by `models.ruclip` (the conversion kept in ``conversion_dir``); anything else loads
-        with ``AutoModel``/``AutoProcessor``.
+        with ``AutoModel``/``AutoProcessor``. ``dtype`` None: float32, as upstream ruCLIP runs (see
+        `models.device.small_dtype`), whatever the device.
         """
         model = str(model)
         device = pick_device(device)
-        dtype = pick_dtype(device) if dtype is None else dtype
+        dtype = torch.float32 if dtype is None else dtype
         net, processor = _load_backend(model, dtype, conversion_dir)
         net = net.to(device).eval()
         classifier = cls(net, processor, model, device, templates, embedding_dir)

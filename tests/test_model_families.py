@@ -451,6 +451,18 @@ def test_classifier_and_translator_run_in_float32_beside_a_half_precision_genera
     assert dtypes(loaded.translator.model) == {small}
 
 
+def test_small_models_default_to_float32_when_loaded_directly(tiny_models, marian_dir, monkeypatch):
+    """Without a dtype, from_pretrained gives float32 even where the device's dtype is bf16 (a bench, a script)."""
+    from models import classifier, device, translation
+    from models.classifier import ZeroShotClassifier
+
+    for module in (device, classifier, translation):  # the old code read the device's dtype through these
+        monkeypatch.setattr(module, "pick_dtype", lambda _device: torch.bfloat16, raising=False)
+    loaded = ZeroShotClassifier.from_pretrained(tiny_models.preset.classifier, device="cpu")
+    assert dtypes(loaded.model) == {torch.float32}
+    assert dtypes(Translator.from_pretrained(str(marian_dir), device="cpu").model) == {torch.float32}
+
+
 def test_small_models_dtype_names():
     from models.device import pick_dtype, small_dtype
 
