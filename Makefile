@@ -24,6 +24,7 @@ $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet $(TORCH)
 	$(PY) -m pip install --quiet -e '.[all,dev]'
+	$(PY) -m pip install --quiet 'Cython<3' wheel && $(PY) -m pip install --quiet --no-build-isolation youtokentome
 	touch $(INSTALLED)
 
 run: $(INSTALLED)

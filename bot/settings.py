@@ -139,6 +139,10 @@ class ModelSettings(BaseSettings):
     device: Literal["auto", "cuda", "mps", "cpu"] = "auto"
     generator: str | None = Field(None, description="diffusers hub id or local dir; replaces the preset's")
     translator: str | None = Field(None, description="MarianMT ru→en hub id or local dir; default opus-mt-ru-en")
+    classifier: str | None = Field(None, description="zero-shot classifier hub id or local dir; default: ruCLIP")
+    small_models_dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        "float32", description="classifier and translator weights; auto: the generator's (bf16/fp16 on a GPU)"
+    )
     compile: bool = Field(False, description="torch.compile the denoiser: slow first images, faster after")
     cpu_offload: Literal["auto", "none", "model", "sequential"] = Field(
         "auto", description="keep weights in CPU memory; auto: model offload only where the preset needs it to fit"

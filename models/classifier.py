@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from PIL import Image
 
-from models.device import pick_device, pick_dtype
+from models.device import pick_device
 
 log = logging.getLogger(__name__)
 
@@ -129,11 +129,12 @@ class ZeroShotClassifier:
         ruCLIP checkpoints (``bpe.model`` + ruCLIP's own ``config.json``, e.g.
         ``ai-forever/ruclip-vit-base-patch32-384``) are converted to a transformers ``CLIPModel`` with
         ruCLIP's tokenizer by `models.ruclip` (the conversion kept in ``conversion_dir``); anything else loads
-        with ``AutoModel``/``AutoProcessor``.
+        with ``AutoModel``/``AutoProcessor``. ``dtype`` None: float32, as upstream ruCLIP runs (see
+        `models.device.small_dtype`), whatever the device.
         """
         model = str(model)
         device = pick_device(device)
-        dtype = pick_dtype(device) if dtype is None else dtype
+        dtype = torch.float32 if dtype is None else dtype
         net, processor = _load_backend(model, dtype, conversion_dir)
         net = net.to(device).eval()
         classifier = cls(net, processor, model, device, templates, embedding_dir)
@@ -302,9 +303,11 @@ class ZeroShotClassifier:
                 self._recent.popitem(last=False)
 
     def _encode_labels(self, labels: tuple[str, ...]) -> torch.Tensor:
-        """(N, D) embeddings of ``labels`` through the text encoder: each label's prompts (one per template)
-        averaged. Prompts go through in passes of similar token length (see :meth:`_prompt_passes`)."""
-        texts = [template.format(label) for label in labels for template in self.templates]
+        """(N, D) normalised embeddings of ``labels`` through the text encoder, as ruCLIP's ``Predictor`` makes
+        them: each label's raw prompt embeddings (one per template) averaged, then normalised (averaging already
+        normalised ones would weigh the templates differently). Prompts go through in passes of similar token
+        length (see :meth:`_prompt_passes`)."""
+        texts = [template.format(label.strip()) for label in labels for template in self.templates]
         tokens = self._tokenize(texts)
         passes = self._prompt_passes(tokens)
         encoded = torch.cat([self._encode_prompts(tokens, rows, length) for rows, length in passes])
@@ -338,9 +341,10 @@ class ZeroShotClassifier:
         return passes
 
     def _encode_prompts(self, tokens: dict[str, torch.Tensor], rows: torch.Tensor, length: int) -> torch.Tensor:
-        """Normalised text embeddings of ``rows`` of ``tokens``, cut to their first ``length`` tokens."""
+        """Raw (not normalised) float32 text embeddings of ``rows`` of ``tokens``, cut to their first ``length``
+        tokens."""
         inputs = {name: value[rows.to(value.device), :length] for name, value in tokens.items()}
-        return normalize(features(self.model.get_text_features(**inputs), "text"))
+        return features(self.model.get_text_features(**inputs), "text").float()
 
     def _tokenize(self, texts: list[str]) -> dict[str, torch.Tensor]:
         """Tokenize like the model was trained: SigLIP pads to max length and uses no attention mask."""

@@ -9,6 +9,7 @@ import torch
 log = logging.getLogger(__name__)
 
 AUTO = "auto"
+DTYPE_NAMES = (AUTO, "float32", "bfloat16", "float16")  # MODEL_SMALL_MODELS_DTYPE's values (see small_dtype)
 
 
 def _mps_available() -> bool:
@@ -53,3 +54,16 @@ def pick_dtype(device: str) -> torch.dtype:
     if kind == "mps":
         return torch.float16
     return torch.float32
+
+
+def small_dtype(name: str, device: str) -> torch.dtype:
+    """The weights dtype of the small models (classifier, translator) from ``MODEL_SMALL_MODELS_DTYPE``.
+
+    ``float32`` (the default) is how upstream ruCLIP runs, and the NSFW blur threshold is a cut on its scores,
+    which half precision shifts; these models are small beside a generator (in float32 ruCLIP base ≈ 0.6 GB,
+    large-patch14-336 ≈ 1.7 GB, MarianMT ≈ 0.3 GB). ``auto`` follows the generator (:func:`pick_dtype`: bf16/fp16
+    on a GPU); ``bfloat16``/``float16`` are taken as given.
+    """
+    if name not in DTYPE_NAMES:
+        raise ValueError(f"unknown dtype {name!r}; choose one of: {', '.join(DTYPE_NAMES)}")
+    return pick_dtype(device) if name == AUTO else getattr(torch, name)

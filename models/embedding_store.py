@@ -7,7 +7,9 @@ A real-size ruCLIP needs seconds to tens of seconds on a 2-core CPU to push the 
 - the *model hash* covers the model's name, type and config, its dtype, the tokenizer's size and a checksum
   of every parameter (name, shape, dtype, float64 sum and a strided sample of values), so different weights
   (another checkpoint, a re-conversion with changed weights, another dtype) never share a file;
-- the *label-set hash* covers the labels (in order) and the prompt templates.
+- the *label-set hash* covers the labels (in order) and the prompt templates;
+- the model hash also covers ``FORMAT_VERSION``, raised whenever the way embeddings are computed changes, so a
+  worker never reads what an older version computed differently.
 
 The file also records its labels and templates and is checked against them on load; a file that cannot be
 read, does not match or holds non-finite values is ignored (logged) and rewritten. Writes go to a temporary
@@ -31,7 +33,9 @@ import torch
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+# Part of every key: bump it when the stored values change, in format or in how the classifier computes them, so
+# that files of an older version are never read (2: templates' raw embeddings averaged, then normalised).
+FORMAT_VERSION = 2
 SAMPLE_VALUES = 256  # values sampled (strided) from each parameter for the model hash
 
 

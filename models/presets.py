@@ -26,6 +26,7 @@ AUTO = "auto"
 TEXT_EMBEDDINGS_DIR = "text-embeddings"  # under the model cache dir: label-set embeddings (models.embedding_store)
 RUCLIP_CONVERSIONS_DIR = "ruclip"  # under the model cache dir: ruCLIP checkpoints converted to CLIPModel
 TINY = "tiny"
+SMALL_MODELS_DTYPE = "float32"  # the classifier's and the translator's weights (models.device.small_dtype)
 # The seeds' classifier: a ruCLIP checkpoint, converted to a transformers CLIPModel by models.ruclip
 # (the other ruCLIP sizes, e.g. ai-forever/ruclip-vit-large-patch14-224, load the same way).
 RUCLIP = "ai-forever/ruclip-vit-base-patch32-384"
@@ -297,6 +298,7 @@ def resolve_preset(
     generator: str | None = None,
     translator: str | None = None,
     cpu_offload: str = OFFLOAD_AUTO,
+    classifier: str | None = None,
 ) -> ModelPreset:
     """Return the preset called ``name`` (``"auto"`` picks one for ``device``, as a worker with ``cpu_offload``
     (``MODEL_CPU_OFFLOAD``) would: see :func:`plan_memory`).
@@ -304,7 +306,8 @@ def resolve_preset(
     ``"tiny"`` builds the tiny models into ``cache_dir`` if missing and points the preset at them.
     ``generator`` (``MODEL_GENERATOR``) replaces the preset's generator; whether it reads Russian is then
     what ``models.generator.known_defaults`` knows of it (unknown models get their prompts translated).
-    ``translator`` (``MODEL_TRANSLATOR``) replaces the ru→en model.
+    ``translator`` (``MODEL_TRANSLATOR``) replaces the ru→en model; ``classifier`` (``MODEL_CLASSIFIER``) the
+    zero-shot classifier (a ruCLIP checkpoint or any transformers CLIP/SigLIP, hub id or local dir).
     An unknown name raises ``ValueError`` listing the valid ones.
     """
     key = name.strip().lower()
@@ -317,8 +320,8 @@ def resolve_preset(
     if key == TINY:
         from models.tiny import ensure_tiny_models
 
-        tiny_generator, classifier = ensure_tiny_models(Path(cache_dir))
-        preset = dataclasses.replace(preset, generator=str(tiny_generator), classifier=str(classifier))
+        tiny_generator, tiny_classifier = ensure_tiny_models(Path(cache_dir))
+        preset = dataclasses.replace(preset, generator=str(tiny_generator), classifier=str(tiny_classifier))
     if generator:
         from models.generator import known_defaults
 
@@ -326,6 +329,8 @@ def resolve_preset(
         preset = dataclasses.replace(preset, generator=generator, generator_reads_russian=reads_russian)
     if translator:
         preset = dataclasses.replace(preset, translator=translator)
+    if classifier:
+        preset = dataclasses.replace(preset, classifier=classifier)
     return preset
 
 
@@ -355,41 +360,47 @@ def load_models(
     *,
     generator: str | None = None,
     translator: str | None = None,
+    classifier: str | None = None,
     gpu: GpuOptions | None = None,
+    small_models_dtype: str = SMALL_MODELS_DTYPE,
 ) -> LoadedModels:
     """Resolve ``preset_name`` and load its models onto ``device`` (None: best), once per worker.
 
-    ``generator`` and ``translator`` override the preset's (see :func:`resolve_preset`); ``gpu`` says how the
-    generator runs (offload, compile, VAE tiling); its ``cpu_offload="auto"`` (the default with ``gpu`` None) and
-    ``preset_name="auto"`` are decided by :func:`gpu_plan` from the memory figures. The translator is loaded only if
-    the generator needs it.
+    ``generator``, ``translator`` and ``classifier`` override the preset's (see :func:`resolve_preset`); ``gpu``
+    says how the generator runs (offload, compile, VAE tiling); its ``cpu_offload="auto"`` (the default with ``gpu``
+    None) and ``preset_name="auto"`` are decided by :func:`gpu_plan` from the memory figures. The translator is
+    loaded only if the generator needs it. The generator runs in the device's dtype (bf16/fp16 on a GPU); the
+    classifier and the translator in ``small_models_dtype`` (``MODEL_SMALL_MODELS_DTYPE``, float32 by default, see
+    `models.device.small_dtype`).
     The default label set's text embeddings are made ready here (warm-up: the first user does not pay for them),
     read from ``cache_dir/text-embeddings`` when a previous start stored them for the same weights.
     """
     from models.classifier import ZeroShotClassifier
-    from models.device import pick_device, pick_dtype
+    from models.device import pick_device, pick_dtype, small_dtype
     from models.generator import ImageGenerator
     from models.labels import default_labels
 
     started = time.perf_counter()
     device = pick_device(device)
-    dtype = pick_dtype(device)
+    dtype, small = pick_dtype(device), small_dtype(small_models_dtype, device)
     preset_name, gpu = gpu_plan(preset_name, gpu, device, generator=generator)
-    preset = resolve_preset(preset_name, cache_dir, device=device, generator=generator, translator=translator)
+    preset = resolve_preset(
+        preset_name, cache_dir, device=device, generator=generator, translator=translator, classifier=classifier
+    )
     image_generator = ImageGenerator.from_pretrained(preset.generator, device=device, dtype=dtype, gpu=gpu)
-    classifier = ZeroShotClassifier.from_pretrained(
+    zero_shot = ZeroShotClassifier.from_pretrained(
         preset.classifier,
         device=device,
-        dtype=dtype,
+        dtype=small,
         embedding_dir=Path(cache_dir) / TEXT_EMBEDDINGS_DIR,
         conversion_dir=Path(cache_dir) / RUCLIP_CONVERSIONS_DIR,
     )
-    classifier.preload_labels(default_labels())
+    zero_shot.preload_labels(default_labels())
     ru_en = None
     if not preset.generator_reads_russian:
         from models.translation import Translator
 
-        ru_en = Translator.from_pretrained(preset.translator, device=device, dtype=dtype)
+        ru_en = Translator.from_pretrained(preset.translator, device=device, dtype=small)
     seconds = time.perf_counter() - started
     log.info(
         "preset %r loaded on %s/%s in %.1f s; prompts %s",
@@ -399,4 +410,4 @@ def load_models(
         seconds,
         "read in Russian" if ru_en is None else f"translated by {preset.translator}",
     )
-    return LoadedModels(preset, image_generator, classifier, device, dtype, seconds, ru_en)
+    return LoadedModels(preset, image_generator, zero_shot, device, dtype, seconds, ru_en)

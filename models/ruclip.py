@@ -4,7 +4,11 @@ ruCLIP is an OpenAI-style CLIP (QuickGELU, a causal text transformer pooled at t
 a ViT with a class embedding and ``ln_pre``/``ln_post``, projection matrices, ``logit_scale``) whose
 tokenizer is a YouTokenToMe (YTTM) BPE. Each checkpoint repo holds ``bpe.model``, ruCLIP's own
 ``config.json`` and ``pytorch_model.bin``. Neither the ``ruclip`` package (it pins an ancient
-huggingface_hub) nor ``youtokentome`` (it does not build on Python 3.11) is needed here:
+huggingface_hub and needs torchvision) nor ``youtokentome`` is needed at run time. On Python 3.11 youtokentome
+installs from its sdist, which builds with ``Cython<3`` and ``wheel`` installed first and
+``pip install --no-build-isolation youtokentome`` (its setup.py imports Cython without declaring it): a compiler
+and a fragile recipe the worker image does without. The dev set-up (``make``) installs it that way, and
+tests/test_ruclip.py checks this port against it, id for id:
 
 - `read_yttm_model` parses ``bpe.model`` and `YttmBPE` encodes exactly like YTTM's ``encode_sentence``
   (youtokentome/cpp/bpe.cpp). It is a pure-Python port, not a ``tokenizers`` BPE, because YTTM merges
@@ -43,12 +47,17 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-KNOWN_CHECKPOINTS = (
-    "ai-forever/ruclip-vit-base-patch32-224",
-    "ai-forever/ruclip-vit-base-patch16-224",
-    "ai-forever/ruclip-vit-large-patch14-224",
-    "ai-forever/ruclip-vit-base-patch32-384",
-)
+# Every checkpoint upstream publishes (ruclip.MODELS), with its ImageNet zero-shot top-1 from the ru-clip README.
+# Any of them is a MODEL_CLASSIFIER; each repo's own config.json gives the sizes (image resolution, patch, widths);
+# the tokenizer (bpe.model, bos 2 / eos 3, context 77) and the predictor's templates are the same for all.
+KNOWN_CHECKPOINTS = {
+    "ai-forever/ruclip-vit-base-patch32-224": 0.375,
+    "ai-forever/ruclip-vit-base-patch16-224": 0.401,
+    "ai-forever/ruclip-vit-large-patch14-224": 0.426,
+    "ai-forever/ruclip-vit-base-patch32-384": 0.451,  # the presets' classifier
+    "ai-forever/ruclip-vit-large-patch14-336": 0.488,  # the best; ~7x slower (22 vs 147 it/s on a V100, README)
+    "ai-forever/ruclip-vit-base-patch16-384": 0.482,
+}
 BPE_FILE = "bpe.model"
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "pytorch_model.bin"

@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from models.device import pick_device, pick_dtype
+from models.device import pick_device
 
 log = logging.getLogger(__name__)
 
@@ -35,12 +35,13 @@ class Translator:
 
     @classmethod
     def from_pretrained(cls, model: str, *, device: str = "cpu", dtype: torch.dtype | None = None) -> Translator:
-        """Load a MarianMT model and its SentencePiece tokenizer from a hub id or a local directory."""
+        """Load a MarianMT model and its SentencePiece tokenizer from a hub id or a local directory; ``dtype``
+        None: float32 whatever the device (see `models.device.small_dtype`)."""
         from transformers import MarianMTModel, MarianTokenizer
 
         model = str(model)
         device = pick_device(device)
-        dtype = pick_dtype(device) if dtype is None else dtype
+        dtype = torch.float32 if dtype is None else dtype
         tokenizer = MarianTokenizer.from_pretrained(model)
         network = MarianMTModel.from_pretrained(model, dtype=dtype).to(device).eval()
         log.info("loaded translator %s on %s/%s", model, device, dtype)

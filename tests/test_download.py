@@ -17,7 +17,7 @@ PRIOR = "kandinsky-community/kandinsky-2-2-prior"
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch, tmp_path):
-    for name in ("MODEL_PRESET", "MODEL_GENERATOR", "MODEL_TRANSLATOR", "MODEL_CACHE_DIR"):
+    for name in ("MODEL_PRESET", "MODEL_GENERATOR", "MODEL_TRANSLATOR", "MODEL_CLASSIFIER", "MODEL_CACHE_DIR"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)  # no developer .env
 
@@ -159,6 +159,21 @@ def test_model_generator_and_translator_overrides_are_fetched(hub, monkeypatch):
         RUCLIP,
         "my-org/opus-mt-ru-en-finetuned",
     ]
+
+
+def test_model_classifier_is_fetched_instead_of_the_presets(hub, monkeypatch):
+    large = "ai-forever/ruclip-vit-large-patch14-336"
+    monkeypatch.setenv("MODEL_CLASSIFIER", large)
+    assert workers_main(["download", "--preset", "quality"]) == 0
+    assert [call["repo_id"] for call in hub] == [PRESETS["quality"].generator, large]
+    assert hub[1]["allow"] == ["bpe.model", "config.json", "pytorch_model.bin"]  # ruCLIP's three files only
+
+
+def test_tiny_with_a_hub_classifier_fetches_only_the_classifier(hub, monkeypatch, tmp_path):
+    monkeypatch.setenv("MODEL_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("MODEL_CLASSIFIER", "google/siglip-base-patch16-256-multilingual")
+    assert workers_main(["download", "--preset", "tiny"]) == 0
+    assert [call["repo_id"] for call in hub] == ["google/siglip-base-patch16-256-multilingual"]
 
 
 def test_local_directories_are_not_downloaded(hub, monkeypatch, tmp_path):

@@ -481,6 +481,98 @@ def test_settings_read_the_model_variables(monkeypatch):
         load(ModelSettings)
 
 
+def dtypes(module: torch.nn.Module) -> set[torch.dtype]:
+    return {param.dtype for param in module.parameters()}
+
+
+@pytest.mark.parametrize(("setting", "small"), [(None, torch.float32), ("auto", torch.bfloat16)])
+def test_classifier_and_translator_run_in_float32_beside_a_half_precision_generator(
+    setting, small, family_dirs, marian_dir, model_cache_dir, monkeypatch
+):
+    """On a GPU the generator runs in bf16/fp16; the small models stay in float32 (upstream ruCLIP does, and the
+    NSFW threshold cuts its scores) unless MODEL_SMALL_MODELS_DTYPE says otherwise."""
+    from models import device
+
+    monkeypatch.setattr(device, "pick_dtype", lambda _device: torch.bfloat16)  # what an Ampere card gets
+    options = {} if setting is None else {"small_models_dtype": setting}
+    loaded = presets.load_models(
+        "tiny", model_cache_dir, device="cpu", generator=str(family_dirs["sdxl"]), translator=str(marian_dir), **options
+    )
+    assert loaded.dtype == torch.bfloat16
+    assert dtypes(loaded.generator.pipe.unet) == {torch.bfloat16}
+    assert dtypes(loaded.classifier.model) == {small}
+    assert dtypes(loaded.translator.model) == {small}
+
+
+def test_small_models_default_to_float32_when_loaded_directly(tiny_models, marian_dir, monkeypatch):
+    """Without a dtype, from_pretrained gives float32 even where the device's dtype is bf16 (a bench, a script)."""
+    from models import classifier, device, translation
+    from models.classifier import ZeroShotClassifier
+
+    for module in (device, classifier, translation):  # the old code read the device's dtype through these
+        monkeypatch.setattr(module, "pick_dtype", lambda _device: torch.bfloat16, raising=False)
+    loaded = ZeroShotClassifier.from_pretrained(tiny_models.preset.classifier, device="cpu")
+    assert dtypes(loaded.model) == {torch.float32}
+    assert dtypes(Translator.from_pretrained(str(marian_dir), device="cpu").model) == {torch.float32}
+
+
+def test_small_models_dtype_names():
+    from models.device import pick_dtype, small_dtype
+
+    assert small_dtype("float32", "cpu") == torch.float32
+    assert (small_dtype("bfloat16", "cpu"), small_dtype("float16", "cpu")) == (torch.bfloat16, torch.float16)
+    assert small_dtype("auto", "cpu") == pick_dtype("cpu")
+    with pytest.raises(ValueError, match="float32"):
+        small_dtype("fp8", "cpu")
+
+
+def test_settings_read_the_classifier_variables(monkeypatch):
+    from bot.settings import ConfigError, ModelSettings, load
+
+    settings = load(ModelSettings)
+    assert (settings.classifier, settings.small_models_dtype) == (None, presets.SMALL_MODELS_DTYPE)
+    monkeypatch.setenv("MODEL_CLASSIFIER", "ai-forever/ruclip-vit-large-patch14-336")
+    monkeypatch.setenv("MODEL_SMALL_MODELS_DTYPE", "bfloat16")
+    settings = load(ModelSettings)
+    assert (settings.classifier, settings.small_models_dtype) == ("ai-forever/ruclip-vit-large-patch14-336", "bfloat16")
+    monkeypatch.setenv("MODEL_SMALL_MODELS_DTYPE", "half")
+    with pytest.raises(ConfigError, match="MODEL_SMALL_MODELS_DTYPE"):
+        load(ModelSettings)
+
+
+class LoadStopped(Exception):
+    pass
+
+
+def test_the_worker_passes_the_classifier_settings_to_load_models(redis_url, monkeypatch):
+    """``python -m workers`` hands MODEL_CLASSIFIER and MODEL_SMALL_MODELS_DTYPE to load_models."""
+    from workers.__main__ import main
+
+    calls = []
+
+    def load_models(*args, **kwargs):
+        calls.append(kwargs)
+        raise LoadStopped
+
+    from bot.settings import LogSettings
+
+    monkeypatch.setattr(presets, "load_models", load_models)
+    monkeypatch.setattr(LogSettings, "apply", lambda self: None)  # leave pytest's log handlers alone
+    monkeypatch.setenv("PYTORCH_CUDA_ALLOC_CONF", "")  # main sets it; monkeypatch restores it
+    for name, value in {
+        "REDIS_URL": redis_url,
+        "WORKER_METRICS_PORT": "0",
+        "WORKER_MALLOC_KEEP_MB": "0",
+        "MODEL_PRESET": "tiny",
+        "MODEL_CLASSIFIER": "/models/my-ruclip",
+        "MODEL_SMALL_MODELS_DTYPE": "auto",
+    }.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(LoadStopped):
+        main([])
+    assert (calls[0]["classifier"], calls[0]["small_models_dtype"]) == ("/models/my-ruclip", "auto")
+
+
 def test_tiny_generator_says_it_reads_russian(tiny_models):
     assert known_defaults(tiny_models.preset.generator).reads_russian
 

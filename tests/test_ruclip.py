@@ -1,7 +1,8 @@
 """ruCLIP natively: YouTokenToMe tokenizer parity, checkpoint conversion parity, loading, caching, labels.
 
-``youtokentome`` cannot be installed on Python 3.11 (no wheel; the sdist does not build), so the tokenizer
-is checked against `reference_encode` below: a deliberately naive transcription of YTTM's encoding rules
+The tokenizer is checked against the real ``youtokentome`` (the Makefile installs it: on Python 3.11 it builds
+from its sdist with ``Cython<3`` and ``wheel`` installed first and ``pip install --no-build-isolation``), on models
+it trains itself, and against `reference_encode` below: a deliberately naive transcription of YTTM's encoding rules
 from ``BaseEncoder::encode_sentence`` in VKCOM/YouTokenToMe youtokentome/cpp/bpe.cpp:
 
 1. words are maximal runs of characters that are not spaces, where a space is ``is_space()``:
@@ -37,9 +38,10 @@ pytest.importorskip("transformers")
 from PIL import Image  # noqa: E402
 
 from models import presets, ruclip  # noqa: E402
-from models.classifier import ZeroShotClassifier, features  # noqa: E402
+from models.classifier import RU_TEMPLATES, ZeroShotClassifier, features  # noqa: E402
 from models.labels import default_labels  # noqa: E402
 from tests.reference.ruclip_model import CLIP as ReferenceCLIP  # noqa: E402
+from tests.reference.ruclip_predictor import Predictor as ReferencePredictor  # noqa: E402
 
 SPACE = "\u2581"
 YTTM_SPACES = " \t\n\v\f\r" + SPACE
@@ -215,6 +217,112 @@ def test_runs_of_one_letter_merge_from_the_left(tmp_path, yttm):
     assert any(x == y for x, y, _ in yttm[2]), "the learned table should have an (x, x) rule"
 
 
+# --- against the real youtokentome ---------------------------------------------------------------------------------
+
+ENGLISH = """
+a red cat sits on the window sill and looks at the birds. the quick brown fox jumps over the lazy dog.
+photo of a mountain lake at sunrise, oil painting of a ship in a storm, 4k, highly detailed, trending.
+"""
+ODD_STRINGS = [
+    "",
+    " ",
+    "\t\n\v\f\r",
+    "кошка",
+    "Кошка СПИТ на Окне",  # no lower-casing in the BPE itself (ruCLIP lower-cases before it)
+    "фото, на котором изображено рыжий кот",
+    "a red cat on the window",
+    "mixed: кот and dog, кот-dog, котdog",
+    "  leading and trailing  ",
+    "tab\tnew\nline\rcarriage\vvertical\fform",
+    "no\u00a0break\u2003em\u3000ideographic",  # non-ASCII spaces are characters to YTTM, not separators
+    "рыжий▁кот▁▁на▁",  # "▁" separates words, like a space
+    "▁",
+    "ааааааааааааааааааа нннннн",
+    "12345 67.89 3/4 100%",
+    "🍕🍕🍕 кот🍕пицца 🐈‍⬛",
+    "中文字符 и 日本語",
+    "ё Ё ё й й",  # composed and combining forms
+    "x" * 300,
+    "съешь же ещё этих мягких французских булок, да выпей чаю",
+]
+
+
+@pytest.fixture(scope="module")
+def youtokentome():
+    """The real YouTokenToMe. It builds on Python 3.11 from its sdist (Cython<3 and wheel first, then
+    ``pip install --no-build-isolation youtokentome``: its setup.py imports Cython and declares no build
+    requirements); the Makefile's install step does that, so this never skips."""
+    try:
+        import youtokentome
+    except ImportError:
+        pytest.fail(
+            "youtokentome is not installed: `make` installs it (pip install 'Cython<3' wheel, then "
+            "pip install --no-build-isolation youtokentome)"
+        )
+    return youtokentome
+
+
+@pytest.fixture(scope="module")
+def trained_yttm(youtokentome, tmp_path_factory) -> Path:
+    """A bpe.model trained by youtokentome itself on Russian and English text, with ruCLIP's special ids; coverage
+    below 1 leaves the rarest characters out of the alphabet, so unknown runs occur inside words too."""
+    root = tmp_path_factory.mktemp("yttm-trained")
+    labels = default_labels()
+    lines = [template.format(label) for label in labels for template in RU_TEMPLATES]
+    corpus = "\n".join([*lines, CORPUS, ENGLISH * 20, "ъыь ЁЖЗ qwerty Ω≈ç√"])
+    (root / "corpus.txt").write_text(corpus, encoding="utf-8")
+    youtokentome.BPE.train(
+        data=str(root / "corpus.txt"), model=str(root / "bpe.model"), vocab_size=900, coverage=0.9995, n_threads=1
+    )
+    return root / "bpe.model"
+
+
+def random_strings(model: ruclip.YttmModel, count: int, seed: int = 0) -> list[str]:
+    """Strings drawn from the model's alphabet, a few unknown characters, and YTTM's (and other) spaces."""
+    rng = random.Random(seed)
+    pool = [*model.char2id, *"ЪЩЭΩ🍕中€", *" \t\n▁\u00a0"]
+    return ["".join(rng.choice(pool) for _ in range(rng.randint(0, 40))) for _ in range(count)]
+
+
+def test_bpe_matches_the_real_youtokentome(youtokentome, trained_yttm):
+    theirs = youtokentome.BPE(str(trained_yttm))
+    ours = ruclip.YttmBPE.from_file(trained_yttm)
+    model = ruclip.read_yttm_model(trained_yttm)
+    assert model.vocab_size == theirs.vocab_size()
+    assert (model.pad_id, model.unk_id, model.bos_id, model.eos_id) == (PAD, UNK, BOS, EOS)
+    assert any(char not in model.char2id for char in "ъыьЁЖЗqwertyΩ≈ç√")  # coverage < 1 left some out
+    texts = [*ODD_STRINGS, *SENTENCES, *ENGLISH.split("."), *random_strings(model, 500)]
+    expected = theirs.encode(texts, output_type=youtokentome.OutputType.ID, dropout_prob=0.0)
+    mismatches = [(text, ids, ours.encode(text)) for text, ids in zip(texts, expected, strict=True)]
+    mismatches = [mismatch for mismatch in mismatches if mismatch[1] != mismatch[2]]
+    assert mismatches == []
+    assert any(UNK in ids for ids in expected)  # unknown runs were exercised
+
+
+def test_the_ruclip_tokenizer_matches_ruclips_processor_on_youtokentome(youtokentome, trained_yttm):
+    """ruclip/processor.py's encode_text: lower-case, YTTM ids (dropout 0), first 75, [bos] ids [eos], 0-padded."""
+    theirs = youtokentome.BPE(str(trained_yttm))
+    tokenizer = ruclip.RuClipTokenizer.from_file(trained_yttm)
+    texts = [text for text in ODD_STRINGS if text.strip()]
+    encoded = tokenizer(texts, padding="max_length")["input_ids"].tolist()
+    for text, row in zip(texts, encoded, strict=True):
+        ids = theirs.encode([text.lower()], output_type=youtokentome.OutputType.ID, dropout_prob=0.0)[0]
+        expected = [BOS, *ids[:75], EOS]
+        assert row == expected + [PAD] * (77 - len(expected)), text
+
+
+def test_models_written_by_these_tests_read_the_same_in_youtokentome(youtokentome, yttm):
+    """The hand-made bpe.model (learn_bpe + write_yttm_model) is a valid YTTM file, and `reference_encode` agrees
+    with YTTM on it: the naive transcription above is checked against the real thing too."""
+    path, char2id, rules = yttm
+    theirs = youtokentome.BPE(str(path))
+    ours = ruclip.YttmBPE.from_file(path)
+    texts = [*SENTENCES, *ODD_STRINGS, *random_strings(ruclip.read_yttm_model(path), 200, seed=1)]
+    for text in texts:
+        expected = theirs.encode([text], output_type=youtokentome.OutputType.ID, dropout_prob=0.0)[0]
+        assert ours.encode(text) == expected == reference_encode(text, char2id, rules, UNK), text
+
+
 def test_tokenizer_uses_ruclip_layout(yttm):
     path, char2id, rules = yttm
     tokenizer = ruclip.RuClipTokenizer.from_file(path)
@@ -375,6 +483,33 @@ def test_classify_matches_reference_logits(ruclip_dir, reference, cache_dir, pho
     assert [result[label] for label in LABELS] == pytest.approx(expected.tolist(), abs=1e-5)
 
 
+PREDICTOR_TEMPLATES = (
+    "{}",
+    "фото, на котором изображено {}",
+    "изображение с {}",
+    "картинка с {}",
+    "фото с {}",
+    "на фото видно {}",
+)
+
+
+def test_template_ensemble_matches_the_ruclip_predictor(ruclip_dir, reference, cache_dir, photo):
+    """ruCLIP's Predictor averages the templates' raw text latents, then normalises (not normalise, average)."""
+    assert tuple(ReferencePredictor(reference, None, "cpu").templates) == PREDICTOR_TEMPLATES
+    classifier = ZeroShotClassifier.from_pretrained(str(ruclip_dir))
+    assert classifier.templates == PREDICTOR_TEMPLATES
+    labels = [*LABELS, "Кот В Шляпе", "очень длинное название " * 20]
+    predictor = ReferencePredictor(reference, classifier.processor, "cpu", quiet=True)
+    with torch.inference_mode():
+        text_latents = predictor.get_text_latents(labels)
+        image_latents = predictor.get_image_latents([photo])
+        ours = classifier._label_embeddings(tuple(labels))
+        expected = (text_latents @ image_latents[0] * reference.logit_scale.exp()).softmax(-1)
+    assert max_diff(ours, text_latents) < 1e-5, max_diff(ours, text_latents)
+    result = dict(classifier.classify(photo, labels))
+    assert [result[label] for label in labels] == pytest.approx(expected.tolist(), abs=1e-5)
+
+
 # --- loading and caching ----------------------------------------------------------------------
 
 
@@ -470,19 +605,15 @@ def test_unknown_checkpoint_keys_are_refused():
         ruclip.convert_state_dict({"transformer.resblocks.0.attn.mystery.weight": torch.zeros(1)})
 
 
+# ViT-B and ViT-L as in OpenAI CLIP (ruCLIP's architecture); resolution and patch as the checkpoint's name says.
+LARGE = {"embed_dim": 768, "vision_layers": 24, "vision_width": 1024, "transformer_width": 768, "transformer_heads": 12}
 REAL_SIZES = {
-    "vit-base-patch32-224": {"image_resolution": 224, "vision_patch_size": 32},
-    "vit-base-patch16-224": {"image_resolution": 224, "vision_patch_size": 16},
-    "vit-base-patch32-384": {"image_resolution": 384, "vision_patch_size": 32},
-    "vit-large-patch14-224": {
-        "image_resolution": 224,
-        "vision_patch_size": 14,
-        "embed_dim": 768,
-        "vision_layers": 24,
-        "vision_width": 1024,
-        "transformer_width": 768,
-        "transformer_heads": 12,
-    },
+    "ai-forever/ruclip-vit-base-patch32-224": {"image_resolution": 224, "vision_patch_size": 32},
+    "ai-forever/ruclip-vit-base-patch16-224": {"image_resolution": 224, "vision_patch_size": 16},
+    "ai-forever/ruclip-vit-large-patch14-224": {"image_resolution": 224, "vision_patch_size": 14, **LARGE},
+    "ai-forever/ruclip-vit-base-patch32-384": {"image_resolution": 384, "vision_patch_size": 32},
+    "ai-forever/ruclip-vit-large-patch14-336": {"image_resolution": 336, "vision_patch_size": 14, **LARGE},
+    "ai-forever/ruclip-vit-base-patch16-384": {"image_resolution": 384, "vision_patch_size": 16},
 }
 BASE = {
     "embed_dim": 512,
@@ -496,17 +627,30 @@ BASE = {
 }
 
 
+def test_every_upstream_checkpoint_is_known():
+    """ruclip.MODELS (ru-clip's __init__.py) lists six checkpoints; the large 14-336 one classifies best."""
+    assert list(ruclip.KNOWN_CHECKPOINTS) == list(REAL_SIZES)
+    assert max(ruclip.KNOWN_CHECKPOINTS, key=ruclip.KNOWN_CHECKPOINTS.get) == "ai-forever/ruclip-vit-large-patch14-336"
+    assert presets.RUCLIP in ruclip.KNOWN_CHECKPOINTS
+    for name, sizes in REAL_SIZES.items():
+        kind, patch, resolution = re.fullmatch(r"ai-forever/ruclip-vit-(base|large)-patch(\d+)-(\d+)", name).groups()
+        assert (sizes["vision_patch_size"], sizes["image_resolution"]) == (int(patch), int(resolution))
+        assert (sizes.get("vision_width") == 1024) == (kind == "large")
+
+
 @pytest.mark.parametrize("name", list(REAL_SIZES))
 def test_conversion_covers_real_sizes(name):
     """On the meta device (no memory): every ruCLIP weight maps onto a CLIPModel weight of the same shape."""
     from transformers import CLIPModel
 
     config = {**BASE, **REAL_SIZES[name]}
+    clip = ruclip.clip_config(config)
     with torch.device("meta"):
         source = ReferenceCLIP(**config).state_dict()
-        target = CLIPModel(ruclip.clip_config(config)).state_dict()
+        target = CLIPModel(clip).state_dict()
     converted = ruclip.convert_state_dict(source)
     assert {key: tuple(t.shape) for key, t in converted.items()} == {key: tuple(t.shape) for key, t in target.items()}
+    assert (clip.vision_config.image_size, clip.text_config.eos_token_id) == (config["image_resolution"], EOS)
 
 
 # --- labels -----------------------------------------------------------------------------------
@@ -599,6 +743,21 @@ def test_other_labels_templates_or_weights_get_other_files(ruclip_dir, cache_dir
     assert len({path.parent for path in stored_files(store)}) == 2
 
 
+def test_files_stored_before_the_predictor_ensemble_are_not_read(ruclip_dir, cache_dir, tmp_path, monkeypatch):
+    """Version 1 stored label embeddings averaged from normalised prompts; they must be recomputed, not read."""
+    from models import embedding_store
+
+    store = tmp_path / "text-embeddings"
+    labels = ["кошка", "собака", "море"]
+    with monkeypatch.context() as old:
+        old.setattr(embedding_store, "FORMAT_VERSION", 1)
+        ZeroShotClassifier.from_pretrained(str(ruclip_dir), embedding_dir=store).preload_labels(labels)
+    assert len(stored_files(store)) == 1
+    classifier = ZeroShotClassifier.from_pretrained(str(ruclip_dir), embedding_dir=store)
+    assert classifier.preload_labels(labels) == "computed"
+    assert len({path.parent for path in stored_files(store)}) == 2  # a new key: the old file is left alone
+
+
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "other labels"])
 def test_a_corrupt_embedding_file_is_ignored_and_rewritten(ruclip_dir, cache_dir, tmp_path, monkeypatch, damage):
     store = tmp_path / "text-embeddings"
@@ -639,3 +798,14 @@ def test_load_models_warms_up_the_default_labels_from_disk(tmp_path, monkeypatch
     monkeypatch.setattr(ZeroShotClassifier, "preload_labels", spy)
     presets.load_models("tiny", cache, device="cpu")
     assert sources == ["disk"]  # a restarted worker reads the file
+
+
+def test_model_classifier_replaces_the_presets_classifier(ruclip_dir, tmp_path):
+    """``MODEL_CLASSIFIER`` (hub id or local dir) swaps the classifier of any preset, like ``MODEL_GENERATOR``."""
+    large = "ai-forever/ruclip-vit-large-patch14-336"
+    assert presets.resolve_preset("fast", tmp_path, classifier=large).classifier == large
+    assert presets.resolve_preset("fast", tmp_path).classifier == presets.RUCLIP
+    loaded = presets.load_models("tiny", tmp_path / "model-cache", device="cpu", classifier=str(ruclip_dir))
+    assert loaded.classifier.name == str(ruclip_dir)
+    assert isinstance(loaded.classifier.processor, ruclip.RuClipProcessor)
+    assert loaded.preset.generator.startswith(str(tmp_path / "model-cache"))  # the tiny generator stays

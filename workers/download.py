@@ -90,14 +90,23 @@ def plan(
     generator: str | None = None,
     translator: str | None = None,
     cpu_offload: str = OFFLOAD_AUTO,
+    classifier: str | None = None,
 ) -> list[Download]:
-    """The repositories a worker with this preset (and ``MODEL_GENERATOR`` / ``MODEL_TRANSLATOR``) loads.
+    """The repositories a worker with this preset (and ``MODEL_GENERATOR`` / ``MODEL_TRANSLATOR`` /
+    ``MODEL_CLASSIFIER``) loads.
 
     ``auto`` is decided as the worker would, ``MODEL_CPU_OFFLOAD`` included (it changes which preset fits).
     """
-    if preset_name.strip().lower() == TINY and not generator:
+    if preset_name.strip().lower() == TINY and not generator and not classifier:
         return []  # built locally from configs
-    preset = resolve_preset(preset_name, cache_dir, generator=generator, translator=translator, cpu_offload=cpu_offload)
+    preset = resolve_preset(
+        preset_name,
+        cache_dir,
+        generator=generator,
+        translator=translator,
+        classifier=classifier,
+        cpu_offload=cpu_offload,
+    )
     downloads = [pipeline_download(preset.generator, "generator")]
     if "ruclip" in preset.classifier.lower():
         downloads.append(Download(preset.classifier, "classifier", RUCLIP_FILES))
@@ -175,6 +184,7 @@ def main(argv: list[str]) -> int:
         generator=settings.generator,
         translator=settings.translator,
         cpu_offload=settings.cpu_offload,
+        classifier=settings.classifier,
     )
     if not downloads:
         print(f"preset {preset}: nothing to download (its models are built locally or are local directories)")
