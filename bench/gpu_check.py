@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
-import inspect
 import json
 import logging
 import math
@@ -552,35 +551,19 @@ def build_preset(run: Run, name: str) -> BuiltPreset:
 
 
 def load_worker(run: Run, name: str, built: BuiltPreset, offload: str) -> LoadedModels:
-    """Load the preset's models as a worker does: through `models.presets.load_models` where it takes a classifier
-    dir, else through the same loaders in the same order (generator, classifier with the default labels' text
-    embeddings, translator)."""
+    """Load the preset's models as a worker does, through `models.presets.load_models` (generator, classifier with
+    the default labels' text embeddings, translator), pointed at the folders built at real size."""
     from models import presets
-    from models.classifier import ZeroShotClassifier
-    from models.generator import ImageGenerator
-    from models.translation import Translator
 
-    gpu = GpuOptions(cpu_offload=offload)
-    cache = run.workdir / "model-cache"
-    kwargs = {"generator": str(built.generator), "translator": str(built.translator) if built.translator else None}
-    if "classifier" in inspect.signature(presets.load_models).parameters:
-        return presets.load_models(name, cache, run.device, classifier=str(built.classifier), gpu=gpu, **kwargs)
-    started = time.perf_counter()
-    preset = presets.resolve_preset(name, cache, device=run.device, **kwargs)
-    generator = ImageGenerator.from_pretrained(preset.generator, device=run.device, dtype=run.dtype, gpu=gpu)
-    classifier = ZeroShotClassifier.from_pretrained(
-        str(built.classifier),
-        device=run.device,
-        dtype=run.dtype,
-        embedding_dir=cache / presets.TEXT_EMBEDDINGS_DIR,
-        conversion_dir=cache / presets.RUCLIP_CONVERSIONS_DIR,
+    return presets.load_models(
+        name,
+        run.workdir / "model-cache",
+        run.device,
+        generator=str(built.generator),
+        translator=str(built.translator) if built.translator else None,
+        classifier=str(built.classifier),
+        gpu=GpuOptions(cpu_offload=offload),
     )
-    classifier.preload_labels(default_labels())
-    translator = None
-    if not preset.generator_reads_russian:
-        translator = Translator.from_pretrained(preset.translator, device=run.device, dtype=run.dtype)
-    seconds = time.perf_counter() - started
-    return LoadedModels(preset, generator, classifier, run.device, run.dtype, seconds, translator)
 
 
 def paint(models: LoadedModels, steps: int | None = None, prompts: tuple[str, ...] = (PROMPT,)) -> list[Image.Image]:
