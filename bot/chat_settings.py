@@ -12,10 +12,17 @@ from bot.redis_calls import in_thread
 from handlers.chat_settings import ChatSettings
 from handlers.protocol import KEY_PREFIX, ChatRef
 
+MOVE_TTL = 30 * 24 * 3600  # as long as a picture's request is kept for its buttons (bot.queue.PARAMS_TTL)
+
 
 def chat_settings_key(chat: ChatRef) -> str:
     """The hash holding ``chat``'s settings."""
     return f"{KEY_PREFIX}:chat-settings:{chat.platform}:{chat.settings_chat_id}"
+
+
+def chat_moved_key(chat: ChatRef) -> str:
+    """The chat ``chat`` became (a Telegram group upgraded to a supergroup)."""
+    return f"{KEY_PREFIX}:chat-moved:{chat.platform}:{chat.chat_id}"
 
 
 class RedisChatSettings:
@@ -33,3 +40,22 @@ class RedisChatSettings:
         """Set one field; ``ValueError`` for a field or value the settings do not offer."""
         ChatSettings().changed(name, value)
         await in_thread(self.connection.hset, chat_settings_key(chat), name, value)
+
+    async def move(self, chat: ChatRef, new_chat_id: int | str) -> None:
+        """Copy the chat's settings to ``new_chat_id`` (fields the new chat set itself are kept) and remember the
+        move for ``MOVE_TTL`` (as long as the buttons under its pictures work)."""
+        await in_thread(self._move, chat, new_chat_id)
+
+    def _move(self, chat: ChatRef, new_chat_id: int | str) -> None:
+        moved = chat.model_copy(update={"chat_id": new_chat_id, "thread_id": None, "parent_ids": ()})
+        stored = self.connection.hgetall(chat_settings_key(chat))
+        with self.connection.pipeline() as pipe:
+            for name, value in stored.items():
+                pipe.hsetnx(chat_settings_key(moved), name, value)
+            pipe.set(chat_moved_key(chat), str(new_chat_id), ex=MOVE_TTL)
+            pipe.execute()
+
+    async def moved_to(self, chat: ChatRef) -> str | None:
+        """The chat ``chat`` became, if it moved."""
+        value = await in_thread(self.connection.get, chat_moved_key(chat))
+        return value.decode() if isinstance(value, bytes) else value

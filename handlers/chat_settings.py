@@ -122,12 +122,22 @@ class ChatSettingsStore(Protocol):
         """Set one field (a valid choice) of ``chat``'s settings, leaving the others as they are."""
         ...
 
+    async def move(self, chat: ChatRef, new_chat_id: int | str) -> None:
+        """``chat`` became ``new_chat_id`` (a Telegram group upgraded to a supergroup): its settings go along (the
+        new chat's own choices win), and the move is remembered for :meth:`moved_to`."""
+        ...
+
+    async def moved_to(self, chat: ChatRef) -> str | None:
+        """The chat that ``chat`` became, if it moved (``None``: it did not, or so long ago it is forgotten)."""
+        ...
+
 
 class MemoryChatSettings:
     """Chat settings kept in a dict: for tests, and for a bot built without a store."""
 
     def __init__(self) -> None:
         self.chats: dict[tuple[str, str], dict[str, str]] = {}
+        self.moves: dict[tuple[str, str], str] = {}
 
     async def load(self, chat: ChatRef) -> ChatSettings:
         """The chat's settings."""
@@ -137,6 +147,16 @@ class MemoryChatSettings:
         """Set one field."""
         ChatSettings().changed(name, value)
         self.chats.setdefault(_chat_key(chat), {})[name] = value
+
+    async def move(self, chat: ChatRef, new_chat_id: int | str) -> None:
+        """Copy the settings to ``new_chat_id`` (its own choices win) and remember the move."""
+        moved = chat.model_copy(update={"chat_id": new_chat_id, "thread_id": None, "parent_ids": ()})
+        self.chats[_chat_key(moved)] = {**self.chats.get(_chat_key(chat), {}), **self.chats.get(_chat_key(moved), {})}
+        self.moves[_chat_key(chat)] = str(new_chat_id)
+
+    async def moved_to(self, chat: ChatRef) -> str | None:
+        """Where the chat moved, if it did."""
+        return self.moves.get(_chat_key(chat))
 
 
 @dataclass(frozen=True)

@@ -307,7 +307,7 @@ class Molbert:
         if parsed is None or original is None:
             return t("button_stale", chat.lang), None
         others = str(original.chat.user_id) != str(chat.user_id)
-        if others and str(original.chat.chat_id) != str(chat.chat_id):  # a forged press of a job from elsewhere
+        if others and not await self._asked_here(original.chat, chat):  # a forged press of a job from elsewhere
             return t("button_stale", chat.lang), None
         if others and not (
             await self._may_press_others(settings, is_admin)
@@ -336,6 +336,24 @@ class Molbert:
             }
         )
         return self._queue_press(chat, job, "vary", event_id, outbox)
+
+    async def _asked_here(self, asked: ChatRef, pressed: ChatRef) -> bool:
+        """Whether a request ``asked`` was made in the chat where its button is ``pressed`` (or in the chat that
+        one was before it moved: a Telegram group's pictures stay in it when it becomes a supergroup)."""
+        if str(asked.chat_id) == str(pressed.chat_id):
+            return True
+        return await self.settings_store.moved_to(asked) == str(pressed.chat_id)
+
+    async def chat_moved(self, chat: ChatRef, new_chat_id: int | str) -> None:
+        """``chat`` became ``new_chat_id`` (a Telegram group upgraded to a supergroup): its ``/settings`` and
+        ``/labels`` go along, and the buttons under its pictures keep working for those who may press them there.
+        Results still on their way follow the move in the frontend (it sends them to the new chat)."""
+        moved = chat.model_copy(update={"chat_id": new_chat_id, "thread_id": None, "parent_ids": ()})
+        await self.settings_store.move(chat, new_chat_id)
+        labels = await self.jobs.chat_labels(chat)
+        if labels and not await self.jobs.chat_labels(moved):
+            await self.jobs.set_chat_labels(moved, labels)
+        log.info("chat %s:%s moved to %s; its settings and labels went along", chat.platform, chat.chat_id, new_chat_id)
 
     async def asked_for(self, chat: ChatRef, action: str) -> bool:
         """Whether ``chat.user_id`` asked for the result that a button with ``action`` is under (``True`` for an

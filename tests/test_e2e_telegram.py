@@ -399,6 +399,37 @@ async def test_chat_admins_set_the_chats_labels_and_members_cannot(telegram, bot
     assert sorted(line.split("% ", 1)[1] for line in result.text.splitlines()[1:]) == ["город", "лес", "море"]
 
 
+async def test_a_group_upgraded_to_a_supergroup_gets_its_picture_and_keeps_its_labels(telegram, bot_process):
+    """The group becomes a supergroup while a picture is painted: the status and the picture reach the new chat
+    (Telegram refuses the old id and names the new one), and the labels its admins chose apply there."""
+    group, supergroup = -4001, -1004001
+    admin = telegram.user(7011, "Админ")
+    telegram.make_admin(group, admin)
+    asked = telegram.send_text(group, admin, "/labels@molbert_test_bot море, лес, город", chat_type="group")
+    answer = await telegram.wait_for_message(group, after=asked["message_id"])
+    assert answer.text.startswith("Готово")
+    telegram.send_text(group, admin, "/imagine@molbert_test_bot маяк на скале", chat_type="group")
+    telegram.upgrade_group(group, supergroup, announce=False)  # the bot learns of it from a refused call
+    picture = await telegram.wait_for_photo(supergroup, timeout=RESULT_TIMEOUT)
+    assert picture.caption.startswith("🎨 маяк на скале")
+    asked = telegram.send_text(supergroup, admin, "/labels@molbert_test_bot", chat_type="supergroup")
+    answer = await telegram.wait_for_message(supergroup, after=asked["message_id"])
+    assert "море, лес, город" in answer.text
+
+
+async def test_the_upgrade_s_service_message_carries_the_chat_s_labels(telegram, bot_process):
+    group, supergroup = -4002, -1004002
+    admin = telegram.user(7012, "Админ")
+    telegram.make_admin(group, admin)
+    asked = telegram.send_text(group, admin, "/labels@molbert_test_bot кошка, собака", chat_type="group")
+    await telegram.wait_for_message(group, after=asked["message_id"])
+    telegram.upgrade_group(group, supergroup)
+    await _eventually(lambda: "chat telegram:-4002 moved" in bot_process.log, timeout=30)
+    asked = telegram.send_text(supergroup, admin, "/labels@molbert_test_bot", chat_type="supergroup")
+    answer = await telegram.wait_for_message(supergroup, after=asked["message_id"])
+    assert "кошка, собака" in answer.text
+
+
 async def test_an_anonymous_admin_writing_as_the_group_is_an_admin(telegram, bot_process, alice):
     chat = -1006666666666
     asked = telegram.send_text_as_the_group(chat, "/labels@molbert_test_bot море, лес")

@@ -7,6 +7,7 @@ import io
 import pytest
 from PIL import Image
 
+from handlers import chat_settings
 from handlers import images as image_checks
 from handlers.buttons import RepeatedPresses
 from handlers.delivery import deliver_result, render_caption, render_labels, render_progress
@@ -424,6 +425,24 @@ async def test_a_quick_second_press_of_a_button_is_a_repeat_but_not_after_the_wi
     assert await molbert.press(presser(), f"u:{job_id}:0", "p5", outbox) == t("button_sending", "ru")
     photos = [m for m in outbox.sent[sent_before:] if m.photo is not None]
     assert len(photos) == 2
+
+
+async def test_a_group_that_became_a_supergroup_keeps_its_settings_labels_and_buttons(molbert, jobs, outbox):
+    """Telegram moves a group's history into its new supergroup: the buttons under its pictures are pressed from the
+    new chat id, and its /settings and /labels apply there."""
+    group = chat()
+    await molbert.settings_store.save(group, "buttons", chat_settings.EVERYONE)
+    await jobs.set_chat_labels(group, ["кошка", "собака"])
+    job_id = await finished_generation(molbert, jobs, outbox)  # asked in the group
+    await molbert.chat_moved(group, -1009)
+    supergroup = chat(chat_id=-1009)
+    assert (await molbert.settings_of(supergroup)).buttons == chat_settings.EVERYONE
+    assert await jobs.chat_labels(supergroup) == ["кошка", "собака"]
+    other = presser(user_id=8).model_copy(update={"chat_id": -1009})
+    assert await molbert.press(other, f"v:{job_id}:0", "moved-1", outbox) == t("button_accepted", "ru")
+    elsewhere = presser(user_id=8).model_copy(update={"chat_id": -777})
+    await molbert.settings_store.save(elsewhere, "buttons", chat_settings.EVERYONE)
+    assert await molbert.press(elsewhere, f"v:{job_id}:1", "moved-2", outbox) == t("button_stale", "ru")
 
 
 async def test_someone_elses_buttons_are_refused(molbert, jobs, outbox):

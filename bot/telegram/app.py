@@ -17,7 +17,8 @@ from aiohttp import web
 from bot.results import ResultListener
 from bot.settings import ConfigError, TelegramSettings
 from bot.telegram.api_metrics import TelegramApiMetrics
-from bot.telegram.chat import PLATFORM
+from bot.telegram.chat import PLATFORM, group_ref
+from bot.telegram.migration import ChatMoved, FollowChatMigration
 from bot.telegram.outbox import TelegramOutbox
 from bot.telegram.pacing import TelegramPacing
 from bot.telegram.response_models import KeepResponseModels
@@ -33,12 +34,15 @@ INTRODUCE_DELAYS = (1.0, 30.0)
 COMMANDS = ("imagine", "classify", "labels", "settings", "queue", "cancel", "help", "start")
 
 
-def create_bot(settings: TelegramSettings) -> Bot:
-    """An aiogram Bot for the configured token, talking to ``TELEGRAM_API_URL`` when it is set."""
+def create_bot(settings: TelegramSettings, on_chat_moved: ChatMoved | None = None) -> Bot:
+    """An aiogram Bot for the configured token, talking to ``TELEGRAM_API_URL`` when it is set; ``on_chat_moved``
+    hears of groups that became supergroups, whose calls are made again in the new chat."""
     session = None
     if settings.api_url is not None:
         session = AiohttpSession(api=TelegramAPIServer.from_base(str(settings.api_url)))
     bot = Bot(token=settings.bot_token.get_secret_value(), session=session)
+    if on_chat_moved is not None:
+        bot.session.middleware(FollowChatMigration(on_chat_moved))  # outermost: the new chat's call is paced too
     bot.session.middleware(KeepResponseModels())  # answer classes built once (bot/telegram/response_models.py)
     bot.session.middleware(TelegramRetry())  # 429, 5xx and network errors (bot/telegram/retry.py)
     bot.session.middleware(TelegramApiMetrics())  # inside the retries: counts every failed attempt
@@ -118,7 +122,7 @@ async def run_telegram(settings: TelegramSettings, molbert: Molbert, results: ai
     """Poll Telegram (or serve its webhook, with ``TELEGRAM_WEBHOOK_URL``) and deliver results until cancelled."""
     if settings.webhook_url is not None and settings.webhook_secret is None:
         raise ConfigError("Configuration error: TELEGRAM_WEBHOOK_SECRET: required when TELEGRAM_WEBHOOK_URL is set")
-    bot = create_bot(settings)
+    bot = create_bot(settings, on_chat_moved=lambda old, new: molbert.chat_moved(group_ref(old), new))
     outbox = TelegramOutbox(bot)
     dispatcher = create_dispatcher()
     listener = ResultListener(results, PLATFORM, outbox, consumer=consumer)

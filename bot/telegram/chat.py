@@ -45,6 +45,12 @@ def press_ref(callback: CallbackQuery) -> ChatRef:
     )
 
 
+def group_ref(chat_id: int) -> ChatRef:
+    """A whole chat, with no message or user of its own (the chat stands for itself): what moves when a group
+    becomes a supergroup."""
+    return ChatRef(platform=PLATFORM, chat_id=chat_id, user_id=chat_id, as_the_chat=True)
+
+
 def sent_as_the_chat(message: Message) -> bool:
     """Sent on behalf of the group itself: only its admins can do that (Telegram's anonymous admins)."""
     return message.sender_chat is not None and message.sender_chat.id == message.chat.id

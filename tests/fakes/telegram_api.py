@@ -282,6 +282,7 @@ class FakeTelegramAPI:
         self._files_by_path: dict[str, StoredFile] = {}
         self._unanswered_queries: set[str] = set()
         self._failures: defaultdict[str, deque[tuple[int, int, str | None]]] = defaultdict(deque)
+        self._upgraded: dict[int, int] = {}  # group id → the supergroup it became
         self._drops: defaultdict[str, deque[bool]] = defaultdict(deque)
         self._update_ids = itertools.count(100_000_001)
         self._message_ids: defaultdict[int, itertools.count[int]] = defaultdict(lambda: itertools.count(1))
@@ -618,6 +619,7 @@ class FakeTelegramAPI:
             if drop_after is False:
                 return _drop_connection(request)
             self._raise_injected_failure(method)
+            self._refuse_upgraded_group(params)
             result = await handler(params)
             if drop_after:
                 return _drop_connection(request)
@@ -953,6 +955,37 @@ class FakeTelegramAPI:
                 "can_send_welcome_messages": False,
             }
         return {"status": status, "user": user}
+
+    def upgrade_group(self, chat_id: int, new_chat_id: int, *, announce: bool = True) -> None:
+        """Telegram upgrades the group ``chat_id`` to the supergroup ``new_chat_id``: from now on every call into
+        the old id is refused with 400 and ``parameters.migrate_to_chat_id``, the group's admins administer the new
+        chat, and (``announce``) the old group gets the service message with ``migrate_to_chat_id``."""
+        old = self._chats[chat_id]
+        self._chats[new_chat_id] = {"id": new_chat_id, "type": "supergroup", "title": old["title"]}
+        self._upgraded[chat_id] = new_chat_id
+        self.admins |= {(new_chat_id, user_id) for chat, user_id in self.admins if chat == chat_id}
+        if announce:
+            message_id = next(self._message_ids[chat_id])
+            service = {
+                "message_id": message_id,
+                "chat": old,
+                "date": int(time.time()),
+                "migrate_to_chat_id": new_chat_id,
+            }
+            self._messages[(chat_id, message_id)] = service
+            self._queue_update("message", service)
+
+    def _refuse_upgraded_group(self, params: Params) -> None:
+        chat_id = params.get("chat_id")
+        moved = (
+            self._upgraded.get(int(chat_id))
+            if isinstance(chat_id, int | str) and str(chat_id).lstrip("-").isdigit()
+            else None
+        )
+        if moved is not None:
+            raise ApiError(
+                400, "Bad Request: group chat was upgraded to a supergroup chat", {"migrate_to_chat_id": moved}
+            )
 
     def make_admin(self, chat_id: int, user: dict[str, Any]) -> None:
         """``user`` administers the group ``chat_id`` (``getChatMember`` says so)."""

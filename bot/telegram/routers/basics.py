@@ -1,18 +1,24 @@
-"""``/start``, ``/help``, ``/queue`` and ``/cancel``."""
+"""``/start``, ``/help``, ``/queue``, ``/cancel``, ``/stats``, ``/labels``, and a group becoming a supergroup."""
 
 from __future__ import annotations
 
-from aiogram import Bot, Router
+from aiogram import Bot, F, Router
 from aiogram.enums import ChatMemberStatus, ChatType
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import Chat, Message, User
 
-from bot.telegram.chat import chat_ref, sent_as_the_chat, without_mention
+from bot.telegram.chat import chat_ref, group_ref, sent_as_the_chat, without_mention
 from bot.telegram.outbox import TelegramOutbox
 from handlers.service import Molbert
 
 router = Router(name=__name__)
+
+
+@router.message(F.migrate_to_chat_id)
+async def group_became_a_supergroup(message: Message, molbert: Molbert) -> None:
+    """Telegram upgraded this group to a supergroup with a new id: its settings, labels and buttons move along."""
+    await molbert.chat_moved(group_ref(message.chat.id), message.migrate_to_chat_id)
 
 
 @router.message(CommandStart())
