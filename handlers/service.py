@@ -278,20 +278,21 @@ class Molbert:
         just after) gets ``button_repeated`` and does nothing else.
         """
         key = (chat.platform, str(chat.chat_id), str(chat.message_id), str(chat.user_id), action)
-        served = self.repeats.start(key)
+        if not self.repeats.start(key):
+            notice = t("button_repeated", (await self._localized(chat)).lang)
+            if answer is not None:
+                await answer(notice)
+            return notice
+        follow_up = None
         try:
-            if served:
-                notice, follow_up = await self._press(chat, action, event_id, outbox, is_admin)
-            else:
-                notice, follow_up = t("button_repeated", (await self._localized(chat)).lang), None
+            notice, follow_up = await self._press(chat, action, event_id, outbox, is_admin)
             if answer is not None:
                 await answer(notice)
             if follow_up is not None:
                 await follow_up()
             return notice
-        finally:
-            if served:  # ✖ again after a cancel is told how things stand, not "repeated"
-                self.repeats.finish(key, linger=not action.startswith(f"{buttons.CANCEL}:"))
+        finally:  # a press that did something holds off repeats a while; a refused one (not yours, stale) does not
+            self.repeats.finish(key, linger=follow_up is not None)
 
     async def _press(
         self, chat: ChatRef, action: str, event_id: str, outbox: Outbox, is_admin: Callable[[], Awaitable[bool]] | None
