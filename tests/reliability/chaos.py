@@ -146,6 +146,7 @@ class Outcome:
     """What one request's chat got in reply to it."""
 
     accepted: bool = False
+    status: bool = False  # the "queued" message came (it does not when the bot died between queueing and saying so)
     refusal: str | None = None
     results: list[str] = field(default_factory=list)  # "picture", "labels", or "failed:<text key>"
 
@@ -162,7 +163,7 @@ def judge(replies: list[SentMessage]) -> Outcome:
         if first in REFUSAL_KEYS:
             outcome.refusal = first
         if first in STATUS_KEYS:
-            outcome.accepted = True
+            outcome.accepted = outcome.status = True
         if now in LABEL_KEYS:
             outcome.results.append("labels")
         elif now not in STATUS_KEYS | REFUSAL_KEYS and not (message.deleted and first in STATUS_KEYS):
@@ -283,8 +284,8 @@ class System:
             await asyncio.sleep(fault.down_for)
             self.bot = self.stack.bot(self.telegram, **self.config.limits)
         else:
-            await asyncio.to_thread(self.redis.stop)
             fault.happened = time.monotonic()
+            await asyncio.to_thread(self.redis.stop)
             await asyncio.sleep(fault.down_for)
             await asyncio.to_thread(self.redis.start)
         fault.back = time.monotonic()
@@ -361,19 +362,29 @@ async def _drain(users: Users, timeout: float) -> float:
 
 
 def recovery(fault: Fault, requests: list[Request]) -> dict[str, Any]:
-    """How long the fault cost: from the fault until the next result reached a chat after the broken part was back
-    (for a worker killed in the middle of jobs: until those jobs' results arrived)."""
-    if fault.orphans:
-        done = [r.result_at for r in requests if r.job_id in fault.orphans]
-        until = max(done) if len(done) == len(fault.orphans) and None not in done else None
-    else:
-        after = [r.result_at for r in requests if r.result_at is not None and r.result_at >= fault.back]
-        until = min(after, default=None)
-    seconds = None if until is None else round(until - fault.happened, 1)
-    line = {"kind": fault.kind, "at_s": fault.at, "recovery_s": seconds, "down_s": fault.down_for}
+    """What the fault cost, from the moment it struck.
+
+    ``recovery_s``: until the next result reached a chat after the broken part was back (the system serves again);
+    ``in_flight_done_s``: until every accepted request sent before the fault had its result (the work the fault
+    caught in flight, e.g. a job cut off and re-run once found abandoned, is done).
+    """
+    after = [r.result_at for r in requests if r.result_at is not None and r.result_at >= fault.back]
+    caught = [r for r in requests if r.sent < fault.happened and (r.result_at or fault.happened) >= fault.happened]
+    finished = [r.result_at for r in caught if r.accepted_at is not None or r.result_at is not None]
+    line = {
+        "kind": fault.kind,
+        "at_s": fault.at,
+        "down_s": fault.down_for,
+        "recovery_s": _since(fault, min(after, default=None)),
+        "in_flight_done_s": _since(fault, None if None in finished else max(finished, default=fault.happened)),
+    }
     if fault.kind == "worker":
         line |= {"worker_slot": fault.worker, "jobs_cut_off": len(fault.orphans)}
     return line
+
+
+def _since(fault: Fault, moment: float | None) -> float | None:
+    return None if moment is None else round(moment - fault.happened, 1)
 
 
 def report(config: Config, users: Users, faults: list[Fault], system: System, drained: float) -> dict[str, Any]:
@@ -401,6 +412,7 @@ def report(config: Config, users: Users, faults: list[Fault], system: System, dr
         "accepted": len(accepted),
         "refused": dict(refused),
         "unanswered": len(unanswered),
+        "accepted_without_status": sum(1 for o in outcomes.values() if o.results and not o.status),
         "refused_yet_delivered": sum(1 for o in outcomes.values() if o.refusal and o.results),
         "delivered": {k: v for k, v in results.items() if not k.startswith("failed:")},
         "failed": {k.removeprefix("failed:"): v for k, v in results.items() if k.startswith("failed:")},
@@ -408,11 +420,12 @@ def report(config: Config, users: Users, faults: list[Fault], system: System, dr
         "twice": len(twice),
         "duplicates_suppressed": {name: bot_log.count(line) for name, line in SUPPRESSED.items()},
         "delivered_markers": _delivered_markers(system, [requests[i] for i in accepted]),
-        "jobs_rerun_after_a_kill": system.logs("worker").count("AbandonedJobError"),
+        "jobs_rerun_as_abandoned": system.logs("worker").count("error=AbandonedJobError"),
         "processes_died_unasked": system.died_unasked(),
         "result_seconds": _percentiles(latencies),
         "faults": per_fault,
-        "worst_recovery_s": _worst(per_fault),
+        "worst_recovery_s": _worst(per_fault, "recovery_s"),
+        "worst_in_flight_done_s": _worst(per_fault, "in_flight_done_s"),
         "drain_s": round(drained, 1),
         "invariant_holds": not violations and not system.died_unasked(),
         "violations": violations,
@@ -454,10 +467,10 @@ def _percentiles(values: list[float]) -> dict[str, float]:
     return {"p50": round(statistics.median(values), 1), "p95": round(quantiles[18], 1), "max": round(values[-1], 1)}
 
 
-def _worst(per_fault: list[dict[str, Any]]) -> dict[str, float | None]:
+def _worst(per_fault: list[dict[str, Any]], measure: str) -> dict[str, float | None]:
     worst: dict[str, float | None] = {}
     for kind in FAULT_KINDS:
-        times = [f["recovery_s"] for f in per_fault if f["kind"] == kind]
+        times = [f[measure] for f in per_fault if f["kind"] == kind]
         worst[kind] = None if not times or None in times else max(times)
     return worst
 
@@ -488,18 +501,26 @@ def _cpu_model() -> str:
 
 def summary(result: dict[str, Any]) -> str:
     """The report in a few readable lines."""
-    worst = ", ".join(f"{k} {v if v is not None else '—'} s" for k, v in result["worst_recovery_s"].items())
+    faults = result["faults"]
+
+    def per_kind(measure: str) -> str:
+        return ", ".join(f"{k} {v if v is not None else '—'} s" for k, v in result[measure].items())
+
     lines = [
         f"sent {result['sent']['total']} ({result['sent'].get('imagine', 0)} /imagine, "
         f"{result['sent'].get('photo', 0)} photos); accepted {result['accepted']}; refused {result['refused'] or 0}; "
-        f"unanswered {result['unanswered']}",
+        f"unanswered {result['unanswered']}; accepted without a status message (bot killed in between) "
+        f"{result['accepted_without_status']}; refused yet delivered {result['refused_yet_delivered']}",
         f"delivered {result['delivered']}; failed {result['failed'] or 0}; lost {result['lost']}; "
         f"twice {result['twice']}",
         f"duplicates suppressed by the bot: {result['duplicates_suppressed']}; delivered markers "
-        f"{result['delivered_markers']}; jobs re-run after a worker kill: {result['jobs_rerun_after_a_kill']}",
+        f"{result['delivered_markers']}; jobs re-run as abandoned (cut off by a kill or a Redis restart): "
+        f"{result['jobs_rerun_as_abandoned']}",
         f"result time p50/p95/max: {result['result_seconds']}; drain {result['drain_s']} s",
-        "faults: " + "; ".join(f"{f['kind']}@{f['at_s']:.0f}s→{f['recovery_s']} s" for f in result["faults"]),
-        f"worst recovery: {worst}",
+        "faults (at → serving again / in-flight work done): "
+        + "; ".join(f"{f['kind']}@{f['at_s']:.0f}s→{f['recovery_s']}/{f['in_flight_done_s']} s" for f in faults),
+        f"worst until serving again: {per_kind('worst_recovery_s')}",
+        f"worst until the work in flight was done: {per_kind('worst_in_flight_done_s')}",
         "invariant: " + ("HOLDS" if result["invariant_holds"] else "BROKEN " + json.dumps(result["violations"])),
     ]
     if result["processes_died_unasked"]:
