@@ -8,7 +8,9 @@ import json
 
 import pytest
 
-from tests.reliability.chaos import FAULT_KINDS, Config, chaos, summary
+from handlers.texts import t
+from tests.fakes.telegram_api import SentMessage
+from tests.reliability.chaos import FAULT_KINDS, Config, chaos, judge, summary
 
 pytestmark = pytest.mark.reliability
 
@@ -26,3 +28,30 @@ async def test_every_accepted_request_gets_one_result_through_kills_and_a_redis_
     assert result["accepted"] >= 10 and result["lost"] == result["twice"] == result["unanswered"] == 0
     # after every fault the system served again: some result reached a chat once the broken part was back
     assert None not in result["worst_recovery_s"].values(), result["faults"]
+
+
+def sent(message_id: int, *versions: str, photo: bytes | None = None, deleted: bool = False) -> SentMessage:
+    """A bot message replying to the user's message #1, with its text's versions, oldest first."""
+    method = "sendPhoto" if photo else "sendMessage"
+    text = versions[-1] if versions else None
+    return SentMessage(
+        1, message_id, method, text, photo=photo, reply_to_message_id=1, history=list(versions), deleted=deleted
+    )
+
+
+def test_the_judge_counts_one_result_per_answer_however_the_status_message_ended():
+    queued = t("queued", "ru", position=3)
+    picture = judge([sent(2, queued, t("progress", "ru", percent=50), deleted=True), sent(3, photo=b"png")])
+    assert (picture.accepted, picture.status, picture.results) == (True, True, ["picture"])
+    labels = judge([sent(2, t("queued_next", "ru"), t("classify_header", "ru") + "\n▰▰ 90% кошка")])
+    assert labels.results == ["labels"]
+    failed = judge([sent(2, queued, t("job_failed", "ru", ref="ab12"))])
+    assert failed.results == ["failed:job_failed"]
+    twice = judge([sent(2, queued, deleted=True), sent(3, photo=b"png"), sent(4, photo=b"png")])
+    assert twice.results == ["picture", "picture"]
+    no_status = judge([sent(3, photo=b"png")])  # the bot died between queueing and saying so
+    assert (no_status.accepted, no_status.status) == (True, False)
+    refused = judge([sent(2, t("limit_rate", "ru", limit=6, seconds=9))])
+    assert (refused.accepted, refused.refusal, refused.results) == (False, "limit_rate", [])
+    waiting = judge([sent(2, queued)])
+    assert (waiting.accepted, waiting.results) == (True, [])
