@@ -74,6 +74,8 @@ async def test_python_m_bot_serves_discord_alone_over_the_gateway(fake, redis_ur
         assert Image.open(io.BytesIO(picture.files[0].data)).format == "PNG"
         assert picture.via == "followup" and picture.content.startswith("🎨 маяк на скале")
         helped = fake.slash_command(alice, channel, "help", locale="en-US")
+        # run_worker held up the fake's loop: on a busy machine the bot may have missed heartbeats and reconnected
+        await fake.wait_for(lambda: fake.gateway_sessions, timeout=30, what="the bot to be on the gateway again")
         fake.dispatch(helped)
         answer = await fake.wait_for(lambda: (m := fake.original(helped)) and not m.loading and m, timeout=10)
         assert answer.content == t("discord_help", "en")
