@@ -37,6 +37,7 @@ class ConsoleOutbox:
         self.image_dir = image_dir
         self._ids = itertools.count(1)
         self.buttons: dict[str, str] = {}  # the last result's buttons: label → action
+        self.buttons_under: MessageId | None = None  # the message they are under
 
     async def send_text(
         self, chat: ChatRef, text: str, buttons: Keyboard | None = None, *, quiet: bool = False
@@ -60,6 +61,7 @@ class ConsoleOutbox:
         print(f"molbert [{message_id}]> {caption}\n  🖼  {path}", flush=True)
         if buttons:
             self.buttons = {button.text.casefold(): button.action for row in buttons for button in row}
+            self.buttons_under = message_id
             labels = " ".join(button.text for row in buttons for button in row)
             print(f"  {labels}  ← /press <кнопка>, например /press {buttons[0][0].text}", flush=True)
         return message_id
@@ -129,7 +131,8 @@ class ConsoleSession:
             buttons = " ".join(button.upper() for button in self.outbox.buttons) or "—"
             await self.molbert.refuse(chat, self.outbox, "console_no_button", label=label.strip(), buttons=buttons)
             return
-        notice = await self.molbert.press(chat, action, str(time.time_ns()), self.outbox)
+        under = chat.model_copy(update={"message_id": self.outbox.buttons_under})  # as a platform's press carries
+        notice = await self.molbert.press(under, action, str(time.time_ns()), self.outbox)
         print(f"  ({notice})", flush=True)
 
     async def _classify(self, chat: ChatRef, arguments: str) -> None:

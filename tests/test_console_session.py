@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bot.console import ConsoleOutbox, ConsoleSession, split_path
-from handlers.protocol import ClassifyJob
+from handlers.buttons import result_keyboard
+from handlers.protocol import ClassifyJob, image_key
 from handlers.service import Molbert
 from handlers.texts import t
 from tests import images
@@ -62,3 +63,19 @@ async def test_pressing_a_button_that_is_not_there_says_so(session, capsys):
     console, _jobs = session
     await console.handle_line("/press U7\n")
     assert t("console_no_button", "ru", label="U7", buttons="—") in capsys.readouterr().out
+
+
+async def test_a_second_quick_press_of_the_same_button_is_a_repeat(session, capsys):
+    """The terminal presses the button under the picture, as a platform does: a double press sends one picture."""
+    console, jobs = session
+    await console.handle_line("/imagine кот --n 2\n")
+    [job_id] = jobs.jobs
+    for index in range(2):
+        jobs.images[image_key(job_id, index)] = images.png(30 + index, 20)
+    await console.outbox.send_photo(console.chat(), images.png(60, 20), "🎨 кот", result_keyboard(job_id, 2))
+    capsys.readouterr()
+    await console.handle_line("/press U1\n")
+    await console.handle_line("/press U1\n")
+    out = capsys.readouterr().out
+    assert out.count(t("button_sending", "ru")) == 1
+    assert out.count(t("button_repeated", "ru")) == 1
