@@ -44,7 +44,7 @@ from PIL import Image
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bot.settings import WorkerSettings  # noqa: E402
+from core.config import WorkerSettings  # noqa: E402
 from models import classifier as classifier_module  # noqa: E402
 from models import ruclip  # noqa: E402
 from models.classifier import RU_TEMPLATES, ZeroShotClassifier  # noqa: E402

@@ -23,7 +23,7 @@ import torch
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bot.settings import WorkerSettings  # noqa: E402
+from core.config import WorkerSettings  # noqa: E402
 from workers.allocator import keep_freed_memory  # noqa: E402
 
 TOKENS_PER_PHOTO = 145  # (384 / 32)² patches + the class token

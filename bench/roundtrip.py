@@ -27,7 +27,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bot.queue import RedisJobs  # noqa: E402
-from handlers.protocol import ChatRef, ClassifyJob, GenerateJob, ResultEvent, input_key, result_stream  # noqa: E402
+from core.keys import input_key, result_stream  # noqa: E402
+from core.protocol import ChatRef, ClassifyJob, GenerateJob, ResultEvent  # noqa: E402
 from tests.images import png  # noqa: E402
 
 STREAM = result_stream("bench")

@@ -43,7 +43,7 @@ from rq.serializers import JSONSerializer
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from handlers.protocol import GENERATE_FUNC, GENERATE_QUEUE, ChatRef, GenerateJob, StageTimes  # noqa: E402
+from core.protocol import GENERATE_FUNC, GENERATE_QUEUE, ChatRef, GenerateJob, StageTimes  # noqa: E402
 
 NAIVE_FUNC = "bench.naive_jobs.generate"
 DESIGNS = ("warm", "naive", "naive-preimported")

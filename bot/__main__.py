@@ -14,16 +14,8 @@ import sys
 
 from bot.app import backend, run_until_stopped
 from bot.monitoring import monitoring
-from bot.settings import (
-    BotSettings,
-    ConfigError,
-    DiscordSettings,
-    LogSettings,
-    RedisSettings,
-    TelegramSettings,
-    load,
-)
-from handlers.telemetry import probe_health
+from core.config import BotSettings, ConfigError, DiscordSettings, LogSettings, RedisSettings, TelegramSettings, load
+from core.telemetry import probe_health
 
 log = logging.getLogger("bot")
 

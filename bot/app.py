@@ -13,13 +13,13 @@ from pathlib import Path
 import redis.asyncio as aioredis
 
 from bot.chat_settings import RedisChatSettings
-from bot.connection import connect, connect_async
-from bot.heap import settle_startup_heap
 from bot.limits import RedisAdmission
 from bot.local import EmbeddedRedis, LocalWorker
 from bot.queue import RedisJobs
-from bot.settings import AccessSettings, BotSettings, LimitSettings, RedisSettings, SafetySettings, load
-from handlers.protocol import CLASSIFY_QUEUE
+from core.config import AccessSettings, BotSettings, LimitSettings, RedisSettings, SafetySettings, load
+from core.connection import connect, connect_async
+from core.heap import settle_startup_heap
+from core.protocol import CLASSIFY_QUEUE
 from handlers.safety import PromptBlocklist
 from handlers.service import Molbert
 

@@ -9,20 +9,11 @@ from __future__ import annotations
 import redis
 
 from bot.redis_calls import in_thread
+from core.keys import chat_moved_key, chat_settings_key
+from core.protocol import ChatRef
 from handlers.chat_settings import ChatSettings
-from handlers.protocol import KEY_PREFIX, ChatRef
 
 MOVE_TTL = 30 * 24 * 3600  # as long as a picture's request is kept for its buttons (bot.queue.PARAMS_TTL)
-
-
-def chat_settings_key(chat: ChatRef) -> str:
-    """The hash holding ``chat``'s settings."""
-    return f"{KEY_PREFIX}:chat-settings:{chat.platform}:{chat.settings_chat_id}"
-
-
-def chat_moved_key(chat: ChatRef) -> str:
-    """The chat ``chat`` became (a Telegram group upgraded to a supergroup)."""
-    return f"{KEY_PREFIX}:chat-moved:{chat.platform}:{chat.chat_id}"
 
 
 class RedisChatSettings:

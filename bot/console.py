@@ -18,8 +18,9 @@ from pathlib import Path
 import redis.asyncio as aioredis
 
 from bot.results import ResultListener
+from core.keys import delivered_key
+from core.protocol import ChatRef
 from handlers.ports import Keyboard, MessageId
-from handlers.protocol import ChatRef, delivered_key
 from handlers.service import Molbert
 
 log = logging.getLogger(__name__)

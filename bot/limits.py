@@ -8,9 +8,10 @@ import redis
 from rq.job import Job
 
 from bot.redis_calls import in_thread
+from core.keys import active_key, chat_rate_key, daily_key, rate_key, request_admitted_key
+from core.protocol import ChatRef
 from handlers.errors import UserError
-from handlers.limits import LimitPolicy, RequestRefused, active_key
-from handlers.protocol import ChatRef
+from handlers.limits import LimitPolicy, RequestRefused
 
 # KEYS: active set, user's minute window, user's day counter, chat's minute window, RQ queue list, request verdict,
 #       the job's RQ hash
@@ -114,14 +115,13 @@ class RedisAdmission:
     def _run(self, chat: ChatRef, job_id: str, queue: str, request_id: str | None) -> list:
         now = time.time()
         policy = self.policy
-        user = f"{chat.platform}:{chat.user_id}"
         keys = [
             active_key(chat.platform, chat.user_id),
-            f"molbert:rate:{user}",
-            f"molbert:daily:{user}:{time.strftime('%Y-%m-%d', time.gmtime(now))}",
-            f"molbert:chat-rate:{chat.platform}:{chat.chat_id}",
+            rate_key(chat.platform, chat.user_id),
+            daily_key(chat.platform, chat.user_id, now),
+            chat_rate_key(chat),
             f"rq:queue:{queue}",
-            f"molbert:request-admitted:{request_id or ''}",
+            request_admitted_key(request_id),
             Job.key_for(job_id),
         ]
         args = [

@@ -20,8 +20,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import REGISTRY, Collector
 from rq import Queue, Worker
 
-from handlers.protocol import ResultEvent
-from handlers.telemetry import MonitoringServer
+from core.protocol import ResultEvent
+from core.telemetry import MonitoringServer
 
 log = logging.getLogger(__name__)
 

@@ -19,9 +19,18 @@ from rq.serializers import JSONSerializer
 
 from bot.monitoring import JOBS_ENQUEUED
 from bot.redis_calls import in_thread
-from handlers.limits import active_key
-from handlers.ports import MessageId, Queued, QueuedJob, Stats
-from handlers.protocol import (
+from core.keys import (
+    active_key,
+    cancel_key,
+    chat_labels_key,
+    durations_key,
+    image_key,
+    jobs_today_key,
+    params_key,
+    result_stream,
+    status_message_key,
+)
+from core.protocol import (
     CLASSIFY_FUNC,
     CLASSIFY_QUEUE,
     FAILURE_CALLBACK,
@@ -33,14 +42,9 @@ from handlers.protocol import (
     RankJob,
     ResultEvent,
     StageTimes,
-    cancel_key,
-    durations_key,
-    image_key,
     job_kind,
-    params_key,
-    result_stream,
-    status_message_key,
 )
+from handlers.ports import MessageId, Queued, QueuedJob, Stats
 from handlers.routing import GeneratorRoutes
 from handlers.telemetry import received_at
 
@@ -160,12 +164,12 @@ class RedisJobs:
 
     async def chat_labels(self, chat: ChatRef) -> list[str] | None:
         """This chat's label set, chosen by its admins with ``/labels``."""
-        data = await in_thread(self.connection.get, _chat_labels_key(chat))
+        data = await in_thread(self.connection.get, chat_labels_key(chat))
         return None if data is None else json.loads(data)
 
     async def set_chat_labels(self, chat: ChatRef, labels: list[str] | None) -> None:
         """Store this chat's label set (kept until reset), or forget it."""
-        key = _chat_labels_key(chat)
+        key = chat_labels_key(chat)
         if labels is None:
             await in_thread(self.connection.delete, key)
         else:
@@ -181,7 +185,7 @@ class RedisJobs:
         for queue in queues:
             typical[queue.name] = _median(self.connection.lrange(durations_key(queue.name), 0, -1))
         return Stats(
-            jobs_today=int(self.connection.get(_jobs_today_key()) or 0),
+            jobs_today=int(self.connection.get(jobs_today_key()) or 0),
             waiting={queue.name: queue.count for queue in queues},
             running=sum(queue.started_job_registry.count for queue in queues),
             workers=Worker.count(connection=self.connection),
@@ -239,8 +243,8 @@ class RedisJobs:
                 )
                 for key, value in (keep or {}).items():
                     pipe.set(key, value, ex=PARAMS_TTL)
-                pipe.incr(_jobs_today_key())
-                pipe.expire(_jobs_today_key(), 2 * 24 * 3600)
+                pipe.incr(jobs_today_key())
+                pipe.expire(jobs_today_key(), 2 * 24 * 3600)
                 pipe.llen(queue.key)
                 pipe.lrange(durations_key(queue.name), 0, -1)
                 *_, waiting, durations = pipe.execute()
@@ -257,14 +261,6 @@ class RedisJobs:
 def _median(durations: list[bytes]) -> float | None:
     """The median of the job times a worker recorded (seconds, as text), or ``None`` if there are none yet."""
     return statistics.median(float(value) for value in durations) if durations else None
-
-
-def _chat_labels_key(chat: ChatRef) -> str:
-    return f"molbert:chat-labels:{chat.platform}:{chat.settings_chat_id}"
-
-
-def _jobs_today_key() -> str:
-    return f"molbert:stats:jobs:{time.strftime('%Y-%m-%d', time.gmtime())}"
 
 
 def status_message_id(previous: bytes | str | None) -> str | None:

@@ -24,17 +24,13 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.monitoring import observe_delivery
 from bot.queue import DELIVERED, STATUS_GONE, STATUS_TTL, status_message_id
+from core.keys import delivered_key, result_stream, status_message_key
+from core.protocol import RESULT_STREAM_CONSUMER_GROUP, ResultEvent
+from core.telemetry import log_job
 from handlers.buttons import cancel_keyboard
 from handlers.delivery import deliver_result, render_progress
 from handlers.ports import Outbox
-from handlers.protocol import (
-    RESULT_STREAM_CONSUMER_GROUP,
-    ResultEvent,
-    delivered_key,
-    result_stream,
-    status_message_key,
-)
-from handlers.telemetry import log_job, rate_limit_waits
+from handlers.telemetry import rate_limit_waits
 
 log = logging.getLogger(__name__)
 

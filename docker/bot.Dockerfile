@@ -13,6 +13,7 @@ ENV PIP_NO_CACHE_DIR=1 \
 RUN python -m venv /opt/venv
 WORKDIR /src
 COPY pyproject.toml README.md ./
+COPY core/ core/
 COPY bot/ bot/
 COPY handlers/ handlers/
 COPY workers/ workers/

@@ -37,6 +37,7 @@ RUN apt-get update \
 RUN /opt/venv/bin/pip install ${TORCH_INDEX_URL:+--index-url=$TORCH_INDEX_URL} "torch==${TORCH_VERSION}"
 WORKDIR /src
 COPY pyproject.toml README.md ./
+COPY core/ core/
 COPY bot/ bot/
 COPY handlers/ handlers/
 COPY workers/ workers/

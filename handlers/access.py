@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from handlers.protocol import ChatRef
+from core.protocol import ChatRef
 
 
 def parse_ids(value: str) -> frozenset[str]:

@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Protocol
 
+from core.protocol import ChatRef
 from handlers.options import ImagineRequest
 from handlers.ports import ACTION_MAX_BYTES, Button, Keyboard
-from handlers.protocol import ChatRef
 from handlers.styles import STYLES, Style, english_name, find_style
 from handlers.texts import LANGUAGES, t
 

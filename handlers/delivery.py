@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from core.protocol import ResultEvent, ScoredLabel
 from handlers.buttons import result_keyboard
 from handlers.options import command_line
 from handlers.ports import CAPTION_MAX_CHARS, MessageId, Outbox
-from handlers.protocol import ResultEvent, ScoredLabel
 from handlers.texts import t
 
 TOP_LABELS = 5

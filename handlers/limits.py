@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from handlers.protocol import ChatRef
+from core.protocol import ChatRef
 
 
 @dataclass(frozen=True)
@@ -43,8 +43,3 @@ class Admission(Protocol):
     async def release(self, chat: ChatRef, job_id: str) -> None:
         """Give the slot back (the job was not queued after all)."""
         ...
-
-
-def active_key(platform: str, user_id: int | str) -> str:
-    """The jobs a user has waiting or running (a sorted set: job id → when its slot expires)."""
-    return f"molbert:active:{platform}:{user_id}"

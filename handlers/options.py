@@ -10,9 +10,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
+from core.protocol import ChatRef, GenerateJob
 from handlers.errors import UserError
 from handlers.prompts import MAX_PROMPT_CHARS, clean_text, parse_prompt
-from handlers.protocol import ChatRef, GenerateJob
 from handlers.styles import Style, english_style_names, find_style, style_names
 
 MAX_IMAGES = 4

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from handlers.protocol import ChatRef, ClassifyJob, GenerateJob, RankJob
+from core.protocol import ChatRef, ClassifyJob, GenerateJob, RankJob
 
 MessageId = int | str
 ACTION_MAX_BYTES = 64  # Telegram's callback_data limit; Discord's custom_id allows 100

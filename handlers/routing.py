@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from core.protocol import GENERATE_QUEUE
 from handlers.errors import UserError
-from handlers.protocol import GENERATE_QUEUE
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 _QUEUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$")

@@ -15,24 +15,15 @@ from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
 from typing import Any, TypeVar
 
+from core.keys import image_key, input_key, rank_input_key
+from core.protocol import CLASSIFY_QUEUE, MAX_RANKED_PHOTOS, ChatRef, ClassifyJob, GenerateJob, RankJob, job_id_for
+from core.telemetry import log_job
 from handlers import buttons, chat_settings, delivery, images, options, prompts, telemetry
 from handlers.access import AccessPolicy
 from handlers.chat_settings import ChatSettings, ChatSettingsStore, MemoryChatSettings, Menu
 from handlers.errors import QueueUnavailable, UserError
 from handlers.limits import Admission, RequestRefused
 from handlers.ports import CAPTION_MAX_CHARS, JobSubmitter, Outbox, Queued, QueuedJob, Upload
-from handlers.protocol import (
-    CLASSIFY_QUEUE,
-    MAX_RANKED_PHOTOS,
-    ChatRef,
-    ClassifyJob,
-    GenerateJob,
-    RankJob,
-    image_key,
-    input_key,
-    job_id_for,
-    rank_input_key,
-)
 from handlers.routing import GeneratorRoutes
 from handlers.safety import PromptBlocklist
 from handlers.texts import t
@@ -575,7 +566,7 @@ class Molbert:
         received = telemetry.received_at()
         waited = {} if received is None else {"enqueue_ms": round((time.time() - received) * 1000, 1)}
         position = queued.position
-        telemetry.log_job(log, "job_enqueued", job_id, chat, queue=queue, position=position, **waited)
+        log_job(log, "job_enqueued", job_id, chat, queue=queue, position=position, **waited)
         text = t("queued", chat.lang, position=position) if position > 1 else t("queued_next", chat.lang)
         if queued.typical_seconds:
             text += t("wait_estimate", chat.lang, seconds=max(1, round(queued.typical_seconds * position)))

@@ -5,8 +5,9 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 
+from core.keys import image_key
+from core.protocol import CLASSIFY_QUEUE, GENERATE_QUEUE, ChatRef, ClassifyJob, GenerateJob, RankJob
 from handlers.ports import Keyboard, MessageId, Queued, QueuedJob, Stats
-from handlers.protocol import CLASSIFY_QUEUE, GENERATE_QUEUE, ChatRef, ClassifyJob, GenerateJob, RankJob, image_key
 
 
 @dataclass

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bot.queue import RedisJobs
+from core.protocol import ChatRef
 from handlers.access import AccessPolicy, parse_ids
-from handlers.protocol import ChatRef
 from handlers.service import Molbert
 from handlers.texts import t
 from tests import images

@@ -187,7 +187,7 @@ def test_gpu_plan_keeps_an_explicit_offload_and_leaves_a_custom_generator_alone(
 
 
 def test_model_cpu_offload_defaults_to_auto(monkeypatch, tmp_path):
-    from bot.settings import ModelSettings, load
+    from core.config import ModelSettings, load
 
     monkeypatch.chdir(tmp_path)  # no developer .env
     monkeypatch.delenv("MODEL_CPU_OFFLOAD", raising=False)

@@ -13,11 +13,11 @@ from rq.registry import FinishedJobRegistry, StartedJobRegistry
 from rq.serializers import JSONSerializer
 
 from bot.queue import RedisJobs
-from handlers.protocol import CLASSIFY_QUEUE, ChatRef, ClassifyJob, ResultEvent, input_key, job_id_for, result_stream
+from core.keys import answered_key, input_key, result_stream
+from core.protocol import CLASSIFY_QUEUE, ChatRef, ClassifyJob, ResultEvent, job_id_for
 from models.classifier import ZeroShotClassifier
 from models.labels import default_labels
 from workers import runtime
-from workers.jobs import answered_key
 from workers.worker import MolbertWorker
 
 COLORS = [(200, 30, 30), (30, 200, 30), (30, 30, 200), (240, 240, 20), (10, 10, 10)]

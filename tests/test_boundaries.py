@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from bot.connection import connect, connect_async
+from core.connection import connect, connect_async
 from tests.processes import REPO
 
 FRONTEND_MODULES = "bot.__main__, bot.app, bot.local, bot.queue, bot.results, bot.console, bot.telegram.app"
@@ -36,7 +36,7 @@ def test_workers_never_import_chat_libraries():
 
 
 def test_handlers_import_no_platform_and_no_torch():
-    loaded = imported_after("handlers.service, handlers.delivery, handlers.protocol")
+    loaded = imported_after("handlers.service, handlers.delivery, core.protocol")
     assert not loaded & {"aiogram", "discord", "torch", "diffusers", "transformers"}
 
 
@@ -55,7 +55,7 @@ def test_start_up_objects_are_set_aside_from_garbage_collection():
     """``settle_startup_heap`` (called as the frontends start, and in a worker before it serves): full
     collections no longer walk what start-up imported, which stopped the bot's loop for 100–260 ms mid-burst."""
     code = (
-        "import gc; import " + FRONTEND_MODULES + ", bot.discord.app; from bot.heap import settle_startup_heap; "
+        "import gc; import " + FRONTEND_MODULES + ", bot.discord.app; from core.heap import settle_startup_heap; "
         "tracked = len(gc.get_objects()); frozen = settle_startup_heap(); print(tracked, frozen, len(gc.get_objects()))"
     )
     env = {**os.environ, "PYTHONPATH": str(REPO)}

@@ -8,8 +8,9 @@ from rq.serializers import JSONSerializer
 
 from bot.limits import RedisAdmission
 from bot.queue import RedisJobs
+from core.keys import cancel_key, result_stream
+from core.protocol import ChatRef, GenerateJob, ResultEvent, job_id_for
 from handlers.limits import LimitPolicy
-from handlers.protocol import ChatRef, GenerateJob, ResultEvent, cancel_key, job_id_for, result_stream
 from handlers.service import Molbert
 from handlers.texts import t
 from tests import images

@@ -15,12 +15,12 @@ from rq.serializers import JSONSerializer
 
 from bot.queue import RedisJobs
 from bot.results import ResultListener
-from bot.settings import TelegramSettings
 from bot.telegram.app import create_bot
 from bot.telegram.outbox import TelegramOutbox
+from core.config import TelegramSettings
+from core.protocol import ChatRef, ResultEvent
 from handlers.buttons import CANCEL, cancel_keyboard, parse_action
 from handlers.ports import ACTION_MAX_BYTES, Button
-from handlers.protocol import ChatRef, ResultEvent
 from handlers.service import Molbert
 from handlers.texts import t
 from tests.fakes.telegram_api import FakeTelegramAPI

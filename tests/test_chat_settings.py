@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from bot.chat_settings import RedisChatSettings, chat_settings_key
+from bot.chat_settings import RedisChatSettings
+from core.keys import chat_settings_key
+from core.protocol import ChatRef, GenerateJob
 from handlers import chat_settings
 from handlers.chat_settings import ALL_FIELDS, CHOICES, ChatSettings, MemoryChatSettings, parse_action
 from handlers.errors import QueueUnavailable
 from handlers.options import command_line
 from handlers.ports import ACTION_MAX_BYTES
-from handlers.protocol import ChatRef, GenerateJob
 from handlers.service import Molbert
 from handlers.texts import t
 from tests.memory import MemoryJobs

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from bot.console import ConsoleOutbox, ConsoleSession, split_path
+from core.keys import image_key
+from core.protocol import ClassifyJob
 from handlers.buttons import result_keyboard
-from handlers.protocol import ClassifyJob, image_key
 from handlers.service import Molbert
 from handlers.texts import t
 from tests import images

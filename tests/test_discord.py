@@ -27,25 +27,16 @@ from bot.discord.app import MolbertBot, RedactTokens, sync_commands
 from bot.discord.buttons import ActionButton, keyboard_view
 from bot.discord.chat import chat_ref
 from bot.discord.cogs.imagine import typed_options
-from bot.discord.interactions import InteractionStore, token_key
+from bot.discord.interactions import InteractionStore
 from bot.discord.outbox import fit_file
 from bot.queue import RedisJobs
-from bot.settings import DiscordSettings
+from core.config import DiscordSettings
+from core.keys import discord_token_key, input_key, status_message_key
+from core.protocol import CLASSIFY_QUEUE, GENERATE_QUEUE, ChatRef, ClassifyJob, GenerateJob, ResultEvent, job_id_for
 from handlers.access import AccessPolicy, parse_ids
 from handlers.chat_settings import ChatSettings
 from handlers.options import MAX_IMAGES, MAX_NEGATIVE_CHARS, MAX_SEED, parse_imagine
 from handlers.ports import Button
-from handlers.protocol import (
-    CLASSIFY_QUEUE,
-    GENERATE_QUEUE,
-    ChatRef,
-    ClassifyJob,
-    GenerateJob,
-    ResultEvent,
-    input_key,
-    job_id_for,
-    status_message_key,
-)
 from handlers.service import Molbert
 from handlers.styles import STYLES
 from handlers.texts import t
@@ -230,7 +221,7 @@ async def test_imagine_defers_at_once_then_shows_the_queue_place_in_the_original
     job_id = job_id_for(chat_ref_of(bot, payload), "imagine")
     assert job_id == f"discord-imagine-{world['channel']['id']}-{payload['id']}"
     assert queued(redis_conn, GENERATE_QUEUE) == [job_id]
-    ttl = await aredis.pttl(token_key(payload["id"]))
+    ttl = await aredis.pttl(discord_token_key(payload["id"]))
     assert 14 * 60_000 < ttl <= 15 * 60_000, "the token is kept until just before Discord expires it"
 
 
@@ -897,7 +888,7 @@ async def test_store_keeps_no_token_past_its_life(fake, world, bot, aredis):
     late = InteractionStore(aredis, clock=lambda: interaction.created_at.timestamp() + 15 * 60)
     await late.remember(interaction)
     assert await late.get(interaction.id) is None
-    assert await aredis.exists(token_key(interaction.id)) == 0
+    assert await aredis.exists(discord_token_key(interaction.id)) == 0
 
 
 _URL_WITH_TOKEN = "https://discord.com/api/v10/interactions/123/aW50ZXJhY3Rpb24secret-token/callback"

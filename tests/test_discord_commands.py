@@ -8,9 +8,9 @@ import pytest
 from bot.discord.app import MolbertBot, sync_commands
 from bot.limits import RedisAdmission
 from bot.queue import RedisJobs
-from bot.settings import DiscordSettings
+from core.config import DiscordSettings
+from core.protocol import GENERATE_QUEUE, job_id_for
 from handlers.access import AccessPolicy
-from handlers.protocol import GENERATE_QUEUE, job_id_for
 from handlers.service import Molbert
 from handlers.texts import t
 from tests.test_discord import chat_ref_of, dispatch, queued, shown_queued

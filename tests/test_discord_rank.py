@@ -10,9 +10,10 @@ import pytest
 from PIL import Image
 
 from bot.discord.app import sync_commands
-from bot.settings import DiscordSettings
+from core.config import DiscordSettings
+from core.keys import rank_input_key
+from core.protocol import CLASSIFY_QUEUE, MAX_RANKED_PHOTOS, RankJob
 from handlers.images import normalize_image
-from handlers.protocol import CLASSIFY_QUEUE, MAX_RANKED_PHOTOS, RankJob, rank_input_key
 from handlers.texts import t
 from tests import images
 from tests.fakes.discord_api import MODAL

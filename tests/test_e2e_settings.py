@@ -14,13 +14,14 @@ import pytest_asyncio
 import redis.asyncio as aioredis
 from aiogram import Bot
 
-from bot.chat_settings import RedisChatSettings, chat_settings_key
+from bot.chat_settings import RedisChatSettings
 from bot.queue import RedisJobs
 from bot.results import ResultListener
-from bot.settings import TelegramSettings
 from bot.telegram.app import create_bot
 from bot.telegram.outbox import TelegramOutbox
-from handlers.protocol import ChatRef, GenerateJob, job_id_for, params_key
+from core.config import TelegramSettings
+from core.keys import chat_settings_key, params_key
+from core.protocol import ChatRef, GenerateJob, job_id_for
 from handlers.service import Molbert
 from handlers.texts import t
 from tests import images

@@ -12,7 +12,7 @@ from PIL import Image
 from rq import Queue
 from rq.serializers import JSONSerializer
 
-from handlers.protocol import GENERATE_QUEUE
+from core.protocol import GENERATE_QUEUE
 from handlers.texts import t
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.processes import ManagedProcess

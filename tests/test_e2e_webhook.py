@@ -10,7 +10,7 @@ import pytest
 from rq import Queue
 from rq.serializers import JSONSerializer
 
-from handlers.protocol import GENERATE_QUEUE
+from core.protocol import GENERATE_QUEUE
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.processes import ManagedProcess
 

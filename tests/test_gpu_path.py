@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from handlers.protocol import KEY_PREFIX
+from core.keys import KEY_PREFIX
 from tests.processes import REPO, ManagedProcess
 from workers.allocator import ALLOC_CONF, DEFAULT_ALLOC_CONF, apply_allocator_default
 

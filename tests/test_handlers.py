@@ -7,6 +7,8 @@ import io
 import pytest
 from PIL import Image
 
+from core.keys import image_key
+from core.protocol import ChatRef, GenerateJob, ResultEvent, ScoredLabel, job_id_for
 from handlers import chat_settings
 from handlers import images as image_checks
 from handlers.buttons import RepeatedPresses
@@ -15,7 +17,6 @@ from handlers.errors import QueueUnavailable, UserError
 from handlers.options import command_line
 from handlers.ports import CAPTION_MAX_CHARS
 from handlers.prompts import MAX_PROMPT_CHARS, clean_text, parse_labels, parse_prompt
-from handlers.protocol import ChatRef, GenerateJob, ResultEvent, ScoredLabel, image_key, job_id_for
 from handlers.safety import PromptBlocklist
 from handlers.service import Molbert
 from handlers.texts import EN, RU, pick_language, t

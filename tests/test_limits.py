@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 
 from bot.limits import RedisAdmission
+from core.keys import active_key
+from core.protocol import GENERATE_QUEUE, ChatRef, ResultEvent
 from handlers.errors import UserError
-from handlers.limits import LimitPolicy, RequestRefused, active_key
+from handlers.limits import LimitPolicy, RequestRefused
 from handlers.ports import Upload
-from handlers.protocol import GENERATE_QUEUE, ChatRef, ResultEvent
 from handlers.texts import t
 from tests import images
 from workers.publish import publish
@@ -185,7 +186,7 @@ async def test_a_redelivered_event_after_its_job_finished_takes_no_slot(redis_co
 async def test_one_users_burst_does_not_hold_up_another_user(redis_conn, tiny_models):
     """Fair scheduling by admission control: Alice sends ten, Bob one; Bob's picture is among the first three."""
     from bot.queue import RedisJobs
-    from handlers.protocol import result_stream
+    from core.keys import result_stream
     from handlers.service import Molbert
     from tests.memory import MemoryOutbox
     from workers import runtime

@@ -186,7 +186,8 @@ def test_kandinsky22_variation_counts_the_whole_prior_and_its_share_of_the_decod
 
 def test_a_cancel_during_kandinsky22_prior_stops_before_the_decoder(generators, redis_conn, monkeypatch):
     """The worker's own step callback sees the cancel flag in the prior's loop: the decoder never runs."""
-    from handlers.protocol import ChatRef, cancel_key
+    from core.keys import cancel_key
+    from core.protocol import ChatRef
     from workers.progress import JobCancelled, ProgressReporter
 
     pipe = generators["kandinsky22"].pipe
@@ -287,7 +288,7 @@ def test_generator_words_translate_prompt_and_negative_in_one_call(translated_mo
 
 async def test_a_job_translates_once_and_ranks_by_the_russian_prompt(translated_models, redis_conn, monkeypatch):
     from bot.queue import RedisJobs
-    from handlers.protocol import ChatRef, GenerateJob, job_id_for
+    from core.protocol import ChatRef, GenerateJob, job_id_for
     from workers import runtime
     from workers.worker import MolbertWorker
 
@@ -462,7 +463,7 @@ def test_warm_up_goes_through_the_translator(translated_models, monkeypatch):
 
 
 def test_settings_read_the_model_variables(monkeypatch):
-    from bot.settings import ConfigError, ModelSettings, load
+    from core.config import ConfigError, ModelSettings, load
 
     monkeypatch.setenv("MODEL_GENERATOR", "stabilityai/sdxl-turbo")
     monkeypatch.setenv("MODEL_COMPILE", "true")
@@ -527,7 +528,7 @@ def test_small_models_dtype_names():
 
 
 def test_settings_read_the_classifier_variables(monkeypatch):
-    from bot.settings import ConfigError, ModelSettings, load
+    from core.config import ConfigError, ModelSettings, load
 
     settings = load(ModelSettings)
     assert (settings.classifier, settings.small_models_dtype) == (None, presets.SMALL_MODELS_DTYPE)
@@ -554,7 +555,7 @@ def test_the_worker_passes_the_classifier_settings_to_load_models(redis_url, mon
         calls.append(kwargs)
         raise LoadStopped
 
-    from bot.settings import LogSettings
+    from core.config import LogSettings
 
     monkeypatch.setattr(presets, "load_models", load_models)
     monkeypatch.setattr(LogSettings, "apply", lambda self: None)  # leave pytest's log handlers alone
@@ -583,7 +584,8 @@ async def test_variation_on_a_model_without_image_to_image_is_explained_not_retr
     """Kandinsky 5 Lite has no image-to-image pipeline: its pictures come without V buttons, and a V press under
     an older picture gets a clear answer at once."""
     from bot.queue import RedisJobs
-    from handlers.protocol import ChatRef, GenerateJob, ResultEvent, job_id_for, result_stream
+    from core.keys import result_stream
+    from core.protocol import ChatRef, GenerateJob, ResultEvent, job_id_for
     from workers import runtime
     from workers.worker import MolbertWorker
 

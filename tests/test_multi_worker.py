@@ -15,7 +15,8 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from bot.queue import RedisJobs
-from handlers.protocol import ChatRef, ClassifyJob, GenerateJob, ResultEvent, input_key, job_id_for, result_stream
+from core.keys import input_key, result_stream
+from core.protocol import ChatRef, ClassifyJob, GenerateJob, ResultEvent, job_id_for
 from tests import images
 from tests.processes import ManagedProcess
 

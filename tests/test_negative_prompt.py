@@ -14,7 +14,7 @@ import pytest
 
 from bot.queue import RedisJobs
 from bot.results import ResultListener
-from handlers.protocol import ChatRef
+from core.protocol import ChatRef
 from handlers.service import Molbert
 from handlers.styles import find_style
 from handlers.texts import t

@@ -24,8 +24,8 @@ from rq import Queue
 from rq.serializers import JSONSerializer
 
 from bot.monitoring import QueueDepthCollector
-from handlers import telemetry
-from handlers.protocol import STAGES, ChatRef, GenerateJob, ResultEvent, StageTimes
+from core import telemetry
+from core.protocol import STAGES, ChatRef, GenerateJob, ResultEvent, StageTimes
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.processes import REPO
 from tests.reliability.conftest import RedisServer, Stack

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from core.protocol import ChatRef
 from handlers.errors import UserError
 from handlers.options import command_line, generation_job, parse_imagine
-from handlers.protocol import ChatRef
 from handlers.styles import STYLES, find_style
 from handlers.texts import t
 

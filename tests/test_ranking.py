@@ -10,19 +10,11 @@ from PIL import Image
 
 from bot.queue import RedisJobs
 from bot.telegram.albums import AlbumCollector
+from core.keys import rank_input_key, result_stream
+from core.protocol import MAX_RANKED_PHOTOS, ChatRef, ClassifyJob, RankJob, ResultEvent, job_id_for
 from handlers.delivery import deliver_result, render_ranking
 from handlers.images import normalize_image
 from handlers.ports import Upload
-from handlers.protocol import (
-    MAX_RANKED_PHOTOS,
-    ChatRef,
-    ClassifyJob,
-    RankJob,
-    ResultEvent,
-    job_id_for,
-    rank_input_key,
-    result_stream,
-)
 from handlers.service import Molbert
 from handlers.texts import t
 from tests import images

@@ -12,10 +12,10 @@ import weakref
 
 from aiogram.methods import GetUserProfilePhotos, Response, SendMessage
 
-from bot.settings import TelegramSettings
 from bot.telegram.app import create_bot
 from bot.telegram.outbox import TelegramOutbox
-from handlers.protocol import ChatRef
+from core.config import TelegramSettings
+from core.protocol import ChatRef
 from tests.fakes.telegram_api import FakeTelegramAPI
 
 ALICE = 5101

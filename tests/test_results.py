@@ -8,15 +8,9 @@ import json
 
 from bot.queue import RedisJobs
 from bot.results import DEAD_LETTER_SUFFIX, MAX_DELIVERY_ATTEMPTS, ResultListener
+from core.keys import delivered_key, result_stream
+from core.protocol import RESULT_STREAM_CONSUMER_GROUP, ChatRef, ResultEvent, ScoredLabel
 from handlers.delivery import render_labels, render_progress
-from handlers.protocol import (
-    RESULT_STREAM_CONSUMER_GROUP,
-    ChatRef,
-    ResultEvent,
-    ScoredLabel,
-    delivered_key,
-    result_stream,
-)
 from tests.memory import MemoryOutbox
 
 PLATFORM = "memory"

@@ -14,10 +14,11 @@ import time
 import pytest
 
 from bot.results import ResultListener
-from bot.settings import TelegramSettings
 from bot.telegram.app import create_bot
 from bot.telegram.outbox import TelegramOutbox
-from handlers.protocol import ChatRef, GenerateJob, ResultEvent, image_key, result_stream, status_message_key
+from core.config import TelegramSettings
+from core.keys import image_key, result_stream, status_message_key
+from core.protocol import ChatRef, GenerateJob, ResultEvent
 from tests import images
 from tests.fakes.telegram_api import FakeTelegramAPI
 

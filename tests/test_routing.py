@@ -12,10 +12,10 @@ from rq.serializers import JSONSerializer
 
 from bot.limits import RedisAdmission
 from bot.queue import RedisJobs
-from bot.settings import BotSettings, ConfigError, load
+from core.config import BotSettings, ConfigError, load
+from core.protocol import GENERATE_QUEUE, ChatRef
 from handlers.errors import UserError
 from handlers.limits import LimitPolicy
-from handlers.protocol import GENERATE_QUEUE, ChatRef
 from handlers.routing import GeneratorRoutes
 from handlers.service import Molbert
 from handlers.texts import t

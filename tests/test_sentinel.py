@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 import redis
 
-from bot.connection import connect, connect_async, parse_sentinel_url
 from bot.queue import RedisJobs
-from bot.settings import ConfigError, RedisSettings, load
-from handlers.protocol import ChatRef, ClassifyJob, ResultEvent, input_key, job_id_for, result_stream
+from core.config import ConfigError, RedisSettings, load
+from core.connection import connect, connect_async, parse_sentinel_url
+from core.keys import input_key, result_stream
+from core.protocol import ChatRef, ClassifyJob, ResultEvent, job_id_for
 from tests import images
 from tests.processes import ManagedProcess
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import ConfigError, ModelSettings, RedisSettings, TelegramSettings, load
+from core.config import ConfigError, ModelSettings, RedisSettings, TelegramSettings, load
 
 TOKEN = "123456:AAE-secret_part_of_the_token_xyz"
 
@@ -46,7 +46,7 @@ def test_a_redis_url_that_does_not_parse_is_named_without_its_password(monkeypat
 
 
 def test_library_variables_in_dotenv_reach_the_environment_and_nothing_else(tmp_path, monkeypatch):
-    from bot.settings import export_library_variables
+    from core.config import export_library_variables
 
     (tmp_path / ".env").write_text(f"HF_HUB_OFFLINE=1\nHF_HOME=/srv/hf\nTELEGRAM_BOT_TOKEN={TOKEN}\n")
     monkeypatch.setenv("HF_HUB_OFFLINE", "")  # so that the teardown takes away what the export sets

@@ -15,19 +15,9 @@ from rq.registry import FailedJobRegistry
 from rq.serializers import JSONSerializer
 
 from bot.queue import CLASSIFY_POLICY, RedisJobs
+from core.keys import image_key, input_key, result_stream
+from core.protocol import CLASSIFY_QUEUE, GENERATE_QUEUE, ChatRef, ClassifyJob, GenerateJob, ResultEvent, job_id_for
 from handlers.ports import Queued
-from handlers.protocol import (
-    CLASSIFY_QUEUE,
-    GENERATE_QUEUE,
-    ChatRef,
-    ClassifyJob,
-    GenerateJob,
-    ResultEvent,
-    image_key,
-    input_key,
-    job_id_for,
-    result_stream,
-)
 from models.labels import default_labels
 from tests import images
 from workers import runtime
@@ -185,7 +175,7 @@ def test_a_picture_whose_request_does_not_validate_still_gets_its_error_referenc
     """A payload the worker cannot read (here: no prompt) fails every attempt; its chat must still be told."""
     from rq import Callback, Retry
 
-    from handlers.protocol import FAILURE_CALLBACK, GENERATE_FUNC
+    from core.protocol import FAILURE_CALLBACK, GENERATE_FUNC
 
     job_id = job_id_for(chat(13), "imagine")
     broken = {"chat": chat(13).model_dump(), "seed": 1, "negative": "секретное слово"}

@@ -6,9 +6,7 @@ import logging
 import sys
 from typing import TYPE_CHECKING
 
-from bot.connection import connect
-from bot.heap import settle_startup_heap
-from bot.settings import (
+from core.config import (
     ConfigError,
     LogSettings,
     ModelSettings,
@@ -18,7 +16,9 @@ from bot.settings import (
     export_library_variables,
     load,
 )
-from handlers.telemetry import probe_health
+from core.connection import connect
+from core.heap import settle_startup_heap
+from core.telemetry import probe_health
 from workers import runtime
 from workers.allocator import apply_allocator_default, keep_freed_memory
 from workers.monitoring import WorkerHealth, start_monitoring

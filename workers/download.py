@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.settings import ConfigError, ModelSettings, load
+from core.config import ConfigError, ModelSettings, load
 from models.presets import AUTO, OFFLOAD_AUTO, PRESETS, TINY, resolve_preset
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""Job functions, called by RQ through their dotted paths (``handlers.protocol``) with JSON payloads."""
+"""Job functions, called by RQ through their dotted paths (``core.protocol``) with JSON payloads."""
 
 from __future__ import annotations
 
@@ -17,10 +17,10 @@ from rq import Queue, get_current_job
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from handlers.protocol import (
+from core.keys import answered_key, cancel_key
+from core.protocol import (
     CLASSIFY_FUNC,
     CLASSIFY_QUEUE,
-    KEY_PREFIX,
     ChatRef,
     ClassifyJob,
     GenerateJob,
@@ -28,10 +28,9 @@ from handlers.protocol import (
     ResultEvent,
     ScoredLabel,
     StageTimes,
-    cancel_key,
     job_kind,
 )
-from handlers.telemetry import log_job
+from core.telemetry import log_job
 from models.generator import ImageGenerator, VariationsUnsupported
 from models.labels import default_labels
 from workers import monitoring, runtime
@@ -208,11 +207,6 @@ def _classify_batch(job: Job, batch: list[tuple[str, ClassifyJob, Image.Image]],
         record_duration(job.connection, CLASSIFY_QUEUE, seconds)
         own = own or result
     return own
-
-
-def answered_key(job_id: str) -> str:
-    """A classification job's answer (its JSON result) once given, or ``claimed:<id>`` while being scored."""
-    return f"{KEY_PREFIX}:answered:{job_id}"
 
 
 def _claim(connection, job_id: str, claimer: str) -> bool:

@@ -14,8 +14,8 @@ from prometheus_client import Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import REGISTRY, Collector
 
-from handlers.protocol import ChatRef, ResultEvent, StageTimes
-from handlers.telemetry import MonitoringServer, log_job
+from core.protocol import ChatRef, ResultEvent, StageTimes
+from core.telemetry import MonitoringServer, log_job
 from workers import runtime
 
 log = logging.getLogger(__name__)

@@ -6,7 +6,8 @@ import time
 
 import redis
 
-from handlers.protocol import ChatRef, ResultEvent, cancel_key
+from core.keys import cancel_key
+from core.protocol import ChatRef, ResultEvent
 from workers.publish import publish
 
 # Telegram allows about one edit a second per chat (fewer in groups); a few seconds apart is plenty for a human.

@@ -8,8 +8,8 @@ import time
 import redis
 from PIL import Image
 
-from handlers.limits import active_key
-from handlers.protocol import ResultEvent, durations_key, grid_key, image_key, result_stream
+from core.keys import active_key, durations_key, grid_key, image_key, result_stream
+from core.protocol import ResultEvent
 from workers import monitoring
 
 RESULT_TTL = 24 * 3600

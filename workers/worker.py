@@ -16,7 +16,7 @@ from rq.serializers import JSONSerializer
 from rq.utils import now
 from rq.worker import SimpleWorker, WorkerStatus
 
-from handlers.protocol import CLASSIFY_QUEUE, GENERATE_QUEUE
+from core.protocol import CLASSIFY_QUEUE, GENERATE_QUEUE
 from workers import runtime
 
 if TYPE_CHECKING:

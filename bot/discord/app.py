@@ -25,7 +25,7 @@ from bot.discord.interactions import InteractionStore
 from bot.discord.outbox import DiscordOutbox
 from bot.discord.translator import TextsTranslator
 from bot.results import ResultListener
-from bot.settings import ConfigError, DiscordSettings
+from core.config import ConfigError, DiscordSettings
 from handlers.service import Molbert
 
 log = logging.getLogger(__name__)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import discord
 
-from handlers.protocol import ChatRef
+from core.protocol import ChatRef
 from handlers.texts import pick_language
 
 PLATFORM = "discord"

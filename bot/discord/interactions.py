@@ -23,23 +23,13 @@ from typing import Any
 import discord
 import redis.asyncio as aioredis
 
-from handlers.protocol import KEY_PREFIX
+from core.keys import discord_original_key, discord_token_key
 
 TOKEN_LIFETIME = timedelta(minutes=15)
 EXPIRY_MARGIN_SECONDS = 5.0  # stop using a token this long before Discord does
 ORIGINAL_TTL = 24 * 3600  # as long as the status message key (bot.queue.STATUS_TTL)
 CLAIMED = "claimed"
 ORIGINAL_FILL_TIMEOUT = 5.0  # seconds; filling it is one HTTP request
-
-
-def token_key(interaction_id: int | str) -> str:
-    """Where the token of an interaction waits (JSON, expiring with the token)."""
-    return f"{KEY_PREFIX}:discord:interaction:{interaction_id}"
-
-
-def original_key(interaction_id: int | str) -> str:
-    """Who filled the original response of an interaction: ``claimed``, then its message id."""
-    return f"{KEY_PREFIX}:discord:original:{interaction_id}"
 
 
 @dataclass(frozen=True)
@@ -112,26 +102,26 @@ class InteractionStore:
         stored = StoredInteraction.of(interaction)
         ttl = stored.expires_at() - EXPIRY_MARGIN_SECONDS - self.clock()
         if ttl > 0:
-            await self.redis.set(token_key(stored.interaction_id), stored.to_json(), px=int(ttl * 1000))
+            await self.redis.set(discord_token_key(stored.interaction_id), stored.to_json(), px=int(ttl * 1000))
 
     async def get(self, interaction_id: int | str) -> StoredInteraction | None:
         """The interaction with a still-valid token, or ``None`` (unknown, expired, or not an interaction id)."""
         if not str(interaction_id).isdigit():
             return None
-        raw = await self.redis.get(token_key(interaction_id))
+        raw = await self.redis.get(discord_token_key(interaction_id))
         return None if raw is None else StoredInteraction.from_json(raw)
 
     async def forget(self, interaction_id: int | str) -> None:
         """Drop a token Discord refused (expired early, or the interaction is gone)."""
-        await self.redis.delete(token_key(interaction_id))
+        await self.redis.delete(discord_token_key(interaction_id))
 
     async def claim_original(self, interaction_id: int | str) -> bool:
         """Take the right to fill the original response; ``False`` if someone already has it."""
-        return bool(await self.redis.set(original_key(interaction_id), CLAIMED, nx=True, ex=ORIGINAL_TTL))
+        return bool(await self.redis.set(discord_original_key(interaction_id), CLAIMED, nx=True, ex=ORIGINAL_TTL))
 
     async def set_original(self, interaction_id: int | str, message_id: int) -> None:
         """Record the message id of the filled original response."""
-        await self.redis.set(original_key(interaction_id), str(message_id), ex=ORIGINAL_TTL)
+        await self.redis.set(discord_original_key(interaction_id), str(message_id), ex=ORIGINAL_TTL)
 
     async def wait_for_original(self, interaction_id: int | str, timeout: float = ORIGINAL_FILL_TIMEOUT) -> None:
         """Wait (briefly) until whoever claimed the original response has filled it."""
@@ -143,11 +133,11 @@ class InteractionStore:
     async def was_claimed(self, interaction_id: int | str) -> bool:
         """Whether someone claimed the original response of ``interaction_id`` (filled or not): the id is then an
         interaction's, not a message's."""
-        return bool(await self.redis.exists(original_key(interaction_id)))
+        return bool(await self.redis.exists(discord_original_key(interaction_id)))
 
     async def original(self, interaction_id: int | str) -> int | None:
         """The message id of the original response, once it has been filled."""
-        raw = await self.redis.get(original_key(interaction_id))
+        raw = await self.redis.get(discord_original_key(interaction_id))
         if raw is None:
             return None
         value = raw.decode() if isinstance(raw, bytes) else raw

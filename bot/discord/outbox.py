@@ -23,8 +23,8 @@ from PIL import Image
 from bot.discord.buttons import keyboard_view
 from bot.discord.chat import interaction_id_of
 from bot.discord.interactions import InteractionStore, StoredInteraction
+from core.protocol import ChatRef
 from handlers.ports import Keyboard, MessageId
-from handlers.protocol import ChatRef
 
 log = logging.getLogger(__name__)
 

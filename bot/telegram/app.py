@@ -15,7 +15,6 @@ from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_applicati
 from aiohttp import web
 
 from bot.results import ResultListener
-from bot.settings import ConfigError, TelegramSettings
 from bot.telegram.api_metrics import TelegramApiMetrics
 from bot.telegram.chat import PLATFORM, group_ref
 from bot.telegram.migration import ChatMoved, FollowChatMigration
@@ -24,6 +23,7 @@ from bot.telegram.pacing import TelegramPacing
 from bot.telegram.response_models import KeepResponseModels
 from bot.telegram.retry import TelegramRetry
 from bot.telegram.routers import all_routers
+from core.config import ConfigError, TelegramSettings
 from handlers.service import Molbert
 from handlers.texts import LANGUAGES, t
 

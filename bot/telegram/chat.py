@@ -7,7 +7,7 @@ import re
 from aiogram.enums import ChatType
 from aiogram.types import CallbackQuery, Message, User
 
-from handlers.protocol import ChatRef
+from core.protocol import ChatRef
 from handlers.texts import pick_language
 
 PLATFORM = "telegram"

@@ -8,8 +8,8 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import BufferedInputFile, InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
 
+from core.protocol import ChatRef
 from handlers.ports import Keyboard, MessageId
-from handlers.protocol import ChatRef
 
 log = logging.getLogger(__name__)
 

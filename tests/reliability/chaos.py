@@ -34,8 +34,9 @@ import redis
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from bot.settings import LimitSettings
-from handlers.protocol import CLASSIFY_QUEUE, GENERATE_QUEUE, ChatRef, delivered_key, job_id_for
+from core.config import LimitSettings
+from core.keys import delivered_key
+from core.protocol import CLASSIFY_QUEUE, GENERATE_QUEUE, ChatRef, job_id_for
 from handlers.texts import RU
 from tests.fakes.telegram_api import FakeTelegramAPI, SentMessage
 from tests.images import png

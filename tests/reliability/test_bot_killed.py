@@ -9,7 +9,8 @@ import pytest
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from handlers.protocol import GENERATE_QUEUE, RESULT_STREAM_CONSUMER_GROUP, result_stream
+from core.keys import result_stream
+from core.protocol import GENERATE_QUEUE, RESULT_STREAM_CONSUMER_GROUP
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.reliability.conftest import kill, poll, running_job
 

@@ -14,7 +14,8 @@ from rq.job import Job
 from rq.registry import FailedJobRegistry
 from rq.serializers import JSONSerializer
 
-from handlers.protocol import CLASSIFY_QUEUE, input_key
+from core.keys import input_key
+from core.protocol import CLASSIFY_QUEUE
 from tests import images
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.reliability.conftest import poll

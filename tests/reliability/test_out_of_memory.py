@@ -12,7 +12,8 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from bot.queue import RedisJobs
-from handlers.protocol import ChatRef, GenerateJob, ResultEvent, job_id_for, result_stream
+from core.keys import result_stream
+from core.protocol import ChatRef, GenerateJob, ResultEvent, job_id_for
 from handlers.texts import EN, RU
 from workers import runtime
 from workers.worker import MolbertWorker

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from bot.results import DEAD_LETTER_SUFFIX
-from handlers.protocol import result_stream
+from core.keys import result_stream
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.reliability.conftest import poll
 

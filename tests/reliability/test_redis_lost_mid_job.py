@@ -9,7 +9,7 @@ import time
 import pytest
 import redis
 
-from handlers.protocol import GENERATE_QUEUE
+from core.protocol import GENERATE_QUEUE
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.reliability.conftest import Stack, poll, running_job, slow_generator
 from workers.worker import ABANDONED_AFTER, MAINTENANCE_INTERVAL

@@ -8,7 +8,7 @@ import asyncio
 import pytest
 import redis
 
-from handlers.protocol import GENERATE_QUEUE
+from core.protocol import GENERATE_QUEUE
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.reliability.conftest import Stack, poll
 

@@ -17,20 +17,12 @@ from aiogram.methods import SendPhoto
 from aiohttp import ClientConnectorError
 
 from bot.results import ResultListener
-from bot.settings import TelegramSettings
 from bot.telegram.app import create_bot
 from bot.telegram.outbox import TelegramOutbox
 from bot.telegram.retry import TelegramRetry, UncertainSend, repeatable
-from handlers.protocol import (
-    RESULT_STREAM_CONSUMER_GROUP,
-    ChatRef,
-    GenerateJob,
-    ResultEvent,
-    delivered_key,
-    image_key,
-    result_stream,
-    status_message_key,
-)
+from core.config import TelegramSettings
+from core.keys import delivered_key, image_key, result_stream, status_message_key
+from core.protocol import RESULT_STREAM_CONSUMER_GROUP, ChatRef, GenerateJob, ResultEvent
 from handlers.texts import t
 from tests import images
 from tests.fakes.telegram_api import FakeTelegramAPI

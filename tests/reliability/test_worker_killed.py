@@ -11,7 +11,7 @@ from rq.job import Job
 from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
 
-from handlers.protocol import GENERATE_QUEUE
+from core.protocol import GENERATE_QUEUE
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.reliability.conftest import kill, poll, running_job, slow_generator
 from workers.worker import ABANDONED_AFTER, HEARTBEAT_INTERVAL, MAINTENANCE_INTERVAL

@@ -12,9 +12,9 @@ from discord.ext import commands
 from bot.discord.chat import chat_ref
 from bot.discord.responses import answer
 from bot.discord.translator import text
+from core.protocol import ChatRef, job_id_for
 from handlers.errors import UserError
 from handlers.images import TELEGRAM_DOWNLOAD_LIMIT
-from handlers.protocol import ChatRef, job_id_for
 
 if TYPE_CHECKING:
     from bot.discord.app import MolbertBot

@@ -20,9 +20,9 @@ from bot.discord.chat import chat_ref, language
 from bot.discord.cogs.classify import is_image, reader, refusal
 from bot.discord.responses import answer
 from bot.discord.translator import text
+from core.protocol import MAX_RANKED_PHOTOS, ChatRef
 from handlers.ports import Upload
 from handlers.prompts import MAX_PROMPT_CHARS
-from handlers.protocol import MAX_RANKED_PHOTOS, ChatRef
 from handlers.texts import t
 
 if TYPE_CHECKING:

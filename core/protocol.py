@@ -18,7 +18,6 @@ CLASSIFY_FUNC = "workers.jobs.classify"
 RANK_FUNC = "workers.jobs.rank"  # runs on CLASSIFY_QUEUE
 FAILURE_CALLBACK = "workers.jobs.report_failure"
 
-KEY_PREFIX = "molbert"
 RESULT_STREAM_CONSUMER_GROUP = "delivery"
 
 JobKind = Literal["imagine", "classify", "rank"]
@@ -211,53 +210,3 @@ def job_id_for(chat: ChatRef, kind: str, event_id: int | str | None = None) -> s
     event = chat.message_id if event_id is None else event_id
     parts = [chat.platform, kind, str(chat.chat_id), str(event)]
     return "-".join(_UNSAFE_ID_CHARS.sub("", part.replace("-", "m")) for part in parts)
-
-
-def result_stream(platform: str) -> str:
-    """The Redis stream a frontend reads its results from."""
-    return f"{KEY_PREFIX}:results:{platform}"
-
-
-def image_key(job_id: str, index: int) -> str:
-    """Where a worker keeps the ``index``-th result image of a job (PNG bytes, with a TTL)."""
-    return f"{KEY_PREFIX}:image:{job_id}:{index}"
-
-
-def grid_key(job_id: str) -> str:
-    """Where a worker keeps a job's images combined into one grid picture."""
-    return f"{KEY_PREFIX}:grid:{job_id}"
-
-
-def durations_key(queue: str) -> str:
-    """Recent job durations on ``queue`` (seconds, newest first), for wait estimates."""
-    return f"{KEY_PREFIX}:durations:{queue}"
-
-
-def cancel_key(job_id: str) -> str:
-    """Set while a running job should stop at its next step (``/cancel``)."""
-    return f"{KEY_PREFIX}:cancel:{job_id}"
-
-
-def params_key(job_id: str) -> str:
-    """Where a frontend keeps a generation's request, so its buttons can vary or reroll it later."""
-    return f"{KEY_PREFIX}:params:{job_id}"
-
-
-def input_key(job_id: str) -> str:
-    """Where a frontend keeps the photo a classification job reads (JPEG bytes, with a TTL)."""
-    return f"{KEY_PREFIX}:input:{job_id}"
-
-
-def rank_input_key(job_id: str, index: int) -> str:
-    """Where a frontend keeps the ``index``-th photo a ranking job reads (JPEG bytes, with a TTL)."""
-    return f"{KEY_PREFIX}:input:{job_id}:{index}"
-
-
-def status_message_key(job_id: str) -> str:
-    """Where a frontend remembers the id of the "queued" message it will replace with the result."""
-    return f"{KEY_PREFIX}:status-message:{job_id}"
-
-
-def delivered_key(job_id: str) -> str:
-    """Marker that a job's result reached the chat (delivery deduplication)."""
-    return f"{KEY_PREFIX}:delivered:{job_id}"

@@ -16,7 +16,7 @@ from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_valida
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from redis.connection import parse_url
 
-from bot.connection import SENTINEL_SCHEMES, is_sentinel_url, parse_sentinel_url
+from core.connection import SENTINEL_SCHEMES, is_sentinel_url, parse_sentinel_url
 from handlers.access import AccessPolicy, parse_ids
 from handlers.limits import LimitPolicy
 from handlers.routing import GeneratorRoutes
@@ -217,7 +217,7 @@ class LogSettings(BaseSettings):
 
     def apply(self, level: str | None = None) -> None:
         """Format the root logger's lines (and set its level), and key the user-id hash."""
-        from handlers.telemetry import configure_logging, set_user_key
+        from core.telemetry import configure_logging, set_user_key
 
         configure_logging(self.format, level)
         set_user_key(self.user_key.get_secret_value() if self.user_key else None)

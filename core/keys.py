@@ -1,0 +1,127 @@
+"""Every Redis key Molbert writes, built in one place.
+
+Frontends and workers meet in Redis, so a key's spelling is part of the protocol: keep the names stable (a rename
+strands what older processes wrote). All keys start with :data:`KEY_PREFIX`; RQ's own keys (``rq:…``) are RQ's.
+"""
+
+from __future__ import annotations
+
+import time
+
+from core.protocol import ChatRef
+
+KEY_PREFIX = "molbert"
+
+
+def result_stream(platform: str) -> str:
+    """The Redis stream a frontend reads its results from."""
+    return f"{KEY_PREFIX}:results:{platform}"
+
+
+def image_key(job_id: str, index: int) -> str:
+    """Where a worker keeps the ``index``-th result image of a job (PNG bytes, with a TTL)."""
+    return f"{KEY_PREFIX}:image:{job_id}:{index}"
+
+
+def grid_key(job_id: str) -> str:
+    """Where a worker keeps a job's images combined into one grid picture."""
+    return f"{KEY_PREFIX}:grid:{job_id}"
+
+
+def durations_key(queue: str) -> str:
+    """Recent job durations on ``queue`` (seconds, newest first), for wait estimates."""
+    return f"{KEY_PREFIX}:durations:{queue}"
+
+
+def cancel_key(job_id: str) -> str:
+    """Set while a running job should stop at its next step (``/cancel``)."""
+    return f"{KEY_PREFIX}:cancel:{job_id}"
+
+
+def params_key(job_id: str) -> str:
+    """Where a frontend keeps a generation's request, so its buttons can vary or reroll it later."""
+    return f"{KEY_PREFIX}:params:{job_id}"
+
+
+def input_key(job_id: str) -> str:
+    """Where a frontend keeps the photo a classification job reads (JPEG bytes, with a TTL)."""
+    return f"{KEY_PREFIX}:input:{job_id}"
+
+
+def rank_input_key(job_id: str, index: int) -> str:
+    """Where a frontend keeps the ``index``-th photo a ranking job reads (JPEG bytes, with a TTL)."""
+    return f"{KEY_PREFIX}:input:{job_id}:{index}"
+
+
+def status_message_key(job_id: str) -> str:
+    """Where a frontend remembers the id of the "queued" message it will replace with the result."""
+    return f"{KEY_PREFIX}:status-message:{job_id}"
+
+
+def delivered_key(job_id: str) -> str:
+    """Marker that a job's result reached the chat (delivery deduplication)."""
+    return f"{KEY_PREFIX}:delivered:{job_id}"
+
+
+def answered_key(job_id: str) -> str:
+    """A classification job's answer (its JSON result) once given, or ``claimed:<id>`` while being scored."""
+    return f"{KEY_PREFIX}:answered:{job_id}"
+
+
+def active_key(platform: str, user_id: int | str) -> str:
+    """The jobs a user has waiting or running (a sorted set: job id → when its slot expires)."""
+    return f"{KEY_PREFIX}:active:{platform}:{user_id}"
+
+
+def rate_key(platform: str, user_id: int | str) -> str:
+    """A user's requests of the last minute (a sorted set of timestamps)."""
+    return f"{KEY_PREFIX}:rate:{platform}:{user_id}"
+
+
+def daily_key(platform: str, user_id: int | str, now: float) -> str:
+    """A user's request count on the UTC day of ``now``."""
+    return f"{KEY_PREFIX}:daily:{platform}:{user_id}:{_utc_day(now)}"
+
+
+def chat_rate_key(chat: ChatRef) -> str:
+    """A chat's requests of the last minute (a sorted set of timestamps)."""
+    return f"{KEY_PREFIX}:chat-rate:{chat.platform}:{chat.chat_id}"
+
+
+def request_admitted_key(request_id: str | None) -> str:
+    """The verdict on a request of several jobs, so its later jobs follow the first one's."""
+    return f"{KEY_PREFIX}:request-admitted:{request_id or ''}"
+
+
+def chat_settings_key(chat: ChatRef) -> str:
+    """The hash holding ``chat``'s settings (``/settings``)."""
+    return f"{KEY_PREFIX}:chat-settings:{chat.platform}:{chat.settings_chat_id}"
+
+
+def chat_moved_key(chat: ChatRef) -> str:
+    """The chat ``chat`` became (a Telegram group upgraded to a supergroup)."""
+    return f"{KEY_PREFIX}:chat-moved:{chat.platform}:{chat.chat_id}"
+
+
+def chat_labels_key(chat: ChatRef) -> str:
+    """A chat's own label set for classification (``/labels``)."""
+    return f"{KEY_PREFIX}:chat-labels:{chat.platform}:{chat.settings_chat_id}"
+
+
+def jobs_today_key(now: float | None = None) -> str:
+    """The count of jobs enqueued on the UTC day of ``now`` (for ``/stats``)."""
+    return f"{KEY_PREFIX}:stats:jobs:{_utc_day(time.time() if now is None else now)}"
+
+
+def discord_token_key(interaction_id: int | str) -> str:
+    """Where the token of a Discord interaction waits (JSON, expiring with the token)."""
+    return f"{KEY_PREFIX}:discord:interaction:{interaction_id}"
+
+
+def discord_original_key(interaction_id: int | str) -> str:
+    """Who filled the original response of a Discord interaction: ``claimed``, then its message id."""
+    return f"{KEY_PREFIX}:discord:original:{interaction_id}"
+
+
+def _utc_day(timestamp: float) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(timestamp))
