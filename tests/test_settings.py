@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from core.config import ConfigError, ModelSettings, RedisSettings, TelegramSettings, load
+from bot.config import TelegramSettings
+from core.config import ConfigError, RedisSettings, load
+from workers.config import ModelSettings
 
 TOKEN = "123456:AAE-secret_part_of_the_token_xyz"
 
