@@ -44,13 +44,13 @@ from PIL import Image
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from core.config import WorkerSettings  # noqa: E402
 from models import classifier as classifier_module  # noqa: E402
 from models import ruclip  # noqa: E402
 from models.classifier import RU_TEMPLATES, ZeroShotClassifier  # noqa: E402
 from models.embedding_store import model_fingerprint  # noqa: E402
 from models.labels import default_labels  # noqa: E402
 from workers.allocator import keep_freed_memory  # noqa: E402
+from workers.config import WorkerSettings  # noqa: E402
 
 # ruCLIP's config.json for ai-forever/ruclip-vit-base-patch32-384.
 RUCLIP_B32_384 = {

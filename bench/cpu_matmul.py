@@ -23,8 +23,8 @@ import torch
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from core.config import WorkerSettings  # noqa: E402
 from workers.allocator import keep_freed_memory  # noqa: E402
+from workers.config import WorkerSettings  # noqa: E402
 
 TOKENS_PER_PHOTO = 145  # (384 / 32)² patches + the class token
 SHAPES = ((768, 768), (768, 3072), (3072, 768))  # (in, out): attention projections, MLP up, MLP down

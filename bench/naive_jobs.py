@@ -30,11 +30,12 @@ def load_preset():
 
 def generate(payload: dict) -> dict:
     """Load the models, then paint ``payload`` with the production job function (what a warm worker skips)."""
+    from core.config import SafetySettings, load
     from workers import jobs, runtime
     from workers.__main__ import image_safety
 
     models = load_preset()
-    runtime.set_models(models, image_safety(models))
+    runtime.set_models(models, image_safety(models, load(SafetySettings)))
     return jobs.generate(payload)
 
 

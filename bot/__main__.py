@@ -13,8 +13,9 @@ import logging
 import sys
 
 from bot.app import backend, run_until_stopped
+from bot.config import BotConfig, BotSettings, DiscordSettings
 from bot.monitoring import monitoring
-from core.config import BotSettings, ConfigError, DiscordSettings, LogSettings, RedisSettings, TelegramSettings, load
+from core.config import ConfigError, load
 from core.telemetry import probe_health
 
 log = logging.getLogger("bot")
@@ -41,53 +42,45 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-async def serve(mode: str) -> None:
-    """Load the settings, bring up the backend and run the chosen frontends until stopped."""
-    bot_settings, redis_settings = load(BotSettings), load(RedisSettings)
-    load(LogSettings).apply(bot_settings.log_level)
+async def serve(mode: str, config: BotConfig) -> None:
+    """Bring up the backend and run the chosen frontends until stopped."""
+    config.log.apply(config.bot.log_level)
     if mode == "console":
         from bot.console import run_console
 
         logging.getLogger().setLevel(max(logging.WARNING, logging.getLogger().level))  # the chat, not logs
-        async with backend(bot_settings, redis_settings, worker_log=bot_settings.data_dir / "worker.log") as shared:
-            await run_until_stopped(lambda: run_console(shared.molbert, shared.results, bot_settings.data_dir))
+        async with backend(config, worker_log=config.bot.data_dir / "worker.log") as shared:
+            await run_until_stopped(lambda: run_console(shared.molbert, shared.results, config.bot.data_dir))
         return
-    telegram, discord = load(TelegramSettings), load(DiscordSettings)
+    telegram, discord, consumer = config.telegram, config.discord, config.bot.instance
     if telegram.bot_token is None and discord.token is None:
         log.info("neither TELEGRAM_BOT_TOKEN nor DISCORD_TOKEN is set: starting the terminal chat instead")
-        await serve("console")
+        await serve("console", config)
         return
     async with (
-        backend(bot_settings, redis_settings) as shared,
-        monitoring(bot_settings.metrics_port, shared.jobs.connection, lambda: shared.jobs.queues) as health,
+        backend(config) as shared,
+        monitoring(config.bot.metrics_port, shared.jobs.connection, lambda: shared.jobs.queues) as health,
     ):
         runners = []
         if telegram.bot_token is not None:
             from bot.telegram.app import run_telegram
 
             runners.append(
-                health.track(
-                    "telegram",
-                    lambda: run_telegram(telegram, shared.molbert, shared.results, consumer=bot_settings.instance),
-                )
+                health.track("telegram", lambda: run_telegram(telegram, shared.molbert, shared.results, consumer))
             )
         if discord.token is not None:
             from bot.discord.app import run_discord
 
             runners.append(
-                health.track(
-                    "discord",
-                    lambda: run_discord(discord, shared.molbert, shared.results, consumer=bot_settings.instance),
-                )
+                health.track("discord", lambda: run_discord(discord, shared.molbert, shared.results, consumer))
             )
         await run_until_stopped(*runners)
 
 
-async def sync_discord_commands(guild: int | None) -> None:
+async def sync_discord_commands(settings: DiscordSettings, guild: int | None) -> None:
     """``sync-commands``: register the slash commands and the context menu with Discord, then exit."""
-    settings = load(DiscordSettings)
     if settings.token is None:
-        raise ConfigError("Configuration error: DISCORD_TOKEN: sync-commands needs the Discord bot token")
+        raise ConfigError("DISCORD_TOKEN", "sync-commands needs the Discord bot token")
     from bot.discord.app import sync_commands
 
     synced = await sync_commands(settings, guild)
@@ -100,12 +93,13 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = parse_args(argv)
     try:
-        if args.mode == "health":
+        if args.mode == "health":  # a probe of the running bot: it needs the port, not the bot's whole config
             return probe_health(load(BotSettings).metrics_port)
+        config = BotConfig.load()
         if args.mode == "sync-commands":
-            asyncio.run(sync_discord_commands(args.guild))
+            asyncio.run(sync_discord_commands(config.discord, args.guild))
         else:
-            asyncio.run(serve(args.mode))
+            asyncio.run(serve(args.mode, config))
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2

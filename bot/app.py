@@ -13,10 +13,10 @@ from pathlib import Path
 import redis.asyncio as aioredis
 
 from bot.chat_settings import RedisChatSettings
+from bot.config import BotConfig
 from bot.limits import RedisAdmission
 from bot.local import EmbeddedRedis, LocalWorker
 from bot.queue import RedisJobs
-from core.config import AccessSettings, BotSettings, LimitSettings, RedisSettings, SafetySettings, load
 from core.connection import connect, connect_async
 from core.heap import settle_startup_heap
 from core.protocol import CLASSIFY_QUEUE
@@ -36,37 +36,33 @@ class Backend:
 
 
 @contextlib.asynccontextmanager
-async def backend(
-    bot_settings: BotSettings, redis_settings: RedisSettings, worker_log: Path | None = None
-) -> AsyncIterator[Backend]:
+async def backend(config: BotConfig, worker_log: Path | None = None) -> AsyncIterator[Backend]:
     """Connect to ``REDIS_URL``; with it unset, start an embedded Redis and a local worker for the duration.
 
     The local worker writes to ``worker_log`` when given (the console keeps the terminal for the chat).
     """
-    safety = load(SafetySettings)
+    bot_settings, safety = config.bot, config.safety
     blocklist = PromptBlocklist.load(safety.blocklist_file)
-    limits = load(LimitSettings).policy()
-    access = load(AccessSettings).policy()
     embedded = local_worker = supervisor = None
-    if redis_settings.url is None:
+    if config.redis.url is None:
         log.info("REDIS_URL is not set: one-machine mode (embedded Redis and a local worker)")
         embedded = EmbeddedRedis(bot_settings.data_dir / "redis")
         url = embedded.url
         local_worker = LocalWorker(url, log_path=worker_log, queues=[CLASSIFY_QUEUE, *bot_settings.routes().all_queues])
         supervisor = asyncio.create_task(local_worker.supervise(), name="local-worker")
     else:
-        url = redis_settings.url.get_secret_value()
+        url = config.redis.url.get_secret_value()
     jobs_connection = connect(url)
     results_connection = connect_async(url)
     try:
-        admission = RedisAdmission(jobs_connection, limits)
+        admission = RedisAdmission(jobs_connection, config.limits.policy())
         routes = bot_settings.routes()
         jobs = RedisJobs(jobs_connection, routes)
         molbert = Molbert(
             jobs,
             blocklist,
             admission,
-            access,
+            config.access.policy(),
             routes=routes,
             settings=RedisChatSettings(jobs_connection),
             nsfw_threshold=safety.nsfw_threshold,

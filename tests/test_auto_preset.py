@@ -187,7 +187,8 @@ def test_gpu_plan_keeps_an_explicit_offload_and_leaves_a_custom_generator_alone(
 
 
 def test_model_cpu_offload_defaults_to_auto(monkeypatch, tmp_path):
-    from core.config import ModelSettings, load
+    from core.config import load
+    from workers.config import ModelSettings
 
     monkeypatch.chdir(tmp_path)  # no developer .env
     monkeypatch.delenv("MODEL_CPU_OFFLOAD", raising=False)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +16,57 @@ from tests.processes import REPO
 
 FRONTEND_MODULES = "bot.__main__, bot.app, bot.local, bot.queue, bot.results, bot.console, bot.telegram.app"
 WORKER_MODULES = "workers.__main__, workers.worker, workers.jobs, workers.publish, models.presets"
+CORE_MODULES = "core.config, core.connection, core.heap, core.keys, core.protocol, core.telemetry"
+
+TORCH_STACK = {"torch", "diffusers", "transformers", "accelerate"}
+PLATFORMS = {"aiogram", "discord"}
+# The layers (docs/architecture.md): what each package must never import, lazily or for types only included.
+NEVER_IMPORTS = {
+    "core": {"bot", "handlers", "workers", "models"},  # shared by both processes, below everything
+    "bot": {"workers", "models"} | TORCH_STACK,  # frontends reach workers through Redis only
+    "workers": {"bot"} | PLATFORMS,
+    "handlers": PLATFORMS | TORCH_STACK,  # use cases, the same for every platform
+}
+
+
+def imports_of(path: Path) -> Iterator[tuple[int, str]]:
+    """Every module a file's import statements name, with their lines: at any depth, so a function's lazy import
+    and an ``if TYPE_CHECKING:`` one count too. Relative imports stay inside their own package and are skipped."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from ((node.lineno, alias.name) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            yield node.lineno, node.module
+
+
+def forbidden_imports(package: str, root: Path = REPO) -> list[str]:
+    """``file:line imports module`` for each import in ``package`` that ``NEVER_IMPORTS`` rules out."""
+    never = NEVER_IMPORTS[package]
+    return [
+        f"{path.relative_to(root)}:{line} imports {module}"
+        for path in sorted((root / package).rglob("*.py"))
+        for line, module in imports_of(path)
+        if module.split(".")[0] in never
+    ]
+
+
+@pytest.mark.parametrize("package", sorted(NEVER_IMPORTS))
+def test_each_layer_imports_nothing_it_must_not(package):
+    """Read from the source, so an import that only runs on some path (a command, a branch) is caught too."""
+    assert forbidden_imports(package) == []
+
+
+def test_the_import_check_sees_lazy_and_type_only_imports(tmp_path):
+    (tmp_path / "core" / "inner").mkdir(parents=True)
+    (tmp_path / "core" / "inner" / "x.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from handlers.limits import LimitPolicy\n"
+        "def f():\n    import workers.jobs\n    from . import y\n    from core import keys\n"
+    )
+    assert forbidden_imports("core", tmp_path) == [
+        "core/inner/x.py:3 imports handlers.limits",
+        "core/inner/x.py:5 imports workers.jobs",
+    ]
 
 
 def imported_after(modules: str) -> set[str]:
@@ -26,13 +80,19 @@ def imported_after(modules: str) -> set[str]:
 def test_frontends_never_import_torch():
     loaded = imported_after(FRONTEND_MODULES)
     assert "aiogram" in loaded
-    assert not loaded & {"torch", "diffusers", "transformers"}
+    assert not loaded & {"torch", "diffusers", "transformers", "workers", "models"}
 
 
 def test_workers_never_import_chat_libraries():
     loaded = imported_after(WORKER_MODULES)
     assert "rq" in loaded
-    assert not loaded & {"aiogram", "discord"}
+    assert not loaded & {"aiogram", "discord", "bot"}
+
+
+def test_core_loads_no_other_layer():
+    loaded = imported_after(CORE_MODULES)
+    assert "pydantic_settings" in loaded
+    assert not loaded & {"bot", "handlers", "workers", "models", "aiogram", "discord", "torch"}
 
 
 def test_handlers_import_no_platform_and_no_torch():

@@ -13,11 +13,11 @@ from aiogram import Bot
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
+from bot.config import TelegramSettings
 from bot.queue import RedisJobs
 from bot.results import ResultListener
 from bot.telegram.app import create_bot
 from bot.telegram.outbox import TelegramOutbox
-from core.config import TelegramSettings
 from core.protocol import ChatRef, ResultEvent
 from handlers.buttons import CANCEL, cancel_keyboard, parse_action
 from handlers.ports import ACTION_MAX_BYTES, Button

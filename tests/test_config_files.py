@@ -15,7 +15,9 @@ import pytest
 import yaml
 from pydantic_settings import BaseSettings
 
+import bot.config
 import core.config
+import workers.config as worker_config
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = ROOT / "docker-compose.yml"
@@ -24,7 +26,7 @@ BOT_DOCKERFILE = ROOT / "docker" / "bot.Dockerfile"
 WORKER_DOCKERFILE = ROOT / "docker" / "worker.Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
 
-# Documented in .env.example, read by something other than core.config.
+# Documented in .env.example, read by something other than the settings modules.
 LIBRARY_VARIABLES = {
     "HF_HOME",  # huggingface_hub: cache of downloaded weights
     "HF_HUB_OFFLINE",  # huggingface_hub: never contact the Hub
@@ -65,14 +67,18 @@ def _depends_on_healthy_redis(service: dict) -> bool:
     return isinstance(depends, dict) and (depends.get("redis") or {}).get("condition") == "service_healthy"
 
 
+SETTINGS_MODULES = (core.config, bot.config, worker_config)  # shared, the frontend's, a worker's
+
+
 def settings_variables() -> set[str]:
-    """Every variable a ``BaseSettings`` class in ``core.config`` reads: prefix + field name, upper-cased."""
+    """Every variable a ``BaseSettings`` class in the settings modules reads: prefix + field name, upper-cased."""
     classes = [
         cls
-        for _, cls in inspect.getmembers(core.config, inspect.isclass)
-        if issubclass(cls, BaseSettings) and cls is not BaseSettings and cls.__module__ == core.config.__name__
+        for module in SETTINGS_MODULES
+        for _, cls in inspect.getmembers(module, inspect.isclass)
+        if issubclass(cls, BaseSettings) and cls is not BaseSettings and cls.__module__ == module.__name__
     ]
-    assert classes, "no settings classes found in core.config"
+    assert {cls.__module__ for cls in classes} == {module.__name__ for module in SETTINGS_MODULES}
     names = set()
     for cls in classes:
         prefix = cls.model_config.get("env_prefix", "")
@@ -294,8 +300,8 @@ def test_rq_dashboard_reads_our_json_jobs_with_our_rq():
 def test_prometheus_scrapes_the_bot_and_every_worker_on_their_metrics_ports(compose):
     config = yaml.safe_load((ROOT / "docker" / "prometheus.yml").read_text(encoding="utf-8"))
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
-    bot_port = core.config.BotSettings.model_fields["metrics_port"].default
-    worker_port = core.config.WorkerSettings.model_fields["metrics_port"].default
+    bot_port = bot.config.BotSettings.model_fields["metrics_port"].default
+    worker_port = worker_config.WorkerSettings.model_fields["metrics_port"].default
     assert jobs["molbert-bot"]["static_configs"][0]["targets"] == [f"bot:{bot_port}"]
     workers = jobs["molbert-worker"]["dns_sd_configs"][0]  # DNS: every `--scale worker=N` replica
     assert (workers["names"], workers["type"], workers["port"]) == (["worker"], "A", worker_port)

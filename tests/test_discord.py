@@ -23,6 +23,7 @@ from rq import Queue
 from rq.serializers import JSONSerializer
 
 from bot.chat_settings import RedisChatSettings
+from bot.config import DiscordSettings
 from bot.discord.app import MolbertBot, RedactTokens, sync_commands
 from bot.discord.buttons import ActionButton, keyboard_view
 from bot.discord.chat import chat_ref
@@ -30,7 +31,6 @@ from bot.discord.cogs.imagine import typed_options
 from bot.discord.interactions import InteractionStore
 from bot.discord.outbox import fit_file
 from bot.queue import RedisJobs
-from core.config import DiscordSettings
 from core.keys import discord_token_key, input_key, status_message_key
 from core.protocol import CLASSIFY_QUEUE, GENERATE_QUEUE, ChatRef, ClassifyJob, GenerateJob, ResultEvent, job_id_for
 from handlers.access import AccessPolicy, parse_ids

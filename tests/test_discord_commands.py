@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from bot.config import DiscordSettings
 from bot.discord.app import MolbertBot, sync_commands
 from bot.limits import RedisAdmission
 from bot.queue import RedisJobs
-from core.config import DiscordSettings
 from core.protocol import GENERATE_QUEUE, job_id_for
 from handlers.access import AccessPolicy
 from handlers.service import Molbert

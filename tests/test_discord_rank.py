@@ -9,8 +9,8 @@ import io
 import pytest
 from PIL import Image
 
+from bot.config import DiscordSettings
 from bot.discord.app import sync_commands
-from core.config import DiscordSettings
 from core.keys import rank_input_key
 from core.protocol import CLASSIFY_QUEUE, MAX_RANKED_PHOTOS, RankJob
 from handlers.images import normalize_image

@@ -15,11 +15,11 @@ import redis.asyncio as aioredis
 from aiogram import Bot
 
 from bot.chat_settings import RedisChatSettings
+from bot.config import TelegramSettings
 from bot.queue import RedisJobs
 from bot.results import ResultListener
 from bot.telegram.app import create_bot
 from bot.telegram.outbox import TelegramOutbox
-from core.config import TelegramSettings
 from core.keys import chat_settings_key, params_key
 from core.protocol import ChatRef, GenerateJob, job_id_for
 from handlers.service import Molbert

@@ -7,9 +7,9 @@ import asyncio
 
 import pytest
 
+from bot.config import TelegramSettings
 from bot.telegram.app import create_bot
 from bot.telegram.outbox import TelegramOutbox
-from core.config import TelegramSettings
 from handlers.service import Molbert
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.memory import MemoryJobs

@@ -463,7 +463,8 @@ def test_warm_up_goes_through_the_translator(translated_models, monkeypatch):
 
 
 def test_settings_read_the_model_variables(monkeypatch):
-    from core.config import ConfigError, ModelSettings, load
+    from core.config import ConfigError, load
+    from workers.config import ModelSettings
 
     monkeypatch.setenv("MODEL_GENERATOR", "stabilityai/sdxl-turbo")
     monkeypatch.setenv("MODEL_COMPILE", "true")
@@ -528,7 +529,8 @@ def test_small_models_dtype_names():
 
 
 def test_settings_read_the_classifier_variables(monkeypatch):
-    from core.config import ConfigError, ModelSettings, load
+    from core.config import ConfigError, load
+    from workers.config import ModelSettings
 
     settings = load(ModelSettings)
     assert (settings.classifier, settings.small_models_dtype) == (None, presets.SMALL_MODELS_DTYPE)

@@ -12,9 +12,9 @@ import weakref
 
 from aiogram.methods import GetUserProfilePhotos, Response, SendMessage
 
+from bot.config import TelegramSettings
 from bot.telegram.app import create_bot
 from bot.telegram.outbox import TelegramOutbox
-from core.config import TelegramSettings
 from core.protocol import ChatRef
 from tests.fakes.telegram_api import FakeTelegramAPI
 

@@ -13,10 +13,10 @@ import time
 
 import pytest
 
+from bot.config import TelegramSettings
 from bot.results import ResultListener
 from bot.telegram.app import create_bot
 from bot.telegram.outbox import TelegramOutbox
-from core.config import TelegramSettings
 from core.keys import image_key, result_stream, status_message_key
 from core.protocol import ChatRef, GenerateJob, ResultEvent
 from tests import images

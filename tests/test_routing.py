@@ -10,9 +10,10 @@ import pytest
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
+from bot.config import BotSettings
 from bot.limits import RedisAdmission
 from bot.queue import RedisJobs
-from core.config import BotSettings, ConfigError, load
+from core.config import ConfigError, load
 from core.protocol import GENERATE_QUEUE, ChatRef
 from handlers.errors import UserError
 from handlers.limits import LimitPolicy

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from core.config import ConfigError, ModelSettings, RedisSettings, TelegramSettings, load
+from bot.config import TelegramSettings
+from core.config import ConfigError, RedisSettings, load
+from workers.config import ModelSettings
 
 TOKEN = "123456:AAE-secret_part_of_the_token_xyz"
 
@@ -72,3 +74,39 @@ def test_unknown_preset_names_the_choices(monkeypatch):
     monkeypatch.setenv("MODEL_PRESET", "huge")
     with pytest.raises(ConfigError, match=r"MODEL_PRESET: .*auto, tiny, quality, compact, fast"):
         load(ModelSettings)
+
+
+def test_a_webhook_url_without_its_secret_is_refused_when_the_settings_are_read(monkeypatch):
+    monkeypatch.setenv("TELEGRAM_WEBHOOK_URL", "https://molbert.example.test/hook")
+    with pytest.raises(ConfigError) as err:
+        load(TelegramSettings)
+    assert str(err.value) == "Configuration error: TELEGRAM_WEBHOOK_SECRET: required when TELEGRAM_WEBHOOK_URL is set"
+    monkeypatch.setenv("TELEGRAM_WEBHOOK_SECRET", "webhook-Secret_0123456789")
+    assert load(TelegramSettings).webhook_secret is not None
+
+
+def test_a_worker_config_needs_redis_and_a_bot_config_does_not(monkeypatch):
+    from bot.config import BotConfig
+    from workers.config import WorkerConfig
+
+    with pytest.raises(ConfigError) as err:
+        WorkerConfig.load()
+    assert str(err.value) == "Configuration error: REDIS_URL: required for a worker (redis://host:6379/0)"
+    assert BotConfig.load().redis.url is None  # one-machine mode: the bot starts an embedded Redis
+    monkeypatch.setenv("REDIS_URL", "redis://localhost:6379/0")
+    monkeypatch.setenv("MODEL_PRESET", "tiny")
+    assert WorkerConfig.load().model.preset == "tiny"
+
+
+def test_a_process_config_names_the_variable_of_the_group_that_failed(monkeypatch):
+    from bot.config import BotConfig
+
+    monkeypatch.setenv("LIMIT_PER_USER_PER_DAY", "-1")
+    with pytest.raises(ConfigError, match=r"^Configuration error: LIMIT_PER_USER_PER_DAY: .*greater than or equal"):
+        BotConfig.load()
+
+
+def test_a_config_error_lists_each_variable_and_why():
+    error = ConfigError("REDIS_URL", "required for a worker", ("MODEL_PRESET", "unknown preset"))
+    assert str(error) == "Configuration error: REDIS_URL: required for a worker; MODEL_PRESET: unknown preset"
+    assert error.problems == (("REDIS_URL", "required for a worker"), ("MODEL_PRESET", "unknown preset"))

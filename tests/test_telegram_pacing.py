@@ -12,11 +12,11 @@ from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 
+from bot.config import TelegramSettings
 from bot.telegram.app import create_bot
 from bot.telegram.outbox import TelegramOutbox
 from bot.telegram.pacing import PER_GROUP, Rate, SlidingWindow, TelegramPacing, is_group
 from bot.telegram.retry import TelegramRetry
-from core.config import TelegramSettings
 from core.protocol import ChatRef
 from tests.fakes.telegram_api import FakeTelegramAPI
 

@@ -9,10 +9,11 @@ import time
 
 import pytest
 
+from bot.config import TelegramSettings
 from bot.telegram import app, retry
 from bot.telegram.app import run_telegram
 from bot.telegram.routers import all_routers
-from core.config import ConfigError, TelegramSettings
+from core.config import ConfigError
 from handlers.service import Molbert
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.memory import MemoryJobs

@@ -6,21 +6,13 @@ import logging
 import sys
 from typing import TYPE_CHECKING
 
-from core.config import (
-    ConfigError,
-    LogSettings,
-    ModelSettings,
-    RedisSettings,
-    SafetySettings,
-    WorkerSettings,
-    export_library_variables,
-    load,
-)
+from core.config import ConfigError, SafetySettings, export_library_variables, load
 from core.connection import connect
 from core.heap import settle_startup_heap
 from core.telemetry import probe_health
 from workers import runtime
-from workers.allocator import apply_allocator_default, keep_freed_memory
+from workers.allocator import AllocatorConfig, apply_allocator_default, keep_freed_memory
+from workers.config import ModelSettings, WorkerConfig, WorkerSettings
 from workers.monitoring import WorkerHealth, start_monitoring
 from workers.safety import DEFAULT_SAFE_LABELS, DEFAULT_UNSAFE_LABELS, ImageSafety, labels_from_setting
 from workers.worker import MolbertWorker, parse_queues, wait_for_redis
@@ -31,9 +23,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("workers")
 
 
-def image_safety(models: LoadedModels) -> ImageSafety:
+def image_safety(models: LoadedModels, settings: SafetySettings) -> ImageSafety:
     """The output check from ``SAFETY_*``, built on the loaded classifier."""
-    settings = load(SafetySettings)
     return ImageSafety(
         models.classifier,
         unsafe_labels=labels_from_setting(settings.nsfw_labels, DEFAULT_UNSAFE_LABELS),
@@ -64,79 +55,70 @@ def check_compile_toolchain(device: str) -> None:
 
     problem = compile_toolchain_problem(pick_device(device))
     if problem is not None:
-        raise ConfigError(f"Configuration error: MODEL_COMPILE: {problem}; install them or set MODEL_COMPILE=false")
+        raise ConfigError("MODEL_COMPILE", f"{problem}; install them or set MODEL_COMPILE=false")
 
 
 def health_command() -> int:
-    """``python -m workers health``: ask the running worker's ``/healthz`` (a Docker HEALTHCHECK); 0 healthy, else 1."""
-    try:
-        port = load(WorkerSettings).metrics_port
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return 2
-    return probe_health(port)
+    """``python -m workers health``: ask the running worker's ``/healthz`` (a Docker HEALTHCHECK); 0 healthy, else 1.
+    A probe of the running worker: it needs the port, not the whole configuration (nor ``REDIS_URL``)."""
+    return probe_health(load(WorkerSettings).metrics_port)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run one worker (or ``download``); returns the process exit code (2 for a configuration error)."""
-    argv = sys.argv[1:] if argv is None else argv
-    export_library_variables()  # HF_HOME, HF_HUB_OFFLINE from .env, before huggingface_hub reads them
-    if argv[:1] == ["download"]:
-        from workers.download import main as download
+def settings() -> WorkerConfig:
+    """The worker's whole configuration, checked before torch is imported (a bad value costs no model load)."""
+    config = WorkerConfig.load()
+    config.log.apply()
+    if config.model.compile:
+        check_compile_toolchain(config.model.device)
+    return config
 
-        return download(argv[1:])
-    if argv[:1] == ["health"]:
-        return health_command()
-    allocator = apply_allocator_default()  # before anything imports torch, which reads it when CUDA starts
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        redis_settings, model_settings, worker_settings, _ = (
-            load(RedisSettings),
-            load(ModelSettings),
-            load(WorkerSettings),
-            load(SafetySettings),  # checked before the models load; used once they have
-        )
-        load(LogSettings).apply()
-        if redis_settings.url is None:
-            raise ConfigError("Configuration error: REDIS_URL: required for a worker (redis://host:6379/0)")
-        if model_settings.compile:
-            check_compile_toolchain(model_settings.device)
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return 2
-    connection = connect(redis_settings.url.get_secret_value())
-    health = WorkerHealth(connection)
-    start_monitoring(worker_settings.metrics_port, health)  # unhealthy ("models": false) until they are loaded
+
+def load_configured_models(settings: ModelSettings) -> LoadedModels:
+    """The models ``MODEL_*`` names, on its device with its GPU options."""
     from models.acceleration import GpuOptions
     from models.presets import load_models  # torch is imported only once the settings are known to be good
 
-    log.info("CUDA allocator: %s", allocator.describe())
-    log.info("host malloc: %s", keep_freed_memory(worker_settings.malloc_keep_mb))
-    device = None if model_settings.device == "auto" else model_settings.device
-    models = load_models(
-        model_settings.preset,
-        model_settings.cache_dir,
-        device=device,
-        generator=model_settings.generator,
-        translator=model_settings.translator,
-        classifier=model_settings.classifier,
-        small_models_dtype=model_settings.small_models_dtype,
+    return load_models(
+        settings.preset,
+        settings.cache_dir,
+        device=None if settings.device == "auto" else settings.device,
+        generator=settings.generator,
+        translator=settings.translator,
+        classifier=settings.classifier,
+        small_models_dtype=settings.small_models_dtype,
         gpu=GpuOptions(
-            compile=model_settings.compile,
-            cpu_offload=model_settings.cpu_offload,
-            vae_tiling=model_settings.vae_tiling,
-            channels_last=model_settings.channels_last,
+            compile=settings.compile,
+            cpu_offload=settings.cpu_offload,
+            vae_tiling=settings.vae_tiling,
+            channels_last=settings.channels_last,
         ),
     )
-    safety = image_safety(models)
-    if model_settings.warmup:
+
+
+def build(config: WorkerConfig, allocator: AllocatorConfig) -> MolbertWorker:
+    """Load the models (reporting unhealthy on ``/healthz`` meanwhile) and the worker that serves them."""
+    assert config.redis.url is not None  # WorkerConfig requires it
+    connection = connect(config.redis.url.get_secret_value())
+    health = WorkerHealth(connection)
+    start_monitoring(config.worker.metrics_port, health)  # unhealthy ("models": false) until they are loaded
+    log.info("CUDA allocator: %s", allocator.describe())
+    log.info("host malloc: %s", keep_freed_memory(config.worker.malloc_keep_mb))
+    models = load_configured_models(config.model)
+    safety = image_safety(models, config.safety)
+    if config.model.warmup:
         warm_up_models(models, safety)
-    queues = parse_queues(worker_settings.queues)
-    runtime.set_batch_size(worker_settings.batch_size)
+    runtime.set_batch_size(config.worker.batch_size)
     wait_for_redis(connection)
-    worker = MolbertWorker(models, connection, queues, name=worker_settings.name, safety=safety)
+    queues = parse_queues(config.worker.queues)
+    worker = MolbertWorker(models, connection, queues, name=config.worker.name, safety=safety)
     health.stuck = worker.is_stuck
+    return worker
+
+
+def serve(worker: MolbertWorker) -> None:
+    """Take jobs until stopped."""
     log.info("start-up objects set aside from garbage collection: %d", settle_startup_heap())
+    models = worker.models
     log.info(
         "ready: preset %s, generator %s, classifier %s, on %s/%s, loaded in %.1f s; queues %s",
         models.preset.name,
@@ -148,7 +130,30 @@ def main(argv: list[str] | None = None) -> int:
         ", ".join(q.name for q in worker.queues),
     )
     worker.serve(logging_level="INFO")
+
+
+def run(argv: list[str]) -> int:
+    """The command ``argv`` names: a worker (no arguments), ``download`` or ``health``; its exit code."""
+    if argv[:1] == ["download"]:
+        from workers.download import main as download
+
+        return download(argv[1:])
+    if argv[:1] == ["health"]:
+        return health_command()
+    allocator = apply_allocator_default()  # before anything imports torch, which reads it when CUDA starts
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    serve(build(settings(), allocator))
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the process exit code (2 for a configuration error, printed as one line)."""
+    export_library_variables()  # HF_HOME, HF_HUB_OFFLINE from .env, before huggingface_hub reads them
+    try:
+        return run(sys.argv[1:] if argv is None else argv)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -19,8 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.config import ConfigError, ModelSettings, load
+from core.config import load
 from models.presets import AUTO, OFFLOAD_AUTO, PRESETS, TINY, resolve_preset
+from workers.config import ModelSettings
 
 log = logging.getLogger(__name__)
 
@@ -170,13 +171,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def main(argv: list[str]) -> int:
-    """Run the command; returns the exit code (2: configuration error, 1: a download failed)."""
+    """Run the command; returns the exit code (1: a download failed). ``MODEL_*`` is read here, once: a malformed
+    value raises :class:`~core.config.ConfigError` (``python -m workers`` prints it and exits 2)."""
     args = parse_args(argv)
-    try:
-        settings = load(ModelSettings)
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return 2
+    settings = load(ModelSettings)
     preset = args.preset or settings.preset
     downloads = plan(
         preset,

@@ -18,6 +18,7 @@ import yarl
 from discord import app_commands
 from discord.ext import commands
 
+from bot.config import DiscordSettings
 from bot.discord.api_metrics import api_trace
 from bot.discord.chat import PLATFORM
 from bot.discord.cogs import EXTENSIONS
@@ -25,12 +26,11 @@ from bot.discord.interactions import InteractionStore
 from bot.discord.outbox import DiscordOutbox
 from bot.discord.translator import TextsTranslator
 from bot.results import ResultListener
-from core.config import ConfigError, DiscordSettings
+from core.config import ConfigError
 from handlers.service import Molbert
 
 log = logging.getLogger(__name__)
 
-REJECTED_TOKEN = "Configuration error: DISCORD_TOKEN: Discord rejected this token (Unauthorized)"
 # discord.py logs request URLs (at DEBUG, and in rate-limit warnings); interaction and webhook URLs hold tokens
 _TOKEN_IN_URL = re.compile(r"(/(?:interactions|webhooks)/\d+/)[^/\s?]+")
 _LIBRARY_LOGGERS = ("discord.http", "discord.webhook.async_", "discord.gateway", "discord.state", "discord.client")
@@ -118,7 +118,7 @@ async def log_in(bot: discord.Client, settings: DiscordSettings, *, retry: bool 
             await bot.login(settings.token.get_secret_value())
             return
         except discord.LoginFailure:
-            raise ConfigError(REJECTED_TOKEN) from None
+            raise ConfigError("DISCORD_TOKEN", "Discord rejected this token (Unauthorized)") from None
         except (aiohttp.ClientError, OSError, discord.DiscordServerError) as exc:
             if not retry:
                 raise

@@ -14,6 +14,7 @@ from aiogram.types import BotCommand, BotCommandScopeDefault, User
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
 
+from bot.config import TelegramSettings
 from bot.results import ResultListener
 from bot.telegram.api_metrics import TelegramApiMetrics
 from bot.telegram.chat import PLATFORM, group_ref
@@ -23,7 +24,7 @@ from bot.telegram.pacing import TelegramPacing
 from bot.telegram.response_models import KeepResponseModels
 from bot.telegram.retry import TelegramRetry
 from bot.telegram.routers import all_routers
-from core.config import ConfigError, TelegramSettings
+from core.config import ConfigError
 from handlers.service import Molbert
 from handlers.texts import LANGUAGES, t
 
@@ -68,9 +69,7 @@ async def introduce(bot: Bot) -> User:
         try:
             return await bot.get_me()
         except TelegramUnauthorizedError:
-            raise ConfigError(
-                "Configuration error: TELEGRAM_BOT_TOKEN: Telegram rejected this token (Unauthorized)"
-            ) from None
+            raise ConfigError("TELEGRAM_BOT_TOKEN", "Telegram rejected this token (Unauthorized)") from None
         except (TelegramNetworkError, TelegramServerError) as exc:
             log.warning("cannot reach Telegram (%s); trying again in %.0f s", exc.message, delay)
             await asyncio.sleep(delay)
@@ -119,9 +118,9 @@ async def serve_webhook(settings: TelegramSettings, bot: Bot, dispatcher: Dispat
 
 
 async def run_telegram(settings: TelegramSettings, molbert: Molbert, results: aioredis.Redis, consumer: str) -> None:
-    """Poll Telegram (or serve its webhook, with ``TELEGRAM_WEBHOOK_URL``) and deliver results until cancelled."""
-    if settings.webhook_url is not None and settings.webhook_secret is None:
-        raise ConfigError("Configuration error: TELEGRAM_WEBHOOK_SECRET: required when TELEGRAM_WEBHOOK_URL is set")
+    """Poll Telegram (or serve its webhook, with ``TELEGRAM_WEBHOOK_URL``) and deliver results until cancelled.
+
+    The settings have been checked: a webhook URL comes with its secret (:class:`TelegramSettings`)."""
     bot = create_bot(settings, on_chat_moved=lambda old, new: molbert.chat_moved(group_ref(old), new))
     outbox = TelegramOutbox(bot)
     dispatcher = create_dispatcher()

@@ -34,7 +34,7 @@ import redis
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from core.config import LimitSettings
+from bot.config import LimitSettings
 from core.keys import delivered_key
 from core.protocol import CLASSIFY_QUEUE, GENERATE_QUEUE, ChatRef, job_id_for
 from handlers.texts import RU

@@ -16,11 +16,11 @@ from aiogram.exceptions import TelegramNetworkError
 from aiogram.methods import SendPhoto
 from aiohttp import ClientConnectorError
 
+from bot.config import TelegramSettings
 from bot.results import ResultListener
 from bot.telegram.app import create_bot
 from bot.telegram.outbox import TelegramOutbox
 from bot.telegram.retry import TelegramRetry, UncertainSend, repeatable
-from core.config import TelegramSettings
 from core.keys import delivered_key, image_key, result_stream, status_message_key
 from core.protocol import RESULT_STREAM_CONSUMER_GROUP, ChatRef, GenerateJob, ResultEvent
 from handlers.texts import t

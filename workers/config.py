@@ -1,0 +1,82 @@
+"""A worker's settings (``MODEL_*``, ``WORKER_*``) and :class:`WorkerConfig`, every group ``python -m workers``
+reads, built once in its ``__main__``. The groups the frontend reads too live in ``core/config.py``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, Self
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings
+
+from core.config import LogSettings, ProcessConfig, RedisSettings, SafetySettings, config_rule, settings_config
+
+
+class ModelSettings(BaseSettings):
+    """``MODEL_*``: which models a worker loads and where it keeps files it builds."""
+
+    model_config = settings_config("MODEL_")
+
+    preset: str = Field("auto", description="auto, tiny (offline, random weights), quality, compact or fast")
+    cache_dir: Path = Field(Path.home() / ".cache" / "molbert", description="tiny models and caches")
+    device: Literal["auto", "cuda", "mps", "cpu"] = "auto"
+    generator: str | None = Field(None, description="diffusers hub id or local dir; replaces the preset's")
+    translator: str | None = Field(None, description="MarianMT ru→en hub id or local dir; default opus-mt-ru-en")
+    classifier: str | None = Field(None, description="zero-shot classifier hub id or local dir; default: ruCLIP")
+    small_models_dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        "float32", description="classifier and translator weights; auto: the generator's (bf16/fp16 on a GPU)"
+    )
+    compile: bool = Field(False, description="torch.compile the denoiser: slow first images, faster after")
+    cpu_offload: Literal["auto", "none", "model", "sequential"] = Field(
+        "auto", description="keep weights in CPU memory; auto: model offload only where the preset needs it to fit"
+    )
+    vae_tiling: Literal["auto", "on", "off"] = Field("auto", description="tiled VAE decoding; auto: above ~1.5 MP")
+    channels_last: Literal["auto", "on", "off"] = Field(
+        "auto", description="channels-last UNet and VAE; auto: on for CUDA with a UNet denoiser"
+    )
+    warmup: bool = Field(True, description="paint one throwaway picture at start, before taking jobs")
+
+    @field_validator("cache_dir")
+    @classmethod
+    def _home(cls, path: Path) -> Path:
+        return path.expanduser()  # `~/models` written in .env
+
+    @field_validator("preset")
+    @classmethod
+    def _known_preset(cls, name: str) -> str:
+        from models.presets import PRESETS  # cheap: the preset table imports no torch
+
+        names = ("auto", *PRESETS)
+        if name not in names:
+            raise ValueError(f"unknown preset; choose one of: {', '.join(names)}")
+        return name
+
+
+class WorkerSettings(BaseSettings):
+    """``WORKER_*``: the RQ worker process."""
+
+    model_config = settings_config("WORKER_")
+
+    queues: str = Field("", description="comma-separated queue names; empty = classification, then generation")
+    name: str | None = Field(None, description="worker name in RQ; default: a random id")
+    batch_size: int = Field(8, ge=1, le=256, description="classification jobs scored in one forward pass, at most")
+    metrics_port: int = Field(9102, ge=0, le=65535, description="/metrics and /healthz port; 0 = off")
+    malloc_keep_mb: int = Field(
+        1024, ge=0, le=2047, description="freed host memory blocks up to this size stay for reuse; 0 = glibc's way"
+    )
+
+
+class WorkerConfig(ProcessConfig):
+    """Everything a worker reads, loaded once by ``python -m workers``."""
+
+    redis: RedisSettings
+    model: ModelSettings
+    worker: WorkerSettings
+    log: LogSettings
+    safety: SafetySettings  # checked before the models load; used once they have
+
+    @model_validator(mode="after")
+    def _needs_redis(self) -> Self:
+        if self.redis.url is None:  # only the frontend starts an embedded one
+            raise config_rule("REDIS_URL", "required for a worker (redis://host:6379/0)")
+        return self
