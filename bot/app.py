@@ -64,11 +64,11 @@ async def backend(
         jobs = RedisJobs(jobs_connection, routes)
         molbert = Molbert(
             jobs,
-            blocklist,
-            admission,
-            access,
-            routes=routes,
             settings=RedisChatSettings(jobs_connection),
+            admission=admission,
+            blocklist=blocklist,
+            access=access,
+            routes=routes,
             nsfw_threshold=safety.nsfw_threshold,
         )
         yield Backend(molbert=molbert, results=results_connection, jobs=jobs)

@@ -20,10 +20,19 @@ from core.protocol import CLASSIFY_QUEUE, MAX_RANKED_PHOTOS, ChatRef, ClassifyJo
 from core.telemetry import log_job
 from handlers import buttons, chat_settings, delivery, images, options, prompts, telemetry
 from handlers.access import AccessPolicy
-from handlers.chat_settings import ChatSettings, ChatSettingsStore, MemoryChatSettings, Menu
+from handlers.chat_settings import ChatSettings, Menu
 from handlers.errors import QueueUnavailable, UserError
-from handlers.limits import Admission, RequestRefused
-from handlers.ports import CAPTION_MAX_CHARS, JobSubmitter, Outbox, Queued, QueuedJob, Upload
+from handlers.limits import RequestRefused
+from handlers.ports import (
+    CAPTION_MAX_CHARS,
+    Admission,
+    ChatSettingsStore,
+    JobSubmitter,
+    Outbox,
+    Queued,
+    QueuedJob,
+    Upload,
+)
 from handlers.routing import GeneratorRoutes
 from handlers.safety import PromptBlocklist
 from handlers.texts import t
@@ -81,24 +90,30 @@ def new_seed() -> int:
 
 
 class Molbert:
-    """The bot's behaviour, shared by every frontend."""
+    """The bot's behaviour, shared by every frontend.
+
+    Every collaborator is required (tests build one with ``tests.factories.make_molbert``): a caller that forgot
+    the settings store would otherwise lose ``/settings`` and ``/labels`` silently to a store in memory.
+    ``admission`` is ``None`` only where no limits are wanted.
+    """
 
     def __init__(
         self,
         jobs: JobSubmitter,
-        blocklist: PromptBlocklist | None = None,
-        admission: Admission | None = None,
-        access: AccessPolicy | None = None,
-        settings: ChatSettingsStore | None = None,
-        nsfw_threshold: float = 0.5,
-        routes: GeneratorRoutes | None = None,
+        *,
+        settings: ChatSettingsStore,
+        admission: Admission | None,
+        blocklist: PromptBlocklist,
+        access: AccessPolicy,
+        routes: GeneratorRoutes,
+        nsfw_threshold: float,
     ) -> None:
         self.jobs = jobs
-        self.blocklist = blocklist or PromptBlocklist.load()
-        self.admission = admission  # None: no limits (tests, or an operator who wants none)
-        self.access = access or AccessPolicy()
-        self.routes = routes or GeneratorRoutes()
-        self.settings_store = settings or MemoryChatSettings()
+        self.blocklist = blocklist
+        self.admission = admission
+        self.access = access
+        self.routes = routes
+        self.settings_store = settings
         self.nsfw_threshold = nsfw_threshold  # the operator's SAFETY_NSFW_THRESHOLD, which /settings scales
         self.repeats = buttons.RepeatedPresses()
 
@@ -178,7 +193,7 @@ class Molbert:
         chat = await self._localized(chat)
         try:
             self._check_access(chat)
-            labels = prompts.parse_labels(caption) or await self.jobs.chat_labels(chat)
+            labels = prompts.parse_labels(caption) or await self.settings_store.labels(chat)
             images.check_download_size(size)
             photo = images.normalize_image(await download())
         except UserError as err:
@@ -342,9 +357,9 @@ class Molbert:
         Results still on their way follow the move in the frontend (it sends them to the new chat)."""
         moved = chat.model_copy(update={"chat_id": new_chat_id, "thread_id": None, "parent_ids": ()})
         await self.settings_store.move(chat, new_chat_id)
-        labels = await self.jobs.chat_labels(chat)
-        if labels and not await self.jobs.chat_labels(moved):
-            await self.jobs.set_chat_labels(moved, labels)
+        labels = await self.settings_store.labels(chat)
+        if labels and not await self.settings_store.labels(moved):
+            await self.settings_store.set_labels(moved, labels)
         log.info("chat %s:%s moved to %s; its settings and labels went along", chat.platform, chat.chat_id, new_chat_id)
 
     async def asked_for(self, chat: ChatRef, action: str) -> bool:
@@ -434,7 +449,7 @@ class Molbert:
         chat = await self._localized(chat)
         text = (text or "").strip()
         if not text:
-            current = await self.jobs.chat_labels(chat)
+            current = await self.settings_store.labels(chat)
             key = "labels_current" if current else "labels_default"
             await outbox.send_text(chat, t(key, chat.lang, platform=chat.platform, labels=", ".join(current or [])))
             return
@@ -442,7 +457,7 @@ class Molbert:
             await outbox.send_text(chat, t("labels_admins_only", chat.lang, platform=chat.platform))
             return
         if text in ("-", "сброс", "reset"):
-            await self.jobs.set_chat_labels(chat, None)
+            await self.settings_store.set_labels(chat, None)
             await outbox.send_text(chat, t("labels_reset", chat.lang))
             return
         try:
@@ -452,7 +467,7 @@ class Molbert:
         except UserError as err:
             await outbox.send_text(chat, t(err.key, chat.lang, platform=chat.platform, **err.values))
             return
-        await self.jobs.set_chat_labels(chat, labels)
+        await self.settings_store.set_labels(chat, labels)
         await outbox.send_text(chat, t("labels_set", chat.lang, count=len(labels), labels=", ".join(labels)))
 
     @staticmethod

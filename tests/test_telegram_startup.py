@@ -13,9 +13,8 @@ from bot.telegram import app, retry
 from bot.telegram.app import run_telegram
 from bot.telegram.routers import all_routers
 from core.config import ConfigError, TelegramSettings
-from handlers.service import Molbert
+from tests.factories import make_molbert
 from tests.fakes.telegram_api import FakeTelegramAPI
-from tests.memory import MemoryJobs
 
 FAST = (0.05, 0.2)  # the waits, shortened: the same back-off, in test time
 
@@ -43,7 +42,7 @@ def free_port() -> int:
 
 
 async def start_frontend(settings: TelegramSettings, aredis) -> asyncio.Task:
-    return asyncio.create_task(run_telegram(settings, Molbert(MemoryJobs()), aredis, consumer="startup-test"))
+    return asyncio.create_task(run_telegram(settings, make_molbert(), aredis, consumer="startup-test"))
 
 
 async def stop(task: asyncio.Task) -> None:
@@ -86,9 +85,7 @@ async def test_a_rejected_token_is_a_configuration_error_at_once_without_the_tok
     async with FakeTelegramAPI() as fake:  # answers 401 Unauthorized to any other token
         started = time.monotonic()
         with pytest.raises(ConfigError) as raised:
-            await run_telegram(
-                TelegramSettings(bot_token=wrong, api_url=fake.base_url), Molbert(MemoryJobs()), aredis, "t"
-            )
+            await run_telegram(TelegramSettings(bot_token=wrong, api_url=fake.base_url), make_molbert(), aredis, "t")
     assert time.monotonic() - started < 2, "a rejected token is not retried"
     message = str(raised.value)
     assert message.startswith("Configuration error: TELEGRAM_BOT_TOKEN:") and "Unauthorized" in message
