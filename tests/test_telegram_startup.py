@@ -11,7 +11,6 @@ import pytest
 
 from bot.telegram import app, retry
 from bot.telegram.app import run_telegram
-from bot.telegram.routers import all_routers
 from core.config import ConfigError, TelegramSettings
 from tests.factories import make_molbert
 from tests.fakes.telegram_api import FakeTelegramAPI
@@ -24,15 +23,6 @@ def quick_retries(monkeypatch):
     """Both layers of waiting (TelegramRetry's per-call retries and introduce's rounds) in fractions of a second."""
     monkeypatch.setattr(retry, "BACKOFF", (0.01, 0.01, 0.01))
     monkeypatch.setattr(app, "INTRODUCE_DELAYS", FAST)
-
-
-@pytest.fixture(autouse=True)
-def detach_routers():
-    """``run_telegram`` attaches the module-level feature routers to its dispatcher, which aiogram allows once per
-    router: detached again after each test (as the ``telegram_dispatcher`` fixture does)."""
-    yield
-    for router in all_routers():
-        router._parent_router = None
 
 
 def free_port() -> int:
@@ -90,3 +80,13 @@ async def test_a_rejected_token_is_a_configuration_error_at_once_without_the_tok
     message = str(raised.value)
     assert message.startswith("Configuration error: TELEGRAM_BOT_TOKEN:") and "Unauthorized" in message
     assert wrong not in message and wrong.split(":")[1] not in message
+
+
+def test_each_dispatcher_gets_feature_routers_of_its_own():
+    """aiogram attaches a router to one dispatcher only: a second dispatcher in the same process (a frontend
+    restarted in place, a test after another) builds new routers instead of failing on the first one's."""
+    first, second = app.create_dispatcher(), app.create_dispatcher()
+    names = [router.name for router in first.sub_routers]
+    assert names == [router.name for router in second.sub_routers]
+    assert names[0].endswith("basics") and names[-1].endswith("fallback"), "the catch-all is tried last"
+    assert not {id(router) for router in first.sub_routers} & {id(router) for router in second.sub_routers}
