@@ -60,11 +60,11 @@ async def backend(config: BotConfig, worker_log: Path | None = None) -> AsyncIte
         jobs = RedisJobs(jobs_connection, routes)
         molbert = Molbert(
             jobs,
-            blocklist,
-            admission,
-            config.access.policy(),
-            routes=routes,
             settings=RedisChatSettings(jobs_connection),
+            admission=admission,
+            blocklist=blocklist,
+            access=config.access.policy(),
+            routes=routes,
             nsfw_threshold=safety.nsfw_threshold,
         )
         yield Backend(molbert=molbert, results=results_connection, jobs=jobs)

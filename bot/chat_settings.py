@@ -1,15 +1,18 @@
-"""Chat settings (``/settings``) in Redis: one hash per chat, ``molbert:chat-settings:<platform>:<chat id>``.
+"""Chat settings (``/settings``) in Redis: one hash per chat, ``molbert:chat-settings:<platform>:<chat id>``, and
+the chat's label set (``/labels``), a JSON list at ``molbert:chat-labels:<platform>:<chat id>``.
 
-Implements :class:`handlers.chat_settings.ChatSettingsStore`. A press changes one field (``HSET``), so two admins
-changing different settings at once both win. Settings are kept until changed (no TTL), like chat label sets.
+Implements :class:`handlers.ports.ChatSettingsStore`. A press changes one field (``HSET``), so two admins
+changing different settings at once both win. Settings and label sets are kept until changed (no TTL).
 """
 
 from __future__ import annotations
 
+import json
+
 import redis
 
 from bot.redis_calls import in_thread
-from core.keys import chat_moved_key, chat_settings_key
+from core.keys import chat_labels_key, chat_moved_key, chat_settings_key
 from core.protocol import ChatRef
 from handlers.chat_settings import ChatSettings
 
@@ -50,3 +53,16 @@ class RedisChatSettings:
         """The chat ``chat`` became, if it moved."""
         value = await in_thread(self.connection.get, chat_moved_key(chat))
         return value.decode() if isinstance(value, bytes) else value
+
+    async def labels(self, chat: ChatRef) -> list[str] | None:
+        """This chat's label set, chosen by its admins with ``/labels``."""
+        data = await in_thread(self.connection.get, chat_labels_key(chat))
+        return None if data is None else json.loads(data)
+
+    async def set_labels(self, chat: ChatRef, labels: list[str] | None) -> None:
+        """Store this chat's label set (kept until reset), or forget it."""
+        key = chat_labels_key(chat)
+        if labels is None:
+            await in_thread(self.connection.delete, key)
+        else:
+            await in_thread(self.connection.set, key, json.dumps(labels, ensure_ascii=False))

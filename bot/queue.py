@@ -6,7 +6,6 @@ RQ and redis-py are synchronous; each call is short, so it runs in a thread to k
 
 from __future__ import annotations
 
-import json
 import statistics
 import time
 from dataclasses import dataclass
@@ -22,7 +21,6 @@ from bot.redis_calls import in_thread
 from core.keys import (
     active_key,
     cancel_key,
-    chat_labels_key,
     durations_key,
     image_key,
     jobs_today_key,
@@ -161,19 +159,6 @@ class RedisJobs:
             pipe.xadd(result_stream(event.chat.platform), {"event": event.model_dump_json()})
             pipe.execute()
         return True
-
-    async def chat_labels(self, chat: ChatRef) -> list[str] | None:
-        """This chat's label set, chosen by its admins with ``/labels``."""
-        data = await in_thread(self.connection.get, chat_labels_key(chat))
-        return None if data is None else json.loads(data)
-
-    async def set_chat_labels(self, chat: ChatRef, labels: list[str] | None) -> None:
-        """Store this chat's label set (kept until reset), or forget it."""
-        key = chat_labels_key(chat)
-        if labels is None:
-            await in_thread(self.connection.delete, key)
-        else:
-            await in_thread(self.connection.set, key, json.dumps(labels, ensure_ascii=False))
 
     async def stats(self) -> Stats:
         """Operator figures from Redis: today's job counter, RQ's queues, registries and workers."""

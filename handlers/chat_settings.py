@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
-from typing import Protocol
 
 from core.protocol import ChatRef
 from handlers.options import ImagineRequest
@@ -111,33 +110,13 @@ def with_defaults(request: ImagineRequest, settings: ChatSettings) -> ImagineReq
     )
 
 
-class ChatSettingsStore(Protocol):
-    """Where chat settings are kept (``bot.chat_settings.RedisChatSettings``; in memory for tests)."""
-
-    async def load(self, chat: ChatRef) -> ChatSettings:
-        """The settings of ``chat`` (the defaults for a chat that never chose any)."""
-        ...
-
-    async def save(self, chat: ChatRef, name: str, value: str) -> None:
-        """Set one field (a valid choice) of ``chat``'s settings, leaving the others as they are."""
-        ...
-
-    async def move(self, chat: ChatRef, new_chat_id: int | str) -> None:
-        """``chat`` became ``new_chat_id`` (a Telegram group upgraded to a supergroup): its settings go along (the
-        new chat's own choices win), and the move is remembered for :meth:`moved_to`."""
-        ...
-
-    async def moved_to(self, chat: ChatRef) -> str | None:
-        """The chat that ``chat`` became, if it moved (``None``: it did not, or so long ago it is forgotten)."""
-        ...
-
-
 class MemoryChatSettings:
-    """Chat settings kept in a dict: for tests, and for a bot built without a store."""
+    """A :class:`~handlers.ports.ChatSettingsStore` kept in dicts, for tests (the bot keeps its in Redis)."""
 
     def __init__(self) -> None:
         self.chats: dict[tuple[str, str], dict[str, str]] = {}
         self.moves: dict[tuple[str, str], str] = {}
+        self.label_sets: dict[tuple[str, str], list[str]] = {}
 
     async def load(self, chat: ChatRef) -> ChatSettings:
         """The chat's settings."""
@@ -157,6 +136,17 @@ class MemoryChatSettings:
     async def moved_to(self, chat: ChatRef) -> str | None:
         """Where the chat moved, if it did."""
         return self.moves.get(_chat_key(chat))
+
+    async def labels(self, chat: ChatRef) -> list[str] | None:
+        """The chat's label set, if its admins chose one."""
+        return self.label_sets.get(_chat_key(chat))
+
+    async def set_labels(self, chat: ChatRef, labels: list[str] | None) -> None:
+        """Store or forget the chat's label set."""
+        if labels is None:
+            self.label_sets.pop(_chat_key(chat), None)
+        else:
+            self.label_sets[_chat_key(chat)] = list(labels)
 
 
 @dataclass(frozen=True)

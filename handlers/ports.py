@@ -1,16 +1,20 @@
-"""What the platform-neutral use cases need from the outside world, as protocols.
+"""What the platform-neutral use cases need from the outside world, as protocols: every port in one place.
 
 A frontend implements :class:`Outbox` for its platform (Telegram, Discord, console, or the in-memory one in
-tests); ``bot.queue`` implements :class:`JobSubmitter` with RQ.
+tests); ``bot.queue`` implements :class:`JobSubmitter` with RQ, ``bot.chat_settings`` the
+:class:`ChatSettingsStore` and ``bot.limits`` the :class:`Admission` with Redis.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from core.protocol import ChatRef, ClassifyJob, GenerateJob, RankJob
+
+if TYPE_CHECKING:  # handlers.chat_settings builds its menu from this module's Button
+    from handlers.chat_settings import ChatSettings
 
 MessageId = int | str
 ACTION_MAX_BYTES = 64  # Telegram's callback_data limit; Discord's custom_id allows 100
@@ -151,14 +155,6 @@ class JobSubmitter(Protocol):
         """Take a waiting job off the queue, or ask a running one to stop at its next step; ``False`` if over."""
         ...
 
-    async def chat_labels(self, chat: ChatRef) -> list[str] | None:
-        """The label set this chat's admins chose for photos (``/labels``), or ``None`` for the default set."""
-        ...
-
-    async def set_chat_labels(self, chat: ChatRef, labels: list[str] | None) -> None:
-        """Store (or with ``None`` forget) this chat's label set."""
-        ...
-
     async def stats(self) -> Stats:
         """Jobs queued today, queue depths, jobs running, workers online and typical job times."""
         ...
@@ -172,4 +168,51 @@ class JobSubmitter(Protocol):
 
         Returns ``False`` when the result was delivered already (a fast worker), so the message is stale.
         """
+        ...
+
+
+class ChatSettingsStore(Protocol):
+    """What a chat's admins chose for everyone in it: its ``/settings`` and its ``/labels`` set
+    (``bot.chat_settings.RedisChatSettings``; ``handlers.chat_settings.MemoryChatSettings`` in tests)."""
+
+    async def load(self, chat: ChatRef) -> ChatSettings:
+        """The settings of ``chat`` (the defaults for a chat that never chose any)."""
+        ...
+
+    async def save(self, chat: ChatRef, name: str, value: str) -> None:
+        """Set one field (a valid choice) of ``chat``'s settings, leaving the others as they are."""
+        ...
+
+    async def move(self, chat: ChatRef, new_chat_id: int | str) -> None:
+        """``chat`` became ``new_chat_id`` (a Telegram group upgraded to a supergroup): its settings go along (the
+        new chat's own choices win), and the move is remembered for :meth:`moved_to`."""
+        ...
+
+    async def moved_to(self, chat: ChatRef) -> str | None:
+        """The chat that ``chat`` became, if it moved (``None``: it did not, or so long ago it is forgotten)."""
+        ...
+
+    async def labels(self, chat: ChatRef) -> list[str] | None:
+        """The label set this chat's admins chose for photos (``/labels``), or ``None`` for the default set."""
+        ...
+
+    async def set_labels(self, chat: ChatRef, labels: list[str] | None) -> None:
+        """Store (or with ``None`` forget) this chat's label set."""
+        ...
+
+
+class Admission(Protocol):
+    """Reserving a slot for a job before it is queued, and giving it back if it was not (``bot.limits``)."""
+
+    async def admit(self, chat: ChatRef, job_id: str, queue: str, request_id: str | None = None) -> None:
+        """Reserve a slot for ``job_id``; raise :class:`handlers.errors.UserError` when a limit says no.
+
+        ``request_id`` names one user action that makes several jobs (an album's photos): it counts once against
+        the limits. Its first job decides; the later ones join it, or raise
+        :class:`handlers.limits.RequestRefused`.
+        """
+        ...
+
+    async def release(self, chat: ChatRef, job_id: str) -> None:
+        """Give the slot back (the job was not queued after all)."""
         ...

@@ -20,10 +20,19 @@ from core.protocol import CLASSIFY_QUEUE, MAX_RANKED_PHOTOS, ChatRef, ClassifyJo
 from core.telemetry import log_job
 from handlers import buttons, chat_settings, delivery, images, options, prompts, telemetry
 from handlers.access import AccessPolicy
-from handlers.chat_settings import ChatSettings, ChatSettingsStore, MemoryChatSettings, Menu
+from handlers.chat_settings import ChatSettings, Menu
 from handlers.errors import QueueUnavailable, UserError
-from handlers.limits import Admission, RequestRefused
-from handlers.ports import CAPTION_MAX_CHARS, JobSubmitter, Outbox, Queued, QueuedJob, Upload
+from handlers.limits import RequestRefused
+from handlers.ports import (
+    CAPTION_MAX_CHARS,
+    Admission,
+    ChatSettingsStore,
+    JobSubmitter,
+    Outbox,
+    Queued,
+    QueuedJob,
+    Upload,
+)
 from handlers.routing import GeneratorRoutes
 from handlers.safety import PromptBlocklist
 from handlers.texts import t
@@ -37,6 +46,7 @@ def _seconds(value: float | None) -> str:
 
 
 UseCase = TypeVar("UseCase", bound=Callable[..., Awaitable[Any]])
+Checked = TypeVar("Checked")
 
 
 def answers_when_unavailable(*, as_notice: bool = False) -> Callable[[UseCase], UseCase]:
@@ -81,24 +91,30 @@ def new_seed() -> int:
 
 
 class Molbert:
-    """The bot's behaviour, shared by every frontend."""
+    """The bot's behaviour, shared by every frontend.
+
+    Every collaborator is required (tests build one with ``tests.factories.make_molbert``): a caller that forgot
+    the settings store would otherwise lose ``/settings`` and ``/labels`` silently to a store in memory.
+    ``admission`` is ``None`` only where no limits are wanted.
+    """
 
     def __init__(
         self,
         jobs: JobSubmitter,
-        blocklist: PromptBlocklist | None = None,
-        admission: Admission | None = None,
-        access: AccessPolicy | None = None,
-        settings: ChatSettingsStore | None = None,
-        nsfw_threshold: float = 0.5,
-        routes: GeneratorRoutes | None = None,
+        *,
+        settings: ChatSettingsStore,
+        admission: Admission | None,
+        blocklist: PromptBlocklist,
+        access: AccessPolicy,
+        routes: GeneratorRoutes,
+        nsfw_threshold: float,
     ) -> None:
         self.jobs = jobs
-        self.blocklist = blocklist or PromptBlocklist.load()
-        self.admission = admission  # None: no limits (tests, or an operator who wants none)
-        self.access = access or AccessPolicy()
-        self.routes = routes or GeneratorRoutes()
-        self.settings_store = settings or MemoryChatSettings()
+        self.blocklist = blocklist
+        self.admission = admission
+        self.access = access
+        self.routes = routes
+        self.settings_store = settings
         self.nsfw_threshold = nsfw_threshold  # the operator's SAFETY_NSFW_THRESHOLD, which /settings scales
         self.repeats = buttons.RepeatedPresses()
 
@@ -142,14 +158,8 @@ class Molbert:
         ``/settings`` fill in the style and aspect ratio the request leaves out, and the image check.
         """
         chat, settings = await self._in_chat(chat)
-        try:
-            self._check_access(chat)
-            request = chat_settings.with_defaults(options.parse_imagine(text, fields), settings)
-            self.routes.check(request.generator)
-            if self.blocklist.blocked_word(request.prompt):
-                raise UserError("prompt_blocked")
-        except UserError as err:
-            await outbox.send_text(chat, t(err.key, chat.lang, platform=chat.platform, **err.values))
+        request = await self._checked(chat, outbox, partial(self._imagine_request, chat, text, fields, settings))
+        if request is None:
             return None
         seed = request.seed if request.seed is not None else new_seed()
         job_id = job_id_for(chat, "imagine")
@@ -157,6 +167,17 @@ class Molbert:
             update={"nsfw_threshold": settings.nsfw_threshold(self.nsfw_threshold)}
         )
         return await self._submit_generate(chat, job_id, job, outbox)
+
+    async def _imagine_request(
+        self, chat: ChatRef, text: str | None, fields: Mapping[str, object] | None, settings: ChatSettings
+    ) -> options.ImagineRequest:
+        """The request ``/imagine`` asks for, with the chat's defaults; :class:`UserError` for one it may not."""
+        self._check_access(chat)
+        request = chat_settings.with_defaults(options.parse_imagine(text, fields), settings)
+        self.routes.check(request.generator)
+        if self.blocklist.blocked_word(request.prompt):
+            raise UserError("prompt_blocked")
+        return request
 
     @telemetry.receives
     @answers_when_unavailable()
@@ -176,18 +197,23 @@ class Molbert:
         against the limits, and a refusal is said once.
         """
         chat = await self._localized(chat)
-        try:
-            self._check_access(chat)
-            labels = prompts.parse_labels(caption) or await self.jobs.chat_labels(chat)
-            images.check_download_size(size)
-            photo = images.normalize_image(await download())
-        except UserError as err:
-            await outbox.send_text(chat, t(err.key, chat.lang, platform=chat.platform, **err.values))
+        checked = await self._checked(chat, outbox, partial(self._classify_input, chat, download, size, caption))
+        if checked is None:
             return None
+        labels, photo = checked
         job_id = job_id_for(chat, "classify")
         job = ClassifyJob(chat=chat, image_key=input_key(job_id), labels=labels)
         submission = partial(self.jobs.submit_classify, job_id, job, photo)
         return await self._submit(chat, job_id, submission, outbox, CLASSIFY_QUEUE, request_id)
+
+    async def _classify_input(
+        self, chat: ChatRef, download: Callable[[], Awaitable[bytes]], size: int | None, caption: str | None
+    ) -> tuple[list[str] | None, bytes]:
+        """The labels (the caption's, else the chat's set) and the photo, checked; :class:`UserError` otherwise."""
+        self._check_access(chat)
+        labels = prompts.parse_labels(caption) or await self.settings_store.labels(chat)
+        images.check_download_size(size)
+        return labels, images.normalize_image(await download())
 
     async def album(self, chat: ChatRef, uploads: list[Upload], caption: str | None, outbox: Outbox) -> list[str]:
         """Several photos sent together (a Telegram album); ``chat.message_id`` is the first one's message.
@@ -218,21 +244,10 @@ class Molbert:
         attachments) get the result with the best photo shown, instead of a reply to its message.
         """
         chat = await self._localized(chat)
-        try:
-            self._check_access(chat)
-            query = prompts.clean_text(query or "")
-            if not query:
-                raise UserError("rank_no_query")
-            if len(query) > prompts.MAX_PROMPT_CHARS:
-                raise UserError("prompt_too_long", length=len(query), limit=prompts.MAX_PROMPT_CHARS)
-            if not 2 <= len(uploads) <= MAX_RANKED_PHOTOS:
-                raise UserError("rank_photo_count", limit=MAX_RANKED_PHOTOS)
-            for upload in uploads:
-                images.check_download_size(upload.size)
-            photos = [images.normalize_image(await upload.download()) for upload in uploads]
-        except UserError as err:
-            await outbox.send_text(chat, t(err.key, chat.lang, platform=chat.platform, **err.values))
+        checked = await self._checked(chat, outbox, partial(self._rank_input, chat, uploads, query))
+        if checked is None:
             return None
+        query, photos = checked
         job_id = job_id_for(chat, "rank")
         job = RankJob(
             chat=chat,
@@ -243,6 +258,20 @@ class Molbert:
         return await self._submit(
             chat, job_id, partial(self.jobs.submit_rank, job_id, job, photos), outbox, CLASSIFY_QUEUE
         )
+
+    async def _rank_input(self, chat: ChatRef, uploads: list[Upload], query: str) -> tuple[str, list[bytes]]:
+        """The cleaned query and the photos, checked and downloaded; :class:`UserError` for a request refused."""
+        self._check_access(chat)
+        query = prompts.clean_text(query or "")
+        if not query:
+            raise UserError("rank_no_query")
+        if len(query) > prompts.MAX_PROMPT_CHARS:
+            raise UserError("prompt_too_long", length=len(query), limit=prompts.MAX_PROMPT_CHARS)
+        if not 2 <= len(uploads) <= MAX_RANKED_PHOTOS:
+            raise UserError("rank_photo_count", limit=MAX_RANKED_PHOTOS)
+        for upload in uploads:
+            images.check_download_size(upload.size)
+        return query, [images.normalize_image(await upload.download()) for upload in uploads]
 
     @telemetry.receives
     @answers_when_unavailable(as_notice=True)
@@ -288,7 +317,10 @@ class Molbert:
     async def _press(
         self, chat: ChatRef, action: str, event_id: str, outbox: Outbox, is_admin: Callable[[], Awaitable[bool]] | None
     ) -> tuple[str, Callable[[], Awaitable[object]] | None]:
-        """What a press does: its notice, and the slow part to run after the notice was given (if any)."""
+        """What a press does: its notice, and the slow part to run after the notice was given (if any).
+
+        Parse the action (and load the request it is under), authorise the presser, then dispatch on the verb.
+        """
         chat, settings = await self._in_chat(chat)
         if not self.access.allows(chat):
             return t("access_denied", chat.lang), None
@@ -298,15 +330,35 @@ class Molbert:
         original = await self.jobs.load_generation(parsed.job_id) if parsed else None
         if parsed is None or original is None:
             return t("button_stale", chat.lang), None
-        others = str(original.chat.user_id) != str(chat.user_id)
-        if others and not await self._asked_here(original.chat, chat):  # a forged press of a job from elsewhere
-            return t("button_stale", chat.lang), None
-        if others and not (
-            await self._may_press_others(settings, is_admin)
-            or await self._admin_of_the_chats_request(original.chat, is_admin)
-        ):
-            key = "button_not_yours_admins" if settings.buttons == chat_settings.ADMINS else "button_not_yours"
-            return t(key, chat.lang), None
+        refusal = await self._press_refusal(chat, settings, original.chat, is_admin)
+        if refusal is not None:
+            return t(refusal, chat.lang), None
+        return await self._dispatch_press(chat, settings, parsed, original, event_id, outbox)
+
+    async def _press_refusal(
+        self, chat: ChatRef, settings: ChatSettings, asked: ChatRef, is_admin: Callable[[], Awaitable[bool]] | None
+    ) -> str | None:
+        """Why the presser may not use the buttons of a request ``asked`` (a text key), or ``None`` when they may:
+        their own request, or someone else's in this chat when its ``/settings`` (or an anonymous admin's request)
+        let them."""
+        if str(asked.user_id) == str(chat.user_id):
+            return None
+        if not await self._asked_here(asked, chat):  # a forged press of a job from elsewhere
+            return "button_stale"
+        if await self._may_press_others(settings, is_admin) or await self._admin_of_the_chats_request(asked, is_admin):
+            return None
+        return "button_not_yours_admins" if settings.buttons == chat_settings.ADMINS else "button_not_yours"
+
+    async def _dispatch_press(
+        self,
+        chat: ChatRef,
+        settings: ChatSettings,
+        parsed: buttons.Action,
+        original: GenerateJob,
+        event_id: str,
+        outbox: Outbox,
+    ) -> tuple[str, Callable[[], Awaitable[object]] | None]:
+        """An authorised press of 🔄 (a new seed), U (the full-size picture) or V (a variation of one picture)."""
         threshold = {"nsfw_threshold": settings.nsfw_threshold(self.nsfw_threshold)}
         if parsed.verb == buttons.REROLL:
             job = original.model_copy(update={"chat": chat, "seed": new_seed(), **threshold})
@@ -342,9 +394,9 @@ class Molbert:
         Results still on their way follow the move in the frontend (it sends them to the new chat)."""
         moved = chat.model_copy(update={"chat_id": new_chat_id, "thread_id": None, "parent_ids": ()})
         await self.settings_store.move(chat, new_chat_id)
-        labels = await self.jobs.chat_labels(chat)
-        if labels and not await self.jobs.chat_labels(moved):
-            await self.jobs.set_chat_labels(moved, labels)
+        labels = await self.settings_store.labels(chat)
+        if labels and not await self.settings_store.labels(moved):
+            await self.settings_store.set_labels(moved, labels)
         log.info("chat %s:%s moved to %s; its settings and labels went along", chat.platform, chat.chat_id, new_chat_id)
 
     async def asked_for(self, chat: ChatRef, action: str) -> bool:
@@ -434,7 +486,7 @@ class Molbert:
         chat = await self._localized(chat)
         text = (text or "").strip()
         if not text:
-            current = await self.jobs.chat_labels(chat)
+            current = await self.settings_store.labels(chat)
             key = "labels_current" if current else "labels_default"
             await outbox.send_text(chat, t(key, chat.lang, platform=chat.platform, labels=", ".join(current or [])))
             return
@@ -442,17 +494,13 @@ class Molbert:
             await outbox.send_text(chat, t("labels_admins_only", chat.lang, platform=chat.platform))
             return
         if text in ("-", "сброс", "reset"):
-            await self.jobs.set_chat_labels(chat, None)
+            await self.settings_store.set_labels(chat, None)
             await outbox.send_text(chat, t("labels_reset", chat.lang))
             return
-        try:
-            labels = prompts.parse_labels(text) or []
-            if len(labels) < 2:
-                raise UserError("labels_need_two")
-        except UserError as err:
-            await outbox.send_text(chat, t(err.key, chat.lang, platform=chat.platform, **err.values))
+        labels = await self._checked(chat, outbox, partial(_new_label_set, text))
+        if labels is None:
             return
-        await self.jobs.set_chat_labels(chat, labels)
+        await self.settings_store.set_labels(chat, labels)
         await outbox.send_text(chat, t("labels_set", chat.lang, count=len(labels), labels=", ".join(labels)))
 
     @staticmethod
@@ -540,17 +588,7 @@ class Molbert:
         request_id: str | None = None,
     ) -> str | None:
         """Check the limits, queue the job, and tell the user their place (or why it was not queued)."""
-        try:
-            if self.admission is not None:
-                await self.admission.admit(chat, job_id, queue, request_id)
-        except RequestRefused:
-            return None  # the request's first job was refused, and the user told why
-        except UserError as err:
-            await outbox.send_text(chat, t(err.key, chat.lang, platform=chat.platform, **err.values))
-            return None
-        except QueueUnavailable:
-            log.exception("could not check the limits for job %s", job_id)
-            await outbox.send_text(chat, t("queue_unavailable", chat.lang))
+        if not await self._admitted(chat, job_id, outbox, queue, request_id):
             return None
         try:
             queued = await submit()
@@ -574,3 +612,42 @@ class Molbert:
         if not await self.jobs.remember_status_message(job_id, message_id):
             await outbox.delete_message(chat, message_id)
         return job_id
+
+    async def _admitted(self, chat: ChatRef, job_id: str, outbox: Outbox, queue: str, request_id: str | None) -> bool:
+        """Whether the limits let ``job_id`` be queued; the user is told why not (once per request)."""
+        if self.admission is None:
+            return True
+        try:
+            await self.admission.admit(chat, job_id, queue, request_id)
+        except RequestRefused:
+            return False  # the request's first job was refused, and the user told why
+        except UserError as err:
+            await self._refuse(chat, outbox, err)
+            return False
+        except QueueUnavailable:
+            log.exception("could not check the limits for job %s", job_id)
+            await outbox.send_text(chat, t("queue_unavailable", chat.lang))
+            return False
+        return True
+
+    async def _checked(self, chat: ChatRef, outbox: Outbox, check: Callable[[], Awaitable[Checked]]) -> Checked | None:
+        """What ``check`` makes of the user's input, or ``None`` when it refused it (:class:`UserError`): then the
+        user is told why and nothing is queued."""
+        try:
+            return await check()
+        except UserError as err:
+            await self._refuse(chat, outbox, err)
+            return None
+
+    @staticmethod
+    async def _refuse(chat: ChatRef, outbox: Outbox, err: UserError) -> None:
+        """The one way a refused request is answered: the refusal's text, in the chat's language."""
+        await outbox.send_text(chat, t(err.key, chat.lang, platform=chat.platform, **err.values))
+
+
+async def _new_label_set(text: str) -> list[str]:
+    """The label set ``/labels <text>`` sets; :class:`UserError` for fewer than two labels."""
+    labels = prompts.parse_labels(text) or []
+    if len(labels) < 2:
+        raise UserError("labels_need_two")
+    return labels

@@ -78,16 +78,7 @@ def outbox():
 
 @pytest.fixture(scope="module")
 def telegram_dispatcher():
-    """aiogram's dispatcher with the real feature routers, one per test module.
-
-    The routers are module-level objects that attach to one dispatcher only, so they are detached again at the
-    end of the module (aiogram has no public way to detach), letting the next module build its own.
-    """
+    """aiogram's dispatcher with the real feature routers, one per test module."""
     from bot.telegram.app import create_dispatcher
-    from bot.telegram.routers import all_routers
 
-    dispatcher = create_dispatcher()
-    yield dispatcher
-    for router in all_routers():
-        router._parent_router = None
-    dispatcher.sub_routers.clear()
+    return create_dispatcher()

@@ -87,7 +87,6 @@ class MemoryJobs:
         self.delivered: set[str] = set()
         self.durations: dict[str, float] = {}
         self.cancelled: set[str] = set()
-        self.labels: dict[str, list[str]] = {}
 
     async def submit_generate(self, job_id: str, job: GenerateJob) -> Queued | None:
         return self._add(job_id, job)
@@ -129,15 +128,6 @@ class MemoryJobs:
             return False
         self.cancelled.add(job_id)
         return True
-
-    async def chat_labels(self, chat: ChatRef) -> list[str] | None:
-        return self.labels.get(str(chat.chat_id))
-
-    async def set_chat_labels(self, chat: ChatRef, labels: list[str] | None) -> None:
-        if labels is None:
-            self.labels.pop(str(chat.chat_id), None)
-        else:
-            self.labels[str(chat.chat_id)] = labels
 
     async def stats(self) -> Stats:
         return Stats(len(self.jobs), {"molbert-generate": len(self.jobs)}, 0, 0, dict(self.durations))

@@ -7,9 +7,9 @@ import pytest
 from bot.queue import RedisJobs
 from core.protocol import ChatRef
 from handlers.access import AccessPolicy, parse_ids
-from handlers.service import Molbert
 from handlers.texts import t
 from tests import images
+from tests.factories import make_molbert
 from tests.memory import MemoryJobs, MemoryOutbox
 
 
@@ -46,7 +46,7 @@ def test_allow_and_deny_lists(policy, who, allowed):
 
 async def test_denied_users_get_a_polite_refusal_and_nothing_is_queued_or_downloaded():
     jobs, outbox = MemoryJobs(), MemoryOutbox()
-    molbert = Molbert(jobs, access=AccessPolicy(deny_users=parse_ids("1")))
+    molbert = make_molbert(jobs, access=AccessPolicy(deny_users=parse_ids("1")))
 
     async def must_not_download() -> bytes:
         raise AssertionError("a denied user's photo was downloaded")
@@ -59,16 +59,16 @@ async def test_denied_users_get_a_polite_refusal_and_nothing_is_queued_or_downlo
 
 async def test_denied_users_cannot_press_buttons():
     jobs, outbox = MemoryJobs(), MemoryOutbox()
-    open_bot = Molbert(jobs)
+    open_bot = make_molbert(jobs)
     job_id = await open_bot.imagine(chat(), "кот", outbox)
-    closed = Molbert(jobs, access=AccessPolicy(deny_users=parse_ids("1")))
+    closed = make_molbert(jobs, access=AccessPolicy(deny_users=parse_ids("1")))
     assert await closed.press(chat(message_id=9), f"r:{job_id}", "press", outbox) == t("access_denied", "ru")
     assert len(jobs.jobs) == 1
 
 
 async def test_stats_are_for_operators_only(redis_conn):
     outbox = MemoryOutbox()
-    molbert = Molbert(RedisJobs(redis_conn), access=AccessPolicy(operators=parse_ids("42")))
+    molbert = make_molbert(RedisJobs(redis_conn), access=AccessPolicy(operators=parse_ids("42")))
     await molbert.imagine(chat(message_id=1), "кот", outbox)
 
     async def download() -> bytes:

@@ -14,6 +14,7 @@ from handlers.limits import LimitPolicy
 from handlers.service import Molbert
 from handlers.texts import t
 from tests import images
+from tests.factories import make_molbert
 from tests.memory import MemoryOutbox
 from workers import runtime
 from workers.worker import MolbertWorker
@@ -25,7 +26,7 @@ def chat(message_id: int, user_id: int = 1, chat_id: int = 10) -> ChatRef:
 
 @pytest.fixture
 def molbert(redis_conn) -> Molbert:
-    return Molbert(RedisJobs(redis_conn), admission=RedisAdmission(redis_conn, LimitPolicy(concurrent_per_user=5)))
+    return make_molbert(RedisJobs(redis_conn), admission=RedisAdmission(redis_conn, LimitPolicy(concurrent_per_user=5)))
 
 
 def run_worker(redis_conn, tiny_models) -> None:

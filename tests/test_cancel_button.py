@@ -21,8 +21,8 @@ from bot.telegram.outbox import TelegramOutbox
 from core.protocol import ChatRef, ResultEvent
 from handlers.buttons import CANCEL, cancel_keyboard, parse_action
 from handlers.ports import ACTION_MAX_BYTES, Button
-from handlers.service import Molbert
 from handlers.texts import t
+from tests.factories import make_molbert
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.memory import MemoryJobs, MemoryOutbox
 
@@ -38,18 +38,18 @@ def chat(message_id: int, user_id: int = ALICE, chat_id: int = GROUP, lang: str 
 
 async def test_the_queued_message_carries_a_cancel_button_for_its_job():
     jobs, outbox = MemoryJobs(), MemoryOutbox()
-    job_id = await Molbert(jobs).imagine(chat(1), "кот", outbox)
+    job_id = await make_molbert(jobs).imagine(chat(1), "кот", outbox)
     [status] = outbox.sent
     assert status.buttons == [[Button(t("button_cancel", "ru"), f"x:{job_id}")]]
     assert parse_action(f"x:{job_id}").verb == CANCEL
     english = MemoryOutbox()
-    await Molbert(jobs).imagine(chat(2, lang="en"), "cat", english)
+    await make_molbert(jobs).imagine(chat(2, lang="en"), "cat", english)
     assert english.sent[0].buttons[0][0].text == "✖ Cancel"
 
 
 async def test_only_the_owner_cancels_and_a_second_press_is_told_it_is_over():
     jobs, outbox = MemoryJobs(), MemoryOutbox()
-    molbert = Molbert(jobs)
+    molbert = make_molbert(jobs)
     job_id = await molbert.imagine(chat(1), "кот", outbox)
     action = f"x:{job_id}"
     assert await molbert.press(chat(1000, user_id=BOB), action, "press-1", outbox) == t("cancel_not_yours", "ru")
@@ -83,7 +83,7 @@ async def frontend(telegram, telegram_dispatcher, redis_conn, aredis):
     bot: Bot = create_bot(TelegramSettings(bot_token=telegram.token, api_url=telegram.base_url))
     outbox = TelegramOutbox(bot)
     dispatcher = telegram_dispatcher
-    molbert = Molbert(RedisJobs(redis_conn))
+    molbert = make_molbert(RedisJobs(redis_conn))
     listener = ResultListener(aredis, "telegram", outbox, consumer="test", block_ms=50)
     tasks = [
         asyncio.create_task(dispatcher.start_polling(bot, handle_signals=False, molbert=molbert, outbox=outbox)),

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from bot.chat_settings import RedisChatSettings
-from core.keys import chat_settings_key
+from core.keys import chat_labels_key, chat_settings_key
 from core.protocol import ChatRef, GenerateJob
 from handlers import chat_settings
 from handlers.chat_settings import ALL_FIELDS, CHOICES, ChatSettings, MemoryChatSettings, parse_action
 from handlers.errors import QueueUnavailable
 from handlers.options import command_line
 from handlers.ports import ACTION_MAX_BYTES
-from handlers.service import Molbert
 from handlers.texts import t
+from tests.factories import make_molbert
 from tests.memory import MemoryJobs
 
 GROUP = ChatRef(platform="telegram", chat_id=-100777, user_id=42, message_id=5, lang="ru")
@@ -110,7 +112,7 @@ def test_the_menu_shows_current_values_and_ticks_the_chosen_one():
 
 @pytest.fixture
 def molbert(jobs):
-    return Molbert(jobs, settings=MemoryChatSettings())
+    return make_molbert(jobs)
 
 
 async def test_admins_get_the_menu_and_members_a_refusal(molbert):
@@ -241,7 +243,7 @@ async def test_a_request_made_as_the_group_is_for_its_admins(molbert, jobs, outb
 async def test_a_request_made_as_the_group_may_be_cancelled_by_its_admins(redis_conn, outbox):
     from bot.queue import RedisJobs
 
-    molbert = Molbert(RedisJobs(redis_conn))
+    molbert = make_molbert(RedisJobs(redis_conn))
     job_id = await molbert.imagine(AS_THE_GROUP, "кот", outbox)
 
     async def not_admin() -> bool:
@@ -263,7 +265,7 @@ class BrokenStore(MemoryChatSettings):
 
 
 async def test_an_unreadable_store_means_defaults_and_a_failed_save_is_said(outbox):
-    molbert = Molbert(MemoryJobs(), settings=BrokenStore())
+    molbert = make_molbert(MemoryJobs(), settings=BrokenStore())
     assert await molbert.settings_of(GROUP) == ChatSettings()
     await molbert.help(GROUP, outbox)
     assert outbox.sent[-1].text == t("help", "ru")
@@ -287,6 +289,20 @@ async def test_redis_store_keeps_one_hash_per_chat(redis_conn):
     assert await store.load(elsewhere) == ChatSettings()
 
 
+async def test_redis_store_keeps_a_chats_label_set_under_its_old_key(redis_conn):
+    """The label sets moved from the job queue onto this store; those already stored stay where they were."""
+    store = RedisChatSettings(redis_conn)
+    assert await store.labels(GROUP) is None
+    redis_conn.set(f"molbert:chat-labels:telegram:{GROUP.chat_id}", '["кошка", "собака"]')
+    assert await store.labels(GROUP) == ["кошка", "собака"]
+    await store.set_labels(GROUP, ["море", "лес"])
+    assert json.loads(redis_conn.get(chat_labels_key(GROUP))) == ["море", "лес"]
+    assert redis_conn.ttl(chat_labels_key(GROUP)) == -1, "kept until reset"
+    await store.set_labels(GROUP, None)
+    assert await store.labels(GROUP) is None
+    assert not redis_conn.exists(chat_labels_key(GROUP))
+
+
 async def test_redis_store_refuses_values_not_offered_and_reads_old_ones_as_defaults(redis_conn):
     store = RedisChatSettings(redis_conn)
     with pytest.raises(ValueError):
@@ -303,3 +319,5 @@ async def test_redis_store_errors_are_queue_unavailable():
         await store.load(GROUP)
     with pytest.raises(QueueUnavailable):
         await store.save(GROUP, "nsfw", "strict")
+    with pytest.raises(QueueUnavailable):
+        await store.labels(GROUP)

@@ -8,16 +8,16 @@ from bot.console import ConsoleOutbox, ConsoleSession, split_path
 from core.keys import image_key
 from core.protocol import ClassifyJob
 from handlers.buttons import result_keyboard
-from handlers.service import Molbert
 from handlers.texts import t
 from tests import images
+from tests.factories import make_molbert
 from tests.memory import MemoryJobs
 
 
 @pytest.fixture
 def session(tmp_path) -> tuple[ConsoleSession, MemoryJobs]:
     jobs = MemoryJobs()
-    return ConsoleSession(Molbert(jobs), ConsoleOutbox(tmp_path / "images")), jobs
+    return ConsoleSession(make_molbert(jobs), ConsoleOutbox(tmp_path / "images")), jobs
 
 
 @pytest.mark.parametrize(

@@ -41,6 +41,7 @@ from handlers.service import Molbert
 from handlers.styles import STYLES
 from handlers.texts import t
 from tests import images
+from tests.factories import make_molbert
 from tests.fakes.discord_api import DEFERRED_CHANNEL_MESSAGE, EPHEMERAL, FakeDiscordAPI
 from workers.publish import publish
 
@@ -75,8 +76,8 @@ def world(fake):
 class SpyMolbert(Molbert):
     """The real use cases, recording button presses and what they answered."""
 
-    def __init__(self, jobs) -> None:
-        super().__init__(jobs)
+    def __init__(self, jobs, **parts) -> None:
+        super().__init__(jobs, **parts)
         self.presses: list[tuple] = []
 
     async def press(self, chat, action, event_id, outbox, **kwargs):
@@ -91,7 +92,7 @@ async def start_bot(fake, aredis, redis_conn):
     bots: list[MolbertBot] = []
 
     async def start() -> MolbertBot:
-        bot = MolbertBot(SpyMolbert(RedisJobs(redis_conn)), aredis, consumer="test")
+        bot = MolbertBot(make_molbert(RedisJobs(redis_conn), kind=SpyMolbert), aredis, consumer="test")
         bot.listener.block_ms = 50
         await bot.__aenter__()
         await bot.login(fake.token)
@@ -425,13 +426,13 @@ async def test_a_channels_settings_and_labels_apply_in_its_threads(fake, world, 
     bot.molbert.settings_store = RedisChatSettings(redis_conn)
     channel = ChatRef(platform="discord", chat_id=int(world["channel"]["id"]), user_id=0)
     await RedisChatSettings(redis_conn).save(channel, "style", "аниме")
-    await RedisJobs(redis_conn).set_chat_labels(channel, ["кошка", "собака"])
+    await RedisChatSettings(redis_conn).set_labels(channel, ["кошка", "собака"])
     thread = fake.thread(world["channel"], world["alice"])
     payload = fake.slash_command(world["alice"], thread, "imagine", {"prompt": "кот"})
     dispatch(bot, payload)
     await fake.wait_for(lambda: (m := fake.original(payload)) and m.content.startswith("⏳"))
     assert GenerateJob.model_validate(job_payload(redis_conn, _job_id(payload))).style == "аниме"
-    assert await RedisJobs(redis_conn).chat_labels(chat_ref_of(bot, payload)) == ["кошка", "собака"]
+    assert await RedisChatSettings(redis_conn).labels(chat_ref_of(bot, payload)) == ["кошка", "собака"]
 
 
 # --- classification: attachments ------------------------------------------------------------------------------

@@ -11,8 +11,8 @@ from bot.limits import RedisAdmission
 from bot.queue import RedisJobs
 from core.protocol import GENERATE_QUEUE, job_id_for
 from handlers.access import AccessPolicy
-from handlers.service import Molbert
 from handlers.texts import t
+from tests.factories import make_molbert
 from tests.test_discord import chat_ref_of, dispatch, queued, shown_queued
 
 pytest_plugins = ["tests.test_discord"]  # its fixtures: the fake Discord and a guild with a channel and two users
@@ -21,7 +21,7 @@ pytest_plugins = ["tests.test_discord"]  # its fixtures: the fake Discord and a 
 @pytest.fixture
 async def bot(fake, aredis, redis_conn):
     """A logged-in bot whose use cases keep the fair-use slots, as in production (``/queue`` lists from them)."""
-    molbert = Molbert(RedisJobs(redis_conn), admission=RedisAdmission(redis_conn))
+    molbert = make_molbert(RedisJobs(redis_conn), admission=RedisAdmission(redis_conn))
     bot = MolbertBot(molbert, aredis, consumer="test")
     bot.listener.block_ms = 50
     await bot.__aenter__()
@@ -93,14 +93,14 @@ async def test_labels_are_shown_to_all_and_set_only_by_those_who_manage_the_serv
     dispatch(bot, shown)
     shown_labels = t("labels_current", "ru", platform="discord", labels="кошка, собака")
     assert (await answered(fake, shown)).content == shown_labels
-    assert await bot.molbert.jobs.chat_labels(chat_ref_of(bot, shown)) == ["кошка", "собака"]
-    assert await bot.molbert.jobs.chat_labels(chat_ref_of(bot, asked)) is None, "the guild channel kept its set"
+    assert await bot.molbert.settings_store.labels(chat_ref_of(bot, shown)) == ["кошка", "собака"]
+    assert await bot.molbert.settings_store.labels(chat_ref_of(bot, asked)) is None, "the guild channel kept its set"
 
     fake.grant_manage_guild(world["guild"], bob)  # now Bob manages the server: he may set the channel's labels
     granted = fake.slash_command(bob, channel, "labels", {"labels": "лиса, волк"})
     dispatch(bot, granted)
     assert (await answered(fake, granted)).content == t("labels_set", "ru", count=2, labels="лиса, волк")
-    assert await bot.molbert.jobs.chat_labels(chat_ref_of(bot, granted)) == ["лиса", "волк"]
+    assert await bot.molbert.settings_store.labels(chat_ref_of(bot, granted)) == ["лиса", "волк"]
 
 
 async def test_stats_are_for_operators_only(fake, world, bot):

@@ -22,9 +22,9 @@ from bot.telegram.app import create_bot
 from bot.telegram.outbox import TelegramOutbox
 from core.keys import chat_settings_key, params_key
 from core.protocol import ChatRef, GenerateJob, job_id_for
-from handlers.service import Molbert
 from handlers.texts import t
 from tests import images
+from tests.factories import make_molbert
 from tests.fakes.telegram_api import FakeTelegramAPI, SentMessage
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
@@ -55,7 +55,7 @@ async def frontend(telegram, telegram_dispatcher, redis_url, redis_conn):
     aredis = aioredis.Redis.from_url(redis_url)
     bot: Bot = create_bot(TelegramSettings(bot_token=telegram.token, api_url=telegram.base_url))
     outbox = TelegramOutbox(bot)
-    molbert = Molbert(RedisJobs(redis_conn), settings=RedisChatSettings(redis_conn))
+    molbert = make_molbert(RedisJobs(redis_conn), settings=RedisChatSettings(redis_conn))
     listener = ResultListener(aredis, "telegram", outbox, consumer="test", block_ms=50)
     tasks = [
         asyncio.create_task(

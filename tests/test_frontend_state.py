@@ -10,9 +10,8 @@ import pytest
 from bot.config import TelegramSettings
 from bot.telegram.app import create_bot
 from bot.telegram.outbox import TelegramOutbox
-from handlers.service import Molbert
+from tests.factories import make_molbert
 from tests.fakes.telegram_api import FakeTelegramAPI
-from tests.memory import MemoryJobs
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -24,7 +23,7 @@ async def test_answering_many_users_leaves_no_per_user_record_in_the_dispatcher(
         bot = create_bot(TelegramSettings(bot_token=telegram.token, api_url=telegram.base_url))
         polling = asyncio.create_task(
             telegram_dispatcher.start_polling(
-                bot, handle_signals=False, molbert=Molbert(MemoryJobs()), outbox=TelegramOutbox(bot)
+                bot, handle_signals=False, molbert=make_molbert(), outbox=TelegramOutbox(bot)
             )
         )
         try:

@@ -21,6 +21,7 @@ from handlers.safety import PromptBlocklist
 from handlers.service import Molbert
 from handlers.texts import EN, RU, pick_language, t
 from tests import images
+from tests.factories import make_molbert
 from tests.memory import MemoryJobs
 
 
@@ -30,7 +31,7 @@ def chat(message_id: int = 1, lang: str = "ru", chat_id: int = 42) -> ChatRef:
 
 @pytest.fixture
 def molbert(jobs: MemoryJobs) -> Molbert:
-    return Molbert(jobs)
+    return make_molbert(jobs)
 
 
 def downloader(data: bytes):
@@ -433,12 +434,12 @@ async def test_a_group_that_became_a_supergroup_keeps_its_settings_labels_and_bu
     new chat id, and its /settings and /labels apply there."""
     group = chat()
     await molbert.settings_store.save(group, "buttons", chat_settings.EVERYONE)
-    await jobs.set_chat_labels(group, ["кошка", "собака"])
+    await molbert.settings_store.set_labels(group, ["кошка", "собака"])
     job_id = await finished_generation(molbert, jobs, outbox)  # asked in the group
     await molbert.chat_moved(group, -1009)
     supergroup = chat(chat_id=-1009)
     assert (await molbert.settings_of(supergroup)).buttons == chat_settings.EVERYONE
-    assert await jobs.chat_labels(supergroup) == ["кошка", "собака"]
+    assert await molbert.settings_store.labels(supergroup) == ["кошка", "собака"]
     other = presser(user_id=8).model_copy(update={"chat_id": -1009})
     assert await molbert.press(other, f"v:{job_id}:0", "moved-1", outbox) == t("button_accepted", "ru")
     elsewhere = presser(user_id=8).model_copy(update={"chat_id": -777})
@@ -500,7 +501,7 @@ async def test_harmless_words_that_look_alike_pass(molbert, jobs, outbox, prompt
 async def test_operators_set_their_own_blocklist(jobs, outbox, tmp_path):
     blocklist = tmp_path / "blocklist.txt"
     blocklist.write_text("# ours\nброкколи*\n")
-    molbert = Molbert(jobs, PromptBlocklist.load(blocklist))
+    molbert = make_molbert(jobs, blocklist=PromptBlocklist.load(blocklist))
     assert await molbert.imagine(chat(1), "Брокколи на тарелке", outbox) is None
     assert await molbert.imagine(chat(2), "голая стена", outbox) is not None
 

@@ -130,11 +130,11 @@ async def test_a_refused_request_is_refused_once(redis_conn):
 
 
 async def test_over_the_limit_is_answered_and_nothing_is_queued(redis_conn):
-    from handlers.service import Molbert
+    from tests.factories import make_molbert
     from tests.memory import MemoryJobs, MemoryOutbox
 
     jobs, outbox = MemoryJobs(), MemoryOutbox()
-    molbert = Molbert(jobs, admission=admission(redis_conn, concurrent_per_user=1))
+    molbert = make_molbert(jobs, admission=admission(redis_conn, concurrent_per_user=1))
     first = ChatRef(platform="telegram", chat_id=5, user_id=5, message_id=1)
     assert await molbert.imagine(first, "кот", outbox) is not None
     assert await molbert.imagine(first.model_copy(update={"message_id": 2}), "пёс", outbox) is None
@@ -152,11 +152,11 @@ def album(count: int) -> list[Upload]:
 async def test_an_album_is_one_request_under_the_default_limits(redis_conn):
     """Ten photos with no caption are all classified: the album counts once, not ten times (which the default
     two-at-a-time and six-a-minute limits would refuse), and a refused album is refused in one message."""
-    from handlers.service import Molbert
+    from tests.factories import make_molbert
     from tests.memory import MemoryJobs, MemoryOutbox
 
     jobs, outbox = MemoryJobs(), MemoryOutbox()
-    molbert = Molbert(jobs, admission=RedisAdmission(redis_conn))
+    molbert = make_molbert(jobs, admission=RedisAdmission(redis_conn))
     alice = ChatRef(platform="telegram", chat_id=5, user_id=5, message_id=10)
     assert len(await molbert.album(alice, album(10), None, outbox)) == 10
     assert t("limit_concurrent", "ru", count=2) not in outbox.texts
@@ -170,10 +170,10 @@ async def test_an_album_is_one_request_under_the_default_limits(redis_conn):
 async def test_a_redelivered_event_after_its_job_finished_takes_no_slot(redis_conn):
     """Telegram re-sends an update whose job is done: nothing is queued, and the user is not locked out."""
     from bot.queue import RedisJobs
-    from handlers.service import Molbert
+    from tests.factories import make_molbert
     from tests.memory import MemoryOutbox
 
-    molbert = Molbert(RedisJobs(redis_conn), admission=admission(redis_conn, concurrent_per_user=1))
+    molbert = make_molbert(RedisJobs(redis_conn), admission=admission(redis_conn, concurrent_per_user=1))
     outbox = MemoryOutbox()
     asked = ChatRef(platform="telegram", chat_id=5, user_id=5, message_id=1)
     job_id = await molbert.imagine(asked, "кот", outbox)
@@ -187,12 +187,12 @@ async def test_one_users_burst_does_not_hold_up_another_user(redis_conn, tiny_mo
     """Fair scheduling by admission control: Alice sends ten, Bob one; Bob's picture is among the first three."""
     from bot.queue import RedisJobs
     from core.keys import result_stream
-    from handlers.service import Molbert
+    from tests.factories import make_molbert
     from tests.memory import MemoryOutbox
     from workers import runtime
     from workers.worker import MolbertWorker
 
-    molbert = Molbert(RedisJobs(redis_conn), admission=admission(redis_conn, concurrent_per_user=2))
+    molbert = make_molbert(RedisJobs(redis_conn), admission=admission(redis_conn, concurrent_per_user=2))
     outbox = MemoryOutbox()
     alice = [ChatRef(platform="telegram", chat_id=1, user_id=1, message_id=n) for n in range(10)]
     queued = [await molbert.imagine(message, f"кот {n}", outbox) for n, message in enumerate(alice)]

@@ -15,12 +15,12 @@ import pytest
 from bot.queue import RedisJobs
 from bot.results import ResultListener
 from core.protocol import ChatRef
-from handlers.service import Molbert
 from handlers.styles import find_style
 from handlers.texts import t
 from models import presets
 from models.generator import DEFAULTS_FILE
 from models.tiny import build_tiny_generator
+from tests.factories import make_molbert
 from tests.memory import MemoryOutbox, SentMessage
 from tests.test_results import Running, wait_until
 from workers import runtime
@@ -41,7 +41,7 @@ async def painted(models, redis_conn, aredis, text: str, platform: str = "telegr
     """Ask for ``/imagine <text>`` through the shared handlers and return the picture the chat gets."""
     outbox = MemoryOutbox()
     chat = ChatRef(platform=platform, chat_id=5, user_id=5, message_id=1, lang=lang)
-    assert await Molbert(RedisJobs(redis_conn)).imagine(chat, text, outbox) is not None
+    assert await make_molbert(RedisJobs(redis_conn)).imagine(chat, text, outbox) is not None
     try:
         MolbertWorker(models, redis_conn).work(burst=True, logging_level="WARNING")
     finally:

@@ -15,9 +15,9 @@ from core.protocol import MAX_RANKED_PHOTOS, ChatRef, ClassifyJob, RankJob, Resu
 from handlers.delivery import deliver_result, render_ranking
 from handlers.images import normalize_image
 from handlers.ports import Upload
-from handlers.service import Molbert
 from handlers.texts import t
 from tests import images
+from tests.factories import make_molbert
 from tests.memory import MemoryOutbox
 from workers import runtime
 from workers.worker import MolbertWorker
@@ -67,7 +67,7 @@ async def test_albums_are_kept_apart_and_a_late_part_starts_a_new_album():
 
 
 async def test_album_with_a_query_queues_one_ranking_job(jobs, outbox):
-    job_id = await Molbert(jobs).rank(chat(), uploads(3), f"  {QUERY} ", outbox)
+    job_id = await make_molbert(jobs).rank(chat(), uploads(3), f"  {QUERY} ", outbox)
     assert job_id == job_id_for(chat(), "rank")
     job = jobs.jobs[job_id]
     assert isinstance(job, RankJob)
@@ -81,13 +81,13 @@ async def test_album_with_a_query_queues_one_ranking_job(jobs, outbox):
 
 async def test_photos_without_messages_of_their_own_are_ranked_with_none_to_reply_to(jobs, outbox):
     """A Discord command's attachments: the job says so by naming no photo messages (the result shows the best)."""
-    job_id = await Molbert(jobs).rank(chat(), uploads(3, first_message=None), QUERY, outbox)
+    job_id = await make_molbert(jobs).rank(chat(), uploads(3, first_message=None), QUERY, outbox)
     job = jobs.jobs[job_id]
     assert (job.query, job.photo_messages, len(job.image_keys)) == (QUERY, [], 3)
 
 
 async def test_a_repeated_album_queues_nothing_more(jobs, outbox):
-    molbert = Molbert(jobs)
+    molbert = make_molbert(jobs)
     await molbert.rank(chat(), uploads(2), QUERY, outbox)
     assert await molbert.rank(chat(), uploads(2), QUERY, outbox) is None
     assert len(jobs.jobs) == 1
@@ -104,7 +104,7 @@ async def test_a_repeated_album_queues_nothing_more(jobs, outbox):
     ids=["one-photo", "too-many", "blank-query", "broken-photo"],
 )
 async def test_bad_rankings_are_explained_and_queue_nothing(jobs, outbox, count, query, data, key):
-    assert await Molbert(jobs).rank(chat(), uploads(count, data=data), query, outbox) is None
+    assert await make_molbert(jobs).rank(chat(), uploads(count, data=data), query, outbox) is None
     assert jobs.jobs == {}
     assert outbox.texts == [t(key, "ru", limit=MAX_RANKED_PHOTOS)]
 
@@ -117,19 +117,19 @@ async def test_too_big_photo_is_refused_before_any_download(jobs, outbox):
         return images.png()
 
     big = [Upload(download, 1000, 1), Upload(download, 30 * 2**20, 2)]
-    assert await Molbert(jobs).rank(chat(), big, QUERY, outbox) is None
+    assert await make_molbert(jobs).rank(chat(), big, QUERY, outbox) is None
     assert downloaded == []
     assert "30.0" in outbox.texts[0]
 
 
 async def test_album_with_a_phrase_is_ranked(jobs, outbox):
-    [job_id] = await Molbert(jobs).album(chat(), uploads(3), QUERY, outbox)
+    [job_id] = await make_molbert(jobs).album(chat(), uploads(3), QUERY, outbox)
     assert isinstance(jobs.jobs[job_id], RankJob)
 
 
 @pytest.mark.parametrize("caption", [None, "", "кошка, собака", "что это?"])
 async def test_album_without_a_query_classifies_each_photo_as_a_reply_to_it(jobs, outbox, caption):
-    queued = await Molbert(jobs).album(chat(), uploads(3), caption, outbox)
+    queued = await make_molbert(jobs).album(chat(), uploads(3), caption, outbox)
     assert queued == [job_id_for(chat(10 + i), "classify") for i in range(3)]
     assert all(isinstance(jobs.jobs[job_id], ClassifyJob) for job_id in queued)
     assert [jobs.jobs[job_id].chat.message_id for job_id in queued] == [10, 11, 12]
@@ -202,7 +202,7 @@ async def test_ranking_is_a_reply_to_the_winning_photo_and_replaces_the_status(o
 async def test_worker_ranks_the_album_as_the_model_does(redis_conn, tiny_models):
     photos = [images.png(64, 64, color) for color in COLORS]
     album = chat(message_id=20, platform="telegram")
-    job_id = await Molbert(RedisJobs(redis_conn)).rank(album, uploads_of(photos, 20), QUERY, MemoryOutbox())
+    job_id = await make_molbert(RedisJobs(redis_conn)).rank(album, uploads_of(photos, 20), QUERY, MemoryOutbox())
     try:
         MolbertWorker(tiny_models, redis_conn).work(burst=True, logging_level="WARNING")
     finally:
@@ -225,7 +225,7 @@ async def test_worker_keeps_the_best_photo_when_there_is_no_message_to_reply_to(
     photos = [images.png(64, 64, color) for color in COLORS[:3]]
     attached = chat(message_id=40, platform="discord")
     no_messages = [Upload(upload.download, upload.size) for upload in uploads_of(photos, 40)]
-    job_id = await Molbert(RedisJobs(redis_conn)).rank(attached, no_messages, QUERY, MemoryOutbox())
+    job_id = await make_molbert(RedisJobs(redis_conn)).rank(attached, no_messages, QUERY, MemoryOutbox())
     try:
         MolbertWorker(tiny_models, redis_conn).work(burst=True, logging_level="WARNING")
     finally:
@@ -240,7 +240,7 @@ async def test_worker_keeps_the_best_photo_when_there_is_no_message_to_reply_to(
 
 async def test_worker_refuses_when_the_photos_are_gone(redis_conn, tiny_models):
     album = chat(message_id=30, platform="telegram")
-    job_id = await Molbert(RedisJobs(redis_conn)).rank(album, uploads(2, 30), QUERY, MemoryOutbox())
+    job_id = await make_molbert(RedisJobs(redis_conn)).rank(album, uploads(2, 30), QUERY, MemoryOutbox())
     redis_conn.delete(rank_input_key(job_id, 1))
     try:
         MolbertWorker(tiny_models, redis_conn).work(burst=True, logging_level="WARNING")

@@ -18,8 +18,8 @@ from core.protocol import GENERATE_QUEUE, ChatRef
 from handlers.errors import UserError
 from handlers.limits import LimitPolicy
 from handlers.routing import GeneratorRoutes
-from handlers.service import Molbert
 from handlers.texts import t
+from tests.factories import make_molbert
 from tests.processes import ManagedProcess
 
 ROUTES = GeneratorRoutes.parse("quality=molbert-generate-big, fast=molbert-generate-small")
@@ -66,7 +66,7 @@ def test_a_malformed_table_is_a_config_error_naming_the_variable(monkeypatch, te
 
 async def test_imagine_with_a_model_queues_it_for_that_generator_and_a_reroll_keeps_it(redis_conn, outbox):
     admission = RedisAdmission(redis_conn, LimitPolicy(concurrent_per_user=5))
-    molbert = Molbert(RedisJobs(redis_conn, ROUTES), admission=admission, routes=ROUTES)
+    molbert = make_molbert(RedisJobs(redis_conn, ROUTES), admission=admission, routes=ROUTES)
     job_id = await molbert.imagine(chat(1), "маяк на скале --модель FAST", outbox)
     default_id = await molbert.imagine(chat(2), "маяк на скале", outbox)
 
@@ -87,7 +87,7 @@ async def test_imagine_with_a_model_queues_it_for_that_generator_and_a_reroll_ke
 
 
 async def test_an_unknown_model_is_answered_and_nothing_is_queued(redis_conn, outbox):
-    molbert = Molbert(RedisJobs(redis_conn, ROUTES), routes=ROUTES)
+    molbert = make_molbert(RedisJobs(redis_conn, ROUTES), routes=ROUTES)
     assert await molbert.imagine(chat(), "маяк --model huge", outbox) is None
     assert outbox.sent[-1].text == "Модели «huge» здесь нет. Доступные модели: quality, fast."
     assert _queued(redis_conn) == []
@@ -117,7 +117,7 @@ async def test_each_generator_class_is_painted_only_by_its_own_workers(
     try:
         for worker in workers.values():
             await worker.wait_for_log("ready: preset tiny", timeout=180)
-        molbert = Molbert(RedisJobs(redis_conn, ROUTES), routes=ROUTES)
+        molbert = make_molbert(RedisJobs(redis_conn, ROUTES), routes=ROUTES)
         from tests.memory import MemoryOutbox
 
         outbox = MemoryOutbox()

@@ -12,11 +12,9 @@ import pytest
 from bot.config import TelegramSettings
 from bot.telegram import app, retry
 from bot.telegram.app import run_telegram
-from bot.telegram.routers import all_routers
 from core.config import ConfigError
-from handlers.service import Molbert
+from tests.factories import make_molbert
 from tests.fakes.telegram_api import FakeTelegramAPI
-from tests.memory import MemoryJobs
 
 FAST = (0.05, 0.2)  # the waits, shortened: the same back-off, in test time
 
@@ -28,15 +26,6 @@ def quick_retries(monkeypatch):
     monkeypatch.setattr(app, "INTRODUCE_DELAYS", FAST)
 
 
-@pytest.fixture(autouse=True)
-def detach_routers():
-    """``run_telegram`` attaches the module-level feature routers to its dispatcher, which aiogram allows once per
-    router: detached again after each test (as the ``telegram_dispatcher`` fixture does)."""
-    yield
-    for router in all_routers():
-        router._parent_router = None
-
-
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -44,7 +33,7 @@ def free_port() -> int:
 
 
 async def start_frontend(settings: TelegramSettings, aredis) -> asyncio.Task:
-    return asyncio.create_task(run_telegram(settings, Molbert(MemoryJobs()), aredis, consumer="startup-test"))
+    return asyncio.create_task(run_telegram(settings, make_molbert(), aredis, consumer="startup-test"))
 
 
 async def stop(task: asyncio.Task) -> None:
@@ -87,10 +76,18 @@ async def test_a_rejected_token_is_a_configuration_error_at_once_without_the_tok
     async with FakeTelegramAPI() as fake:  # answers 401 Unauthorized to any other token
         started = time.monotonic()
         with pytest.raises(ConfigError) as raised:
-            await run_telegram(
-                TelegramSettings(bot_token=wrong, api_url=fake.base_url), Molbert(MemoryJobs()), aredis, "t"
-            )
+            await run_telegram(TelegramSettings(bot_token=wrong, api_url=fake.base_url), make_molbert(), aredis, "t")
     assert time.monotonic() - started < 2, "a rejected token is not retried"
     message = str(raised.value)
     assert message.startswith("Configuration error: TELEGRAM_BOT_TOKEN:") and "Unauthorized" in message
     assert wrong not in message and wrong.split(":")[1] not in message
+
+
+def test_each_dispatcher_gets_feature_routers_of_its_own():
+    """aiogram attaches a router to one dispatcher only: a second dispatcher in the same process (a frontend
+    restarted in place, a test after another) builds new routers instead of failing on the first one's."""
+    first, second = app.create_dispatcher(), app.create_dispatcher()
+    names = [router.name for router in first.sub_routers]
+    assert names == [router.name for router in second.sub_routers]
+    assert names[0].endswith("basics") and names[-1].endswith("fallback"), "the catch-all is tried last"
+    assert not {id(router) for router in first.sub_routers} & {id(router) for router in second.sub_routers}

@@ -1,11 +1,13 @@
-"""Telegram message → the platform-neutral :class:`ChatRef`."""
+"""Telegram message → the platform-neutral :class:`ChatRef`, and what Telegram says about a chat's admins."""
 
 from __future__ import annotations
 
 import re
 
-from aiogram.enums import ChatType
-from aiogram.types import CallbackQuery, Message, User
+from aiogram import Bot
+from aiogram.enums import ChatMemberStatus, ChatType
+from aiogram.exceptions import TelegramAPIError
+from aiogram.types import CallbackQuery, Chat, Message, User
 
 from core.protocol import ChatRef
 from handlers.texts import pick_language
@@ -83,3 +85,22 @@ def without_mention(text: str | None, me: User) -> str | None:
         return text
     stripped = re.sub(rf"@{re.escape(me.username)}\b", " ", text, flags=re.IGNORECASE).strip()
     return stripped or None
+
+
+async def is_chat_admin(bot: Bot, message: Message) -> bool:
+    """The sender administers this chat (in a private chat, or writing as the group itself: always), asked of
+    Telegram with getChatMember."""
+    return sent_as_the_chat(message) or await is_admin_of(bot, message.chat, message.from_user)
+
+
+async def is_admin_of(bot: Bot, chat: Chat, user: User | None) -> bool:
+    """``user`` administers ``chat`` (in a private chat: always), asked of Telegram with getChatMember."""
+    if chat.type == ChatType.PRIVATE:
+        return True
+    if user is None:
+        return False
+    try:
+        member = await bot.get_chat_member(chat.id, user.id)
+    except TelegramAPIError:
+        return False  # cannot tell: treat as a member (they may still look at the labels)
+    return member.status in (ChatMemberStatus.CREATOR, ChatMemberStatus.ADMINISTRATOR)

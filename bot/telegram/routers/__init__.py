@@ -1,4 +1,5 @@
-"""One aiogram router per feature; :func:`all_routers` lists them in the order they must be tried."""
+"""One aiogram router per feature, each built by its module's ``router()``; :func:`all_routers` builds them in the
+order they must be tried."""
 
 from __future__ import annotations
 
@@ -8,5 +9,6 @@ from bot.telegram.routers import basics, buttons, fallback, imagine, photos, set
 
 
 def all_routers() -> list[Router]:
-    """Feature routers first, the catch-all fallback last."""
-    return [basics.router, settings.router, imagine.router, photos.router, buttons.router, fallback.router]
+    """New feature routers for one dispatcher, the catch-all fallback last."""
+    features = (basics, settings, imagine, photos, buttons, fallback)
+    return [feature.router() for feature in features]

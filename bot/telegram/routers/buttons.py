@@ -6,16 +6,12 @@ from __future__ import annotations
 from aiogram import Bot, F, Router
 from aiogram.types import CallbackQuery
 
-from bot.telegram.chat import press_ref
+from bot.telegram.chat import is_admin_of, press_ref
 from bot.telegram.outbox import TelegramOutbox
-from bot.telegram.routers.basics import is_admin_of
 from handlers.service import Molbert
 from handlers.texts import pick_language, t
 
-router = Router(name=__name__)
 
-
-@router.callback_query(F.message)
 async def press(callback: CallbackQuery, bot: Bot, molbert: Molbert, outbox: TelegramOutbox) -> None:
     """Answer the press with a short notice at once, then run the button's action."""
 
@@ -35,7 +31,16 @@ async def press(callback: CallbackQuery, bot: Bot, molbert: Molbert, outbox: Tel
         await callback.answer(notice)
 
 
-@router.callback_query()
 async def press_without_message(callback: CallbackQuery) -> None:
     """A press Telegram sent without its message (e.g. from an inline message): nothing to act on."""
     await callback.answer(t("button_stale", pick_language(callback.from_user.language_code)))
+
+
+def router() -> Router:
+    """The router of the buttons under pictures and "queued" messages.
+
+    A new one each call: aiogram attaches a router to one dispatcher only."""
+    feature = Router(name=__name__)
+    feature.callback_query.register(press, F.message)
+    feature.callback_query.register(press_without_message)
+    return feature

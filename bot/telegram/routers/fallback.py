@@ -11,23 +11,29 @@ from bot.telegram.chat import chat_ref
 from bot.telegram.outbox import TelegramOutbox
 from handlers.service import Molbert
 
-router = Router(name=__name__)
-router.message.filter(F.chat.type == ChatType.PRIVATE)  # groups: the bot speaks only when addressed
 
-
-@router.message(F.text.startswith("/"))
 async def unknown_command(message: Message, molbert: Molbert, outbox: TelegramOutbox) -> None:
     """A command we do not have."""
     await molbert.refuse(chat_ref(message), outbox, "unknown_command")
 
 
-@router.message(F.text)
 async def plain_text(message: Message, molbert: Molbert, outbox: TelegramOutbox) -> None:
     """Plain text: explain how to ask for a picture."""
     await molbert.refuse(chat_ref(message), outbox, "text_hint")
 
 
-@router.message()
 async def anything_else(message: Message, molbert: Molbert, outbox: TelegramOutbox) -> None:
     """A sticker, a voice message, a video…: say what the bot understands rather than stay silent."""
     await molbert.refuse(chat_ref(message), outbox, "unsupported_message")
+
+
+def router() -> Router:
+    """The router of what nothing else handled (private chats only).
+
+    A new one each call: aiogram attaches a router to one dispatcher only."""
+    feature = Router(name=__name__)
+    feature.message.filter(F.chat.type == ChatType.PRIVATE)  # groups: the bot speaks only when addressed
+    feature.message.register(unknown_command, F.text.startswith("/"))
+    feature.message.register(plain_text, F.text)
+    feature.message.register(anything_else)
+    return feature

@@ -13,20 +13,16 @@ from bot.telegram.chat import chat_ref, is_private, mentions, without_mention
 from bot.telegram.outbox import TelegramOutbox
 from handlers.service import Molbert
 
-router = Router(name=__name__)
-
 COMMANDS = ("imagine", "draw", "нарисуй")
 # "@bot /imagine кот": after the mention is taken out, the command still leads the text
 _LEADING_COMMAND = re.compile(rf"^/(?:{'|'.join(COMMANDS)})(?:@\w+)?(?:\s+|$)", re.IGNORECASE)
 
 
-@router.message(Command(*COMMANDS, ignore_case=True))
 async def imagine(message: Message, command: CommandObject, bot: Bot, molbert: Molbert, outbox: TelegramOutbox) -> None:
     """Queue a picture for the text after the command (a mention of the bot in it is an address, not a word)."""
     await molbert.imagine(chat_ref(message), without_mention(command.args, await bot.me()), outbox)
 
 
-@router.message(F.text, ~F.text.startswith("/"))
 async def addressed_text(message: Message, bot: Bot, molbert: Molbert, outbox: TelegramOutbox) -> None:
     """A reply to one of the bot's messages, or (in groups) a message mentioning the bot, is a prompt. In a group,
     a reply to a picture the bot made for someone else is a reaction ("ахах круто"), not a prompt."""
@@ -48,3 +44,13 @@ async def _asked_for(result: Message, message: Message, molbert: Molbert) -> boo
     keyboard = result.reply_markup.inline_keyboard if result.reply_markup else []
     actions = [button.callback_data for row in keyboard for button in row if button.callback_data]
     return not actions or await molbert.asked_for(chat_ref(message), actions[0])
+
+
+def router() -> Router:
+    """The router of ``/imagine`` and of text addressed to the bot.
+
+    A new one each call: aiogram attaches a router to one dispatcher only."""
+    feature = Router(name=__name__)
+    feature.message.register(imagine, Command(*COMMANDS, ignore_case=True))
+    feature.message.register(addressed_text, F.text, ~F.text.startswith("/"))
+    return feature

@@ -17,11 +17,9 @@ from handlers.errors import UserError
 from handlers.ports import Upload
 from handlers.service import Molbert
 
-router = Router(name=__name__)
 albums: AlbumCollector[Message] = AlbumCollector()
 
 
-@router.message(Command("classify", "распознай", ignore_case=True))
 async def classify_command(
     message: Message, command: CommandObject, bot: Bot, molbert: Molbert, outbox: TelegramOutbox
 ) -> None:
@@ -36,13 +34,11 @@ async def classify_command(
     await molbert.classify(chat_ref(message), _downloader(bot, image.file_id), image.file_size, labels, outbox)
 
 
-@router.message(F.photo)
 async def photo(message: Message, bot: Bot, molbert: Molbert, outbox: TelegramOutbox) -> None:
     """Classify the largest size of a photo; a photo in an album waits for the rest of it."""
     await _classify_one(message, bot, molbert, outbox)
 
 
-@router.message(F.document.mime_type.startswith("image/"))
 async def image_document(message: Message, bot: Bot, molbert: Molbert, outbox: TelegramOutbox) -> None:
     """Classify an image sent as a file (uncompressed)."""
     await _classify_one(message, bot, molbert, outbox)
@@ -64,7 +60,6 @@ async def _classify_one(message: Message, bot: Bot, molbert: Molbert, outbox: Te
     await molbert.classify(chat_ref(message), _downloader(bot, image.file_id), image.file_size, caption, outbox)
 
 
-@router.message(F.document)
 async def other_document(message: Message, bot: Bot, molbert: Molbert, outbox: TelegramOutbox) -> None:
     """Explain that only images can be recognised (in groups, only to someone who addressed the bot)."""
     if not addressed(message, await bot.me()):
@@ -119,3 +114,15 @@ def _downloader(bot: Bot, file_id: str):
         return buffer.getvalue()
 
     return download
+
+
+def router() -> Router:
+    """The router of photos, image files, albums and ``/classify``.
+
+    A new one each call: aiogram attaches a router to one dispatcher only."""
+    feature = Router(name=__name__)
+    feature.message.register(classify_command, Command("classify", "распознай", ignore_case=True))
+    feature.message.register(photo, F.photo)
+    feature.message.register(image_document, F.document.mime_type.startswith("image/"))
+    feature.message.register(other_document, F.document)
+    return feature
