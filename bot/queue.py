@@ -154,7 +154,7 @@ class RedisJobs:
             return False
         job.cancel()
         payload = job.args[0]
-        kind = "imagine" if job.func_name == GENERATE_FUNC else "classify"
+        kind = job_kind(job.func_name)  # a ranking waits on the photo queue too
         event = ResultEvent(job_id=job_id, kind=kind, chat=payload["chat"], ok=False, error_key="cancelled")
         with self.connection.pipeline() as pipe:
             pipe.zrem(active_key(event.chat.platform, event.chat.user_id), job_id)  # the owner's slot
