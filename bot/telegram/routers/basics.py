@@ -18,6 +18,7 @@ router = Router(name=__name__)
 @router.message(F.migrate_to_chat_id)
 async def group_became_a_supergroup(message: Message, molbert: Molbert) -> None:
     """Telegram upgraded this group to a supergroup with a new id: its settings, labels and buttons move along."""
+    assert message.migrate_to_chat_id is not None  # F.migrate_to_chat_id
     await molbert.chat_moved(group_ref(message.chat.id), message.migrate_to_chat_id)
 
 
