@@ -10,6 +10,7 @@ import json
 import statistics
 import time
 from dataclasses import dataclass
+from typing import cast
 
 import redis
 from rq import Callback, Queue, Retry, Worker
@@ -96,7 +97,7 @@ class RedisJobs:
 
     async def load_image(self, job_id: str, index: int) -> bytes | None:
         """The ``index``-th image of a finished generation, or ``None`` once expired."""
-        return await in_thread(self.connection.get, image_key(job_id, index))
+        return cast("bytes | None", await in_thread(self.connection.get, image_key(job_id, index)))  # not decoded
 
     async def submit_classify(self, job_id: str, job: ClassifyJob, image: bytes) -> Queued | None:
         """Store the photo, then enqueue a classification job; ``None`` if the job id exists."""
@@ -126,7 +127,8 @@ class RedisJobs:
         return await in_thread(self._cancel, chat, job_id)
 
     def _user_jobs(self, chat: ChatRef) -> list[QueuedJob]:
-        ids = [i.decode() for i in self.connection.zrange(active_key(chat.platform, chat.user_id), 0, -1)]
+        active = cast("list[bytes]", self.connection.zrange(active_key(chat.platform, chat.user_id), 0, -1))
+        ids = [i.decode() for i in active]
         jobs = Job.fetch_many(ids, connection=self.connection, serializer=JSONSerializer)
         found = []
         for job in jobs:
@@ -255,10 +257,10 @@ class RedisJobs:
 
     def _swap_status(self, job_id: str, value: str) -> str | None:
         previous = self.connection.set(status_message_key(job_id), value, ex=STATUS_TTL, get=True)
-        return previous.decode() if isinstance(previous, bytes) else previous
+        return previous.decode() if isinstance(previous, bytes) else previous if isinstance(previous, str) else None
 
 
-def _median(durations: list[bytes]) -> float | None:
+def _median(durations: list[bytes] | list[bytes | str]) -> float | None:
     """The median of the job times a worker recorded (seconds, as text), or ``None`` if there are none yet."""
     return statistics.median(float(value) for value in durations) if durations else None
 
