@@ -42,9 +42,11 @@ console: $(INSTALLED)
 worker: $(INSTALLED)
 	$(PY) -m workers
 
+# mypy reads its settings from pyproject.toml ([tool.mypy]: the packages, strict on core/ and handlers/)
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 test: lint
 	$(PY) -m pytest
@@ -64,4 +66,4 @@ test-lowest: $(INSTALLED_MIN)
 	$(PY_MIN) -m pytest -q -p no:cacheprovider $(LOWEST_TESTS)
 
 clean:
-	rm -rf $(VENV) $(VENV_MIN) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(VENV_MIN) .pytest_cache .ruff_cache .mypy_cache

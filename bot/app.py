@@ -71,7 +71,7 @@ async def backend(config: BotConfig, worker_log: Path | None = None) -> AsyncIte
     finally:
         await results_connection.aclose()
         jobs_connection.close()
-        if local_worker is not None:
+        if local_worker is not None and supervisor is not None:
             await local_worker.stop()
             await asyncio.gather(supervisor, return_exceptions=True)
         if embedded is not None:
@@ -85,7 +85,7 @@ async def run_until_stopped(*runners: Callable[[], Awaitable[None]]) -> None:
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    tasks = [asyncio.create_task(runner()) for runner in runners]
+    tasks = [asyncio.ensure_future(runner()) for runner in runners]
     stopper = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
     if stopper in done:

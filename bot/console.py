@@ -13,6 +13,7 @@ import logging
 import sys
 import threading
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import redis.asyncio as aioredis
@@ -182,7 +183,7 @@ async def run_console(molbert: Molbert, results: aioredis.Redis, data_dir: Path)
         await asyncio.gather(listener_task, return_exceptions=True)
 
 
-async def _stdin_lines():
+async def _stdin_lines() -> AsyncIterator[str]:
     """Lines from stdin, read by a daemon thread so a blocked read never holds up shutdown."""
     loop = asyncio.get_running_loop()
     lines: asyncio.Queue[str | None] = asyncio.Queue()

@@ -124,7 +124,7 @@ class RedisAdmission:
             request_admitted_key(request_id),
             Job.key_for(job_id),
         ]
-        args = [
+        args: list[str | int | float] = [
             now,
             job_id,
             policy.concurrent_per_user,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import statistics
 import time
 from dataclasses import dataclass
+from typing import cast
 
 import redis
 from rq import Callback, Queue, Retry, Worker
@@ -94,7 +95,7 @@ class RedisJobs:
 
     async def load_image(self, job_id: str, index: int) -> bytes | None:
         """The ``index``-th image of a finished generation, or ``None`` once expired."""
-        return await in_thread(self.connection.get, image_key(job_id, index))
+        return cast("bytes | None", await in_thread(self.connection.get, image_key(job_id, index)))  # not decoded
 
     async def submit_classify(self, job_id: str, job: ClassifyJob, image: bytes) -> Queued | None:
         """Store the photo, then enqueue a classification job; ``None`` if the job id exists."""
@@ -124,7 +125,8 @@ class RedisJobs:
         return await in_thread(self._cancel, chat, job_id)
 
     def _user_jobs(self, chat: ChatRef) -> list[QueuedJob]:
-        ids = [i.decode() for i in self.connection.zrange(active_key(chat.platform, chat.user_id), 0, -1)]
+        active = cast("list[bytes]", self.connection.zrange(active_key(chat.platform, chat.user_id), 0, -1))
+        ids = [i.decode() for i in active]
         jobs = Job.fetch_many(ids, connection=self.connection, serializer=JSONSerializer)
         found = []
         for job in jobs:
@@ -152,7 +154,7 @@ class RedisJobs:
             return False
         job.cancel()
         payload = job.args[0]
-        kind = "imagine" if job.func_name == GENERATE_FUNC else "classify"
+        kind = job_kind(job.func_name)  # a ranking waits on the photo queue too
         event = ResultEvent(job_id=job_id, kind=kind, chat=payload["chat"], ok=False, error_key="cancelled")
         with self.connection.pipeline() as pipe:
             pipe.zrem(active_key(event.chat.platform, event.chat.user_id), job_id)  # the owner's slot
@@ -240,10 +242,10 @@ class RedisJobs:
 
     def _swap_status(self, job_id: str, value: str) -> str | None:
         previous = self.connection.set(status_message_key(job_id), value, ex=STATUS_TTL, get=True)
-        return previous.decode() if isinstance(previous, bytes) else previous
+        return previous.decode() if isinstance(previous, bytes) else previous if isinstance(previous, str) else None
 
 
-def _median(durations: list[bytes]) -> float | None:
+def _median(durations: list[bytes] | list[bytes | str]) -> float | None:
     """The median of the job times a worker recorded (seconds, as text), or ``None`` if there are none yet."""
     return statistics.median(float(value) for value in durations) if durations else None
 

@@ -15,6 +15,7 @@ import contextlib
 import json
 import logging
 import time
+from typing import cast
 
 import redis.asyncio as aioredis
 from pydantic import ValidationError
@@ -31,6 +32,10 @@ from handlers.buttons import cancel_keyboard
 from handlers.delivery import deliver_result, render_progress
 from handlers.ports import Outbox
 from handlers.telemetry import rate_limit_waits
+
+# Stream replies as redis-py gives them over RESP2 (its annotations also allow RESP3's and decoded shapes)
+_Entries = list[tuple[bytes, dict[bytes, bytes]]]
+_StreamsReply = list[tuple[bytes, _Entries]]
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +123,10 @@ class ResultListener:
 
     async def _drain_pending(self) -> None:
         """Deliver entries this consumer read but never acknowledged, and claim other consumers' stale ones."""
-        own = await self.redis.xreadgroup(RESULT_STREAM_CONSUMER_GROUP, self.consumer, {self.stream: "0"}, count=1000)
+        own = cast(
+            _StreamsReply,
+            await self.redis.xreadgroup(RESULT_STREAM_CONSUMER_GROUP, self.consumer, {self.stream: "0"}, count=1000),
+        )
         for _stream, entries in own:
             await self._handle_all(entries)
         await self._reclaim()
@@ -131,8 +139,11 @@ class ResultListener:
         await self._handle_all(claimed)
 
     async def _read_new(self) -> None:
-        response = await self.redis.xreadgroup(
-            RESULT_STREAM_CONSUMER_GROUP, self.consumer, {self.stream: ">"}, count=16, block=self.block_ms
+        response = cast(
+            _StreamsReply | None,
+            await self.redis.xreadgroup(
+                RESULT_STREAM_CONSUMER_GROUP, self.consumer, {self.stream: ">"}, count=16, block=self.block_ms
+            ),
         )
         for _stream, entries in response or []:
             await self._handle_all(entries)
@@ -201,7 +212,7 @@ class ResultListener:
         pending = await self.redis.xpending_range(
             self.stream, RESULT_STREAM_CONSUMER_GROUP, min=entry_id, max=entry_id, count=1
         )
-        attempts = pending[0]["times_delivered"] if pending else MAX_DELIVERY_ATTEMPTS
+        attempts = int(pending[0]["times_delivered"]) if pending else MAX_DELIVERY_ATTEMPTS
         if attempts >= MAX_DELIVERY_ATTEMPTS:
             log.error("giving up on entry %s after %d attempts; dead-lettered", entry_id, attempts)
             await self._dead_letter(entry_id, fields)
@@ -213,7 +224,7 @@ class ResultListener:
     async def _deliver(self, event: ResultEvent) -> None:
         images = [image for image in await self._load_images(event) if image is not None]
         status_key = status_message_key(event.job_id)
-        previous = await self.redis.set(status_key, DELIVERED, ex=STATUS_TTL, get=True)
+        previous = cast(bytes | None, await self.redis.set(status_key, DELIVERED, ex=STATUS_TTL, get=True))  # old value
         try:
             with rate_limit_waits() as waits:
                 await deliver_result(event, images, status_message_id(previous), self.outbox)
@@ -260,7 +271,7 @@ class ResultListener:
     async def _load_images(self, event: ResultEvent) -> list[bytes | None]:
         """The picture to show: the grid when there is one, else the image(s) (a ranking's: the best photo)."""
         keys = [event.grid_key] if event.grid_key else event.image_keys
-        return await self.redis.mget(keys) if keys else []
+        return cast(list[bytes | None], await self.redis.mget(keys)) if keys else []
 
 
 def _chat_key(fields: dict) -> str:

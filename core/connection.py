@@ -14,6 +14,7 @@ asks the sentinels for the current master (redis-py's ``SentinelConnectionPool``
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import redis
@@ -40,11 +41,11 @@ class SentinelURL:
     sentinel_password: str | None = field(default=None, repr=False)
     ssl: bool = False
 
-    def master_kwargs(self) -> dict:
+    def master_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for connections to the master."""
         return {"db": self.db, "username": self.username, "password": self.password, "ssl": self.ssl}
 
-    def sentinel_kwargs(self) -> dict:
+    def sentinel_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for connections to the sentinels themselves."""
         return {"password": self.sentinel_password, "ssl": self.ssl}
 
@@ -96,7 +97,7 @@ HEALTH_CHECK_SECONDS = 15
 COMMAND_RETRIES = 3
 
 
-def _resilience(retry_type: type) -> dict:
+def _resilience(retry_type: type) -> dict[str, Any]:
     """The keyword arguments that make a client reconnect by itself (``retry_type``: redis-py's sync or async Retry)."""
     return {
         "health_check_interval": HEALTH_CHECK_SECONDS,
@@ -111,7 +112,8 @@ def connect(url: str) -> redis.Redis:
         return redis.Redis.from_url(url, **_resilience(Retry))
     spec = parse_sentinel_url(url)
     sentinel = redis.sentinel.Sentinel(spec.sentinels, sentinel_kwargs=spec.sentinel_kwargs())
-    return sentinel.master_for(spec.master, **spec.master_kwargs(), **_resilience(Retry))
+    client: redis.Redis = sentinel.master_for(spec.master, **spec.master_kwargs(), **_resilience(Retry))
+    return client
 
 
 def connect_async(url: str) -> aioredis.Redis:
@@ -120,4 +122,5 @@ def connect_async(url: str) -> aioredis.Redis:
         return aioredis.Redis.from_url(url, **_resilience(AsyncRetry))
     spec = parse_sentinel_url(url)
     sentinel = aiosentinel.Sentinel(spec.sentinels, sentinel_kwargs=spec.sentinel_kwargs())
-    return sentinel.master_for(spec.master, **spec.master_kwargs(), **_resilience(AsyncRetry))
+    client: aioredis.Redis = sentinel.master_for(spec.master, **spec.master_kwargs(), **_resilience(AsyncRetry))
+    return client

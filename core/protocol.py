@@ -25,9 +25,10 @@ EventKind = Literal["imagine", "classify", "rank", "progress"]
 MAX_RANKED_PHOTOS = 10  # a Telegram album holds at most 10
 
 
-def job_kind(func_name: str) -> JobKind:
+def job_kind(func_name: str | None) -> JobKind:
     """The kind of job an RQ job function runs (``workers.jobs.generate`` → ``imagine``), for logs and metrics."""
-    return {GENERATE_FUNC: "imagine", RANK_FUNC: "rank"}.get(func_name, "classify")
+    kinds: dict[str | None, JobKind] = {GENERATE_FUNC: "imagine", RANK_FUNC: "rank"}
+    return kinds.get(func_name, "classify")
 
 
 class ChatRef(BaseModel):

@@ -15,9 +15,10 @@ import logging
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, make_server
+from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from prometheus_client import REGISTRY, CollectorRegistry, make_wsgi_app
 from prometheus_client.exposition import ThreadingWSGIServer
@@ -46,7 +47,7 @@ def hash_user(chat: ChatRef) -> str:
     return hashlib.blake2s(data, key=_user_key, digest_size=6).hexdigest()
 
 
-def job_fields(job_id: str, chat: ChatRef, kind: str | None = None, times: StageTimes | None = None) -> dict:
+def job_fields(job_id: str, chat: ChatRef, kind: str | None = None, times: StageTimes | None = None) -> dict[str, Any]:
     """The fields of a job's log lines: job id, platform, chat id, hashed user, kind, and the stage durations."""
     fields: dict[str, Any] = {
         "job_id": job_id,
@@ -131,7 +132,7 @@ class MonitoringServer:
 
     def __init__(self, port: int, health: HealthCheck, registry: CollectorRegistry = REGISTRY, host: str = "0.0.0.0"):
         self.port, self.host, self.health = port, host, health
-        self._metrics = make_wsgi_app(registry)
+        self._metrics: WSGIApplication = make_wsgi_app(registry)
         self._server: ThreadingWSGIServer | None = None
 
     def start(self) -> bool:
@@ -156,7 +157,7 @@ class MonitoringServer:
             self._server.server_close()
             self._server = None
 
-    def _app(self, environ: dict, start_response: Callable) -> list[bytes]:
+    def _app(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO") != HEALTH_PATH:
             return self._metrics(environ, start_response)
         try:

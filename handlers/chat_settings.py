@@ -53,7 +53,7 @@ class ChatSettings:
     lang: str = UNSET
 
     @classmethod
-    def from_stored(cls, stored: Mapping[str | bytes, str | bytes]) -> ChatSettings:
+    def from_stored(cls, stored: Mapping[str | bytes, str | bytes] | Mapping[str, str]) -> ChatSettings:
         """Settings from stored fields; unknown fields and values no longer offered fall back to the default."""
         values = {_text(name): _text(value) for name, value in stored.items()}
         known = {name: value for name, value in values.items() if name in CHOICES and value in CHOICES[name]}

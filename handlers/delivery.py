@@ -77,6 +77,8 @@ def render_caption(event: ResultEvent) -> str:
     still too long, the line keeps its options and seed but not the prompt (the title shows how it begins).
     """
     job = event.generation
+    if job is None:
+        raise ValueError(f"imagine result {event.job_id} carries no request")
 
     def caption(prompt: str, command: str) -> str:
         text = t(

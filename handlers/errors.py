@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class UserError(Exception):
     """Input we refuse, with the key of the friendly text that explains why and the values it needs."""
@@ -9,7 +11,7 @@ class UserError(Exception):
     def __init__(self, key: str, **values: object) -> None:
         super().__init__(key)
         self.key = key
-        self.values = values
+        self.values: dict[str, Any] = values  # formatted into the text, passed on as keyword arguments
 
 
 class QueueUnavailable(Exception):

@@ -7,8 +7,9 @@ Every bad value is refused with a text naming the option and its allowed range.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from typing import Any
 
 from core.protocol import ChatRef, GenerateJob
 from handlers.errors import UserError
@@ -72,7 +73,7 @@ def parse_imagine(text: str | None, fields: Mapping[str, object] | None = None) 
     text = clean_text(text or "")
     matches = list(_OPTION.finditer(text))
     prompt = parse_prompt(text[: matches[0].start()] if matches else text)
-    request, given = ImagineRequest(prompt=prompt), set()
+    request, given = ImagineRequest(prompt=prompt), set[str]()
     for index, match in enumerate(matches):
         end = matches[index + 1].start() if index + 1 < len(matches) else len(text)
         request = _apply(request, given, match.group(1), text[match.end() : end].strip())
@@ -95,7 +96,7 @@ def _apply(request: ImagineRequest, given: set[str], typed: str, value: str) -> 
     return replace(request, **_PARSERS[name](value))
 
 
-def _ratio(value: str) -> dict:
+def _ratio(value: str) -> dict[str, Any]:
     match = _RATIO.match(value)
     if match:
         width, height = int(match.group(1)), int(match.group(2))
@@ -110,20 +111,20 @@ def _integer(value: str, option: str, low: int, high: int) -> int:
     return int(value)
 
 
-def _style(value: str) -> dict:
+def _style(value: str) -> dict[str, Any]:
     style = find_style(value)
     if style is None:
         raise UserError("option_style", value=value, styles=style_names(), styles_en=english_style_names())
     return {"style": style}
 
 
-def _negative(value: str) -> dict:
+def _negative(value: str) -> dict[str, Any]:
     if len(value) > MAX_NEGATIVE_CHARS:
         raise UserError("option_too_long", option="--no", limit=MAX_NEGATIVE_CHARS)
     return {"negative": value}
 
 
-_PARSERS = {
+_PARSERS: dict[str, Callable[[str], dict[str, Any]]] = {
     "ar": _ratio,
     "seed": lambda value: {"seed": _integer(value, "seed", 0, MAX_SEED)},
     "no": _negative,

@@ -35,7 +35,7 @@ class PromptBlocklist:
 
     def blocked_word(self, prompt: str) -> str | None:
         """The first word of ``prompt`` that a stem matches, or ``None`` when the prompt is fine."""
-        words = _WORDS.findall(prompt.casefold().replace("ё", "е"))
+        words: list[str] = _WORDS.findall(prompt.casefold().replace("ё", "е"))
         candidates = words + [f"{a} {b}" for a, b in itertools.pairwise(words)]
         for candidate in candidates:
             if candidate in self.words or candidate.startswith(self.stems):

@@ -416,7 +416,7 @@ class Molbert:
         a job asked in the chat's own name (an anonymous admin) may be cancelled by any admin."""
         owner = await self.jobs.job_owner(job_id)
         someone_elses = owner is not None and str(owner.user_id) != str(chat.user_id)
-        if someone_elses and not await self._admin_of_the_chats_request(owner, is_admin):
+        if someone_elses and owner is not None and not await self._admin_of_the_chats_request(owner, is_admin):
             return t("cancel_not_yours", chat.lang)
         if owner is None or not await self.jobs.cancel(chat, job_id):
             return t("cancel_too_late", chat.lang)
@@ -573,7 +573,7 @@ class Molbert:
         )
         await outbox.send_text(chat, text)
 
-    async def refuse(self, chat: ChatRef, outbox: Outbox, key: str, **values: object) -> None:
+    async def refuse(self, chat: ChatRef, outbox: Outbox, key: str, **values: Any) -> None:
         """Answer input no use case accepts (a PDF, an unknown command) with the text ``key``."""
         chat = await self._localized(chat)
         await outbox.send_text(chat, t(key, chat.lang, **values))
@@ -602,7 +602,7 @@ class Molbert:
             log.info("job %s exists already: a re-delivered event, nothing queued", job_id)
             return None
         received = telemetry.received_at()
-        waited = {} if received is None else {"enqueue_ms": round((time.time() - received) * 1000, 1)}
+        waited: dict[str, Any] = {} if received is None else {"enqueue_ms": round((time.time() - received) * 1000, 1)}
         position = queued.position
         log_job(log, "job_enqueued", job_id, chat, queue=queue, position=position, **waited)
         text = t("queued", chat.lang, position=position) if position > 1 else t("queued_next", chat.lang)

@@ -8,9 +8,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from contextvars import ContextVar
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 _received: ContextVar[float | None] = ContextVar("molbert_received", default=None)
 _rate_limit_waits: ContextVar[list[float] | None] = ContextVar("molbert_rate_limit_waits", default=None)
@@ -18,7 +18,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def receives(use_case: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+def receives(use_case: Callable[P, Awaitable[R]]) -> Callable[P, Coroutine[Any, Any, R]]:
     """Mark a use case as where a chat event is *received* (the first stage of :class:`StageTimes`).
 
     The time is kept in a context variable for the duration of the call, so the job submitter (which runs in a

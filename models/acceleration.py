@@ -151,6 +151,7 @@ def compile_toolchain_problem(device: str) -> str | None:
     kind = device.split(":")[0]
     if kind == "mps":
         return None
+    names: tuple[str, ...]
     if kind == "cuda":
         variable, names, what = "CC", ("gcc", "clang"), "a C compiler"
     else:

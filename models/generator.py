@@ -384,7 +384,8 @@ class ImageGenerator:
     def size_near(self, size: tuple[int, int]) -> tuple[int, int]:
         """``size`` snapped to the model's grid."""
         step = self.size_multiple
-        return tuple(max(step, round(side / step) * step) for side in size)
+        width, height = (max(step, round(side / step) * step) for side in size)
+        return width, height
 
     def _image_to_image(self) -> tuple[Any, dict[str, inspect.Parameter]]:
         if self._no_img2img:

@@ -211,7 +211,8 @@ def _need(name: str, offload: str, card: Card) -> float:
 
 
 def _figure(name: str, offload: str, card: Card) -> str:
-    source = PRESETS[name].memory.source if PRESETS[name].memory else ESTIMATE
+    memory = PRESETS[name].memory
+    source = memory.source if memory else ESTIMATE
     mode = "without offload" if offload == "none" else f"with {offload} offload"
     return f"{name} needs {_need(name, offload, card):.1f} GB {mode} ({source})"
 

@@ -571,7 +571,7 @@ def load_ruclip(
     else:
         converted = _converted_dir(model, source, Path(cache_dir or default_cache_dir())) if cache else None
     if converted is None:
-        net = convert_checkpoint(source).to(dtype)
+        net = convert_checkpoint(source).to(dtype)  # type: ignore[arg-type]  # transformers' wrapped .to() is typed as taking the model
     else:
         net = CLIPModel.from_pretrained(converted, dtype=dtype)
     return net.to(device).eval(), processor

@@ -66,7 +66,8 @@ def build_clip_tokenizer(model_max_length: int = CLIP_MAX_LENGTH) -> CLIPTokeniz
     from transformers import CLIPTokenizer
 
     vocab, merges = _clip_vocab_and_merges()
-    return CLIPTokenizer(vocab=vocab, merges=merges, model_max_length=model_max_length)
+    # transformers annotates merges as "a b" strings; its BPE tokenizers take (a, b) pairs too
+    return CLIPTokenizer(vocab=vocab, merges=merges, model_max_length=model_max_length)  # type: ignore[arg-type]
 
 
 def build_gemma_tokenizer(model_max_length: int = SIGLIP_MAX_LENGTH) -> GemmaTokenizer:
@@ -177,7 +178,7 @@ def build_tiny_generator(path: Path, seed: int = 0) -> Path:
             feature_extractor=None,
             requires_safety_checker=False,
         )
-    pipe.save_pretrained(path)
+    pipe.save_pretrained(path)  # type: ignore[attr-defined]  # diffusers' lazy imports hide the pipeline's methods
     # byte-level tokenizer: Russian prompts need no translation
     defaults = {"default_steps": TINY_STEPS, "reads_russian": True}
     (path / "molbert.json").write_text(json.dumps(defaults), encoding="utf-8")

@@ -134,7 +134,7 @@ def build_tiny_kandinsky5(path: Path, seed: int = 0) -> Path:
             tokenizer_2=clip_tokenizer,
             scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0),
         )
-    pipe.save_pretrained(path)
+    pipe.save_pretrained(path)  # type: ignore[attr-defined]  # diffusers' lazy imports hide the pipeline's methods
     _mark_tokenizer_as_processor(path)
     write_defaults(
         path,
@@ -274,7 +274,7 @@ def build_tiny_sdxl(path: Path, seed: int = 0) -> Path:
             unet=unet,
             scheduler=EulerAncestralDiscreteScheduler(timestep_spacing="trailing"),
         )
-    pipe.save_pretrained(path)
+    pipe.save_pretrained(path)  # type: ignore[attr-defined]  # diffusers' lazy imports hide the pipeline's methods
     write_defaults(
         path,
         default_steps=TINY_STEPS,

@@ -43,7 +43,7 @@ class Translator:
         device = pick_device(device)
         dtype = torch.float32 if dtype is None else dtype
         tokenizer = MarianTokenizer.from_pretrained(model)
-        network = MarianMTModel.from_pretrained(model, dtype=dtype).to(device).eval()
+        network = MarianMTModel.from_pretrained(model, dtype=dtype).to(device).eval()  # type: ignore[arg-type]  # transformers' wrapped .to() is typed as taking the model
         log.info("loaded translator %s on %s/%s", model, device, dtype)
         return cls(network, tokenizer, model, device)
 

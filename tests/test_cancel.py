@@ -8,8 +8,8 @@ from rq.serializers import JSONSerializer
 
 from bot.limits import RedisAdmission
 from bot.queue import RedisJobs
-from core.keys import cancel_key, result_stream
-from core.protocol import ChatRef, GenerateJob, ResultEvent, job_id_for
+from core.keys import cancel_key, rank_input_key, result_stream
+from core.protocol import ChatRef, GenerateJob, RankJob, ResultEvent, job_id_for
 from handlers.limits import LimitPolicy
 from handlers.service import Molbert
 from handlers.texts import t
@@ -103,6 +103,18 @@ async def test_a_finished_job_cannot_be_cancelled(redis_conn, tiny_models, molbe
     assert not await RedisJobs(redis_conn).cancel(chat(1), job_id)
     await molbert.cancel(chat(2), outbox)
     assert outbox.texts[-1] == t("queue_empty", "ru")
+
+
+async def test_a_cancelled_ranking_is_reported_as_a_ranking(redis_conn):
+    """A ranking waits on the photo queue but is no classification: its "cancelled" event says ``rank`` (the
+    delivery log and metrics count jobs by kind)."""
+    jobs = RedisJobs(redis_conn)
+    job_id = job_id_for(chat(1), "rank")
+    keys = [rank_input_key(job_id, index) for index in range(2)]
+    await jobs.submit_rank(job_id, RankJob(chat=chat(1), query="кот", image_keys=keys), [images.png()] * 2)
+    assert await jobs.cancel(chat(1), job_id)
+    [event] = events(redis_conn)
+    assert (event.job_id, event.kind, event.ok, event.error_key) == (job_id, "rank", False, "cancelled")
 
 
 async def _download() -> bytes:

@@ -134,7 +134,9 @@ def connected_pipelines(snapshot: Path) -> list[str]:
 def fetch(downloads: list[Download], snapshot_download: Callable[..., str] | None = None) -> list[Path]:
     """Fetch each download (and the pipelines its model card connects); returns the local snapshot dirs."""
     if snapshot_download is None:
-        from huggingface_hub import snapshot_download
+        from huggingface_hub import snapshot_download as hub_download
+
+        snapshot_download = hub_download
     queue, done, paths = list(downloads), set(), []
     while queue:
         download = queue.pop(0)

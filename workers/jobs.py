@@ -9,6 +9,7 @@ import json
 import logging
 import time
 from datetime import UTC
+from typing import TypedDict, TypeVar
 
 import torch
 from PIL import Image
@@ -24,6 +25,7 @@ from core.protocol import (
     ChatRef,
     ClassifyJob,
     GenerateJob,
+    JobKind,
     RankJob,
     ResultEvent,
     ScoredLabel,
@@ -45,6 +47,27 @@ CLAIM_PREFIX = "claimed:"  # an answered-marker value while a batch is scoring t
 CLAIM_WAIT = 30.0  # how long a job waits for the batch that claimed it before answering itself
 
 
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+class _PaintOptions(TypedDict):
+    """The keyword arguments ``generate`` and ``vary`` share."""
+
+    seed: int
+    num_images: int
+    steps: int | None
+    negative_prompt: str | None
+    on_step: ProgressReporter
+
+
+def current_job() -> Job:
+    """The RQ job this function runs in; the job functions run only under a worker, so its absence is a bug."""
+    job = get_current_job()
+    if job is None:
+        raise RuntimeError("a job function was called outside an RQ job")
+    return job
+
+
 class Refusal(Exception):
     """The job cannot be done and retrying cannot help; ``error_key`` is the texts.py key that explains why."""
 
@@ -56,7 +79,7 @@ class Refusal(Exception):
 def generate(payload: dict) -> dict:
     """Paint ``payload``'s prompt (or vary its image) and publish the images to the chat's frontend."""
     request = GenerateJob.model_validate(payload)
-    job = get_current_job()
+    job = current_job()
     times = monitoring.picked_up(job.id, "imagine", request.chat, request.times)
     out_of_memory = False
     try:
@@ -106,7 +129,7 @@ def _paint(job: Job, request: GenerateJob) -> tuple[list[Image.Image], list[int]
     candidates = request.best_of or request.num_images
     # in English for a generator that reads no Russian; best-of still ranks by the user's own words
     prompt, negative = models.generator_words(request.model_prompt or request.prompt, request.model_negative)
-    options = {
+    options: _PaintOptions = {
         "seed": request.seed,
         "num_images": candidates,
         "steps": request.steps,
@@ -148,7 +171,7 @@ def classify(payload: dict) -> dict:
     fails gives its claims back, and a job whose claimer vanished answers itself after ``CLAIM_WAIT`` seconds.
     """
     request = ClassifyJob.model_validate(payload)
-    job = get_current_job()
+    job = current_job()
     picked = time.time()
     if not _claim(job.connection, job.id, job.id):
         answered = _answer_of(job.connection, job.id)
@@ -181,7 +204,7 @@ def _classify_batch(job: Job, batch: list[tuple[str, ClassifyJob, Image.Image]],
     seconds = (time.perf_counter() - started) / len(batch)
     if len(batch) > 1:
         log.info("job %s classified %d waiting photos in one batch", job.id, len(batch))
-    own = None
+    own: dict | None = None
     for (job_id, request, _image), (label_list, question), scores, times in zip(
         batch, labels, results, stamps, strict=True
     ):
@@ -206,6 +229,7 @@ def _classify_batch(job: Job, batch: list[tuple[str, ClassifyJob, Image.Image]],
             pipe.execute()
         record_duration(job.connection, CLASSIFY_QUEUE, seconds)
         own = own or result
+    assert own is not None  # the batch's first job is this one
     return own
 
 
@@ -279,7 +303,7 @@ def rank(payload: dict) -> dict:
     """Order ``payload``'s photos by similarity to its query (best first) and publish the ranking; photos without
     messages of their own (``RankJob.photo_messages`` empty) have the best one kept for the frontend to show."""
     request = RankJob.model_validate(payload)
-    job = get_current_job()
+    job = current_job()
     times = monitoring.picked_up(job.id, "rank", request.chat, request.times)
     try:
         photos = [_load_image(job, key, "photo_gone") for key in request.image_keys]
@@ -314,7 +338,7 @@ def rank(payload: dict) -> dict:
 
 def _load_image(job: Job, key: str, error_key: str) -> Image.Image:
     data = job.connection.get(key)
-    if data is None:
+    if not isinstance(data, bytes):  # None: gone (the worker's connection answers bytes)
         raise Refusal(f"{key} is gone", error_key)
     return Image.open(io.BytesIO(data)).convert("RGB")
 
@@ -334,7 +358,7 @@ def _free_accelerator_memory() -> None:
         torch.cuda.empty_cache()
 
 
-def _publish_refusal(job: Job, chat, kind: str, refusal: Refusal) -> dict:
+def _publish_refusal(job: Job, chat: ChatRef, kind: JobKind, refusal: Refusal) -> dict:
     log.warning("job %s refused: %s", job.id, refusal)
     event = ResultEvent(
         job_id=job.id, kind=kind, chat=chat, ok=False, error_key=refusal.error_key, times=_times_without_result(job)
@@ -398,7 +422,7 @@ def report_failure(job: Job, connection, exc_type, exc_value, traceback) -> None
     publish(connection, event)
 
 
-def _valid(model: type[BaseModel], data: object) -> BaseModel | None:
+def _valid(model: type[_Model], data: object) -> _Model | None:
     """``data`` as ``model``, or ``None`` when it does not validate."""
     try:
         return model.model_validate(data)

@@ -39,18 +39,20 @@ MODEL_SECONDS = Histogram(
 
 def picked_up(job_id: str, kind: str, chat: ChatRef, times: StageTimes, at: float | None = None) -> StageTimes:
     """Stamp the job as picked up (``at``, default now), observe its queue wait and log ``job_picked_up``."""
-    times = times.model_copy(update={"picked_up": at or time.time()})
+    picked = at or time.time()
+    times = times.model_copy(update={"picked_up": picked})
     if times.enqueued is not None:
-        QUEUE_WAIT.labels(kind).observe(max(0.0, times.picked_up - times.enqueued))
+        QUEUE_WAIT.labels(kind).observe(max(0.0, picked - times.enqueued))
     log_job(log, "job_picked_up", job_id, chat, kind, times)
     return times
 
 
 def model_done(job_id: str, kind: str, chat: ChatRef, times: StageTimes, seconds: float | None = None) -> StageTimes:
     """Stamp the model as done, observe the model time (``seconds`` per job, else since picked up), log it."""
-    times = times.model_copy(update={"model_done": time.time()})
+    done = time.time()
+    times = times.model_copy(update={"model_done": done})
     if seconds is None and times.picked_up is not None:
-        seconds = times.model_done - times.picked_up
+        seconds = done - times.picked_up
     if seconds is not None:
         MODEL_SECONDS.labels(kind).observe(max(0.0, seconds))
     log_job(log, "job_model_done", job_id, chat, kind, times)

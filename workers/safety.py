@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from PIL import Image, ImageFilter
 
@@ -25,11 +26,17 @@ DEFAULT_SAFE_LABELS = (
 )
 
 
+class ZeroShotClassifier(Protocol):
+    """What the check needs of a classifier (``models.classifier.ImageClassifier`` in production)."""
+
+    def classify(self, image: Image.Image, labels: Sequence[str]) -> list[tuple[str, float]]: ...
+
+
 @dataclass(frozen=True)
 class ImageSafety:
     """Scores images against unsafe and safe labels with a zero-shot classifier."""
 
-    classifier: object
+    classifier: ZeroShotClassifier
     unsafe_labels: tuple[str, ...] = DEFAULT_UNSAFE_LABELS
     safe_labels: tuple[str, ...] = DEFAULT_SAFE_LABELS
     threshold: float = 0.5

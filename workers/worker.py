@@ -51,6 +51,8 @@ class MolbertWorker(SimpleWorker):
     the models again, so this worker executes jobs in its own process, where the models already are.
     """
 
+    _running_until: float | None = None  # while a job runs: when it counts as stuck (``is_stuck``)
+
     def __init__(
         self,
         models: LoadedModels,
@@ -142,7 +144,7 @@ class MolbertWorker(SimpleWorker):
             finally:
                 with contextlib.suppress(redis.RedisError):  # Redis away: the lock expires soon by itself
                     queue.release_maintenance_lock()
-        self.last_cleaned_at = now()
+        self.last_cleaned_at = now()  # type: ignore[assignment]  # rq leaves it unannotated, set to None first
 
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
         """How long a running job may go without a heartbeat before it counts as abandoned (RQ: its timeout)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from typing import TypeVar
 
 import aiohttp
 import discord
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 
 # discord.py logs request URLs (at DEBUG, and in rate-limit warnings); interaction and webhook URLs hold tokens
 _TOKEN_IN_URL = re.compile(r"(/(?:interactions|webhooks)/\d+/)[^/\s?]+")
+_Part = TypeVar("_Part")
 _LIBRARY_LOGGERS = ("discord.http", "discord.webhook.async_", "discord.gateway", "discord.state", "discord.client")
 
 
@@ -51,13 +53,31 @@ class MolbertBot(commands.Bot):
             allowed_installs=app_commands.AppInstallationType(guild=True),
             http_trace=api_trace(),  # counts 429s and errors for /metrics (bot/discord/api_metrics.py)
         )
-        self.molbert = molbert
-        self.interactions = InteractionStore(results) if results is not None else None
-        self.outbox = DiscordOutbox(self, self.interactions) if self.interactions is not None else None
-        self.listener = (
-            ResultListener(results, PLATFORM, self.outbox, consumer=consumer) if self.outbox is not None else None
-        )
+        self._molbert = molbert
+        self._interactions: InteractionStore | None = None
+        self._outbox: DiscordOutbox | None = None
+        self.listener: ResultListener | None = None
+        if results is not None:
+            self._interactions = InteractionStore(results)
+            self._outbox = DiscordOutbox(self, self._interactions)
+            self.listener = ResultListener(results, PLATFORM, self._outbox, consumer=consumer)
         self._listener_task: asyncio.Task[None] | None = None
+
+    # Narrowed once here: only a bot built to sync commands lacks them, and it never handles an interaction.
+    @property
+    def molbert(self) -> Molbert:
+        """The service the cogs call."""
+        return _serving(self._molbert, "molbert")
+
+    @property
+    def interactions(self) -> InteractionStore:
+        """Where interaction tokens are kept for later deliveries."""
+        return _serving(self._interactions, "interactions")
+
+    @property
+    def outbox(self) -> DiscordOutbox:
+        """How the cogs answer."""
+        return _serving(self._outbox, "outbox")
 
     async def setup_hook(self) -> None:
         """After logging in: the translator, the cogs, and (when serving) the result listener."""
@@ -112,6 +132,7 @@ def keep_tokens_out_of_logs() -> None:
 
 async def log_in(bot: discord.Client, settings: DiscordSettings, *, retry: bool = True) -> None:
     """Log in (``GET /users/@me``), retried while Discord is unreachable; a rejected token is a configuration error."""
+    assert settings.token is not None, "the Discord frontend starts only with DISCORD_TOKEN set"
     delay = 1.0
     while True:
         try:
@@ -125,6 +146,13 @@ async def log_in(bot: discord.Client, settings: DiscordSettings, *, retry: bool 
             log.warning("cannot reach Discord (%s); retrying in %.0f s", type(exc).__name__, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 30.0)
+
+
+def _serving(part: _Part | None, name: str) -> _Part:
+    """``part``, which a bot built only to sync commands (``MolbertBot(None, None)``) does not have."""
+    if part is None:
+        raise RuntimeError(f"this bot was built to sync commands and has no {name}")
+    return part
 
 
 async def run_discord(settings: DiscordSettings, molbert: Molbert, results: aioredis.Redis, consumer: str) -> None:

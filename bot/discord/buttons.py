@@ -35,10 +35,10 @@ class ActionButton(discord.ui.DynamicItem[discord.ui.Button], template=ACTION_TE
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
     ) -> ActionButton:
         """Rebuild the button from a pressed component (any message, any process)."""
-        return cls(match["action"], label=item.label)
+        return cls(match["action"], label=item.label if isinstance(item, discord.ui.Button) else None)
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         """Hand the press to the buttons cog."""

@@ -48,7 +48,7 @@ def _chat(interaction: discord.Interaction, message_id: int | str) -> ChatRef:
     if channel_id is None:  # Discord sends the channel with every interaction since API v10
         raise ValueError(f"interaction {interaction.id} carries no channel")
     is_thread = isinstance(channel, discord.Thread)
-    parents = (channel.parent_id,) if is_thread and channel.parent_id else ()
+    parents = (channel.parent_id,) if isinstance(channel, discord.Thread) and channel.parent_id else ()
     return ChatRef(
         platform=PLATFORM,
         chat_id=channel_id,

@@ -18,10 +18,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
 import discord
 import redis.asyncio as aioredis
+
+if TYPE_CHECKING:
+    from discord.types.interactions import Interaction as InteractionPayload
 
 from core.keys import discord_original_key, discord_token_key
 
@@ -81,7 +84,7 @@ class StoredInteraction:
             token=data["token"],
         )
 
-    def payload(self) -> dict[str, Any]:
+    def payload(self) -> InteractionPayload:
         """A minimal INTERACTION_CREATE payload, enough for discord.py to edit responses and send follow-ups."""
         return json.loads(self.to_json())
 

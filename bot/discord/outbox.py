@@ -158,6 +158,7 @@ class DiscordOutbox:
         view = keyboard_view(buttons)
         if view is not None:
             extra["view"] = view
+        message: discord.InteractionMessage | discord.WebhookMessage
         if await self.interactions.claim_original(stored.interaction_id):
             if upload is not None:
                 extra["attachments"] = [upload.fitted(stored.filesize_limit)]
@@ -222,23 +223,24 @@ class DiscordOutbox:
             extra["view"] = view
         limit = self._channel_filesize_limit(int(chat.chat_id))
         reply_to = await self._reply_target(chat)
-        try:
-            message = await channel.send(
-                text,
-                file=upload.fitted(limit) if upload else None,
-                reference=discord.MessageReference(message_id=reply_to, channel_id=channel.id, fail_if_not_exists=False)
-                if reply_to
-                else None,
-                **extra,
+        posting = dict(extra)
+        if upload:
+            posting["file"] = upload.fitted(limit)
+        if reply_to:
+            posting["reference"] = discord.MessageReference(
+                message_id=reply_to, channel_id=channel.id, fail_if_not_exists=False
             )
+        try:
+            message = await channel.send(text, **posting)
         except (discord.Forbidden, discord.NotFound) as exc:
             log.info("may not post in channel %s (%s); writing to the user's DMs", chat.chat_id, exc.code)
             dm = await self.bot.create_dm(user)
             if view is not None:
                 extra["view"] = keyboard_view(buttons)
             del extra["allowed_mentions"]
-            upload_file = upload.fitted(DEFAULT_FILESIZE_LIMIT) if upload else None
-            message = await dm.send(_clip(content), file=upload_file, **extra)  # no mention of the reader
+            if upload:
+                extra["file"] = upload.fitted(DEFAULT_FILESIZE_LIMIT)
+            message = await dm.send(_clip(content), **extra)  # no mention of the reader
             return f"{dm.id}{DM_SEPARATOR}{message.id}"
         return message.id
 
@@ -276,7 +278,7 @@ def fit_file(data: bytes, filename: str, limit: int) -> tuple[bytes, str]:
     for scale, quality in _SHRINK_STEPS:
         size = (max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale)))
         out = io.BytesIO()
-        (rgb if scale == 1.0 else rgb.resize(size, Image.LANCZOS)).save(out, format="JPEG", quality=quality)
+        (rgb if scale == 1.0 else rgb.resize(size, Image.Resampling.LANCZOS)).save(out, format="JPEG", quality=quality)
         if out.tell() <= limit:
             return out.getvalue(), f"{stem}.jpg"
     raise ValueError(f"{filename} cannot be made smaller than the {limit}-byte upload limit")

@@ -37,7 +37,7 @@ class AlbumCollector(Generic[T]):
         complete, the others get ``None`` at once."""
         album = self._albums.get(key)
         owner = album is None
-        if owner:
+        if album is None:
             album = self._albums[key] = _Album()
         album.parts.append((order, item))
         album.last_seen = time.monotonic()

@@ -41,6 +41,7 @@ def create_bot(settings: TelegramSettings, on_chat_moved: ChatMoved | None = Non
     session = None
     if settings.api_url is not None:
         session = AiohttpSession(api=TelegramAPIServer.from_base(str(settings.api_url)))
+    assert settings.bot_token is not None, "the Telegram frontend starts only with TELEGRAM_BOT_TOKEN set"
     bot = Bot(token=settings.bot_token.get_secret_value(), session=session)
     if on_chat_moved is not None:
         bot.session.middleware(FollowChatMigration(on_chat_moved))  # outermost: the new chat's call is paced too
@@ -86,7 +87,7 @@ async def register_commands(bot: Bot) -> None:
 
 def webhook_path(settings: TelegramSettings) -> str:
     """The path the webhook server listens on: ``TELEGRAM_WEBHOOK_PATH``, else the public URL's path."""
-    return settings.webhook_path or settings.webhook_url.path or "/"
+    return settings.webhook_path or (settings.webhook_url.path if settings.webhook_url else None) or "/"
 
 
 async def serve_webhook(settings: TelegramSettings, bot: Bot, dispatcher: Dispatcher, **data) -> None:
@@ -95,6 +96,7 @@ async def serve_webhook(settings: TelegramSettings, bot: Bot, dispatcher: Dispat
     ``setWebhook`` is called once the server listens; ``deleteWebhook`` never is: other replicas behind the same
     URL keep receiving updates while this one restarts, and Telegram queues them while none answers.
     """
+    assert settings.webhook_secret is not None, "run_telegram refuses a webhook URL without its secret"
     secret = settings.webhook_secret.get_secret_value()
     app = web.Application()
     SimpleRequestHandler(dispatcher, bot, secret_token=secret, **data).register(app, path=webhook_path(settings))

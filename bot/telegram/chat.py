@@ -37,6 +37,8 @@ def chat_ref(message: Message) -> ChatRef:
 def press_ref(callback: CallbackQuery) -> ChatRef:
     """Where to answer a button press: the chat of the message the button is under, as a reply to it."""
     message = callback.message
+    if message is None:  # an inline message's press: the routers take only presses that carry their message
+        raise ValueError(f"press {callback.id} carries no message")
     return ChatRef(
         platform=PLATFORM,
         chat_id=message.chat.id,

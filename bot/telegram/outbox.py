@@ -32,7 +32,7 @@ class TelegramOutbox:
         sent = await self.bot.send_message(
             chat_id=chat.chat_id,
             text=text[:TEXT_LIMIT],
-            message_thread_id=chat.thread_id,
+            message_thread_id=_thread(chat),
             reply_parameters=_reply_to(chat),
             reply_markup=inline_keyboard(buttons),
             disable_notification=quiet or None,
@@ -66,7 +66,7 @@ class TelegramOutbox:
             chat_id=chat.chat_id,
             photo=BufferedInputFile(photo, filename="molbert.png"),
             caption=caption[:CAPTION_LIMIT],
-            message_thread_id=chat.thread_id,
+            message_thread_id=_thread(chat),
             reply_parameters=_reply_to(chat),
             reply_markup=inline_keyboard(buttons),
         )
@@ -78,7 +78,7 @@ class TelegramOutbox:
             chat_id=chat.chat_id,
             document=BufferedInputFile(data, filename=filename),
             caption=caption[:CAPTION_LIMIT],
-            message_thread_id=chat.thread_id,
+            message_thread_id=_thread(chat),
             reply_parameters=_reply_to(chat),
         )
         return sent.message_id
@@ -97,6 +97,11 @@ def inline_keyboard(buttons: Keyboard | None) -> InlineKeyboardMarkup | None:
         return None
     rows = [[InlineKeyboardButton(text=b.text, callback_data=b.action) for b in row] for row in buttons]
     return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def _thread(chat: ChatRef) -> int | None:
+    """The forum topic to post in (``ChatRef`` ids are ``int | str`` for every platform; Telegram's are numbers)."""
+    return None if chat.thread_id is None else int(chat.thread_id)
 
 
 def _reply_to(chat: ChatRef) -> ReplyParameters | None:

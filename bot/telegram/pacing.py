@@ -173,7 +173,7 @@ class TelegramPacing(BaseRequestMiddleware):
             try:
                 return await asyncio.shield(waiting.answer)
             except asyncio.CancelledError:
-                if not waiting.answer.cancelled() or asyncio.current_task().cancelling():
+                if not waiting.answer.cancelled() or _cancelling():
                     raise
             return await self._edit(make_request, bot, method, chat_id)  # the edit it rode on was cancelled
         pending = self._edits[key] = _PendingEdit(method, asyncio.get_running_loop().create_future())
@@ -188,6 +188,12 @@ class TelegramPacing(BaseRequestMiddleware):
             raise
         _settle(pending.answer, result=response)
         return response
+
+
+def _cancelling() -> bool:
+    """Whether the running task itself is being cancelled (not only the edit it waited on)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 def is_group(chat_id: int | str) -> bool:

@@ -31,5 +31,6 @@ class KeepResponseModels(BaseRequestMiddleware):
     ) -> Response[TelegramType]:
         kind = type(method)
         if kind not in self._models:
-            self._models[kind] = Response[method.__returning__]
+            # a pydantic generic parametrised at run time, by the method's own return type
+            self._models[kind] = Response[method.__returning__]  # type: ignore[name-defined]
         return await make_request(bot, method)

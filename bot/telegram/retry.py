@@ -63,9 +63,9 @@ class TelegramRetry(BaseRequestMiddleware):
     async def __call__(
         self, make_request: NextRequestMiddlewareType[TelegramType], bot: Bot, method: TelegramMethod[TelegramType]
     ) -> Response[TelegramType]:
-        if isinstance(method, GetUpdates):
-            return await make_request(bot, method)
         name = method.__api_method__
+        if name == GetUpdates.__api_method__:  # by name: an isinstance() check would lose the method's result type
+            return await make_request(bot, method)
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
                 return await make_request(bot, method)

@@ -41,7 +41,7 @@ class QueryModal(discord.ui.Modal):
     def __init__(self, lang: str, on_query: Callable[[discord.Interaction, str], Awaitable[None]]) -> None:
         super().__init__(title=t("discord_rank_modal_title", lang), timeout=MODAL_TIMEOUT)
         self.on_query = on_query
-        self.query = discord.ui.TextInput(
+        self.query: discord.ui.TextInput[QueryModal] = discord.ui.TextInput(
             custom_id=QUERY_INPUT,
             placeholder=t("discord_rank_modal_placeholder", lang),
             max_length=MAX_PROMPT_CHARS,

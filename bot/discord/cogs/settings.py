@@ -41,10 +41,10 @@ class SettingsButton(discord.ui.DynamicItem[discord.ui.Button], template=SETTING
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
     ) -> SettingsButton:
         """Rebuild the button from a pressed component."""
-        return cls(match["action"], label=item.label)
+        return cls(match["action"], label=item.label if isinstance(item, discord.ui.Button) else None)
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         """Hand the press to the settings cog."""
@@ -78,7 +78,7 @@ class Settings(commands.Cog):
     async def settings(self, interaction: discord.Interaction) -> None:
         """Show the menu (admins) or a refusal (everyone else), only to the user who asked."""
         menu = await self.bot.molbert.settings(chat_ref(interaction), is_admin(interaction), DISCORD_FIELDS)
-        extra = {"view": menu_view(menu)} if menu.buttons else {}
+        extra: dict[str, Any] = {"view": menu_view(menu)} if menu.buttons else {}
         await interaction.response.send_message(menu.text, ephemeral=True, **extra)
 
     async def press(self, interaction: discord.Interaction, action: str) -> None:

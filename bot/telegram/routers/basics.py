@@ -13,6 +13,7 @@ from handlers.service import Molbert
 
 async def group_became_a_supergroup(message: Message, molbert: Molbert) -> None:
     """Telegram upgraded this group to a supergroup with a new id: its settings, labels and buttons move along."""
+    assert message.migrate_to_chat_id is not None  # F.migrate_to_chat_id
     await molbert.chat_moved(group_ref(message.chat.id), message.migrate_to_chat_id)
 
 

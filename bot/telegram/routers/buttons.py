@@ -16,6 +16,7 @@ async def press(callback: CallbackQuery, bot: Bot, molbert: Molbert, outbox: Tel
     """Answer the press with a short notice at once, then run the button's action."""
 
     async def is_admin() -> bool:  # asked only when the chat's /settings let admins press others' buttons
+        assert callback.message is not None  # the router's F.message filter
         return await is_admin_of(bot, callback.message.chat, callback.from_user)
 
     answered = []

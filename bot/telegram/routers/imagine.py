@@ -32,7 +32,13 @@ async def addressed_text(message: Message, bot: Bot, molbert: Molbert, outbox: T
     mentioned = not is_private(message) and mentions(message.text, me)
     if not (to_bot or mentioned):
         raise SkipHandler  # plain text: the fallback router explains how to ask (in private chats)
-    if to_bot and not mentioned and not is_private(message) and not await _asked_for(replied, message, molbert):
+    if (
+        to_bot
+        and replied
+        and not mentioned
+        and not is_private(message)
+        and not await _asked_for(replied, message, molbert)
+    ):
         return
     prompt = without_mention(message.text, me)
     await molbert.imagine(chat_ref(message), _LEADING_COMMAND.sub("", prompt or ""), outbox)

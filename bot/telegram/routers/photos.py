@@ -57,6 +57,7 @@ async def _classify_one(message: Message, bot: Bot, molbert: Molbert, outbox: Te
     else:
         return
     image = image_of(message)
+    assert image is not None  # the router's filters: a photo or an image file
     await molbert.classify(chat_ref(message), _downloader(bot, image.file_id), image.file_size, caption, outbox)
 
 
@@ -64,6 +65,7 @@ async def other_document(message: Message, bot: Bot, molbert: Molbert, outbox: T
     """Explain that only images can be recognised (in groups, only to someone who addressed the bot)."""
     if not addressed(message, await bot.me()):
         return
+    assert message.document is not None  # F.document
     mime = message.document.mime_type or message.document.file_name or "?"
     await molbert.refuse(chat_ref(message), outbox, "document_not_image", mime=mime)
 
@@ -84,6 +86,7 @@ async def album_part(message: Message, bot: Bot, molbert: Molbert, outbox: Teleg
     uploads = []
     for part in parts:
         image = image_of(part)
+        assert image is not None  # the album filter: a photo or an image file
         uploads.append(Upload(_downloader(bot, image.file_id), image.file_size, part.message_id))
     await molbert.album(chat_ref(parts[0]), uploads, caption, outbox)
 
@@ -111,7 +114,8 @@ def _downloader(bot: Bot, file_id: str):
             buffer = await bot.download(file_id)
         except TelegramBadRequest as exc:
             raise UserError("download_failed") from exc
-        return buffer.getvalue()
+        assert buffer is not None  # no destination given: aiogram returns the BytesIO it filled, rewound
+        return buffer.read()
 
     return download
 

@@ -32,7 +32,7 @@ async def press(callback: CallbackQuery, menu_message: Message, bot: Bot, molber
     """Change a setting (or open a field's choices) and redraw the menu in place; answer with a short notice."""
     admin = await is_admin_of(bot, menu_message.chat, callback.from_user)
     shown = PRIVATE_FIELDS if is_private(menu_message) else ALL_FIELDS
-    notice, menu = await molbert.settings_press(press_ref(callback), callback.data, admin, shown)
+    notice, menu = await molbert.settings_press(press_ref(callback), callback.data or "", admin, shown)
     if menu is not None and isinstance(menu_message, Message):
         await _redraw(menu_message, menu)
     await callback.answer(notice or None)
