@@ -24,8 +24,9 @@ PLATFORMS = {"aiogram", "discord"}
 NEVER_IMPORTS = {
     "core": {"bot", "handlers", "workers", "models"},  # shared by both processes, below everything
     "bot": {"workers", "models"} | TORCH_STACK,  # frontends reach workers through Redis only
-    "workers": {"bot"} | PLATFORMS,
-    "handlers": PLATFORMS | TORCH_STACK,  # use cases, the same for every platform
+    "workers": {"bot", "handlers"} | PLATFORMS,  # jobs meet the use cases only through core.protocol
+    "handlers": {"bot", "workers", "models"} | PLATFORMS | TORCH_STACK,  # use cases, the same for every platform
+    "models": {"bot", "handlers", "workers"} | PLATFORMS,  # models know nothing of chats or queues
 }
 
 
