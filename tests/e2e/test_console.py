@@ -8,14 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from PIL import Image
 
 from handlers.texts import t
 from tests import images
 from tests.processes import REPO, UNLIMITED
-
-pytestmark = pytest.mark.e2e
 
 
 def test_the_console_paints_classifies_and_waits_for_its_results(tmp_path, model_cache_dir):

@@ -16,9 +16,7 @@ from handlers.texts import t
 from tests.fakes.discord_api import FakeDiscordAPI
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.processes import REPO, ManagedProcess
-from tests.test_discord import COMMAND_NAMES
-
-pytestmark = pytest.mark.e2e
+from tests.unit.bot.test_discord import COMMAND_NAMES
 
 
 @pytest.fixture

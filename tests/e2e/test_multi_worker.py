@@ -10,7 +10,6 @@ import asyncio
 import collections
 import time
 
-import pytest
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
@@ -19,8 +18,6 @@ from core.keys import input_key, result_stream
 from core.protocol import ChatRef, ClassifyJob, GenerateJob, ResultEvent, job_id_for
 from tests import images
 from tests.processes import ManagedProcess
-
-pytestmark = pytest.mark.e2e
 
 PLATFORM = "telegram"
 WORKERS = ("gpu-a", "gpu-b")

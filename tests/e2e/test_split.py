@@ -7,7 +7,6 @@ import asyncio
 import io
 from pathlib import Path
 
-import pytest
 from PIL import Image
 from rq import Queue
 from rq.serializers import JSONSerializer
@@ -16,8 +15,6 @@ from core.protocol import GENERATE_QUEUE
 from handlers.texts import t
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.processes import ManagedProcess
-
-pytestmark = pytest.mark.e2e
 
 
 def loaded_libraries(pid: int) -> str:

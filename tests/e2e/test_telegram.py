@@ -19,7 +19,7 @@ from tests import images
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.processes import ManagedProcess
 
-pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
+pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 RESULT_TIMEOUT = 120
 

@@ -27,7 +27,7 @@ from handlers.texts import t
 from tests import images
 from tests.fakes.telegram_api import FakeTelegramAPI, SentMessage
 
-pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
+pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 GROUP = -1008800000001
 ADMIN, MEMBER, OTHER_ADMIN = 8801, 8802, 8803

@@ -6,15 +6,12 @@ from __future__ import annotations
 import asyncio
 import socket
 
-import pytest
 from rq import Queue
 from rq.serializers import JSONSerializer
 
 from core.protocol import GENERATE_QUEUE
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.processes import ManagedProcess
-
-pytestmark = pytest.mark.e2e
 
 SECRET = "webhook-Secret_0123456789"
 PUBLIC_URL = "https://molbert.example.test/telegram/hook"  # what a reverse proxy in front of the bot would serve

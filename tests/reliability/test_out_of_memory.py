@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import weakref
 
-import pytest
 import torch
 from rq.job import Job
 from rq.serializers import JSONSerializer
@@ -17,8 +16,6 @@ from core.protocol import ChatRef, GenerateJob, ResultEvent, job_id_for
 from handlers.texts import EN, RU
 from workers import runtime
 from workers.worker import MolbertWorker
-
-pytestmark = pytest.mark.reliability
 
 
 def chat(message_id: int) -> ChatRef:

@@ -17,7 +17,7 @@ from pydantic_settings import BaseSettings
 
 import core.config
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
 ENV_EXAMPLE = ROOT / ".env.example"
 BOT_DOCKERFILE = ROOT / "docker" / "bot.Dockerfile"

@@ -8,7 +8,7 @@ import re
 import tomllib
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / ".ci" / "lowest_requirements.py"
 
 
@@ -42,8 +42,9 @@ def test_every_runtime_requirement_of_a_worker_is_pinned_to_its_floor():
 
 
 def test_the_floors_the_code_needs_stay_declared():
-    """diffusers 0.40: ``from_pretrained(dtype=)`` (tests/test_load_dtype.py); transformers 5: ``dtype=`` and the
-    huggingface-hub 1.x that diffusers 0.40 needs; rq 3.x: the worker internals workers/worker.py overrides."""
+    """diffusers 0.40: ``from_pretrained(dtype=)`` (tests/unit/models/test_load_dtype.py); transformers 5:
+    ``dtype=`` and the huggingface-hub 1.x that diffusers 0.40 needs; rq 3.x: the worker internals workers/worker.py
+    overrides."""
     worker, core = declared("worker"), declared("core")
     assert worker["diffusers"] == "diffusers>=0.40"
     assert worker["transformers"] == "transformers>=5.0"

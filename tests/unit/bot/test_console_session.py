@@ -1,4 +1,4 @@
-"""The terminal chat's own parsing, line by line (the whole console process is in test_console.py)."""
+"""The terminal chat's own parsing, line by line (the whole console process is in tests/e2e/test_console.py)."""
 
 from __future__ import annotations
 

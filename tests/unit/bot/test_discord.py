@@ -733,7 +733,7 @@ async def test_an_unexpected_error_gets_an_apology_not_a_stuck_thinking(fake, wo
 
 
 def test_the_discord_frontend_imports_no_torch():
-    from tests.test_boundaries import imported_after
+    from tests.unit.test_boundaries import imported_after
 
     loaded = imported_after("bot.discord.app, bot.discord.cogs.imagine, bot.discord.cogs.classify")
     assert "discord" in loaded

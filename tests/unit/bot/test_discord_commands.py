@@ -1,5 +1,5 @@
 """Discord's /queue, /cancel, /labels, /stats and the ✖ under a "queued" message, in process against the fake
-Discord and a real Redis (no worker: jobs stay queued). The fixtures are those of ``tests/test_discord.py``."""
+Discord and a real Redis (no worker: jobs stay queued). The fixtures are those of ``tests/unit/bot/test_discord.py``."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ from core.protocol import GENERATE_QUEUE, job_id_for
 from handlers.access import AccessPolicy
 from handlers.service import Molbert
 from handlers.texts import t
-from tests.test_discord import chat_ref_of, dispatch, queued, shown_queued
+from tests.unit.bot.test_discord import chat_ref_of, dispatch, queued, shown_queued
 
-pytest_plugins = ["tests.test_discord"]  # its fixtures: the fake Discord and a guild with a channel and two users
+# its fixtures: the fake Discord and a guild with a channel and two users
+pytest_plugins = ["tests.unit.bot.test_discord"]
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """Discord's ranking: ``/rank query: image1…image10`` and the "Выбрать лучшую по запросу" message menu with its
 modal, in process against the fake Discord and a real Redis, delivered by the real worker on the tiny models.
-The fixtures are those of ``tests/test_discord.py``."""
+The fixtures are those of ``tests/unit/bot/test_discord.py``."""
 
 from __future__ import annotations
 
@@ -17,9 +17,10 @@ from handlers.images import normalize_image
 from handlers.texts import t
 from tests import images
 from tests.fakes.discord_api import MODAL
-from tests.test_discord import dispatch, job_payload, queued, until
+from tests.unit.bot.test_discord import dispatch, job_payload, queued, until
 
-pytest_plugins = ["tests.test_discord"]  # its fixtures: the fake Discord and a guild with a channel and two users
+# its fixtures: the fake Discord and a guild with a channel and two users
+pytest_plugins = ["tests.unit.bot.test_discord"]
 
 MENU = "Выбрать лучшую по запросу"
 QUERY = "самый смешной мем"

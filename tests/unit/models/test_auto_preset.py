@@ -20,7 +20,7 @@ from models import presets  # noqa: E402
 from models.acceleration import GpuOptions  # noqa: E402
 from models.presets import Card, plan_memory  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 GiB = 2**30
 
 

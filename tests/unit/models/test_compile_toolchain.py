@@ -14,7 +14,7 @@ import pytest
 from models import acceleration
 from models.acceleration import compile_toolchain_problem
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture

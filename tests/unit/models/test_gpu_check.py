@@ -15,7 +15,7 @@ pytest.importorskip("diffusers")
 
 from bench import gpu_check  # noqa: E402
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[3]
 MEMORY_FIELDS = (
     "cuda_context_gb",
     "peak_gb_offload_off",

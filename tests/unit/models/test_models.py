@@ -371,5 +371,5 @@ def test_load_models_end_to_end(tiny_dirs, photo):
 
 def test_presets_module_imports_without_torch():
     code = "import sys, models.presets; assert 'torch' not in sys.modules, 'torch imported'"
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[3]
     subprocess.run([sys.executable, "-c", code], cwd=root, check=True)

@@ -1,7 +1,7 @@
 """The worker's start on the GPU path, checked without a GPU: the CUDA allocator default is set before torch is
 imported and never over the operator's own, and the warm-up picture is painted before ``ready`` (or not, with
 ``MODEL_WARMUP=false``) and reaches no chat. Channels-last and the other pipeline settings are in
-tests/test_model_families.py."""
+tests/unit/models/test_model_families.py."""
 
 from __future__ import annotations
 

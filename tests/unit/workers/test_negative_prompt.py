@@ -22,7 +22,7 @@ from models import presets
 from models.generator import DEFAULTS_FILE
 from models.tiny import build_tiny_generator
 from tests.memory import MemoryOutbox, SentMessage
-from tests.test_results import Running, wait_until
+from tests.unit.bot.test_results import Running, wait_until
 from workers import runtime
 from workers.worker import MolbertWorker
 
