@@ -1,10 +1,7 @@
 """Queues per GPU class: ``--model NAME`` sends a picture to that generator's queue, and only the workers that
-listen there (``WORKER_QUEUES``) paint it."""
+listen there (``WORKER_QUEUES``) paint it (that with real worker processes is in tests/e2e/test_routing.py)."""
 
 from __future__ import annotations
-
-import asyncio
-import time
 
 import pytest
 from rq.job import Job
@@ -19,7 +16,6 @@ from handlers.limits import LimitPolicy
 from handlers.routing import GeneratorRoutes
 from handlers.service import Molbert
 from handlers.texts import t
-from tests.processes import ManagedProcess
 
 ROUTES = GeneratorRoutes.parse("quality=molbert-generate-big, fast=molbert-generate-small")
 
@@ -94,52 +90,3 @@ async def test_an_unknown_model_is_answered_and_nothing_is_queued(redis_conn, ou
 
 def _queued(redis_conn) -> list[str]:
     return [job_id.decode() for name in ROUTES.all_queues for job_id in redis_conn.lrange(f"rq:queue:{name}", 0, -1)]
-
-
-# --- real workers on separate queues -----------------------------------------------------------------------------
-
-
-@pytest.mark.e2e
-async def test_each_generator_class_is_painted_only_by_its_own_workers(
-    redis_url, redis_conn, model_cache_dir, tmp_path
-):
-    env = {"REDIS_URL": redis_url, "MODEL_PRESET": "tiny", "MODEL_CACHE_DIR": str(model_cache_dir)}
-    workers = {
-        name: ManagedProcess(
-            ["-m", "workers"],
-            {**env, "WORKER_NAME": name, "WORKER_QUEUES": queue},
-            cwd=tmp_path,
-            log_path=tmp_path / f"{name}.log",
-        )
-        for name, queue in (("big-gpu", "molbert-generate-big"), ("small-gpu", "molbert-generate-small"))
-    }
-    try:
-        for worker in workers.values():
-            await worker.wait_for_log("ready: preset tiny", timeout=180)
-        molbert = Molbert(RedisJobs(redis_conn, ROUTES), routes=ROUTES)
-        from tests.memory import MemoryOutbox
-
-        outbox = MemoryOutbox()
-        wanted = {"quality": "big-gpu", "fast": "small-gpu"}
-        job_ids = {
-            await molbert.imagine(chat(n), f"маяк на скале --model {model} --seed {n}", outbox): worker
-            for n, model in enumerate(["quality", "fast", "quality", "fast"])
-            for worker in [wanted[model]]
-        }
-
-        deadline = time.monotonic() + 180
-        while not all(_finished(redis_conn, job_id) for job_id in job_ids):
-            assert time.monotonic() < deadline, "\n".join(w.log for w in workers.values())
-            await asyncio.sleep(0.3)
-        ran_on = {
-            job_id: Job.fetch(job_id, connection=redis_conn, serializer=JSONSerializer).worker_name
-            for job_id in job_ids
-        }
-        assert ran_on == job_ids
-    finally:
-        for worker in workers.values():
-            await asyncio.to_thread(worker.stop)
-
-
-def _finished(redis_conn, job_id: str) -> bool:
-    return Job.fetch(job_id, connection=redis_conn, serializer=JSONSerializer).get_status() == "finished"
