@@ -84,6 +84,28 @@ def tiny_models(model_cache_dir):
 
 
 @pytest.fixture
+def run_worker(redis_conn, tiny_models):
+    """Run the real worker on the tiny models until the queues are empty, in this thread (an event loop and the
+    fakes it serves wait meanwhile), as often as the test likes; ``run_worker(safety)`` gives it an image check.
+    Returns the worker. Its models are cleared at the end of the test."""
+    from tests.factories import work_until_empty
+    from workers import runtime
+
+    def run(safety=None):
+        return work_until_empty(tiny_models, redis_conn, safety, keep_models=True)
+
+    yield run
+    runtime.set_models(None)
+
+
+@pytest.fixture
+def no_progress_reports(monkeypatch):
+    """The worker sends no progress reports: on a loaded machine even a tiny job can take long enough to send one,
+    which a test asserting the exact sequence of a platform's calls must not see."""
+    monkeypatch.setattr("workers.progress.PROGRESS_INTERVAL", float("inf"))
+
+
+@pytest.fixture
 def jobs():
     """An in-memory job submitter (tests/memory.py); worker tests override it with the Redis one."""
     from tests.memory import MemoryJobs

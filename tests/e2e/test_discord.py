@@ -26,19 +26,14 @@ async def fake():
 
 
 @pytest.fixture
-def run_worker(redis_conn, tiny_models, monkeypatch):
-    from workers import runtime
+def run_worker(run_worker, monkeypatch):
+    """The shared worker (tests/conftest.py), not joining RQ's command channel: it is not used here, and leaving it
+    can take up to a minute (its pubsub thread polls with sleep_time=60), all that time holding up this loop and so
+    the fake's gateway, which the bot then drops."""
     from workers.worker import MolbertWorker
 
-    # RQ's command channel is not used here, and leaving it can take up to a minute (its pubsub thread polls with
-    # sleep_time=60), all that time holding up this loop and so the fake's gateway, which the bot then drops
     monkeypatch.setattr(MolbertWorker, "subscribe", lambda self: None)
-
-    def run() -> None:
-        MolbertWorker(tiny_models, redis_conn).work(burst=True, logging_level="WARNING")
-
-    yield run
-    runtime.set_models(None)
+    return run_worker
 
 
 async def run_command(args: list[str], env: dict[str, str], cwd) -> subprocess.CompletedProcess:

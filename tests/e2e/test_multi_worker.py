@@ -9,14 +9,15 @@ from __future__ import annotations
 import asyncio
 import collections
 import time
+from functools import partial
 
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from bot.queue import RedisJobs
 from core.keys import input_key, result_stream
-from core.protocol import ChatRef, ClassifyJob, GenerateJob, ResultEvent, job_id_for
-from tests import images
+from core.protocol import ClassifyJob, GenerateJob, ResultEvent, job_id_for
+from tests import factories, images
 from tests.processes import ManagedProcess
 
 PLATFORM = "telegram"
@@ -25,8 +26,7 @@ CLASSIFY_JOBS = 24
 GENERATE_JOBS = 2
 
 
-def chat(message_id: int) -> ChatRef:
-    return ChatRef(platform=PLATFORM, chat_id=500, user_id=5, message_id=message_id)
+chat = partial(factories.chat, chat_id=500, user_id=5, platform=PLATFORM)
 
 
 def result_events(redis_conn) -> list[ResultEvent]:

@@ -10,16 +10,12 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from bot.queue import RedisJobs
-from core.protocol import ChatRef
 from handlers.routing import GeneratorRoutes
 from handlers.service import Molbert
+from tests.factories import chat
 from tests.processes import ManagedProcess
 
 ROUTES = GeneratorRoutes.parse("quality=molbert-generate-big, fast=molbert-generate-small")
-
-
-def chat(message_id: int = 1, user_id: int = 7) -> ChatRef:
-    return ChatRef(platform="telegram", chat_id=42, user_id=user_id, message_id=message_id, lang="ru")
 
 
 async def test_each_generator_class_is_painted_only_by_its_own_workers(

@@ -72,18 +72,10 @@ async def frontend(telegram, telegram_dispatcher, redis_url, redis_conn):
 
 
 @pytest.fixture
-def run_worker(redis_conn, tiny_models, monkeypatch):
-    """Run the real worker until the queues are empty (in this thread: the loop waits meanwhile)."""
-    from workers import runtime
-    from workers.worker import MolbertWorker
-
-    monkeypatch.setattr("workers.progress.PROGRESS_INTERVAL", float("inf"))
-
-    def run() -> None:
-        MolbertWorker(tiny_models, redis_conn).work(burst=True, logging_level="WARNING")
-
-    yield run
-    runtime.set_models(None)
+def run_worker(run_worker, no_progress_reports):
+    """The shared worker (tests/conftest.py), in this thread (the loop waits meanwhile), with progress reports
+    off."""
+    return run_worker
 
 
 def say(telegram: FakeTelegramAPI, user: dict, text: str) -> dict:

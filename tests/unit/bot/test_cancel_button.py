@@ -7,6 +7,7 @@ the real ``RedisJobs`` and result listener on a real Redis, no worker, so jobs s
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 
 import pytest
 from aiogram import Bot
@@ -18,19 +19,19 @@ from bot.results import ResultListener
 from bot.telegram.app import create_bot
 from bot.telegram.outbox import TelegramOutbox
 from core.config import TelegramSettings
-from core.protocol import ChatRef, ResultEvent
+from core.protocol import ResultEvent
 from handlers.buttons import CANCEL, cancel_keyboard, parse_action
 from handlers.ports import ACTION_MAX_BYTES, Button
 from handlers.service import Molbert
 from handlers.texts import t
+from tests import factories
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.memory import MemoryJobs, MemoryOutbox
 
 ALICE, BOB, GROUP = 7001, 7002, -1007000000001
 
 
-def chat(message_id: int, user_id: int = ALICE, chat_id: int = GROUP, lang: str = "ru") -> ChatRef:
-    return ChatRef(platform="telegram", chat_id=chat_id, user_id=user_id, message_id=message_id, lang=lang)
+chat = partial(factories.chat, chat_id=GROUP, user_id=ALICE)
 
 
 # --- the use case -------------------------------------------------------------------------------------------

@@ -110,22 +110,10 @@ async def bot(start_bot):
 
 
 @pytest.fixture
-def run_worker(redis_conn, tiny_models, monkeypatch):
-    """Run the real worker until the queues are empty, in this thread (the loop, so the fake and the bot, wait).
-
-    Progress reports are off: on a loaded machine a tiny job can take long enough to send one, and these tests
-    assert the exact sequence of Discord calls.
-    """
-    from workers import runtime
-    from workers.worker import MolbertWorker
-
-    monkeypatch.setattr("workers.progress.PROGRESS_INTERVAL", float("inf"))
-
-    def run() -> None:
-        MolbertWorker(tiny_models, redis_conn).work(burst=True, logging_level="WARNING")
-
-    yield run
-    runtime.set_models(None)
+def run_worker(run_worker, no_progress_reports):
+    """The shared worker (tests/conftest.py) with progress reports off: these tests assert the exact sequence of
+    Discord calls."""
+    return run_worker
 
 
 def dispatch(bot: MolbertBot, payload: dict) -> None:

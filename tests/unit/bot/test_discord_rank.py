@@ -21,6 +21,8 @@ from tests.unit.bot.test_discord import dispatch, job_payload, queued, until
 
 # its fixtures: the fake Discord and a guild with a channel and two users
 pytest_plugins = ["tests.unit.bot.test_discord"]
+# test_discord's run_worker does not reach here (conftest fixtures win over a plugin's): progress off here too
+pytestmark = pytest.mark.usefixtures("no_progress_reports")
 
 MENU = "Выбрать лучшую по запросу"
 QUERY = "самый смешной мем"

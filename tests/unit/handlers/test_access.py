@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 
 from bot.queue import RedisJobs
@@ -9,12 +11,10 @@ from core.protocol import ChatRef
 from handlers.access import AccessPolicy, parse_ids
 from handlers.service import Molbert
 from handlers.texts import t
-from tests import images
+from tests import factories, images
 from tests.memory import MemoryJobs, MemoryOutbox
 
-
-def chat(user_id: int = 1, chat_id: int = 10, message_id: int = 1, platform: str = "telegram") -> ChatRef:
-    return ChatRef(platform=platform, chat_id=chat_id, user_id=user_id, message_id=message_id)
+chat = partial(factories.chat, chat_id=10, user_id=1)
 
 
 def in_thread(thread: int, channel: int, server: int) -> ChatRef:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
@@ -9,30 +11,20 @@ from rq.serializers import JSONSerializer
 from bot.limits import RedisAdmission
 from bot.queue import RedisJobs
 from core.keys import cancel_key, result_stream
-from core.protocol import ChatRef, GenerateJob, ResultEvent, job_id_for
+from core.protocol import GenerateJob, ResultEvent, job_id_for
 from handlers.limits import LimitPolicy
 from handlers.service import Molbert
 from handlers.texts import t
-from tests import images
+from tests import factories, images
+from tests.factories import work_until_empty
 from tests.memory import MemoryOutbox
-from workers import runtime
-from workers.worker import MolbertWorker
 
-
-def chat(message_id: int, user_id: int = 1, chat_id: int = 10) -> ChatRef:
-    return ChatRef(platform="telegram", chat_id=chat_id, user_id=user_id, message_id=message_id)
+chat = partial(factories.chat, chat_id=10, user_id=1)
 
 
 @pytest.fixture
 def molbert(redis_conn) -> Molbert:
     return Molbert(RedisJobs(redis_conn), admission=RedisAdmission(redis_conn, LimitPolicy(concurrent_per_user=5)))
-
-
-def run_worker(redis_conn, tiny_models) -> None:
-    try:
-        MolbertWorker(tiny_models, redis_conn).work(burst=True, logging_level="WARNING")
-    finally:
-        runtime.set_models(None)
 
 
 def events(redis_conn) -> list[ResultEvent]:
@@ -66,7 +58,7 @@ async def test_cancel_takes_waiting_jobs_off_the_queue(molbert, redis_conn, tiny
     await molbert.cancel(chat(3), outbox)
     assert outbox.texts[-1] == t("cancel_done", "ru", count=2)
     assert Job.fetch(cat, connection=redis_conn, serializer=JSONSerializer).get_status() == JobStatus.CANCELED
-    run_worker(redis_conn, tiny_models)
+    work_until_empty(tiny_models, redis_conn)
     assert {(e.job_id, e.error_key) for e in events(redis_conn)} == {(cat, "cancelled"), (dog, "cancelled")}
     await molbert.imagine(chat(4), "снова", outbox)  # the slots are free again
     assert outbox.texts[-1].startswith("⏳")
@@ -80,7 +72,7 @@ async def test_a_running_job_is_flagged_and_stops_at_its_next_step(redis_conn, t
     assert await jobs.cancel(chat(1), job_id)  # the frontend's half: a flag for the worker
     assert redis_conn.exists(cancel_key(job_id))
     Job.fetch(job_id, connection=redis_conn, serializer=JSONSerializer).set_status(JobStatus.QUEUED)
-    run_worker(redis_conn, tiny_models)  # the worker's half: the first step sees the flag
+    work_until_empty(tiny_models, redis_conn)  # the worker's half: the first step sees the flag
     [event] = events(redis_conn)
     assert (event.job_id, event.ok, event.error_key) == (job_id, False, "cancelled")
     assert not redis_conn.exists(cancel_key(job_id))
@@ -98,7 +90,7 @@ async def test_a_running_photo_is_too_late_to_cancel(redis_conn, molbert):
 async def test_a_finished_job_cannot_be_cancelled(redis_conn, tiny_models, molbert):
     outbox = MemoryOutbox()
     job_id = await molbert.classify(chat(1), _download, None, "кошка, собака", outbox)
-    run_worker(redis_conn, tiny_models)
+    work_until_empty(tiny_models, redis_conn)
     assert not await RedisJobs(redis_conn).cancel(chat(1), job_id)
     await molbert.cancel(chat(2), outbox)
     assert outbox.texts[-1] == t("queue_empty", "ru")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from functools import partial
 
 import pytest
 from PIL import Image
@@ -20,12 +21,10 @@ from handlers.prompts import MAX_PROMPT_CHARS, clean_text, parse_labels, parse_p
 from handlers.safety import PromptBlocklist
 from handlers.service import Molbert
 from handlers.texts import EN, RU, pick_language, t
-from tests import images
+from tests import factories, images
 from tests.memory import MemoryJobs
 
-
-def chat(message_id: int = 1, lang: str = "ru", chat_id: int = 42) -> ChatRef:
-    return ChatRef(platform="memory", chat_id=chat_id, user_id=7, message_id=message_id, lang=lang)
+chat = partial(factories.chat, platform="memory")
 
 
 @pytest.fixture

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 
 from bot.limits import RedisAdmission
@@ -11,14 +13,14 @@ from handlers.errors import UserError
 from handlers.limits import LimitPolicy, RequestRefused
 from handlers.ports import Upload
 from handlers.texts import t
-from tests import images
+from tests import factories, images
+from tests.factories import work_until_empty
 from workers.publish import publish
 
 OFF = {"per_user_per_minute": 0, "per_user_per_day": 0, "per_chat_per_minute": 0, "max_queue_length": 0}
 
 
-def chat(user_id: int = 1, chat_id: int = 100) -> ChatRef:
-    return ChatRef(platform="telegram", chat_id=chat_id, user_id=user_id, message_id=1)
+chat = partial(factories.chat, chat_id=100, user_id=1)
 
 
 def admission(redis_conn, **policy) -> RedisAdmission:
@@ -189,8 +191,6 @@ async def test_one_users_burst_does_not_hold_up_another_user(redis_conn, tiny_mo
     from core.keys import result_stream
     from handlers.service import Molbert
     from tests.memory import MemoryOutbox
-    from workers import runtime
-    from workers.worker import MolbertWorker
 
     molbert = Molbert(RedisJobs(redis_conn), admission=admission(redis_conn, concurrent_per_user=2))
     outbox = MemoryOutbox()
@@ -199,10 +199,7 @@ async def test_one_users_burst_does_not_hold_up_another_user(redis_conn, tiny_mo
     bob = await molbert.imagine(ChatRef(platform="telegram", chat_id=2, user_id=2, message_id=1), "пёс", outbox)
     assert sum(job is not None for job in queued) == 2
     assert outbox.texts.count(t("limit_concurrent", "ru", count=2)) == 8
-    try:
-        MolbertWorker(tiny_models, redis_conn).work(burst=True, logging_level="WARNING")
-    finally:
-        runtime.set_models(None)
+    work_until_empty(tiny_models, redis_conn)
     results = [
         ResultEvent.model_validate_json(fields[b"event"]).job_id
         for _id, fields in redis_conn.xrange(result_stream("telegram"))

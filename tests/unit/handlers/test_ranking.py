@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+from functools import partial
 
 import pytest
 from PIL import Image
@@ -11,23 +12,21 @@ from PIL import Image
 from bot.queue import RedisJobs
 from bot.telegram.albums import AlbumCollector
 from core.keys import rank_input_key, result_stream
-from core.protocol import MAX_RANKED_PHOTOS, ChatRef, ClassifyJob, RankJob, ResultEvent, job_id_for
+from core.protocol import MAX_RANKED_PHOTOS, ClassifyJob, RankJob, ResultEvent, job_id_for
 from handlers.delivery import deliver_result, render_ranking
 from handlers.images import normalize_image
 from handlers.ports import Upload
 from handlers.service import Molbert
 from handlers.texts import t
-from tests import images
+from tests import factories, images
+from tests.factories import work_until_empty
 from tests.memory import MemoryOutbox
-from workers import runtime
-from workers.worker import MolbertWorker
 
 QUERY = "самый смешной мем"
 COLORS = [(200, 30, 30), (30, 200, 30), (30, 30, 200), (240, 240, 20)]
 
 
-def chat(message_id: int = 10, lang: str = "ru", platform: str = "memory") -> ChatRef:
-    return ChatRef(platform=platform, chat_id=42, user_id=7, message_id=message_id, lang=lang)
+chat = partial(factories.chat, message_id=10, platform="memory")
 
 
 def uploads(count: int = 3, first_message: int | None = 10, data: bytes | None = None) -> list[Upload]:
@@ -130,7 +129,7 @@ async def test_album_with_a_phrase_is_ranked(jobs, outbox):
 @pytest.mark.parametrize("caption", [None, "", "кошка, собака", "что это?"])
 async def test_album_without_a_query_classifies_each_photo_as_a_reply_to_it(jobs, outbox, caption):
     queued = await Molbert(jobs).album(chat(), uploads(3), caption, outbox)
-    assert queued == [job_id_for(chat(10 + i), "classify") for i in range(3)]
+    assert queued == [job_id_for(chat(message_id=10 + i), "classify") for i in range(3)]
     assert all(isinstance(jobs.jobs[job_id], ClassifyJob) for job_id in queued)
     assert [jobs.jobs[job_id].chat.message_id for job_id in queued] == [10, 11, 12]
     expected = ["кошка", "собака"] if caption and "," in caption else None
@@ -203,10 +202,7 @@ async def test_worker_ranks_the_album_as_the_model_does(redis_conn, tiny_models)
     photos = [images.png(64, 64, color) for color in COLORS]
     album = chat(message_id=20, platform="telegram")
     job_id = await Molbert(RedisJobs(redis_conn)).rank(album, uploads_of(photos, 20), QUERY, MemoryOutbox())
-    try:
-        MolbertWorker(tiny_models, redis_conn).work(burst=True, logging_level="WARNING")
-    finally:
-        runtime.set_models(None)
+    work_until_empty(tiny_models, redis_conn)
     [(_id, fields)] = redis_conn.xrange(result_stream("telegram"))
     event = ResultEvent.model_validate_json(fields[b"event"])
     stored = [Image.open(io.BytesIO(normalize_image(photo))) for photo in photos]
@@ -226,10 +222,7 @@ async def test_worker_keeps_the_best_photo_when_there_is_no_message_to_reply_to(
     attached = chat(message_id=40, platform="discord")
     no_messages = [Upload(upload.download, upload.size) for upload in uploads_of(photos, 40)]
     job_id = await Molbert(RedisJobs(redis_conn)).rank(attached, no_messages, QUERY, MemoryOutbox())
-    try:
-        MolbertWorker(tiny_models, redis_conn).work(burst=True, logging_level="WARNING")
-    finally:
-        runtime.set_models(None)
+    work_until_empty(tiny_models, redis_conn)
     [(_id, fields)] = redis_conn.xrange(result_stream("discord"))
     event = ResultEvent.model_validate_json(fields[b"event"])
     best = rank_input_key(job_id, event.ranking[0])
@@ -242,10 +235,7 @@ async def test_worker_refuses_when_the_photos_are_gone(redis_conn, tiny_models):
     album = chat(message_id=30, platform="telegram")
     job_id = await Molbert(RedisJobs(redis_conn)).rank(album, uploads(2, 30), QUERY, MemoryOutbox())
     redis_conn.delete(rank_input_key(job_id, 1))
-    try:
-        MolbertWorker(tiny_models, redis_conn).work(burst=True, logging_level="WARNING")
-    finally:
-        runtime.set_models(None)
+    work_until_empty(tiny_models, redis_conn)
     [(_id, fields)] = redis_conn.xrange(result_stream("telegram"))
     event = ResultEvent.model_validate_json(fields[b"event"])
     assert (event.kind, event.ok, event.error_key) == ("rank", False, "photo_gone")

@@ -10,18 +10,15 @@ from rq.serializers import JSONSerializer
 from bot.limits import RedisAdmission
 from bot.queue import RedisJobs
 from core.config import BotSettings, ConfigError, load
-from core.protocol import GENERATE_QUEUE, ChatRef
+from core.protocol import GENERATE_QUEUE
 from handlers.errors import UserError
 from handlers.limits import LimitPolicy
 from handlers.routing import GeneratorRoutes
 from handlers.service import Molbert
 from handlers.texts import t
+from tests.factories import chat
 
 ROUTES = GeneratorRoutes.parse("quality=molbert-generate-big, fast=molbert-generate-small")
-
-
-def chat(message_id: int = 1, user_id: int = 7) -> ChatRef:
-    return ChatRef(platform="telegram", chat_id=42, user_id=user_id, message_id=message_id, lang="ru")
 
 
 # --- the table ---------------------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from models import acceleration, presets, tiny_families  # noqa: E402
 from models.acceleration import GpuOptions  # noqa: E402
 from models.generator import ImageGenerator, VariationsUnsupported, known_defaults  # noqa: E402
 from models.translation import Translator, needs_translation  # noqa: E402
+from tests.factories import work_until_empty  # noqa: E402
 
 BUILDERS = {
     "kandinsky5": tiny_families.build_tiny_kandinsky5,
@@ -289,8 +290,6 @@ def test_generator_words_translate_prompt_and_negative_in_one_call(translated_mo
 async def test_a_job_translates_once_and_ranks_by_the_russian_prompt(translated_models, redis_conn, monkeypatch):
     from bot.queue import RedisJobs
     from core.protocol import ChatRef, GenerateJob, job_id_for
-    from workers import runtime
-    from workers.worker import MolbertWorker
 
     models = translated_models
     english = models.translator.translate(["кот, акварель", "люди"])
@@ -300,10 +299,7 @@ async def test_a_job_translates_once_and_ranks_by_the_russian_prompt(translated_
     chat = ChatRef(platform="telegram", chat_id=1, user_id=2, message_id=3)
     job = GenerateJob(chat=chat, prompt="кот", model_prompt="кот, акварель", model_negative="люди", seed=1, best_of=2)
     assert await RedisJobs(redis_conn).submit_generate(job_id_for(chat, "imagine"), job) is not None
-    try:
-        MolbertWorker(models, redis_conn).work(burst=True, logging_level="WARNING")
-    finally:
-        runtime.set_models(None)
+    work_until_empty(models, redis_conn)
     assert translations == [(["кот, акварель", "люди"],)]  # once per job, prompt and negative together
     assert [args[0] for args in paintings] == [english[0]]
     assert [args[1] for args in rankings] == ["кот"]  # best-of keeps ranking by the user's own words
@@ -586,8 +582,6 @@ async def test_variation_on_a_model_without_image_to_image_is_explained_not_retr
     from bot.queue import RedisJobs
     from core.keys import result_stream
     from core.protocol import ChatRef, GenerateJob, ResultEvent, job_id_for
-    from workers import runtime
-    from workers.worker import MolbertWorker
 
     models = presets.load_models("tiny", model_cache_dir, device="cpu", generator=str(family_dirs["kandinsky5"]))
     chat = ChatRef(platform="telegram", chat_id=1, user_id=2, message_id=4)
@@ -600,10 +594,7 @@ async def test_variation_on_a_model_without_image_to_image_is_explained_not_retr
     jobs = RedisJobs(redis_conn)
     assert await jobs.submit_generate(job_id_for(chat, "paint"), painting) is not None
     assert await jobs.submit_generate(job_id_for(chat, "vary"), variation) is not None
-    try:
-        MolbertWorker(models, redis_conn).work(burst=True, logging_level="WARNING")
-    finally:
-        runtime.set_models(None)
+    work_until_empty(models, redis_conn)
     entries = redis_conn.xrange(result_stream("telegram"))
     painted, varied = (ResultEvent.model_validate_json(fields[b"event"]) for _id, fields in entries)
     assert (painted.ok, painted.variations) == (True, False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+from functools import partial
 
 import pytest
 from PIL import Image
@@ -14,18 +15,18 @@ from rq.serializers import JSONSerializer
 
 from bot.queue import RedisJobs
 from core.keys import answered_key, input_key, result_stream
-from core.protocol import CLASSIFY_QUEUE, ChatRef, ClassifyJob, ResultEvent, job_id_for
+from core.protocol import CLASSIFY_QUEUE, ClassifyJob, ResultEvent, job_id_for
 from models.classifier import ZeroShotClassifier
 from models.labels import default_labels
+from tests import factories
+from tests.factories import work_until_empty
 from workers import runtime
-from workers.worker import MolbertWorker
 
 COLORS = [(200, 30, 30), (30, 200, 30), (30, 30, 200), (240, 240, 20), (10, 10, 10)]
 LABEL_SETS = [None, ["кошка", "собака"], None, ["море", "небо", "лес"], ["жираф"]]
 
 
-def chat(message_id: int) -> ChatRef:
-    return ChatRef(platform="telegram", chat_id=100, user_id=7, message_id=message_id)
+chat = partial(factories.chat, chat_id=100)
 
 
 def photo(index: int) -> Image.Image:
@@ -82,9 +83,8 @@ async def queue_photos(redis_conn) -> list[str]:
 def run_worker(redis_conn, tiny_models, batch_size: int) -> None:
     runtime.set_batch_size(batch_size)
     try:
-        MolbertWorker(tiny_models, redis_conn).work(burst=True, logging_level="WARNING")
+        work_until_empty(tiny_models, redis_conn)
     finally:
-        runtime.set_models(None)
         runtime.set_batch_size(8)
 
 

@@ -21,10 +21,9 @@ from handlers.texts import t
 from models import presets
 from models.generator import DEFAULTS_FILE
 from models.tiny import build_tiny_generator
+from tests.factories import work_until_empty
 from tests.memory import MemoryOutbox, SentMessage
 from tests.unit.bot.test_results import Running, wait_until
-from workers import runtime
-from workers.worker import MolbertWorker
 
 
 @pytest.fixture(scope="module")
@@ -42,10 +41,7 @@ async def painted(models, redis_conn, aredis, text: str, platform: str = "telegr
     outbox = MemoryOutbox()
     chat = ChatRef(platform=platform, chat_id=5, user_id=5, message_id=1, lang=lang)
     assert await Molbert(RedisJobs(redis_conn)).imagine(chat, text, outbox) is not None
-    try:
-        MolbertWorker(models, redis_conn).work(burst=True, logging_level="WARNING")
-    finally:
-        runtime.set_models(None)
+    work_until_empty(models, redis_conn)
     listener = ResultListener(aredis, platform, outbox, consumer="test", block_ms=50)
     async with Running(listener):
         await wait_until(lambda: any(message.photo for message in outbox.sent), timeout=30)

@@ -6,6 +6,7 @@ import io
 import json
 import os
 import zlib
+from functools import partial
 
 import pytest
 from PIL import Image
@@ -16,10 +17,10 @@ from rq.serializers import JSONSerializer
 
 from bot.queue import CLASSIFY_POLICY, RedisJobs
 from core.keys import image_key, input_key, result_stream
-from core.protocol import CLASSIFY_QUEUE, GENERATE_QUEUE, ChatRef, ClassifyJob, GenerateJob, ResultEvent, job_id_for
+from core.protocol import CLASSIFY_QUEUE, GENERATE_QUEUE, ClassifyJob, GenerateJob, ResultEvent, job_id_for
 from handlers.ports import Queued
 from models.labels import default_labels
-from tests import images
+from tests import factories, images
 from workers import runtime
 from workers.jobs import error_reference
 from workers.safety import ImageSafety, blur
@@ -28,26 +29,12 @@ from workers.worker import DEFAULT_QUEUES, MolbertWorker, parse_queues
 PLATFORM = "telegram"
 
 
-def chat(message_id: int) -> ChatRef:
-    return ChatRef(platform=PLATFORM, chat_id=100, user_id=7, message_id=message_id)
+chat = partial(factories.chat, chat_id=100, platform=PLATFORM)
 
 
 @pytest.fixture
 def jobs(redis_conn) -> RedisJobs:
     return RedisJobs(redis_conn)
-
-
-@pytest.fixture
-def run_worker(redis_conn, tiny_models):
-    """Run the real worker class until the queues are empty (RQ's burst mode)."""
-
-    def run(safety: ImageSafety | None = None) -> MolbertWorker:
-        worker = MolbertWorker(tiny_models, redis_conn, safety=safety)
-        worker.work(burst=True, logging_level="WARNING")
-        return worker
-
-    yield run
-    runtime.set_models(None)
 
 
 def all_events(redis_conn) -> list[ResultEvent]:
