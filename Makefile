@@ -1,7 +1,7 @@
 # Everything a fresh machine needs, in two commands (see README.md):
 #   make run    — install into .venv if needed, then run the bot (`python -m bot`)
 #   make test   — install into .venv if needed, then lint and run the whole test suite
-#   make test-fast — lint and the unit layer only (tests/unit: in process, no bot/worker processes started)
+#   make test-fast — lint and the unit layer only (tests/unit: in process, no serving bot or worker)
 #   make test-lowest — the model and worker tests against the lowest versions pyproject.toml allows (.venv-min;
 #                      CI runs it after `make test`)
 # TORCH picks the PyTorch build: the CPU wheel by default; e.g. TORCH="torch==2.13.0 --index-url <CUDA index>"
