@@ -1,6 +1,7 @@
 # Everything a fresh machine needs, in two commands (see README.md):
 #   make run    — install into .venv if needed, then run the bot (`python -m bot`)
 #   make test   — install into .venv if needed, then lint and run the whole test suite
+#   make test-fast — lint and the unit layer only (tests/unit: in process, no serving bot or worker)
 #   make test-lowest — the model and worker tests against the lowest versions pyproject.toml allows (.venv-min;
 #                      CI runs it after `make test`)
 # TORCH picks the PyTorch build: the CPU wheel by default; e.g. TORCH="torch==2.13.0 --index-url <CUDA index>"
@@ -15,16 +16,16 @@ INSTALLED := $(VENV)/.installed
 VENV_MIN ?= .venv-min
 PY_MIN := $(VENV_MIN)/bin/python
 INSTALLED_MIN := $(VENV_MIN)/.installed
-LOWEST_TESTS ?= tests/test_load_dtype.py tests/test_models.py tests/test_model_families.py tests/test_ruclip.py \
-	tests/test_worker.py
+LOWEST_TESTS ?= tests/unit/models/test_load_dtype.py tests/unit/models/test_models.py \
+	tests/unit/models/test_model_families.py tests/unit/models/test_ruclip.py tests/unit/workers/test_worker.py
 
-# youtokentome, the reference the BPE parity tests (tests/test_ruclip.py) compare ruCLIP's tokenizer with, builds on
-# Python 3.11 only with Cython<3 and wheel present and without build isolation.
+# youtokentome, the reference the BPE parity tests (tests/unit/models/test_ruclip.py) compare ruCLIP's tokenizer
+# with, builds on Python 3.11 only with Cython<3 and wheel present and without build isolation.
 define install_youtokentome
 	$(1) -m pip install --quiet 'Cython<3' wheel && $(1) -m pip install --quiet --no-build-isolation youtokentome
 endef
 
-.PHONY: run console worker test test-lowest lint clean
+.PHONY: run console worker test test-fast test-lowest lint clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +51,9 @@ lint: $(INSTALLED)
 
 test: lint
 	$(PY) -m pytest
+
+test-fast: lint
+	$(PY) -m pytest tests/unit
 
 # torch first, pinned ($(TORCH)): the floors leave it out, and a bare `torch` would pull a multi-GB CUDA build.
 # The project goes in with the pins, so pip checks its own specifiers against them; test tools take their newest.

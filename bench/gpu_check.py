@@ -23,7 +23,8 @@ such), and a hard stop at the budget ends the stage in flight cleanly. The JSON 
 a run killed from outside still leaves what it measured.
 
 ``--toy`` builds the same layouts from the tiny configs of `models.tiny` / `models.tiny_families` instead, so the
-whole path runs on a CPU in seconds (tests/test_gpu_check.py runs it in CI); memory figures are then ``null``.
+whole path runs on a CPU in seconds (tests/unit/models/test_gpu_check.py runs it in CI); memory figures are then
+``null``.
 
     python bench/gpu_check.py [--device cuda] [--presets quality,compact,fast] [--out gpu_check.json]
                               [--budget-s 480] [--toy] [--workdir DIR] [--keep]

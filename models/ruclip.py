@@ -8,7 +8,7 @@ huggingface_hub and needs torchvision) nor ``youtokentome`` is needed at run tim
 installs from its sdist, which builds with ``Cython<3`` and ``wheel`` installed first and
 ``pip install --no-build-isolation youtokentome`` (its setup.py imports Cython without declaring it): a compiler
 and a fragile recipe the worker image does without. The dev set-up (``make``) installs it that way, and
-tests/test_ruclip.py checks this port against it, id for id:
+tests/unit/models/test_ruclip.py checks this port against it, id for id:
 
 - `read_yttm_model` parses ``bpe.model`` and `YttmBPE` encodes exactly like YTTM's ``encode_sentence``
   (youtokentome/cpp/bpe.cpp). It is a pure-Python port, not a ``tokenizers`` BPE, because YTTM merges

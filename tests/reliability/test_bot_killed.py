@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
@@ -13,8 +12,6 @@ from core.keys import result_stream
 from core.protocol import GENERATE_QUEUE, RESULT_STREAM_CONSUMER_GROUP
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.reliability.conftest import kill, poll, running_job
-
-pytestmark = pytest.mark.reliability
 
 
 def photos(telegram, chat_id: int) -> list:

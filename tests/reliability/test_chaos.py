@@ -6,13 +6,9 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from handlers.texts import t
 from tests.fakes.telegram_api import SentMessage
 from tests.reliability.chaos import FAULT_KINDS, Config, chaos, judge, summary
-
-pytestmark = pytest.mark.reliability
 
 # 105 s of traffic, one fault of each kind (three slots of 30 s after a 15 s warm-up; seed 1 puts a worker kill at
 # 22 s, Redis down for 7 s at 61 s, a bot kill at 88 s). Timeouts are generous for a loaded 2-CPU runner; the

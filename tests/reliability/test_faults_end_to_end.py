@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
 from rq.job import Job
 from rq.registry import FailedJobRegistry
 from rq.serializers import JSONSerializer
@@ -20,8 +19,6 @@ from tests import images
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.reliability.conftest import poll
 from workers.jobs import error_reference
-
-pytestmark = pytest.mark.reliability
 
 
 def photos(telegram, chat_id: int) -> list:

@@ -5,24 +5,22 @@ on a Redis error comes back by itself (``MolbertWorker.serve``)."""
 from __future__ import annotations
 
 import weakref
+from functools import partial
 
-import pytest
 import torch
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from bot.queue import RedisJobs
 from core.keys import result_stream
-from core.protocol import ChatRef, GenerateJob, ResultEvent, job_id_for
+from core.protocol import GenerateJob, ResultEvent, job_id_for
 from handlers.texts import EN, RU
+from tests import factories
+from tests.factories import work_until_empty
 from workers import runtime
 from workers.worker import MolbertWorker
 
-pytestmark = pytest.mark.reliability
-
-
-def chat(message_id: int) -> ChatRef:
-    return ChatRef(platform="telegram", chat_id=100, user_id=7, message_id=message_id)
+chat = partial(factories.chat, chat_id=100)
 
 
 async def submit(jobs: RedisJobs, message_id: int, prompt: str) -> str:
@@ -59,10 +57,7 @@ async def test_a_job_out_of_memory_is_refused_once_and_the_worker_keeps_serving(
     jobs = RedisJobs(redis_conn)
     too_big = await submit(jobs, 1, "огромная фреска")
     fine = await submit(jobs, 2, "кот в космосе")
-    try:
-        MolbertWorker(tiny_models, redis_conn).work(burst=True, logging_level="WARNING")
-    finally:
-        runtime.set_models(None)
+    work_until_empty(tiny_models, redis_conn)
     events = results(redis_conn)
     assert (events[too_big].ok, events[too_big].error_key) == (False, "out_of_memory")
     assert "out_of_memory" in RU and "out_of_memory" in EN

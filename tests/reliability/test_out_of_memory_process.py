@@ -14,7 +14,6 @@ import asyncio
 import resource
 from pathlib import Path
 
-import pytest
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
@@ -22,8 +21,6 @@ from handlers.texts import t
 from tests import images
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.reliability.conftest import poll, slow_generator
-
-pytestmark = pytest.mark.reliability
 
 HEADROOM = 1536 * 2**20  # what the worker may still map: far below what one 8192 px picture needs
 

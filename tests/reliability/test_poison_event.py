@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
-
 from bot.results import DEAD_LETTER_SUFFIX
 from core.keys import result_stream
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.reliability.conftest import poll
-
-pytestmark = pytest.mark.reliability
 
 
 async def test_a_poison_event_is_dead_lettered_and_the_next_result_delivered(stack, redis_conn):

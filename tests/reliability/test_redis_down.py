@@ -5,14 +5,10 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
-
 from handlers.texts import t
 from tests import images
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.reliability.conftest import Stack
-
-pytestmark = pytest.mark.reliability
 
 UNAVAILABLE = t("queue_unavailable", "ru")
 

@@ -6,15 +6,12 @@ from __future__ import annotations
 import asyncio
 import time
 
-import pytest
 import redis
 
 from core.protocol import GENERATE_QUEUE
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.reliability.conftest import Stack, poll, running_job, slow_generator
 from workers.worker import ABANDONED_AFTER, MAINTENANCE_INTERVAL
-
-pytestmark = pytest.mark.reliability
 
 AOF = ("--appendonly", "yes", "--appendfsync", "everysec")
 # Redis back, then the run it cut off is found abandoned and started again (docs/reliability.md), then painted.

@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
 import redis
 
 from core.protocol import GENERATE_QUEUE
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.reliability.conftest import Stack, poll
-
-pytestmark = pytest.mark.reliability
 
 AOF = ("--appendonly", "yes", "--appendfsync", "everysec")
 

@@ -9,12 +9,8 @@ import asyncio
 import contextlib
 import socket
 
-import pytest
-
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.reliability.conftest import Stack
-
-pytestmark = pytest.mark.reliability
 
 
 class SilencingProxy:

@@ -5,12 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
-
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.reliability.conftest import Stack
-
-pytestmark = pytest.mark.reliability
 
 REDIS_PASSWORD = "Rp4ss-7c1e9a0d-never-logged"
 

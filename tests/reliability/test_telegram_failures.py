@@ -27,8 +27,6 @@ from handlers.texts import t
 from tests import images
 from tests.fakes.telegram_api import FakeTelegramAPI
 
-pytestmark = pytest.mark.reliability
-
 STREAM = result_stream("telegram")
 USER = 5001
 

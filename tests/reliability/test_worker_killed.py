@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import time
 
-import pytest
 from rq.job import Job
 from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
@@ -15,8 +14,6 @@ from core.protocol import GENERATE_QUEUE
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.reliability.conftest import kill, poll, running_job, slow_generator
 from workers.worker import ABANDONED_AFTER, HEARTBEAT_INTERVAL, MAINTENANCE_INTERVAL
-
-pytestmark = pytest.mark.reliability
 
 # The documented bound (docs/reliability.md), measured from the kill to the job running again on a worker that
 # was idle by then; a little slack for a slow, busy test machine.

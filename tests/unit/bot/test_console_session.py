@@ -1,0 +1,82 @@
+"""The terminal chat's own parsing, line by line (the whole console process is in tests/e2e/test_console.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.console import ConsoleOutbox, ConsoleSession, split_path
+from core.keys import image_key
+from core.protocol import ClassifyJob
+from handlers.buttons import result_keyboard
+from handlers.texts import t
+from tests import images
+from tests.factories import make_molbert
+from tests.memory import MemoryJobs
+
+
+@pytest.fixture
+def session(tmp_path) -> tuple[ConsoleSession, MemoryJobs]:
+    jobs = MemoryJobs()
+    return ConsoleSession(make_molbert(jobs), ConsoleOutbox(tmp_path / "images")), jobs
+
+
+@pytest.mark.parametrize(
+    ("typed", "path", "rest"),
+    [
+        ("photo.jpg кошка, собака", "photo.jpg", "кошка, собака"),
+        ('"my photo.jpg" кошка', "my photo.jpg", "кошка"),
+        ("'my photo.jpg'", "my photo.jpg", ""),
+        ("photo.jpg кот, д'Артаньян", "photo.jpg", "кот, д'Артаньян"),
+        ('photo.jpg "кот", собака', "photo.jpg", '"кот", собака'),
+        ("", "", ""),
+    ],
+)
+def test_the_path_is_split_from_labels_that_are_free_text(typed, path, rest):
+    assert split_path(typed) == (path, rest)
+
+
+async def test_labels_with_apostrophes_and_quotes_are_classified(session, tmp_path, capsys):
+    console, jobs = session
+    photo = tmp_path / "red.png"
+    photo.write_bytes(images.png(40, 30))
+    await console.handle_line(f"/classify {photo} кот, д'Артаньян\n")
+    [job] = [job for job in jobs.jobs.values() if isinstance(job, ClassifyJob)]
+    assert job.labels == ["кот", "д'Артаньян"]
+    assert "⏳" in capsys.readouterr().out
+
+
+async def test_a_missing_file_is_named_not_called_broken(session, capsys):
+    console, jobs = session
+    await console.handle_line("/classify nope.jpg кошка\n")
+    assert t("console_no_file", "ru", path="nope.jpg") in capsys.readouterr().out
+    assert jobs.jobs == {}
+
+
+async def test_help_describes_the_terminal_and_commands_ignore_case(session, capsys):
+    console, jobs = session
+    await console.handle_line("/help\n")
+    assert t("console_help", "ru") in capsys.readouterr().out
+    await console.handle_line("/IMAGINE кот\n")
+    assert len(jobs.jobs) == 1
+
+
+async def test_pressing_a_button_that_is_not_there_says_so(session, capsys):
+    console, _jobs = session
+    await console.handle_line("/press U7\n")
+    assert t("console_no_button", "ru", label="U7", buttons="—") in capsys.readouterr().out
+
+
+async def test_a_second_quick_press_of_the_same_button_is_a_repeat(session, capsys):
+    """The terminal presses the button under the picture, as a platform does: a double press sends one picture."""
+    console, jobs = session
+    await console.handle_line("/imagine кот --n 2\n")
+    [job_id] = jobs.jobs
+    for index in range(2):
+        jobs.images[image_key(job_id, index)] = images.png(30 + index, 20)
+    await console.outbox.send_photo(console.chat(), images.png(60, 20), "🎨 кот", result_keyboard(job_id, 2))
+    capsys.readouterr()
+    await console.handle_line("/press U1\n")
+    await console.handle_line("/press U1\n")
+    out = capsys.readouterr().out
+    assert out.count(t("button_sending", "ru")) == 1
+    assert out.count(t("button_repeated", "ru")) == 1
