@@ -121,11 +121,13 @@ def main(argv: list[str] | None = None) -> int:
         translator=model_settings.translator,
         classifier=model_settings.classifier,
         small_models_dtype=model_settings.small_models_dtype,
+        threads=model_settings.threads,
         gpu=GpuOptions(
             compile=model_settings.compile,
             cpu_offload=model_settings.cpu_offload,
             vae_tiling=model_settings.vae_tiling,
             channels_last=model_settings.channels_last,
+            cpu_dtype=model_settings.cpu_dtype,
         ),
     )
     safety = image_safety(models)
