@@ -393,9 +393,9 @@ def generator_dtype(device: str, gpu: GpuOptions) -> torch.dtype:
 
     from models.device import pick_dtype
 
-    if device.split(":")[0] == "cpu":
+    if device.split(":")[0] == "cpu" and gpu.cpu_dtype != "float32":
         return getattr(torch, gpu.cpu_dtype)
-    return pick_dtype(device)
+    return pick_dtype(device)  # float32 on the CPU
 
 
 def load_models(

@@ -195,3 +195,38 @@ def test_the_deploy_memory_table_states_the_cpu_figures():
     assert len(ram_rows) == 1, rows
     figures = [float(f) for f in re.findall(r"(\d+(?:\.\d+)?) GB RAM", ram_rows[0])]
     assert figures == [memory.weights, memory.worker, memory.worker_bf16]
+
+
+# --- the benchmark -----------------------------------------------------------------------------------------------
+
+
+def test_the_benchmark_configs_describe_the_real_sizes():
+    """bench/configs/cpu builds SD-Turbo's published parameter counts (SD 2.1's UNet, OpenCLIP-H text) and TAESD's."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    from gpu_check import count_parameters, model_class, random_model
+
+    counts = count_parameters(ROOT / "bench" / "configs" / "cpu" / "sd-turbo")
+    assert counts == {"unet": 865_910_724, "text_encoder": 340_387_840, "vae": 83_653_863}
+    with torch.device("meta"):
+        taesd = random_model("diffusers", model_class("diffusers", "AutoencoderTiny"), ROOT / "bench/configs/cpu/taesd")
+    assert sum(p.numel() for p in taesd.parameters()) == 2_445_063
+
+
+def test_the_benchmark_runs_on_the_tiny_twins(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    out = tmp_path / "cpu_preset.json"
+    command = [sys.executable, str(ROOT / "bench" / "cpu_preset.py"), "--toy", "--backends", "bf16", "--repeats", "1"]
+    command += ["--workdir", str(tmp_path / "work"), "--out", str(out)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    (record,) = json.loads(out.read_text())["records"]
+    assert record["backend"] == "bf16" and record["dtype"] == "bfloat16", record
+    stages = ("text_encoder_s", "unet_step_s", "decoder_s", "picture_s", "start_to_ready_s", "rss_ready_gb")
+    assert all(record[stage] > 0 for stage in stages)
+    assert 0 <= record["vs_fp32_levels"] <= BF16_MEAN_LEVELS
+    assert "| bf16 |" in result.stdout
