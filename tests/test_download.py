@@ -219,3 +219,10 @@ def test_a_custom_generator_on_cpu_gets_its_own_vae():
     downloads = download.plan("cpu", download.Path("."), generator="someone/other-sd")
     assert [d.repo_id for d in downloads][:1] == ["someone/other-sd"] and TAESD not in [d.repo_id for d in downloads]
     assert "vae/*" not in downloads[0].ignore_patterns
+
+
+def test_auto_on_a_machine_without_a_gpu_fetches_the_cpu_preset(hub, capsys):
+    """No --preset, MODEL_PRESET unset (auto), no CUDA or MPS here: what the worker would load, `cpu`."""
+    assert workers_main(["download"]) == 0
+    assert [call["repo_id"] for call in hub] == ["stabilityai/sd-turbo", TAESD, RUCLIP, RU_EN_TRANSLATOR]
+    assert "preset auto: 4 repositories" in capsys.readouterr().out
