@@ -17,7 +17,9 @@ Each backend runs in a fresh process (so its RSS and its compiled kernels are it
 For each: start to ready (process start, imports, loading every model, the default label set's text embeddings,
 one warm-up picture), the worker's RSS when ready and at its peak, and warm (median of ``--repeats``) the seconds of
 each stage of one picture: the translator (ru→en), the text encoder, one UNet step, the TAESD decoder, the whole
-picture through `ImageGenerator.generate` (what a job's painting costs), and ruCLIP's output check of it. Against
+picture through `ImageGenerator.generate` (what a job's painting costs), and ruCLIP's output check of it. The
+translator's figure is an upper bound: with random weights it never writes its end token, so it decodes to its
+length limit, where a trained one stops after a few words. Against
 ``fp32``, the mean absolute pixel difference of each backend's picture (same seed) is the tolerance figure. The
 targets (issue #24, on two cores): a picture ≤ 3 s, RSS ≤ 6 GB.
 
@@ -110,10 +112,11 @@ def build_toy(dirs: dict[str, Path], workdir: Path) -> None:
 # --- one backend, in its own process ------------------------------------------------------------------------------
 
 
-def rss_gb() -> float:
-    """This process's resident memory now."""
+def rss_gb(field: str = "VmRSS") -> float:
+    """This process's resident memory now (``RssFile``: the part that is file pages, e.g. weights still mapped from
+    their safetensors files, which the kernel can drop and read again; ``RssAnon``: the rest)."""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return round(int(line.split()[1]) * 1024 / GB, 2)
     return float("nan")
 
@@ -181,6 +184,7 @@ def run_backend(name: str, dirs: dict[str, str], workdir: Path, repeats: int, th
         "load_s": round(loaded_s, 1),
         "warm_up_s": round(warm_up_s, 1),
         "rss_ready_gb": rss_gb(),
+        "rss_file_ready_gb": rss_gb("RssFile"),
     }
     record.update(stage_times(models, repeats))
     (picture,) = models.generator.generate(english, seed=0)
@@ -223,6 +227,7 @@ def markdown(records: list[dict[str, Any]]) -> str:
         "translator_s",
         "output_check_s",
         "rss_ready_gb",
+        "rss_file_ready_gb",
         "rss_peak_gb",
         "start_to_ready_s",
         "vs_fp32_levels",

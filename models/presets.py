@@ -121,8 +121,13 @@ PRESETS: dict[str, ModelPreset] = {
         description="SD-Turbo, 1 step at 512x512 with the tiny TAESD decoder: real pictures on a CPU, no GPU needed",
         decoder=TAESD,
         # UNet 866 M + OpenCLIP-H text encoder 340 M + TAESD 2.4 M = 1.21 B parameters: 4.5 GB in float32. The worker
-        # adds ruCLIP (0.56) and MarianMT (0.29) in float32, the torch runtime (~0.5) and a 512x512 picture (~0.4).
-        host_memory=HostMemory(weights=4.5, worker=6.3, worker_bf16=4.0),
+        # adds ruCLIP (0.56) and MarianMT (0.29) in float32, the torch runtime and a 512x512 picture. Peak RSS measured
+        # (random weights at real size): 6.09 in float32 (channels-last's copies of the convolution weights add ~2 GB
+        # of file pages, the NCHW originals still mapped from the safetensors files, which the kernel can reclaim),
+        # 5.24 in bfloat16 with channels-last.
+        host_memory=HostMemory(
+            weights=4.5, worker=6.1, worker_bf16=5.2, source="bench/cpu_preset.py, 2 vCPU Xeon, 2026-12-06"
+        ),
         channels_last="on",  # oneDNN's CPU convolutions are fastest on channels-last (NHWC) tensors
     ),
     "quality": ModelPreset(
