@@ -116,6 +116,23 @@ def test_auto_on_the_cpu_loads_the_cpu_preset_and_paints(cpu_twin, tmp_path, pho
     assert sorted(labels) == ["кошка", "собака"]
 
 
+def test_the_warm_up_paints_in_the_models_one_step(cpu_twin, tmp_path, caplog):
+    from models import warmup
+
+    loaded = presets.load_models("cpu", tmp_path, device="cpu")
+    steps = []
+    original = loaded.generator.generate
+
+    def generate(*args, **kwargs):
+        steps.append(kwargs["steps"])
+        return original(*args, **kwargs)
+
+    loaded.generator.generate = generate
+    with caplog.at_level(logging.INFO, logger="models.warmup"):
+        warmup.warm_up(loaded)
+    assert steps == [1] and "in 1 step, prompt translated took" in caplog.text
+
+
 def test_an_explicit_channels_last_setting_wins_over_the_preset(cpu_twin, tmp_path):
     loaded = presets.load_models("cpu", tmp_path, device="cpu", gpu=GpuOptions(channels_last="off"))
     assert not loaded.generator.pipe.unet.conv_in.weight.is_contiguous(memory_format=torch.channels_last)
