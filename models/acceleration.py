@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 OFFLOAD_MODES = ("none", "model", "sequential", "auto")
 TILING_MODES = ("auto", "on", "off")
 CHANNELS_LAST_MODES = ("auto", "on", "off")
+CPU_DTYPES = ("float32", "bfloat16")  # MODEL_CPU_DTYPE: the generator's weights and compute on the CPU
 # "auto" tiles the VAE above this many pixels (about 1.5 MP: beyond every model's native size).
 AUTO_TILING_PIXELS = 1_500_000
 
@@ -29,12 +30,13 @@ AUTO_TILING_PIXELS = 1_500_000
 @dataclass(frozen=True)
 class GpuOptions:
     """How a generator runs on its device (``MODEL_COMPILE``, ``MODEL_CPU_OFFLOAD``, ``MODEL_VAE_TILING``,
-    ``MODEL_CHANNELS_LAST``)."""
+    ``MODEL_CHANNELS_LAST``, ``MODEL_CPU_DTYPE``)."""
 
     compile: bool = False
     cpu_offload: str = "none"  # none | model | sequential | auto (decided by models.presets.gpu_plan)
     vae_tiling: str = "auto"  # auto | on | off
     channels_last: str = "auto"  # auto | on | off
+    cpu_dtype: str = "float32"  # float32 | bfloat16: the generator's dtype when it runs on the CPU
 
     def __post_init__(self) -> None:
         if self.cpu_offload not in OFFLOAD_MODES:
@@ -43,6 +45,8 @@ class GpuOptions:
             raise ValueError(f"vae_tiling must be one of {TILING_MODES}, got {self.vae_tiling!r}")
         if self.channels_last not in CHANNELS_LAST_MODES:
             raise ValueError(f"channels_last must be one of {CHANNELS_LAST_MODES}, got {self.channels_last!r}")
+        if self.cpu_dtype not in CPU_DTYPES:
+            raise ValueError(f"cpu_dtype must be one of {CPU_DTYPES}, got {self.cpu_dtype!r}")
 
 
 def place(pipe: Any, device: str, offload: str) -> None:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import math
+import os
+from pathlib import Path
 
 import torch
 
@@ -67,3 +70,40 @@ def small_dtype(name: str, device: str) -> torch.dtype:
     if name not in DTYPE_NAMES:
         raise ValueError(f"unknown dtype {name!r}; choose one of: {', '.join(DTYPE_NAMES)}")
     return pick_dtype(device) if name == AUTO else getattr(torch, name)
+
+
+CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")  # cgroup v2: "<quota> <period>" or "max <period>"
+
+
+def cpu_quota(cpu_max: Path = CGROUP_CPU_MAX) -> int | None:
+    """The CPUs a container's cgroup lets this process use (its quota rounded up), or None where unlimited."""
+    try:
+        quota, period = cpu_max.read_text().split()[:2]
+    except (OSError, ValueError):
+        return None
+    if quota == "max":
+        return None
+    return max(1, math.ceil(int(quota) / int(period)))
+
+
+def cpu_threads(requested: int = 0, cpu_max: Path = CGROUP_CPU_MAX) -> int:
+    """The intra-op threads torch should use on the CPU (``MODEL_THREADS``; 0: decided here).
+
+    torch counts the host's cores, but a container limited by affinity (``--cpuset-cpus``) or a CPU quota
+    (``--cpus``) gets fewer: more threads than that time-slice each other and every matrix product waits for the
+    slowest. So: the CPUs this process may run on, capped by the cgroup's quota.
+    """
+    if requested > 0:
+        return requested
+    allowed = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    quota = cpu_quota(cpu_max)
+    return min(allowed, quota) if quota else allowed
+
+
+def set_cpu_threads(requested: int = 0) -> int:
+    """Set torch's intra-op thread count (see :func:`cpu_threads`) and return it."""
+    threads = cpu_threads(requested)
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+    log.info("torch CPU threads: %d", threads)
+    return threads

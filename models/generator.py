@@ -56,6 +56,8 @@ class GenerationDefaults:
 KNOWN_DEFAULTS: dict[str, GenerationDefaults] = {
     # Its fp16 files are half the download of the float32 ones, and the worker runs in 16 bits anyway.
     "sdxl-turbo": GenerationDefaults(steps=4, size=(512, 512), call_kwargs={"guidance_scale": 0.0}, variant="fp16"),
+    # One step, as distilled. Its fp16 files too: half the download; a float32 worker (the CPU) upcasts them.
+    "sd-turbo": GenerationDefaults(steps=1, size=(512, 512), call_kwargs={"guidance_scale": 0.0}, variant="fp16"),
     "flux.1-schnell": GenerationDefaults(
         steps=4, size=(1024, 1024), call_kwargs={"guidance_scale": 0.0, "max_sequence_length": 256}
     ),
@@ -134,13 +136,18 @@ def _pretrained(loader: Any, model: str, kwargs: dict[str, Any], variant: str | 
         return loader.from_pretrained(model, **kwargs)
 
 
-def _load_pipeline(model: str, dtype: torch.dtype, variant: str | None = None) -> Any:
+def _load_pipeline(model: str, dtype: torch.dtype, variant: str | None = None, decoder: str | None = None) -> Any:
     """Load ``model`` as a text-to-image pipeline (its ``variant`` weights where it has them), falling back to the
-    generic loader."""
+    generic loader; ``decoder`` (an ``AutoencoderTiny``, e.g. TAESD) replaces its VAE, whose files are then not
+    read."""
     from diffusers import AutoPipelineForText2Image, DiffusionPipeline
     from transformers import AutoTokenizer
 
     kwargs: dict[str, Any] = {"dtype": dtype}
+    if decoder is not None:
+        from diffusers import AutoencoderTiny
+
+        kwargs["vae"] = AutoencoderTiny.from_pretrained(decoder, dtype=dtype)
     config = DiffusionPipeline.load_config(model)
     if "safety_checker" in config:
         # We run our own checks; never download the SD safety checker.
@@ -257,18 +264,20 @@ class ImageGenerator:
         device: str = "cpu",
         dtype: torch.dtype | None = None,
         gpu: GpuOptions | None = None,
+        decoder: str | None = None,
     ) -> ImageGenerator:
         """Load a diffusers pipeline from a hub id or a local directory and put it on ``device``.
 
         ``gpu`` says how: CPU offload instead of moving it all, channels-last memory format, ``torch.compile`` of
-        the denoiser, VAE tiling.
+        the denoiser, VAE tiling. ``decoder`` (hub id or local dir of an ``AutoencoderTiny``) replaces the
+        pipeline's VAE: the `cpu` preset's TAESD.
         """
         model = str(model)
         gpu = gpu or GpuOptions()
         device = pick_device(device)
         dtype = pick_dtype(device) if dtype is None else dtype
         defaults = known_defaults(model)
-        pipe = _load_pipeline(model, dtype, defaults.variant)
+        pipe = _load_pipeline(model, dtype, defaults.variant, decoder)
         if acceleration.wants_channels_last(gpu.channels_last, device, pipe):
             acceleration.use_channels_last(pipe)  # before placing: moving to the device keeps the memory format
         acceleration.place(pipe, device, gpu.cpu_offload)
@@ -359,6 +368,8 @@ class ImageGenerator:
         """
         pipe, params = self._image_to_image()
         size = self.size_near(image.size)
+        # image-to-image runs steps * strength of them: a one-step model (SD-Turbo) would run none
+        steps = max(steps or self.default_steps, math.ceil(1 / strength) if strength > 0 else 1)
         kwargs = self._build_call_kwargs(prompt, num_images, *size, steps, negative_prompt)
         if "width" not in params:  # e.g. Stable Diffusion: the output has the image's size
             del kwargs["width"], kwargs["height"]

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 AUTO = "auto"
+CPU = "cpu"  # the preset `auto` picks without a GPU: a one-step model that paints in seconds on a laptop's CPU
 TEXT_EMBEDDINGS_DIR = "text-embeddings"  # under the model cache dir: label-set embeddings (models.embedding_store)
 RUCLIP_CONVERSIONS_DIR = "ruclip"  # under the model cache dir: ruCLIP checkpoints converted to CLIPModel
 TINY = "tiny"
@@ -34,6 +35,9 @@ RUCLIP = "ai-forever/ruclip-vit-base-patch32-384"
 SIGLIP_MULTILINGUAL = "google/siglip-base-patch16-256-multilingual"
 # Translates prompts for generators that read only English (MarianMT, transformers).
 RU_EN_TRANSLATOR = "Helsinki-NLP/opus-mt-ru-en"
+# The tiny autoencoder (diffusers' AutoencoderTiny) of the SD 1.x/2.x latent space: replaces SD-Turbo's VAE decoder,
+# ~40x fewer operations per 512x512 picture at a small loss of fine detail.
+TAESD = "madebyollin/taesd"
 
 # --- GPU memory of a whole worker ---------------------------------------------------------------------------------
 # All memory figures are in GB of 2**30 bytes (GiB): how cards are sold ("24 GB") and how torch and nvidia-smi
@@ -73,6 +77,19 @@ class MemoryFigures:
 
 
 @dataclass(frozen=True)
+class HostMemory:
+    """The RAM one worker running a preset on the CPU holds at most (GB = 2**30 bytes), for the memory table in
+    docs/deploy.md: the generator in float32 (or bfloat16, ``MODEL_CPU_DTYPE``), the classifier and the translator
+    in float32, the torch runtime and one default picture's activations. ``bench/cpu_preset.py`` measures it (the
+    worker's RSS); put its figure here with its ``source``."""
+
+    weights: float  # the generator's weights in float32
+    worker: float  # the whole worker's RSS, generator in float32
+    worker_bf16: float  # the same with MODEL_CPU_DTYPE=bfloat16 (half the generator's weights)
+    source: str = ESTIMATE
+
+
+@dataclass(frozen=True)
 class ModelPreset:
     """A named set of models: a diffusers generator, a zero-shot classifier and, if needed, a translator."""
 
@@ -82,7 +99,10 @@ class ModelPreset:
     generator_reads_russian: bool  # False: prompts are translated ru->en first, by `translator`
     description: str
     translator: str = RU_EN_TRANSLATOR  # hub id or local dir of a MarianMT ru->en model
-    memory: MemoryFigures | None = None  # None: runs anywhere (tiny)
+    memory: MemoryFigures | None = None  # None: runs anywhere (tiny), or a CPU preset
+    decoder: str | None = None  # hub id or local dir of an AutoencoderTiny that replaces the pipeline's VAE
+    host_memory: HostMemory | None = None  # RAM of a worker running it on the CPU (the `cpu` preset)
+    channels_last: str = "auto"  # what MODEL_CHANNELS_LAST=auto means for it (models.acceleration)
 
 
 PRESETS: dict[str, ModelPreset] = {
@@ -92,6 +112,23 @@ PRESETS: dict[str, ModelPreset] = {
         classifier="(built by models.tiny.ensure_tiny_models)",
         generator_reads_russian=True,  # byte-level tokenizer; nothing to download for translation
         description="tiny random models built locally: offline, CPU, for tests and development (noise images)",
+    ),
+    CPU: ModelPreset(
+        name=CPU,
+        generator="stabilityai/sd-turbo",
+        classifier=RUCLIP,
+        generator_reads_russian=False,
+        description="SD-Turbo, 1 step at 512x512 with the tiny TAESD decoder: real pictures on a CPU, no GPU needed",
+        decoder=TAESD,
+        # UNet 866 M + OpenCLIP-H text encoder 340 M + TAESD 2.4 M = 1.21 B parameters: 4.5 GB in float32. The worker
+        # adds ruCLIP (0.56) and MarianMT (0.29) in float32, the torch runtime and a 512x512 picture. Peak RSS measured
+        # (random weights at real size): 6.09 in float32 (channels-last's copies of the convolution weights add ~2 GB
+        # of file pages, the NCHW originals still mapped from the safetensors files, which the kernel can reclaim),
+        # 5.24 in bfloat16 with channels-last.
+        host_memory=HostMemory(
+            weights=4.5, worker=6.1, worker_bf16=5.2, source="bench/cpu_preset.py, 2 vCPU Xeon, 2026-12-06"
+        ),
+        channels_last="on",  # oneDNN's CPU convolutions are fastest on channels-last (NHWC) tensors
     ),
     "quality": ModelPreset(
         name="quality",
@@ -233,7 +270,8 @@ def _pick_auto(offload: str, card: Card) -> MemoryPlan:
             return MemoryPlan(name, mode, reason)
     reason = (
         f"MODEL_PRESET=auto on {_describe(card)}: too little for any real preset ({'; '.join(tried)}); using "
-        f"{TINY!r} (tiny random models, noise images). MODEL_CPU_OFFLOAD=sequential or a larger card runs a real one"
+        f"{TINY!r} (tiny random models, noise images). MODEL_CPU_OFFLOAD=sequential or a larger card runs a real one, "
+        f"and MODEL_DEVICE=cpu MODEL_PRESET={CPU} paints real pictures on the CPU"
     )
     return MemoryPlan(TINY, "none", reason, warn=True)
 
@@ -266,10 +304,10 @@ def plan_memory(preset: str, offload: str, card: Card | None) -> MemoryPlan:
     if card is None:
         if key == AUTO:
             reason = (
-                f"MODEL_PRESET=auto: no GPU found, using {TINY!r} (tiny random models, noise images); "
-                "real presets need a CUDA or MPS device"
+                f"MODEL_PRESET=auto: no CUDA or MPS device found, using {CPU!r} ({PRESETS[CPU].description}); "
+                f"MODEL_PRESET={TINY} paints noise offline, for development"
             )
-            return MemoryPlan(TINY, "none", reason, warn=True)
+            return MemoryPlan(CPU, "none", reason)
         return MemoryPlan(key, "none" if offload == OFFLOAD_AUTO else offload, f"preset {key!r} on the CPU")
     if key == AUTO:
         return _pick_auto(offload, card)
@@ -354,6 +392,18 @@ def gpu_plan(
     return plan.preset, dataclasses.replace(gpu, cpu_offload=offload)
 
 
+def generator_dtype(device: str, gpu: GpuOptions) -> torch.dtype:
+    """The generator's dtype: the device's (`models.device.pick_dtype`), or on the CPU ``gpu.cpu_dtype``
+    (bfloat16 halves the weights and, on CPUs with AVX-512 BF16 or AMX, speeds up the matrix products)."""
+    import torch
+
+    from models.device import pick_dtype
+
+    if device.split(":")[0] == "cpu" and gpu.cpu_dtype != "float32":
+        return getattr(torch, gpu.cpu_dtype)
+    return pick_dtype(device)  # float32 on the CPU
+
+
 def load_models(
     preset_name: str,
     cache_dir: Path,
@@ -364,6 +414,7 @@ def load_models(
     classifier: str | None = None,
     gpu: GpuOptions | None = None,
     small_models_dtype: str = SMALL_MODELS_DTYPE,
+    threads: int = 0,
 ) -> LoadedModels:
     """Resolve ``preset_name`` and load its models onto ``device`` (None: best), once per worker.
 
@@ -373,22 +424,33 @@ def load_models(
     loaded only if the generator needs it. The generator runs in the device's dtype (bf16/fp16 on a GPU); the
     classifier and the translator in ``small_models_dtype`` (``MODEL_SMALL_MODELS_DTYPE``, float32 by default, see
     `models.device.small_dtype`).
+    On the CPU, torch gets ``threads`` intra-op threads (``MODEL_THREADS``; 0: the CPUs this process may use, see
+    `models.device.cpu_threads`) and the generator ``gpu.cpu_dtype`` (``MODEL_CPU_DTYPE``); the preset's own
+    ``channels_last`` stands for ``MODEL_CHANNELS_LAST=auto``.
     The default label set's text embeddings are made ready here (warm-up: the first user does not pay for them),
     read from ``cache_dir/text-embeddings`` when a previous start stored them for the same weights.
     """
     from models.classifier import ZeroShotClassifier
-    from models.device import pick_device, pick_dtype, small_dtype
+    from models.device import pick_device, small_dtype
     from models.generator import ImageGenerator
     from models.labels import default_labels
 
     started = time.perf_counter()
     device = pick_device(device)
-    dtype, small = pick_dtype(device), small_dtype(small_models_dtype, device)
     preset_name, gpu = gpu_plan(preset_name, gpu, device, generator=generator)
+    dtype, small = generator_dtype(device, gpu), small_dtype(small_models_dtype, device)
     preset = resolve_preset(
         preset_name, cache_dir, device=device, generator=generator, translator=translator, classifier=classifier
     )
-    image_generator = ImageGenerator.from_pretrained(preset.generator, device=device, dtype=dtype, gpu=gpu)
+    if device.split(":")[0] == "cpu":
+        from models.device import set_cpu_threads
+
+        set_cpu_threads(threads)
+    if gpu.channels_last == AUTO and preset.channels_last != AUTO:
+        gpu = dataclasses.replace(gpu, channels_last=preset.channels_last)
+    image_generator = ImageGenerator.from_pretrained(
+        preset.generator, device=device, dtype=dtype, gpu=gpu, decoder=None if generator else preset.decoder
+    )
     zero_shot = ZeroShotClassifier.from_pretrained(
         preset.classifier,
         device=device,

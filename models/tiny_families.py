@@ -1,4 +1,5 @@
-"""Tiny random models of every production family: Kandinsky 5, Kandinsky 2.2 (prior + decoder), SDXL, MarianMT.
+"""Tiny random models of every production family: Kandinsky 5, Kandinsky 2.2 (prior + decoder), SDXL, SD-Turbo
+with its TAESD decoder, MarianMT.
 
 Each builder makes the real classes from small configs with a fixed seed, tokenizers included (no hub access),
 and saves them in the production layout, so tests load them through the same ``from_pretrained`` code as the
@@ -11,7 +12,16 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from models.tiny import HIDDEN, _seeded, _text_config, _tiny_vae, build_clip_tokenizer, bytes_to_unicode
+from models.tiny import (
+    HIDDEN,
+    _seeded,
+    _text_config,
+    _tiny_scheduler,
+    _tiny_unet,
+    _tiny_vae,
+    build_clip_tokenizer,
+    bytes_to_unicode,
+)
 
 if TYPE_CHECKING:
     from transformers import Qwen2Tokenizer
@@ -282,6 +292,50 @@ def build_tiny_sdxl(path: Path, seed: int = 0) -> Path:
         call_kwargs={"guidance_scale": 0.0},
         reads_russian=False,
     )
+    return path
+
+
+def build_tiny_sd_turbo(path: Path, seed: int = 0) -> Path:
+    """Build a tiny random SD-Turbo into ``path``: a Stable Diffusion pipeline (UNet, CLIP text encoder, VAE, Euler
+    scheduler with trailing timesteps) that paints in one step without guidance, as the real one does."""
+    from diffusers import EulerDiscreteScheduler, StableDiffusionPipeline
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    path = Path(path)
+    tokenizer = build_clip_tokenizer()
+    scheduler = EulerDiscreteScheduler.from_config(_tiny_scheduler().config, timestep_spacing="trailing")
+    with _seeded(seed):
+        pipe = StableDiffusionPipeline(
+            vae=_tiny_vae(),
+            text_encoder=CLIPTextModel(CLIPTextConfig(**_text_config(tokenizer, 77))),
+            tokenizer=tokenizer,
+            unet=_tiny_unet(),
+            scheduler=scheduler,
+            safety_checker=None,
+            feature_extractor=None,
+            requires_safety_checker=False,
+        )
+    pipe.save_pretrained(path)  # type: ignore[attr-defined]  # diffusers' lazy imports hide the pipeline's methods
+    write_defaults(
+        path, default_steps=1, default_size=list(TINY_SIZE), call_kwargs={"guidance_scale": 0.0}, reads_russian=False
+    )
+    return path
+
+
+def build_tiny_taesd(path: Path, seed: int = 0) -> Path:
+    """Build a tiny random ``AutoencoderTiny`` (TAESD's class: 4 latent channels, 8x scale) into ``path``."""
+    from diffusers import AutoencoderTiny
+
+    path = Path(path)
+    with _seeded(seed):
+        taesd = AutoencoderTiny(
+            encoder_block_out_channels=(8, 8, 8, 8),
+            decoder_block_out_channels=(8, 8, 8, 8),
+            num_encoder_blocks=(1, 1, 1, 1),
+            num_decoder_blocks=(1, 1, 1, 1),
+            latent_channels=4,
+        )
+    taesd.save_pretrained(path)  # type: ignore[attr-defined]  # diffusers' lazy imports hide the model's methods
     return path
 
 

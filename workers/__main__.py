@@ -86,11 +86,13 @@ def load_configured_models(settings: ModelSettings) -> LoadedModels:
         translator=settings.translator,
         classifier=settings.classifier,
         small_models_dtype=settings.small_models_dtype,
+        threads=settings.threads,
         gpu=GpuOptions(
             compile=settings.compile,
             cpu_offload=settings.cpu_offload,
             vae_tiling=settings.vae_tiling,
             channels_last=settings.channels_last,
+            cpu_dtype=settings.cpu_dtype,
         ),
     )
 

@@ -17,7 +17,7 @@ class ModelSettings(BaseSettings):
 
     model_config = settings_config("MODEL_")
 
-    preset: str = Field("auto", description="auto, tiny (offline, random weights), quality, compact or fast")
+    preset: str = Field("auto", description="auto, cpu, tiny (offline, random weights), quality, compact or fast")
     cache_dir: Path = Field(Path.home() / ".cache" / "molbert", description="tiny models and caches")
     device: Literal["auto", "cuda", "mps", "cpu"] = "auto"
     generator: str | None = Field(None, description="diffusers hub id or local dir; replaces the preset's")
@@ -35,6 +35,10 @@ class ModelSettings(BaseSettings):
         "auto", description="channels-last UNet and VAE; auto: on for CUDA with a UNet denoiser"
     )
     warmup: bool = Field(True, description="paint one throwaway picture at start, before taking jobs")
+    cpu_dtype: Literal["float32", "bfloat16"] = Field(
+        "float32", description="the generator's dtype on the CPU; bfloat16: half the RAM, faster with AVX-512 BF16"
+    )
+    threads: int = Field(0, ge=0, le=1024, description="torch CPU threads; 0: the CPUs this process may use")
 
     @field_validator("cache_dir")
     @classmethod

@@ -3,7 +3,8 @@
 A worker started afterwards with ``HF_HUB_OFFLINE=1`` loads them without contacting the Hub. Files come from
 ``huggingface_hub.snapshot_download`` (resumable, with its progress bars) into ``HF_HOME``; only what the loaders
 read is fetched: PyTorch weights (not TensorFlow/Flax/ONNX copies, nor a diffusers repo's single-file
-checkpoints), configs and tokenizers; for ruCLIP its three files. Of a diffusers pipeline's weights, only those the
+checkpoints), configs and tokenizers; for ruCLIP its three files. A preset with its own ``decoder`` (``cpu``:
+TAESD) gets that repository and none of the pipeline's VAE. Of a diffusers pipeline's weights, only those the
 loader reads: the variant its known defaults name (SDXL-Turbo: the fp16 files, half the download), else the
 default files and no variant. A pipeline whose model card names
 connected pipelines (Kandinsky 2.2's decoder names its prior) gets those too. With ``HF_HUB_OFFLINE=1`` the
@@ -54,6 +55,8 @@ DEFAULT_WEIGHTS = [f"*/{stem}{tail}" for stem in WEIGHT_STEMS for tail in (*WEIG
 # A diffusers pipeline repo: its components live in subfolders; root-level weights are single-file checkpoints.
 PIPELINE_FILES = ["model_index.json", "README.md", "*/*"]
 RUCLIP_FILES = ["bpe.model", "config.json", "pytorch_model.bin"]  # models.ruclip.RUCLIP_FILES
+# A single diffusers model repo (TAESD): its config and diffusers weights, not the original .pth files beside them.
+DECODER_FILES = ["config.json", "diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.bin"]
 CONNECTED_PIPELINES = ("prior",)  # diffusers' model-card keys for pipelines loaded together with this one
 
 
@@ -67,16 +70,19 @@ class Download:
     ignore_patterns: list[str] | None = None
 
 
-def pipeline_download(repo_id: str, role: str) -> Download:
+def pipeline_download(repo_id: str, role: str, *, own_vae: bool = True) -> Download:
     """A diffusers pipeline repo's configs, tokenizers and the weight files its loader reads (``variant``'s only,
-    where ``models.generator.known_defaults`` names one)."""
+    where ``models.generator.known_defaults`` names one); without ``own_vae`` (a preset's ``decoder`` replaces it)
+    nothing of its ``vae/`` folder."""
     from models.generator import known_defaults  # imports torch: only once a pipeline is to be fetched
 
     variant = known_defaults(repo_id).variant
+    skipped = [] if own_vae else ["vae/*"]
     if variant is None:
-        return Download(repo_id, role, PIPELINE_FILES, OTHER_FORMATS + VARIANTS)
+        return Download(repo_id, role, PIPELINE_FILES, OTHER_FORMATS + VARIANTS + skipped)
     others = [pattern for pattern in VARIANTS if pattern != f"*.{variant}.*"]
-    return Download(repo_id, f"{role}, {variant} weights", PIPELINE_FILES, OTHER_FORMATS + others + DEFAULT_WEIGHTS)
+    ignore = OTHER_FORMATS + others + DEFAULT_WEIGHTS + skipped
+    return Download(repo_id, f"{role}, {variant} weights", PIPELINE_FILES, ignore)
 
 
 def is_local(model: str) -> bool:
@@ -108,7 +114,10 @@ def plan(
         classifier=classifier,
         cpu_offload=cpu_offload,
     )
-    downloads = [pipeline_download(preset.generator, "generator")]
+    decoder = None if generator else preset.decoder  # as models.presets.load_models loads it
+    downloads = [pipeline_download(preset.generator, "generator", own_vae=decoder is None)]
+    if decoder:
+        downloads.append(Download(decoder, "decoder", DECODER_FILES))
     if "ruclip" in preset.classifier.lower():
         downloads.append(Download(preset.classifier, "classifier", RUCLIP_FILES))
     else:

@@ -72,7 +72,7 @@ def test_dotenv_file_is_read(tmp_path):
 
 def test_unknown_preset_names_the_choices(monkeypatch):
     monkeypatch.setenv("MODEL_PRESET", "huge")
-    with pytest.raises(ConfigError, match=r"MODEL_PRESET: .*auto, tiny, quality, compact, fast"):
+    with pytest.raises(ConfigError, match=r"MODEL_PRESET: .*auto, tiny, cpu, quality, compact, fast"):
         load(ModelSettings)
 
 

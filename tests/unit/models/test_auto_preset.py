@@ -68,7 +68,7 @@ def test_without_offload_a_bigger_card_never_gets_a_worse_preset():
 def test_the_log_line_says_why_and_warns_when_nothing_fits(caplog):
     with caplog.at_level(logging.INFO, logger="models.presets"):
         plan = presets.plan_for_device("auto", "auto", "cpu")
-    assert (plan.preset, plan.offload) == ("tiny", "none") and "no GPU found" in caplog.text
+    assert (plan.preset, plan.offload) == ("cpu", "none") and "no CUDA or MPS device found" in caplog.text
     small = plan_memory("auto", "auto", card(3.8))
     assert small.warn and "MODEL_CPU_OFFLOAD=sequential" in small.reason
     fits = plan_memory("auto", "auto", card(7.8))

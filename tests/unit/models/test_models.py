@@ -338,7 +338,7 @@ def test_unknown_preset_names_the_valid_ones(tmp_path):
 
 
 def test_real_presets():
-    assert set(presets.PRESETS) == {"tiny", "quality", "compact", "fast"}
+    assert set(presets.PRESETS) == {"tiny", "cpu", "quality", "compact", "fast"}
     quality = presets.PRESETS["quality"]
     assert quality.generator == "kandinskylab/Kandinsky-5.0-T2I-Lite-sft-Diffusers"
     assert quality.generator_reads_russian
@@ -353,11 +353,11 @@ def test_tiny_preset_points_at_built_models(tiny_dirs):
     assert preset.generator_reads_russian
 
 
-def test_auto_without_gpu_uses_tiny_and_says_why(tiny_dirs, caplog):
-    with caplog.at_level(logging.WARNING, logger="models.presets"):
+def test_auto_without_gpu_uses_cpu_and_says_why(tiny_dirs, caplog):
+    with caplog.at_level(logging.INFO, logger="models.presets"):
         preset = presets.resolve_preset("auto", tiny_dirs[0].parent, device="cpu")
-    assert preset.name == "tiny"
-    assert "no GPU" in caplog.text
+    assert preset.name == "cpu"
+    assert "no CUDA or MPS device found" in caplog.text
 
 
 def test_load_models_end_to_end(tiny_dirs, photo):

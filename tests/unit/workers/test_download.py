@@ -7,7 +7,7 @@ import huggingface_hub.constants
 import pytest
 from huggingface_hub.utils import filter_repo_objects
 
-from models.presets import PRESETS, RU_EN_TRANSLATOR, RUCLIP
+from models.presets import PRESETS, RU_EN_TRANSLATOR, RUCLIP, TAESD
 from workers import download
 from workers.__main__ import main as workers_main
 
@@ -197,3 +197,32 @@ def test_a_failed_download_exits_1(monkeypatch, capsys):
     monkeypatch.setattr(huggingface_hub, "snapshot_download", unreachable)
     assert workers_main(["download", "--preset", "fast"]) == 1
     assert "download failed: OSError: network is unreachable" in capsys.readouterr().err
+
+
+def test_cpu_fetches_sd_turbo_fp16_without_its_vae_and_the_taesd_decoder(hub, capsys):
+    """SD-Turbo's VAE is replaced by TAESD: its folder is not fetched, TAESD's diffusers files are."""
+    assert workers_main(["download", "--preset", "cpu"]) == 0
+    assert [call["repo_id"] for call in hub] == ["stabilityai/sd-turbo", TAESD, RUCLIP, RU_EN_TRANSLATOR]
+    generator, decoder = hub[0], hub[1]
+    files = ["unet/diffusion_pytorch_model.fp16.safetensors", "unet/diffusion_pytorch_model.safetensors"]
+    files += ["text_encoder/model.fp16.safetensors", "vae/diffusion_pytorch_model.fp16.safetensors"]
+    files += ["vae/config.json", "unet/config.json", "model_index.json", "sd_turbo.safetensors"]
+    kept = list(filter_repo_objects(files, allow_patterns=generator["allow"], ignore_patterns=generator["ignore"]))
+    expected = ["unet/diffusion_pytorch_model.fp16.safetensors", "text_encoder/model.fp16.safetensors"]
+    assert kept == [*expected, "unet/config.json", "model_index.json"]
+    taesd = ["config.json", "diffusion_pytorch_model.safetensors", "taesd_decoder.pth", "taesd_encoder.pth"]
+    assert list(filter_repo_objects(taesd, allow_patterns=decoder["allow"])) == taesd[:2]
+    assert "preset cpu: 4 repositories" in capsys.readouterr().out
+
+
+def test_a_custom_generator_on_cpu_gets_its_own_vae():
+    downloads = download.plan("cpu", download.Path("."), generator="someone/other-sd")
+    assert [d.repo_id for d in downloads][:1] == ["someone/other-sd"] and TAESD not in [d.repo_id for d in downloads]
+    assert "vae/*" not in downloads[0].ignore_patterns
+
+
+def test_auto_on_a_machine_without_a_gpu_fetches_the_cpu_preset(hub, capsys):
+    """No --preset, MODEL_PRESET unset (auto), no CUDA or MPS here: what the worker would load, `cpu`."""
+    assert workers_main(["download"]) == 0
+    assert [call["repo_id"] for call in hub] == ["stabilityai/sd-turbo", TAESD, RUCLIP, RU_EN_TRANSLATOR]
+    assert "preset auto: 4 repositories" in capsys.readouterr().out
