@@ -38,6 +38,7 @@ HEARTBEAT_INTERVAL = 5
 ABANDONED_AFTER = 20
 MAINTENANCE_INTERVAL = 10
 WORKER_TTL = 25
+COMMAND_POLL_SECONDS = 1.0  # how often the command-channel thread looks up from its read (and sees a stop)
 # A queue's cleaning lock; RQ holds it 899 s and leaves it when a pass is cut off (a Redis error, a killed worker),
 # which would stall the recovery of that queue's abandoned jobs for 15 minutes. A pass takes milliseconds.
 MAINTENANCE_LOCK_SECONDS = 2 * MAINTENANCE_INTERVAL
@@ -73,6 +74,17 @@ class MolbertWorker(SimpleWorker):
         )
         self.models = models
         runtime.set_models(models, safety)
+
+    def subscribe(self) -> None:
+        """RQ's command channel (``rq`` shutdown / stop-job commands), read by a thread that wakes every
+        :data:`COMMAND_POLL_SECONDS`. RQ's thread waits 60 s per read, and redis-py's ``stop()`` joins it: a worker
+        told to stop could sit in its teardown for a minute, past a container's grace period, and get killed."""
+        self.log.info("Worker %s: subscribing to channel %s", self.name, self.pubsub_channel_name)
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        self.pubsub_thread = self.pubsub.run_in_thread(
+            sleep_time=COMMAND_POLL_SECONDS, daemon=True, exception_handler=self._pubsub_exception_handler
+        )
 
     def execute_job(self, job: Job, queue: Queue) -> None:
         """SimpleWorker's, with the job's heartbeat renewed from a thread while it runs in this one."""

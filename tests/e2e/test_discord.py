@@ -25,17 +25,6 @@ async def fake():
         yield fake
 
 
-@pytest.fixture
-def run_worker(run_worker, monkeypatch):
-    """The shared worker (tests/conftest.py), not joining RQ's command channel: it is not used here, and leaving it
-    can take up to a minute (its pubsub thread polls with sleep_time=60), all that time holding up this loop and so
-    the fake's gateway, which the bot then drops."""
-    from workers.worker import MolbertWorker
-
-    monkeypatch.setattr(MolbertWorker, "subscribe", lambda self: None)
-    return run_worker
-
-
 async def run_command(args: list[str], env: dict[str, str], cwd) -> subprocess.CompletedProcess:
     """Run ``python -m bot …`` to completion without blocking the loop the fake serves from."""
     process = ManagedProcess(args, env, cwd=cwd, log_path=cwd / "command.log")

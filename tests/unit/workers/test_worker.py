@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import time
 import zlib
 from functools import partial
 
@@ -219,6 +220,22 @@ def test_a_cleaning_pass_cut_off_by_redis_leaves_no_lock_behind(redis_conn, tiny
         monkeypatch.setattr("workers.worker.clean_registries", clean_registries)
         worker.clean_registries()  # the next pass runs
         assert worker.last_cleaned_at is not None and redis_conn.exists(lock) == 0
+    finally:
+        runtime.set_models(None)
+
+
+def test_a_stopping_worker_leaves_rqs_command_channel_at_once(redis_conn, tiny_models):
+    """RQ's command-channel thread read for 60 s at a time and redis-py's ``stop()`` joins it, so a worker told to
+    stop could hang in its teardown for up to a minute (past compose's and the tests' 30 s grace period)."""
+    worker = MolbertWorker(tiny_models, redis_conn, queues=(GENERATE_QUEUE,))
+    try:
+        worker.subscribe()
+        time.sleep(0.3)  # the thread is in its read now
+        started = time.monotonic()
+        worker.pubsub_thread.stop(timeout=10)
+        assert not worker.pubsub_thread.is_alive(), "the command-channel thread is still reading"
+        assert time.monotonic() - started < 5
+        worker.unsubscribe()
     finally:
         runtime.set_models(None)
 
