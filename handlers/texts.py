@@ -85,6 +85,16 @@ RU: dict[str, str] = {
     "option_too_long": "{option}: слишком длинно, можно не больше {limit} символов.",
     "option_best_below_n": "--best {best} меньше, чем --n {count}: из скольких выбирать, должно быть не меньше, чем сколько показать.",
     "button_stale": "Эта кнопка устарела: результат уже удалён. Отправьте /imagine заново.",
+    "remix_empty": (
+        "Напишите, что изменить, например: «а без шляпы», «добавь луну», «сделай зимой», «пусть будет акварель» "
+        "или --ar 9:16."
+    ),
+    "remix_stale": "Этот запрос уже забыт (их хранят 30 дней). Отправьте /imagine заново.",
+    "remix_prompt": (
+        "🖋 Ответьте на это сообщение, что изменить: «а без шляпы», «добавь луну», «сделай зимой», "
+        "«пусть будет акварель», --ar 9:16 или новое описание. Сейчас:\n{command}"
+    ),
+    "remix_prompt_sent": "Напишите ответом, что изменить",
     "labels_current": "Метки для фото в этом чате: {labels}.\nИзменить (админы): /labels кошка, собака · сбросить: /labels -",
     "labels_default": "В этом чате фото распознаются по общему списку меток. Админы могут задать свои: /labels кошка, собака",
     "labels_set": "Готово: фото в этом чате теперь распознаются среди {count} меток: {labels}.",
@@ -330,6 +340,16 @@ EN: dict[str, str] = {
     "option_too_long": "{option} is too long: at most {limit} characters.",
     "option_best_below_n": "--best {best} is less than --n {count}: pick from at least as many as you want to see.",
     "button_stale": "This button has expired: the result is gone. Please send /imagine again.",
+    "remix_empty": (
+        "Tell me what to change, for example: “without the hat”, “add a moon”, “make it winter”, "
+        "“make it watercolor” or --ar 9:16."
+    ),
+    "remix_stale": "This request is forgotten (they are kept for 30 days). Please send /imagine again.",
+    "remix_prompt": (
+        "🖋 Reply to this message with what to change: “without the hat”, “add a moon”, “make it winter”, "
+        "“make it watercolor”, --ar 9:16 or a new description. Now:\n{command}"
+    ),
+    "remix_prompt_sent": "Reply with what to change",
     "labels_current": "Labels for photos in this chat: {labels}.\nChange (admins): /labels cat, dog · reset: /labels -",
     "labels_default": "Photos in this chat are recognised with the default labels. Admins can set their own: /labels cat, dog",
     "labels_set": "Done: photos in this chat are now recognised among {count} labels: {labels}.",
