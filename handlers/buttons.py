@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 
 from handlers.ports import ACTION_MAX_BYTES, Button, Keyboard
@@ -88,3 +88,10 @@ class RepeatedPresses:
     def finish(self, key: Hashable, *, linger: bool = True) -> None:
         """The press was served: repeats within the window from now are still repeats (``linger``), or none is."""
         self._until[key] = self.clock() + (self.window if linger else 0.0)
+
+
+def job_of(actions: Iterable[str]) -> str | None:
+    """The generation a result message belongs to, from the actions of its buttons (a reply to it is a remix of
+    that job); ``None`` for a message without result buttons (a ✖ names a job not painted yet)."""
+    parsed = (parse_action(action) for action in actions)
+    return next((action.job_id for action in parsed if action is not None and action.verb != CANCEL), None)

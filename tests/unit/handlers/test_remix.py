@@ -5,10 +5,17 @@ from __future__ import annotations
 
 import pytest
 
-from core.protocol import ChatRef
+from bot.queue import PARAMS_TTL, RedisJobs
+from core.keys import message_job_key
+from core.protocol import ChatRef, ResultEvent, job_id_for
+from handlers.delivery import render_caption
 from handlers.errors import UserError
 from handlers.options import MAX_NEGATIVE_CHARS, command_line, generation_job, parse_imagine
 from handlers.remix import merge, request_of
+from handlers.safety import PromptBlocklist
+from handlers.texts import t
+from tests import factories
+from tests.factories import make_molbert
 
 BASE = parse_imagine("кот в космосе --ar 16:9 --seed 5 --style фото --n 2 --steps 20")
 CHAT = ChatRef(platform="memory", chat_id=1, user_id=1, message_id=1)
@@ -176,3 +183,96 @@ def test_the_merged_line_is_what_the_caption_shows():
     merged = merge(BASE, "а без шляпы, добавь луну")
     line = command_line(generation_job(CHAT, merged, merged.seed or 0))
     assert line == "/imagine кот в космосе, луна --ar 16:9 --style фото --no шляпа --steps 20 --n 2 --seed 5"
+
+
+# --- the use case ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def molbert(jobs):
+    return make_molbert(jobs)
+
+
+async def painted(molbert, outbox, text="кот в космосе --ar 16:9 --style фото --seed 5") -> str:
+    job_id = await molbert.imagine(factories.chat(1, platform="memory"), text, outbox)
+    assert job_id is not None
+    return job_id
+
+
+def reply(message_id: int = 2, user_id: int = 7, lang: str = "ru") -> ChatRef:
+    return factories.chat(message_id, platform="memory", user_id=user_id, lang=lang)
+
+
+async def test_a_reply_queues_the_merged_request_with_the_same_seed(molbert, jobs, outbox):
+    job_id = await painted(molbert, outbox)
+    remixed_id = await molbert.remix(reply(), job_id, "а без шляпы, добавь луну", outbox)
+    assert remixed_id == job_id_for(reply(), "remix")
+    remixed = jobs.jobs[remixed_id]
+    assert (remixed.prompt, remixed.negative, remixed.seed, remixed.aspect, remixed.style) == (
+        "кот в космосе, луна",
+        "шляпа",
+        5,
+        (16, 9),
+        "фото",
+    )
+    assert remixed.model_prompt.startswith("кот в космосе, луна, фотография")
+    assert remixed.model_negative.startswith("шляпа, ")  # the user's words first, then the style's
+    assert remixed.chat == reply()
+    assert outbox.sent[-1].text == t("queued", "ru", position=2)
+
+
+async def test_the_result_caption_shows_the_merged_line(molbert, jobs, outbox):
+    job_id = await painted(molbert, outbox)
+    remixed = jobs.jobs[await molbert.remix(reply(), job_id, "пусть будет акварель --ar 9:16", outbox)]
+    event = ResultEvent(job_id="r", kind="imagine", chat=reply(), generation=remixed, image_keys=["k"], model="m")
+    assert "/imagine кот в космосе --ar 9:16 --style акварель --seed 5" in render_caption(event)
+
+
+async def test_someone_elses_reply_is_a_reaction(molbert, jobs, outbox):
+    job_id = await painted(molbert, outbox)
+    sent = len(outbox.sent)
+    assert not await molbert.requested(reply(user_id=8), job_id)
+    assert await molbert.remix(reply(user_id=8), job_id, "а без шляпы", outbox) is None
+    assert len(jobs.jobs) == 1 and len(outbox.sent) == sent
+
+
+async def test_a_forgotten_request_or_an_empty_reply_is_answered(molbert, jobs, outbox):
+    assert await molbert.remix(reply(), "memory-imagine-42-1", "а без шляпы", outbox) is None
+    assert outbox.texts[-1] == t("remix_stale", "ru")
+    job_id = await painted(molbert, outbox)
+    assert await molbert.remix(reply(3, lang="en"), job_id, "   ", outbox) is None
+    assert outbox.texts[-1] == t("remix_empty", "en")
+    assert await molbert.remix(reply(4), job_id, "--n 9", outbox) is None
+    assert outbox.texts[-1].startswith(t("option_range", "ru", option="--n", value="9", low=1, high=4)[:20])
+    assert len(jobs.jobs) == 1
+
+
+async def test_a_blocked_addition_is_refused(jobs, outbox):
+    molbert = make_molbert(jobs, blocklist=PromptBlocklist.from_text("запретное"))
+    job_id = await painted(molbert, outbox)
+    assert await molbert.remix(reply(), job_id, "а теперь запретное", outbox) is None
+    assert outbox.texts[-1] == t("prompt_blocked", "ru") and len(jobs.jobs) == 1
+
+
+async def test_the_job_is_found_from_the_result_buttons_or_the_prompt_message(molbert, jobs, outbox):
+    job_id = await painted(molbert, outbox)
+    assert await molbert.remix_target(reply(), 900, [f"u:{job_id}:0", f"r:{job_id}"]) == job_id
+    assert await molbert.remix_target(reply(), 900, [f"x:{job_id}"]) is None  # a "queued" message
+    assert await molbert.remix_target(reply(), 900, []) is None
+    await jobs.remember_message_job(reply(), 900, job_id)
+    assert await molbert.remix_target(reply(), 900, []) == job_id
+    elsewhere = reply().model_copy(update={"chat_id": 43})
+    assert await molbert.remix_target(elsewhere, 900, []) is None
+
+
+async def test_through_redis_the_prompt_message_is_remembered_as_long_as_the_request(redis_conn, outbox):
+    jobs = RedisJobs(redis_conn)
+    molbert = make_molbert(jobs)
+    job_id = await painted(molbert, outbox)
+    await jobs.remember_message_job(reply(), 901, job_id)
+    assert await molbert.remix_target(reply(), 901, []) == job_id
+    key = message_job_key(reply(), 901)
+    assert PARAMS_TTL - 60 < redis_conn.ttl(key) <= PARAMS_TTL
+    remixed_id = await molbert.remix(reply(), job_id, "убери людей", outbox)
+    remixed = await jobs.load_generation(remixed_id)
+    assert (remixed.prompt, remixed.negative, remixed.seed) == ("кот в космосе", "люди", 5)
