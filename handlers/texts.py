@@ -214,6 +214,7 @@ RU: dict[str, str] = {
     ),
     "console_no_file": "Файла «{path}» нет. Напишите путь к картинке, например: /classify photo.jpg кошка, собака",
     "console_no_button": "Кнопки «{label}» нет. Сейчас есть: {buttons}",
+    "console_no_picture": "Картинки [{number}] нет. Изменить можно эти: {pictures}",
     "discord_imagine_empty": "Напишите в поле prompt, что нарисовать, например: кот в космосе (параметры — после описания).",
     "discord_labels_current": (
         "Метки для фото в этом канале: {labels}.\n"
@@ -467,6 +468,7 @@ EN: dict[str, str] = {
     ),
     "console_no_file": "There is no file «{path}». Give the path to a picture, e.g.: /classify photo.jpg cat, dog",
     "console_no_button": "There is no button «{label}». There are: {buttons}",
+    "console_no_picture": "There is no picture [{number}]. These can be changed: {pictures}",
     "discord_imagine_empty": "Write what to paint in the prompt field, e.g.: a cat in space (options go after it).",
     "discord_labels_current": (
         "Labels for photos in this channel: {labels}.\n"

@@ -358,9 +358,9 @@ async def test_a_mention_of_the_bot_is_not_part_of_the_prompt(telegram, bot_proc
     assert photo.caption.startswith("🎨 кот в шляпе\n")
 
 
-async def test_in_a_group_only_the_requester_s_reply_to_a_picture_is_a_prompt(telegram, bot_process, alice):
+async def test_in_a_group_only_the_requester_s_reply_to_a_picture_remixes_it(telegram, bot_process, alice):
     bob = telegram.user(5002, "Боб")
-    asked = telegram.send_text(GROUP, alice, "/imagine@molbert_test_bot маяк", chat_type="supergroup")
+    asked = telegram.send_text(GROUP, alice, "/imagine@molbert_test_bot маяк --seed 77", chat_type="supergroup")
     picture = await telegram.wait_for_photo(GROUP, after=asked["message_id"], timeout=RESULT_TIMEOUT)
     reaction = telegram.send_text(
         GROUP, bob, "ахах круто 😂", reply_to_message_id=picture.message_id, chat_type="supergroup"
@@ -369,8 +369,23 @@ async def test_in_a_group_only_the_requester_s_reply_to_a_picture_is_a_prompt(te
         GROUP, alice, "а теперь собака", reply_to_message_id=picture.message_id, chat_type="supergroup"
     )
     photo = await telegram.wait_for_photo(GROUP, after=again["message_id"], timeout=RESULT_TIMEOUT)
-    assert photo.caption.startswith("🎨 а теперь собака")
+    assert photo.caption.startswith("🎨 маяк, собака")
+    assert "/imagine маяк, собака --seed 77" in photo.caption
     assert not [m for m in telegram.messages(GROUP) if m.reply_to_message_id == reaction["message_id"]]
+
+
+async def test_a_reply_to_a_picture_in_private_remixes_it_with_the_same_seed(telegram, bot_process, alice):
+    asked = telegram.send_text(alice["id"], alice, "/imagine кот в шляпе --ar 3:2 --seed 5")
+    picture = await telegram.wait_for_photo(alice["id"], after=asked["message_id"], timeout=RESULT_TIMEOUT)
+    for reply, line in [
+        ("а без шляпы", "/imagine кот в шляпе --ar 3:2 --no шляпа --seed 5"),
+        ("--ar 9:16", "/imagine кот в шляпе --ar 9:16 --seed 5"),
+        ("собака на пляже", "/imagine собака на пляже --ar 3:2 --seed 5"),
+    ]:
+        sent = telegram.send_text(alice["id"], alice, reply, reply_to_message_id=picture.message_id)
+        remixed = await telegram.wait_for_photo(alice["id"], after=sent["message_id"], timeout=RESULT_TIMEOUT)
+        assert remixed.reply_to_message_id == sent["message_id"]
+        assert line in remixed.caption
 
 
 async def test_answers_stay_in_the_forum_topic(telegram, bot_process, alice):
