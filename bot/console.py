@@ -21,8 +21,10 @@ import redis.asyncio as aioredis
 from bot.results import ResultListener
 from core.keys import delivered_key
 from core.protocol import ChatRef
+from handlers.buttons import REMIX
 from handlers.ports import Keyboard, MessageId
 from handlers.service import Molbert
+from handlers.texts import t
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +140,12 @@ class ConsoleSession:
             await self.molbert.refuse(chat, self.outbox, "console_no_button", label=label.strip(), buttons=buttons)
             return
         under = chat.model_copy(update={"message_id": self.outbox.buttons_under})  # as a platform's press carries
+        if action.startswith(f"{REMIX}:"):  # 🖋: show the line to change with /remix
+            form = await self.molbert.remix_form(under, action)
+            number = self.outbox.buttons_under
+            text = form if isinstance(form, str) else t("console_remix", chat.lang, command=form.command, number=number)
+            print(f"  {text}", flush=True)
+            return
         notice = await self.molbert.press(under, action, str(time.time_ns()), self.outbox)
         print(f"  ({notice})", flush=True)
 

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from core.protocol import GenerateJob
+from core.protocol import ChatRef, GenerateJob
 from handlers.errors import UserError
-from handlers.options import MAX_NEGATIVE_CHARS, ImagineRequest, apply_options
+from handlers.options import MAX_NEGATIVE_CHARS, ImagineRequest, apply_options, command_line
 from handlers.prompts import clean_text, parse_prompt
 from handlers.styles import NO_STYLE, Style, find_style
 
@@ -58,6 +58,30 @@ _NOMINAL = {"NOUN", "ADJF", "PRTF", "NUMR"}
 _GENITIVE_AFTER = ("без", "не ", "пусть", "чтобы")
 _CASES_AFTER_REMOVAL = {"remove": ("gent", "accs"), "take": ("accs", "gent")}
 _CASES_AFTER_ADD = ("accs", "nomn")
+
+
+@dataclass(frozen=True)
+class RemixForm:
+    """What 🖋 shows to change a result: its description and options, as the ``/imagine`` line that made it.
+
+    ``asked`` is where the request was made (its ``message_id``: the requester's message), so that a platform can
+    address its question to the requester (Telegram's selective ForceReply)."""
+
+    job_id: str
+    description: str
+    options: str
+    asked: ChatRef
+
+    @property
+    def command(self) -> str:
+        """The whole ``/imagine`` line, to copy and change."""
+        return f"/imagine {self.description} {self.options}".strip()
+
+    @classmethod
+    def of(cls, job_id: str, job: GenerateJob) -> RemixForm:
+        """The form of a stored generation (the seed is among its options: it stays unless changed)."""
+        line = command_line(job)
+        return cls(job_id, job.prompt, line.removeprefix(f"/imagine {job.prompt}").strip(), job.chat)
 
 
 def request_of(job: GenerateJob) -> ImagineRequest:

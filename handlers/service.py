@@ -34,6 +34,7 @@ from handlers.ports import (
     QueuedJob,
     Upload,
 )
+from handlers.remix import RemixForm
 from handlers.routing import GeneratorRoutes
 from handlers.safety import PromptBlocklist
 from handlers.texts import t
@@ -182,14 +183,17 @@ class Molbert:
 
     @telemetry.receives
     @answers_when_unavailable()
-    async def remix(self, chat: ChatRef, job_id: str, text: str | None, outbox: Outbox) -> str | None:
+    async def remix(
+        self, chat: ChatRef, job_id: str, text: str | None, outbox: Outbox, event_id: str | None = None
+    ) -> str | None:
         """A reply to the result of ``job_id`` changes that request (``handlers.remix.merge``: «а без шляпы», «добавь
         луну», ``--ar 9:16``, a new description) with the same seed; the new picture's caption shows the merged
         ``/imagine`` line. Returns the new job id, or ``None``.
 
         Only the requester remixes: someone else's reply (in a group) is a reaction and gets no answer; a frontend
         sends only replies to the bot's results here. The whole request is remixed (text-to-image); a reply to one
-        picture of a grid would add that picture as the job's init image here.
+        picture of a grid would add that picture as the job's init image here. ``event_id`` names the platform event
+        when it is not ``chat.message_id`` (a Discord modal submitted under the result message).
         """
         chat, settings = await self._in_chat(chat)
         original = await self.jobs.load_generation(job_id)
@@ -204,7 +208,30 @@ class Molbert:
             return None
         job = options.generation_job(chat, request, request.seed if request.seed is not None else original.seed)
         job = job.model_copy(update={"nsfw_threshold": settings.nsfw_threshold(self.nsfw_threshold)})
-        return await self._submit_generate(chat, job_id_for(chat, "remix"), job, outbox)
+        return await self._submit_generate(chat, job_id_for(chat, "remix", event_id), job, outbox)
+
+    @answers_when_unavailable(as_notice=True)
+    async def remix_form(self, chat: ChatRef, action: str) -> RemixForm | str:
+        """🖋 was pressed: the form to change that result (its ``/imagine`` line), or a notice why not (expired,
+        someone else's: only the requester remixes). The platform shows it (a modal, a message to reply to)."""
+        chat = await self._localized(chat)
+        if not self.access.allows(chat):
+            return t("access_denied", chat.lang)
+        parsed = buttons.parse_action(action)
+        original = await self.jobs.load_generation(parsed.job_id) if parsed else None
+        if parsed is None or parsed.verb != buttons.REMIX or original is None:
+            return t("button_stale", chat.lang)
+        if str(original.chat.user_id) != str(chat.user_id):
+            return t("button_not_yours" if await self._asked_here(original.chat, chat) else "button_stale", chat.lang)
+        return RemixForm.of(parsed.job_id, original)
+
+    async def remix_asked(self, chat: ChatRef, message_id: MessageId, job_id: str) -> None:
+        """The platform asked for the change in message ``message_id`` (Telegram's ForceReply): a reply to it
+        remixes ``job_id`` (:meth:`remix_target`)."""
+        try:
+            await self.jobs.remember_message_job(chat, message_id, job_id)
+        except QueueUnavailable:  # a reply to the result itself still remixes it
+            log.exception("could not remember the remix prompt %s", message_id)
 
     async def _remix_request(self, chat: ChatRef, original: GenerateJob, text: str | None) -> options.ImagineRequest:
         """The stored request changed by the reply, checked as ``/imagine`` checks one."""
@@ -384,6 +411,8 @@ class Molbert:
         parsed = buttons.parse_action(action)
         if parsed is not None and parsed.verb == buttons.CANCEL:
             return await self._cancel_press(chat, parsed.job_id, is_admin), None
+        if parsed is not None and parsed.verb == buttons.REMIX:  # a platform that asks nothing: replies remix
+            return t("remix_prompt_sent", chat.lang), None
         original = await self.jobs.load_generation(parsed.job_id) if parsed else None
         if parsed is None or original is None:
             return t("button_stale", chat.lang), None

@@ -215,6 +215,10 @@ RU: dict[str, str] = {
     "console_no_file": "Файла «{path}» нет. Напишите путь к картинке, например: /classify photo.jpg кошка, собака",
     "console_no_button": "Кнопки «{label}» нет. Сейчас есть: {buttons}",
     "console_no_picture": "Картинки [{number}] нет. Изменить можно эти: {pictures}",
+    "console_remix": "🖋 Сейчас: {command}\nЧто изменить: /remix {number} <а без шляпы, добавь луну, --ar 9:16…>",
+    "discord_remix_modal_title": "Изменить картинку",
+    "discord_remix_modal_description": "Описание (или «а без шляпы», «добавь луну»)",
+    "discord_remix_modal_options": "Параметры (seed тот же, если не менять)",
     "discord_imagine_empty": "Напишите в поле prompt, что нарисовать, например: кот в космосе (параметры — после описания).",
     "discord_labels_current": (
         "Метки для фото в этом канале: {labels}.\n"
@@ -469,6 +473,10 @@ EN: dict[str, str] = {
     "console_no_file": "There is no file «{path}». Give the path to a picture, e.g.: /classify photo.jpg cat, dog",
     "console_no_button": "There is no button «{label}». There are: {buttons}",
     "console_no_picture": "There is no picture [{number}]. These can be changed: {pictures}",
+    "console_remix": "🖋 Now: {command}\nTo change it: /remix {number} <without the hat, add a moon, --ar 9:16…>",
+    "discord_remix_modal_title": "Change the picture",
+    "discord_remix_modal_description": "Description, or “without the hat”",
+    "discord_remix_modal_options": "Options (the seed stays unless changed)",
     "discord_imagine_empty": "Write what to paint in the prompt field, e.g.: a cat in space (options go after it).",
     "discord_labels_current": (
         "Labels for photos in this channel: {labels}.\n"

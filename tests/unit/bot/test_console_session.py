@@ -101,3 +101,15 @@ async def test_remix_of_a_picture_that_is_not_there_says_so(session, capsys):
     await console.handle_line("/remix 99 а без шляпы\n")
     assert t("console_no_picture", "ru", number="99", pictures="—") in capsys.readouterr().out
     assert jobs.jobs == {}
+
+
+async def test_the_pen_prints_the_line_to_change(session, capsys):
+    console, jobs = session
+    await console.handle_line("/imagine кот в шляпе --seed 5\n")
+    [job_id] = jobs.jobs
+    await console.outbox.send_photo(console.chat(), images.png(60, 20), "🎨 кот", result_keyboard(job_id, 1))
+    capsys.readouterr()
+    await console.handle_line("/press 🖋\n")
+    number = console.outbox.buttons_under
+    assert t("console_remix", "ru", command="/imagine кот в шляпе --seed 5", number=number) in capsys.readouterr().out
+    assert len(jobs.jobs) == 1

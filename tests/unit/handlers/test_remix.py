@@ -8,10 +8,12 @@ import pytest
 from bot.queue import PARAMS_TTL, RedisJobs
 from core.keys import message_job_key
 from core.protocol import ChatRef, ResultEvent, job_id_for
+from handlers.buttons import REMIX, parse_action, result_keyboard
 from handlers.delivery import render_caption
 from handlers.errors import UserError
 from handlers.options import MAX_NEGATIVE_CHARS, command_line, generation_job, parse_imagine
-from handlers.remix import merge, request_of
+from handlers.ports import ACTION_MAX_BYTES
+from handlers.remix import RemixForm, merge, request_of
 from handlers.safety import PromptBlocklist
 from handlers.texts import t
 from tests import factories
@@ -276,3 +278,49 @@ async def test_through_redis_the_prompt_message_is_remembered_as_long_as_the_req
     remixed_id = await molbert.remix(reply(), job_id, "убери людей", outbox)
     remixed = await jobs.load_generation(remixed_id)
     assert (remixed.prompt, remixed.negative, remixed.seed) == ("кот в космосе", "люди", 5)
+
+
+# --- 🖋 ----------------------------------------------------------------------------------------------------
+
+
+async def test_the_pen_button_is_under_every_result_and_fits_telegram(molbert, jobs, outbox):
+    job_id = "telegram-imagine-m1001234567890-1234567890" + "x" * 17  # the longest a 🔄 takes
+    keyboard = result_keyboard(job_id, 4)
+    pen = keyboard[-1][-1]
+    assert (pen.text, pen.action) == ("🖋", f"m:{job_id}")
+    assert len(pen.action.encode()) <= ACTION_MAX_BYTES
+    assert parse_action(pen.action).verb == REMIX
+
+
+async def test_the_pen_gives_the_requester_the_current_line(molbert, jobs, outbox):
+    job_id = await painted(molbert, outbox, "кот в космосе --ar 16:9 --no люди --seed 5")
+    form = await molbert.remix_form(reply(), f"m:{job_id}")
+    assert isinstance(form, RemixForm)
+    assert form.command == "/imagine кот в космосе --ar 16:9 --no люди --seed 5"
+    assert (form.job_id, form.description, form.options) == (job_id, "кот в космосе", "--ar 16:9 --no люди --seed 5")
+    assert form.asked.message_id == 1  # the requester's /imagine, which a question for them replies to
+
+
+async def test_the_pen_refuses_others_and_expired_requests(molbert, jobs, outbox):
+    job_id = await painted(molbert, outbox)
+    assert await molbert.remix_form(reply(user_id=8), f"m:{job_id}") == t("button_not_yours", "ru")
+    assert await molbert.remix_form(reply(), "m:memory-imagine-42-77") == t("button_stale", "ru")
+    assert await molbert.remix_form(reply(), f"r:{job_id}") == t("button_stale", "ru")
+
+
+async def test_a_platform_that_asks_nothing_answers_the_pen_with_a_hint(molbert, jobs, outbox):
+    job_id = await painted(molbert, outbox)
+    assert await molbert.press(reply(), f"m:{job_id}", "e1", outbox) == t("remix_prompt_sent", "ru")
+    assert len(jobs.jobs) == 1
+
+
+async def test_the_modal_s_fields_submitted_unchanged_remix_nothing_but_the_event(molbert, jobs, outbox):
+    job_id = await painted(molbert, outbox)
+    form = await molbert.remix_form(reply(), f"m:{job_id}")
+    first = await molbert.remix(reply(), job_id, f"{form.description} {form.options}", outbox, event_id="i1")
+    second = await molbert.remix(reply(), job_id, f"{form.description} --ar 1:1", outbox, event_id="i2")
+    assert first != second
+    assert jobs.jobs[first].model_copy(update={"chat": None, "times": None}) == jobs.jobs[job_id].model_copy(
+        update={"chat": None, "times": None}
+    )
+    assert (jobs.jobs[second].aspect, jobs.jobs[second].seed) == ((1, 1), 5)
