@@ -43,7 +43,7 @@ _MARKER = re.compile(
     rf"^(?:(?:(?P<remove>{_REMOVE})|(?P<add>{_ADD})|(?P<change>{_CHANGE}))(?:\s+|$)|(?=(?P<keep>{_KEEP})\s))",
     re.IGNORECASE,
 )
-_LEADS = re.compile(rf"^(?:{_LEAD}[\s,]+)+", re.IGNORECASE)
+_LEADS = re.compile(rf"^(?:{_LEAD}(?:[\s,]+|$))+", re.IGNORECASE)
 # a new clause starts after a comma or a conjunction, with a marker: «убери людей и добавь луну»
 _CLAUSE = re.compile(
     rf"(?:\s*[,;]\s*(?:(?:и|а|but|and)\s+)?|\s+(?:и|а|but|and)\s+)(?=(?:{_REMOVE}|{_ADD}|{_CHANGE})\s)", re.IGNORECASE
@@ -111,6 +111,8 @@ def merge(request: ImagineRequest, reply: str) -> ImagineRequest:
     clauses = _clauses(words)
     if clauses is None:  # no marker: a whole new description, the options kept
         return replace(merged, prompt=parse_prompt(words))
+    if not clauses and not had_options:  # «а?», «ну и»
+        raise UserError("remix_empty")
     for kind, text in clauses:
         merged = _change(merged, kind, text)
     return merged

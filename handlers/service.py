@@ -193,7 +193,7 @@ class Molbert:
         Only the requester remixes: someone else's reply (in a group) is a reaction and gets no answer; a frontend
         sends only replies to the bot's results here. The whole request is remixed (text-to-image); a reply to one
         picture of a grid would add that picture as the job's init image here. ``event_id`` names the platform event
-        when it is not ``chat.message_id`` (a Discord modal submitted under the result message).
+        when it is not ``chat.message_id`` (as for a button press, whose chat names the message it is under).
         """
         chat, settings = await self._in_chat(chat)
         original = await self.jobs.load_generation(job_id)

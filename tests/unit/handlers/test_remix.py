@@ -156,7 +156,7 @@ def test_words_and_options_together():
     assert (merged.negative, merged.aspect, merged.seed, merged.prompt) == ("шляпа", (1, 1), 7, "кот в космосе")
 
 
-@pytest.mark.parametrize("reply", ["", "   ", "?!", "добавь", "а без"])
+@pytest.mark.parametrize("reply", ["", "   ", "?!", "добавь", "а без", "а?", "ну и"])
 def test_a_reply_that_asks_nothing_is_refused(reply):
     with pytest.raises(UserError) as refused:
         merge(BASE, reply)
