@@ -21,8 +21,10 @@ import redis.asyncio as aioredis
 from bot.results import ResultListener
 from core.keys import delivered_key
 from core.protocol import ChatRef
+from handlers.buttons import REMIX
 from handlers.ports import Keyboard, MessageId
 from handlers.service import Molbert
+from handlers.texts import t
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,7 @@ class ConsoleOutbox:
         self._ids = itertools.count(1)
         self.buttons: dict[str, str] = {}  # the last result's buttons: label → action
         self.buttons_under: MessageId | None = None  # the message they are under
+        self.results: dict[str, list[str]] = {}  # every picture's message number → its buttons' actions, for /remix
 
     async def send_text(
         self, chat: ChatRef, text: str, buttons: Keyboard | None = None, *, quiet: bool = False
@@ -64,6 +67,7 @@ class ConsoleOutbox:
         if buttons:
             self.buttons = {button.text.casefold(): button.action for row in buttons for button in row}
             self.buttons_under = message_id
+            self.results[str(message_id)] = [button.action for row in buttons for button in row]
             labels = " ".join(button.text for row in buttons for button in row)
             print(f"  {labels}  ← /press <кнопка>, например /press {buttons[0][0].text}", flush=True)
         return message_id
@@ -115,6 +119,8 @@ class ConsoleSession:
             await self._classify(chat, rest if command == "/classify" else line.strip())
         elif command == "/press":
             await self._press(chat, rest)
+        elif command in ("/remix", "/ремикс"):
+            self._track(await self._remix(chat, rest))
         elif command == "/queue":
             await self.molbert.queue(chat, self.outbox)
         elif command == "/cancel":
@@ -134,8 +140,28 @@ class ConsoleSession:
             await self.molbert.refuse(chat, self.outbox, "console_no_button", label=label.strip(), buttons=buttons)
             return
         under = chat.model_copy(update={"message_id": self.outbox.buttons_under})  # as a platform's press carries
+        if action.startswith(f"{REMIX}:"):  # 🖋: show the line to change with /remix
+            form = await self.molbert.remix_form(under, action)
+            number = self.outbox.buttons_under
+            text = form if isinstance(form, str) else t("console_remix", chat.lang, command=form.command, number=number)
+            print(f"  {text}", flush=True)
+            return
         notice = await self.molbert.press(under, action, str(time.time_ns()), self.outbox)
         print(f"  ({notice})", flush=True)
+
+    async def _remix(self, chat: ChatRef, arguments: str) -> str | None:
+        """``/remix 12 а без шляпы``: change the request of picture [12] (without a number: the last picture), as a
+        reply to it does in a chat."""
+        number, _, text = arguments.strip().partition(" ")
+        if not number.isdigit():
+            number, text = str(self.outbox.buttons_under or ""), arguments.strip()
+        actions = self.outbox.results.get(number)
+        job_id = await self.molbert.remix_target(chat, number, actions) if actions else None
+        if job_id is None:
+            pictures = " ".join(f"[{n}]" for n in self.outbox.results) or "—"
+            await self.molbert.refuse(chat, self.outbox, "console_no_picture", number=number or "—", pictures=pictures)
+            return None
+        return await self.molbert.remix(chat, job_id, text, self.outbox)
 
     async def _classify(self, chat: ChatRef, arguments: str) -> None:
         """``<path> [labels]`` — the path may be quoted if it has spaces."""

@@ -25,6 +25,7 @@ from core.keys import (
     durations_key,
     image_key,
     jobs_today_key,
+    message_job_key,
     params_key,
     result_stream,
     status_message_key,
@@ -92,6 +93,15 @@ class RedisJobs:
         """The request of an earlier generation, or ``None`` once expired (or never made)."""
         data = await in_thread(self.connection.get, params_key(job_id))
         return None if data is None else GenerateJob.model_validate_json(data)
+
+    async def remember_message_job(self, chat: ChatRef, message_id: MessageId, job_id: str) -> None:
+        """Remember the generation a message stands for (a 🖋 prompt) for as long as its request is kept."""
+        await in_thread(self.connection.set, message_job_key(chat, message_id), job_id, ex=PARAMS_TTL)
+
+    async def message_job(self, chat: ChatRef, message_id: MessageId) -> str | None:
+        """The generation a message stands for, or ``None`` (none, or forgotten)."""
+        data = await in_thread(self.connection.get, message_job_key(chat, message_id))
+        return data.decode() if isinstance(data, bytes) else data if isinstance(data, str) else None
 
     async def load_image(self, job_id: str, index: int) -> bytes | None:
         """The ``index``-th image of a finished generation, or ``None`` once expired."""

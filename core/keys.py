@@ -43,6 +43,11 @@ def params_key(job_id: str) -> str:
     return f"{KEY_PREFIX}:params:{job_id}"
 
 
+def message_job_key(chat: ChatRef, message_id: int | str) -> str:
+    """The generation a message of the bot stands for (its 🖋 prompt), so a reply to that message remixes it."""
+    return f"{KEY_PREFIX}:message-job:{chat.platform}:{chat.chat_id}:{message_id}"
+
+
 def input_key(job_id: str) -> str:
     """Where a frontend keeps the photo a classification job reads (JPEG bytes, with a TTL)."""
     return f"{KEY_PREFIX}:input:{job_id}"

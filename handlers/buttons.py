@@ -1,22 +1,23 @@
 """The buttons under a generated picture — U (the image alone, full size), V (variations), 🔄 (reroll) — and
 the ✖ under a "queued" message, with their ``action`` strings: ``u:<job id>:<index>``, ``v:<job id>:<index>``,
-``r:<job id>``, ``x:<job id>``."""
+``r:<job id>``, ``x:<job id>``, and 🖋 (remix) ``m:<job id>``."""
 
 from __future__ import annotations
 
 import math
 import re
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 
 from handlers.ports import ACTION_MAX_BYTES, Button, Keyboard
 from handlers.texts import t
 
 UPSCALE, VARY, REROLL, CANCEL = "u", "v", "r", "x"
+REMIX = "m"  # 🖋: change the request (``m:<job id>``); each platform asks for the change its own way
 _ACTION = re.compile(
     r"^(?P<verb>[uv]):(?P<job>[A-Za-z0-9_-]{1,56}):(?P<index>[0-3])$"  # U and V name one of up to four images
-    r"|^(?P<jverb>[rx]):(?P<rjob>[A-Za-z0-9_-]{1,60})$"  # 🔄 and ✖ name a job
+    r"|^(?P<jverb>[rxm]):(?P<rjob>[A-Za-z0-9_-]{1,60})$"  # 🔄, ✖ and 🖋 name a job
 )
 
 
@@ -33,7 +34,8 @@ def result_keyboard(job_id: str, count: int, variations: bool = True) -> Keyboar
     """U1…Un, V1…Vn and 🔄 for a result of ``count`` images; no V row for a model that cannot vary them."""
     upscale = [Button(f"U{i + 1}", f"{UPSCALE}:{job_id}:{i}") for i in range(count)]
     vary = [Button(f"V{i + 1}", f"{VARY}:{job_id}:{i}") for i in range(count)] if variations else []
-    keyboard = [row for row in (upscale, vary, [Button("🔄", f"{REROLL}:{job_id}")]) if row]
+    again = [Button("🔄", f"{REROLL}:{job_id}"), Button("🖋", f"{REMIX}:{job_id}")]
+    keyboard = [row for row in (upscale, vary, again) if row]
     too_long = [b.action for row in keyboard for b in row if len(b.action.encode()) > ACTION_MAX_BYTES]
     if too_long:
         raise ValueError(f"button actions over {ACTION_MAX_BYTES} bytes: {too_long}")
@@ -88,3 +90,10 @@ class RepeatedPresses:
     def finish(self, key: Hashable, *, linger: bool = True) -> None:
         """The press was served: repeats within the window from now are still repeats (``linger``), or none is."""
         self._until[key] = self.clock() + (self.window if linger else 0.0)
+
+
+def job_of(actions: Iterable[str]) -> str | None:
+    """The generation a result message belongs to, from the actions of its buttons (a reply to it is a remix of
+    that job); ``None`` for a message without result buttons (a ✖ names a job not painted yet)."""
+    parsed = (parse_action(action) for action in actions)
+    return next((action.job_id for action in parsed if action is not None and action.verb != CANCEL), None)

@@ -83,6 +83,18 @@ def parse_imagine(text: str | None, fields: Mapping[str, object] | None = None) 
     return _check_combination(request)
 
 
+def apply_options(request: ImagineRequest, text: str) -> tuple[str, ImagineRequest]:
+    """The words before ``text``'s first ``--option``, and ``request`` with those options set (a remix reply's
+    options change only what they name); :class:`UserError` on a bad option, as for ``/imagine``."""
+    text = clean_text(text)
+    matches = list(_OPTION.finditer(text))
+    given = set[str]()
+    for index, match in enumerate(matches):
+        end = matches[index + 1].start() if index + 1 < len(matches) else len(text)
+        request = _apply(request, given, match.group(1), text[match.end() : end].strip())
+    return (text[: matches[0].start()] if matches else text).strip(), _check_combination(request)
+
+
 def _apply(request: ImagineRequest, given: set[str], typed: str, value: str) -> ImagineRequest:
     """``request`` with the option ``typed`` set to ``value``; ``given`` collects the options set so far."""
     name = _CANONICAL.get(typed.casefold())

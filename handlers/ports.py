@@ -139,6 +139,15 @@ class JobSubmitter(Protocol):
         """The request of an earlier generation (kept for its buttons), or ``None`` once expired."""
         ...
 
+    async def remember_message_job(self, chat: ChatRef, message_id: MessageId, job_id: str) -> None:
+        """Remember that a message of the bot in ``chat`` (a 🖋 prompt) stands for the generation ``job_id``, as long
+        as its request is kept."""
+        ...
+
+    async def message_job(self, chat: ChatRef, message_id: MessageId) -> str | None:
+        """The generation a message in ``chat`` stands for (:meth:`remember_message_job`), or ``None``."""
+        ...
+
     async def load_image(self, job_id: str, index: int) -> bytes | None:
         """The ``index``-th image a generation produced (PNG), or ``None`` once expired."""
         ...

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from core.keys import image_key, input_key, rank_input_key
 from core.protocol import CLASSIFY_QUEUE, MAX_RANKED_PHOTOS, ChatRef, ClassifyJob, GenerateJob, RankJob, job_id_for
 from core.telemetry import log_job
-from handlers import buttons, chat_settings, delivery, images, options, prompts, telemetry
+from handlers import buttons, chat_settings, delivery, images, options, prompts, remix, telemetry
 from handlers.access import AccessPolicy
 from handlers.chat_settings import ChatSettings, Menu
 from handlers.errors import QueueUnavailable, UserError
@@ -28,11 +28,13 @@ from handlers.ports import (
     Admission,
     ChatSettingsStore,
     JobSubmitter,
+    MessageId,
     Outbox,
     Queued,
     QueuedJob,
     Upload,
 )
+from handlers.remix import RemixForm
 from handlers.routing import GeneratorRoutes
 from handlers.safety import PromptBlocklist
 from handlers.texts import t
@@ -178,6 +180,88 @@ class Molbert:
         if self.blocklist.blocked_word(request.prompt):
             raise UserError("prompt_blocked")
         return request
+
+    @telemetry.receives
+    @answers_when_unavailable()
+    async def remix(
+        self, chat: ChatRef, job_id: str, text: str | None, outbox: Outbox, event_id: str | None = None
+    ) -> str | None:
+        """A reply to the result of ``job_id`` changes that request (``handlers.remix.merge``: «а без шляпы», «добавь
+        луну», ``--ar 9:16``, a new description) with the same seed; the new picture's caption shows the merged
+        ``/imagine`` line. Returns the new job id, or ``None``.
+
+        Only the requester remixes: someone else's reply (in a group) is a reaction and gets no answer; a frontend
+        sends only replies to the bot's results here. The whole request is remixed (text-to-image); a reply to one
+        picture of a grid would add that picture as the job's init image here. ``event_id`` names the platform event
+        when it is not ``chat.message_id`` (as for a button press, whose chat names the message it is under).
+        """
+        chat, settings = await self._in_chat(chat)
+        original = await self.jobs.load_generation(job_id)
+        if original is None:
+            await outbox.send_text(chat, t("remix_stale", chat.lang))
+            return None
+        if str(original.chat.user_id) != str(chat.user_id) or not await self._asked_here(original.chat, chat):
+            log.info("a reply to job %s by someone who did not ask for it: not a remix", job_id)
+            return None
+        request = await self._checked(chat, outbox, partial(self._remix_request, chat, original, text))
+        if request is None:
+            return None
+        job = options.generation_job(chat, request, request.seed if request.seed is not None else original.seed)
+        job = job.model_copy(update={"nsfw_threshold": settings.nsfw_threshold(self.nsfw_threshold)})
+        return await self._submit_generate(chat, job_id_for(chat, "remix", event_id), job, outbox)
+
+    @answers_when_unavailable(as_notice=True)
+    async def remix_form(self, chat: ChatRef, action: str) -> RemixForm | str:
+        """🖋 was pressed: the form to change that result (its ``/imagine`` line), or a notice why not (expired,
+        someone else's: only the requester remixes). The platform shows it (a modal, a message to reply to)."""
+        chat = await self._localized(chat)
+        if not self.access.allows(chat):
+            return t("access_denied", chat.lang)
+        parsed = buttons.parse_action(action)
+        original = await self.jobs.load_generation(parsed.job_id) if parsed else None
+        if parsed is None or parsed.verb != buttons.REMIX or original is None:
+            return t("button_stale", chat.lang)
+        if str(original.chat.user_id) != str(chat.user_id):
+            return t("button_not_yours" if await self._asked_here(original.chat, chat) else "button_stale", chat.lang)
+        return RemixForm.of(parsed.job_id, original)
+
+    async def remix_asked(self, chat: ChatRef, message_id: MessageId, job_id: str) -> None:
+        """The platform asked for the change in message ``message_id`` (Telegram's ForceReply): a reply to it
+        remixes ``job_id`` (:meth:`remix_target`)."""
+        try:
+            await self.jobs.remember_message_job(chat, message_id, job_id)
+        except QueueUnavailable:  # a reply to the result itself still remixes it
+            log.exception("could not remember the remix prompt %s", message_id)
+
+    async def _remix_request(self, chat: ChatRef, original: GenerateJob, text: str | None) -> options.ImagineRequest:
+        """The stored request changed by the reply, checked as ``/imagine`` checks one."""
+        self._check_access(chat)
+        request = remix.merge(remix.request_of(original), text or "")
+        self.routes.check(request.generator)
+        if self.blocklist.blocked_word(request.prompt):
+            raise UserError("prompt_blocked")
+        return request
+
+    async def requested(self, chat: ChatRef, job_id: str) -> bool:
+        """Whether ``chat.user_id`` asked for the generation ``job_id`` (``True`` when its request is forgotten:
+        :meth:`remix` then says so), so that a frontend tells a remix from someone else's reaction."""
+        try:
+            original = await self.jobs.load_generation(job_id)
+        except QueueUnavailable:  # let the use case answer that the queue is away
+            return True
+        return original is None or str(original.chat.user_id) == str(chat.user_id)
+
+    async def remix_target(self, chat: ChatRef, replied: MessageId, actions: list[str]) -> str | None:
+        """The generation a reply in ``chat`` to the bot's message ``replied`` remixes: the job its buttons
+        (``actions``) name, or the one its 🖋 prompt stands for; ``None`` for any other message."""
+        found = buttons.job_of(actions)
+        if found is not None:
+            return found
+        try:
+            return await self.jobs.message_job(chat, replied)
+        except QueueUnavailable:
+            log.exception("could not read which job message %s stands for", replied)
+            return None
 
     @telemetry.receives
     @answers_when_unavailable()
@@ -327,6 +411,8 @@ class Molbert:
         parsed = buttons.parse_action(action)
         if parsed is not None and parsed.verb == buttons.CANCEL:
             return await self._cancel_press(chat, parsed.job_id, is_admin), None
+        if parsed is not None and parsed.verb == buttons.REMIX:  # a platform that asks nothing: replies remix
+            return t("remix_prompt_sent", chat.lang), None
         original = await self.jobs.load_generation(parsed.job_id) if parsed else None
         if parsed is None or original is None:
             return t("button_stale", chat.lang), None

@@ -28,7 +28,9 @@ RU: dict[str, str] = {
         "  --no люди — чего не должно быть\n"
         "  --seed 42 — повторить картинку; --steps 30 — шаги; --best 8 — выбрать лучшие из 8\n"
         "  --model — другая модель, если бот их предлагает (список — в ответе на неизвестную)\n"
-        "Под картинкой: U — картинка целиком, V — вариации, 🔄 — заново.\n\n"
+        "Под картинкой: U — картинка целиком, V — вариации, 🔄 — заново, 🖋 — изменить.\n"
+        "Чтобы изменить картинку, ответьте на неё: «а без шляпы», «добавь луну», «сделай зимой», "
+        "«пусть будет акварель», --ar 9:16 или новое описание (seed останется тем же).\n\n"
         "🔎 Распознавание\n"
         "Пришлите фото — я назову, что на нём, с процентами.\n"
         "Подпишите фото вариантами через запятую, точку с запятой или с новой строки — "
@@ -85,6 +87,16 @@ RU: dict[str, str] = {
     "option_too_long": "{option}: слишком длинно, можно не больше {limit} символов.",
     "option_best_below_n": "--best {best} меньше, чем --n {count}: из скольких выбирать, должно быть не меньше, чем сколько показать.",
     "button_stale": "Эта кнопка устарела: результат уже удалён. Отправьте /imagine заново.",
+    "remix_empty": (
+        "Напишите, что изменить, например: «а без шляпы», «добавь луну», «сделай зимой», «пусть будет акварель» "
+        "или --ar 9:16."
+    ),
+    "remix_stale": "Этот запрос уже забыт (их хранят 30 дней). Отправьте /imagine заново.",
+    "remix_prompt": (
+        "🖋 Ответьте на это сообщение, что изменить: «а без шляпы», «добавь луну», «сделай зимой», "
+        "«пусть будет акварель», --ar 9:16 или новое описание. Сейчас:\n{command}"
+    ),
+    "remix_prompt_sent": "Напишите ответом, что изменить",
     "labels_current": "Метки для фото в этом чате: {labels}.\nИзменить (админы): /labels кошка, собака · сбросить: /labels -",
     "labels_default": "В этом чате фото распознаются по общему списку меток. Админы могут задать свои: /labels кошка, собака",
     "labels_set": "Готово: фото в этом чате теперь распознаются среди {count} меток: {labels}.",
@@ -176,7 +188,7 @@ RU: dict[str, str] = {
         "  /imagine prompt: уютная кофейня в дождливый вечер, масляная живопись\n"
         "Необязательные параметры: aspect (пропорции), style (стиль), negative (чего не рисовать), "
         "seed (зерно), count (сколько картинок). Под результатом — кнопки U (картинка целиком), "
-        "V (вариации) и 🔄 (заново).\n\n"
+        "V (вариации), 🔄 (заново) и 🖋 (изменить: описание и параметры в окне, «а без шляпы» тоже можно).\n\n"
         "🔎 Распознавание\n"
         "/classify image: <картинка> — я назову, что на ней, с процентами.\n"
         "Добавьте labels: «кошка, собака, медведь» — я выберу из ваших вариантов.\n"
@@ -195,7 +207,10 @@ RU: dict[str, str] = {
         "Мольберт в терминале — тот же бот, что в Telegram, картинки сохраняются в файлы.\n\n"
         "/imagine <описание> [--параметры] — нарисую картинку, например: /imagine кот в космосе --n 4\n"
         "  параметры: --ar 16:9, --n 4, --style аниме, --no люди, --seed 42, --steps 30, --best 8\n"
-        "/press U1 — кнопка под последней картинкой (U — картинка целиком, V — вариации, 🔄 — заново)\n"
+        "/press U1 — кнопка под последней картинкой (U — картинка целиком, V — вариации, 🔄 — заново, "
+        "🖋 — изменить)\n"
+        "/remix [номер] <что изменить> — изменить картинку [номер] (без номера — последнюю): "
+        "/remix а без шляпы, /remix добавь луну --ar 9:16\n"
         "/classify <файл> [кошка, собака] — что на картинке (или какой из ваших вариантов); "
         "можно просто написать путь к файлу. Путь с пробелами — в кавычках\n"
         "/labels [кошка, собака | -] — метки для картинок по умолчанию\n"
@@ -204,6 +219,11 @@ RU: dict[str, str] = {
     ),
     "console_no_file": "Файла «{path}» нет. Напишите путь к картинке, например: /classify photo.jpg кошка, собака",
     "console_no_button": "Кнопки «{label}» нет. Сейчас есть: {buttons}",
+    "console_no_picture": "Картинки [{number}] нет. Изменить можно эти: {pictures}",
+    "console_remix": "🖋 Сейчас: {command}\nЧто изменить: /remix {number} <а без шляпы, добавь луну, --ar 9:16…>",
+    "discord_remix_modal_title": "Изменить картинку",
+    "discord_remix_modal_description": "Описание (или «а без шляпы», «добавь луну»)",
+    "discord_remix_modal_options": "Параметры (seed тот же, если не менять)",
     "discord_imagine_empty": "Напишите в поле prompt, что нарисовать, например: кот в космосе (параметры — после описания).",
     "discord_labels_current": (
         "Метки для фото в этом канале: {labels}.\n"
@@ -273,7 +293,9 @@ EN: dict[str, str] = {
         "  --no people — what should not be there\n"
         "  --seed 42 — repeat a picture; --steps 30 — steps; --best 8 — keep the best of 8\n"
         "  --model — another model, if the bot offers several (an unknown name lists them)\n"
-        "Under a picture: U — the image alone, V — variations, 🔄 — again.\n\n"
+        "Under a picture: U — the image alone, V — variations, 🔄 — again, 🖋 — change it.\n"
+        "To change a picture, reply to it: “without the hat”, “add a moon”, “make it winter”, "
+        "“make it watercolor”, --ar 9:16 or a new description (the seed stays the same).\n\n"
         "🔎 Recognition\n"
         "Send a photo and I'll name what is in it, with percentages.\n"
         "Caption the photo with options separated by commas, semicolons or new lines and I'll pick "
@@ -330,6 +352,16 @@ EN: dict[str, str] = {
     "option_too_long": "{option} is too long: at most {limit} characters.",
     "option_best_below_n": "--best {best} is less than --n {count}: pick from at least as many as you want to see.",
     "button_stale": "This button has expired: the result is gone. Please send /imagine again.",
+    "remix_empty": (
+        "Tell me what to change, for example: “without the hat”, “add a moon”, “make it winter”, "
+        "“make it watercolor” or --ar 9:16."
+    ),
+    "remix_stale": "This request is forgotten (they are kept for 30 days). Please send /imagine again.",
+    "remix_prompt": (
+        "🖋 Reply to this message with what to change: “without the hat”, “add a moon”, “make it winter”, "
+        "“make it watercolor”, --ar 9:16 or a new description. Now:\n{command}"
+    ),
+    "remix_prompt_sent": "Reply with what to change",
     "labels_current": "Labels for photos in this chat: {labels}.\nChange (admins): /labels cat, dog · reset: /labels -",
     "labels_default": "Photos in this chat are recognised with the default labels. Admins can set their own: /labels cat, dog",
     "labels_set": "Done: photos in this chat are now recognised among {count} labels: {labels}.",
@@ -420,7 +452,8 @@ EN: dict[str, str] = {
         "  /imagine prompt: a cat in space\n"
         "  /imagine prompt: watercolor landscape with birches at sunset\n"
         "Optional: aspect, style, negative (what not to paint), seed, count (how many pictures). "
-        "Under the result: U (one picture, full size), V (variations) and 🔄 (paint again).\n\n"
+        "Under the result: U (one picture, full size), V (variations), 🔄 (paint again) and 🖋 (change it: "
+        "the description and options in a form, “without the hat” works too).\n\n"
         "🔎 Recognition\n"
         "/classify image: <picture> — I'll name what is in it, with percentages.\n"
         "Add labels: «cat, dog, bear» and I'll pick among your options.\n"
@@ -438,7 +471,10 @@ EN: dict[str, str] = {
         "Molbert in a terminal: the same bot as in Telegram, with pictures saved as files.\n\n"
         "/imagine <description> [--options] — a picture, e.g.: /imagine a cat in space --n 4\n"
         "  options: --ar 16:9, --n 4, --style anime, --no people, --seed 42, --steps 30, --best 8\n"
-        "/press U1 — a button under the last picture (U — the picture alone, V — variations, 🔄 — again)\n"
+        "/press U1 — a button under the last picture (U — the picture alone, V — variations, 🔄 — again, "
+        "🖋 — change it)\n"
+        "/remix [number] <what to change> — change picture [number] (without one: the last): "
+        "/remix without the hat, /remix add a moon --ar 9:16\n"
         "/classify <file> [cat, dog] — what is in a picture (or which of your labels); "
         "a path alone works too. Quote a path with spaces\n"
         "/labels [cat, dog | -] — the default labels for pictures\n"
@@ -447,6 +483,11 @@ EN: dict[str, str] = {
     ),
     "console_no_file": "There is no file «{path}». Give the path to a picture, e.g.: /classify photo.jpg cat, dog",
     "console_no_button": "There is no button «{label}». There are: {buttons}",
+    "console_no_picture": "There is no picture [{number}]. These can be changed: {pictures}",
+    "console_remix": "🖋 Now: {command}\nTo change it: /remix {number} <without the hat, add a moon, --ar 9:16…>",
+    "discord_remix_modal_title": "Change the picture",
+    "discord_remix_modal_description": "Description, or “without the hat”",
+    "discord_remix_modal_options": "Options (the seed stays unless changed)",
     "discord_imagine_empty": "Write what to paint in the prompt field, e.g.: a cat in space (options go after it).",
     "discord_labels_current": (
         "Labels for photos in this channel: {labels}.\n"

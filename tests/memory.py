@@ -87,6 +87,7 @@ class MemoryJobs:
         self.delivered: set[str] = set()
         self.durations: dict[str, float] = {}
         self.cancelled: set[str] = set()
+        self.message_jobs: dict[tuple[str, str, str], str] = {}
 
     async def submit_generate(self, job_id: str, job: GenerateJob) -> Queued | None:
         return self._add(job_id, job)
@@ -102,6 +103,12 @@ class MemoryJobs:
     async def load_generation(self, job_id: str) -> GenerateJob | None:
         job = self.jobs.get(job_id)
         return job if isinstance(job, GenerateJob) else None
+
+    async def remember_message_job(self, chat: ChatRef, message_id: MessageId, job_id: str) -> None:
+        self.message_jobs[(chat.platform, str(chat.chat_id), str(message_id))] = job_id
+
+    async def message_job(self, chat: ChatRef, message_id: MessageId) -> str | None:
+        return self.message_jobs.get((chat.platform, str(chat.chat_id), str(message_id)))
 
     async def load_image(self, job_id: str, index: int) -> bytes | None:
         return self.images.get(image_key(job_id, index))

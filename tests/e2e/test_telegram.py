@@ -98,7 +98,7 @@ async def test_options_grid_and_buttons_u_v_reroll(telegram, bot_process, alice)
     assert [[button["text"] for button in row] for row in rows] == [
         ["U1", "U2", "U3", "U4"],
         ["V1", "V2", "V3", "V4"],
-        ["🔄"],
+        ["🔄", "🖋"],
     ]
     picture = Image.open(io.BytesIO(grid.photo))
     assert picture.width > picture.height, "a 2×2 grid of 3:2 images is landscape"
@@ -358,9 +358,9 @@ async def test_a_mention_of_the_bot_is_not_part_of_the_prompt(telegram, bot_proc
     assert photo.caption.startswith("🎨 кот в шляпе\n")
 
 
-async def test_in_a_group_only_the_requester_s_reply_to_a_picture_is_a_prompt(telegram, bot_process, alice):
+async def test_in_a_group_only_the_requester_s_reply_to_a_picture_remixes_it(telegram, bot_process, alice):
     bob = telegram.user(5002, "Боб")
-    asked = telegram.send_text(GROUP, alice, "/imagine@molbert_test_bot маяк", chat_type="supergroup")
+    asked = telegram.send_text(GROUP, alice, "/imagine@molbert_test_bot маяк --seed 77", chat_type="supergroup")
     picture = await telegram.wait_for_photo(GROUP, after=asked["message_id"], timeout=RESULT_TIMEOUT)
     reaction = telegram.send_text(
         GROUP, bob, "ахах круто 😂", reply_to_message_id=picture.message_id, chat_type="supergroup"
@@ -369,8 +369,49 @@ async def test_in_a_group_only_the_requester_s_reply_to_a_picture_is_a_prompt(te
         GROUP, alice, "а теперь собака", reply_to_message_id=picture.message_id, chat_type="supergroup"
     )
     photo = await telegram.wait_for_photo(GROUP, after=again["message_id"], timeout=RESULT_TIMEOUT)
-    assert photo.caption.startswith("🎨 а теперь собака")
+    assert photo.caption.startswith("🎨 маяк, собака")
+    assert "/imagine маяк, собака --seed 77" in photo.caption
     assert not [m for m in telegram.messages(GROUP) if m.reply_to_message_id == reaction["message_id"]]
+
+
+async def test_a_reply_to_a_picture_in_private_remixes_it_with_the_same_seed(telegram, bot_process, alice):
+    asked = telegram.send_text(alice["id"], alice, "/imagine кот в шляпе --ar 3:2 --seed 5")
+    picture = await telegram.wait_for_photo(alice["id"], after=asked["message_id"], timeout=RESULT_TIMEOUT)
+    for reply, line in [
+        ("а без шляпы", "/imagine кот в шляпе --ar 3:2 --no шляпа --seed 5"),
+        ("--ar 9:16", "/imagine кот в шляпе --ar 9:16 --seed 5"),
+        ("собака на пляже", "/imagine собака на пляже --ar 3:2 --seed 5"),
+    ]:
+        sent = telegram.send_text(alice["id"], alice, reply, reply_to_message_id=picture.message_id)
+        remixed = await telegram.wait_for_photo(alice["id"], after=sent["message_id"], timeout=RESULT_TIMEOUT)
+        assert remixed.reply_to_message_id == sent["message_id"]
+        assert line in remixed.caption
+
+
+async def test_the_pen_asks_the_requester_what_to_change_and_their_reply_remixes(telegram, bot_process, alice):
+    bob = telegram.user(5003, "Борис")
+    asked = telegram.send_text(GROUP, alice, "/imagine@molbert_test_bot кот в шляпе --seed 11", chat_type="supergroup")
+    picture = await telegram.wait_for_photo(GROUP, after=asked["message_id"], timeout=RESULT_TIMEOUT)
+    pen = picture.reply_markup["inline_keyboard"][-1][-1]
+    assert pen["text"] == "🖋"
+    not_theirs = telegram.press_button(GROUP, bob, picture.message_id, pen["callback_data"])
+    pressed = telegram.press_button(GROUP, alice, picture.message_id, pen["callback_data"])
+    line = "/imagine кот в шляпе --seed 11"
+    question = await telegram.wait_for_text(GROUP, line, after=picture.message_id)
+    assert question.reply_to_message_id == asked["message_id"]  # selective: shown to the requester
+    assert (question.reply_markup["force_reply"], question.reply_markup["selective"]) == (True, True)
+    [params] = [p for p in telegram.calls_to("sendMessage") if p.get("text") == question.text]
+    [code] = params["entities"]
+    start = len(question.text.encode("utf-16-le")) // 2 - len(line)
+    assert (code["type"], code["offset"], code["length"]) == ("code", start, len(line))  # a tap copies it
+    answers = {p["callback_query_id"]: p.get("text") for p in telegram.calls_to("answerCallbackQuery")}
+    assert answers[not_theirs["id"]] == t("button_not_yours", "ru")
+    assert answers[pressed["id"]] == t("remix_prompt_sent", "ru")
+    reply = telegram.send_text(
+        GROUP, alice, "а без шляпы", reply_to_message_id=question.message_id, chat_type="supergroup"
+    )
+    remixed = await telegram.wait_for_photo(GROUP, after=reply["message_id"], timeout=RESULT_TIMEOUT)
+    assert "/imagine кот в шляпе --no шляпа --seed 11" in remixed.caption
 
 
 async def test_answers_stay_in_the_forum_topic(telegram, bot_process, alice):

@@ -11,6 +11,7 @@ from aiogram.types import Message
 
 from bot.telegram.chat import chat_ref, is_private, mentions, without_mention
 from bot.telegram.outbox import TelegramOutbox
+from core.protocol import ChatRef
 from handlers.service import Molbert
 
 COMMANDS = ("imagine", "draw", "нарисуй")
@@ -24,32 +25,44 @@ async def imagine(message: Message, command: CommandObject, bot: Bot, molbert: M
 
 
 async def addressed_text(message: Message, bot: Bot, molbert: Molbert, outbox: TelegramOutbox) -> None:
-    """A reply to one of the bot's messages, or (in groups) a message mentioning the bot, is a prompt. In a group,
-    a reply to a picture the bot made for someone else is a reaction ("ахах круто"), not a prompt."""
+    """A reply to one of the bot's messages, or (in groups) a message mentioning the bot, is a prompt.
+
+    A reply to a result (or to its 🖋 prompt) is a remix of that request when its requester sends it (in a private
+    chat: every such reply). In a group, someone else's reply to a picture is a reaction ("ахах круто"), not a
+    prompt, unless it mentions the bot.
+    """
     me = await bot.me()
     replied = message.reply_to_message
     to_bot = replied is not None and replied.from_user is not None and replied.from_user.id == me.id
     mentioned = not is_private(message) and mentions(message.text, me)
     if not (to_bot or mentioned):
         raise SkipHandler  # plain text: the fallback router explains how to ask (in private chats)
+    chat = chat_ref(message)
+    text = _LEADING_COMMAND.sub("", without_mention(message.text, me) or "")
+    job_id = await molbert.remix_target(chat, replied.message_id, _actions(replied)) if to_bot and replied else None
+    if job_id is not None and (is_private(message) or await molbert.requested(chat, job_id)):
+        await molbert.remix(chat, job_id, text, outbox)
+        return
     if (
-        to_bot
-        and replied
-        and not mentioned
+        not mentioned
         and not is_private(message)
-        and not await _asked_for(replied, message, molbert)
+        and (job_id is not None or not await _asked_for(replied, chat, molbert))
     ):
         return
-    prompt = without_mention(message.text, me)
-    await molbert.imagine(chat_ref(message), _LEADING_COMMAND.sub("", prompt or ""), outbox)
+    await molbert.imagine(chat, text, outbox)
 
 
-async def _asked_for(result: Message, message: Message, molbert: Molbert) -> bool:
-    """Whether the sender of ``message`` asked for ``result`` (one of the bot's messages; a picture carries its
-    job in its buttons, any other message counts as theirs)."""
-    keyboard = result.reply_markup.inline_keyboard if result.reply_markup else []
-    actions = [button.callback_data for row in keyboard for button in row if button.callback_data]
-    return not actions or await molbert.asked_for(chat_ref(message), actions[0])
+async def _asked_for(replied: Message | None, chat: ChatRef, molbert: Molbert) -> bool:
+    """Whether the sender asked for the bot's message ``replied`` (a "queued" message carries its job in its ✖;
+    any other message counts as theirs)."""
+    actions = _actions(replied) if replied else []
+    return not actions or await molbert.asked_for(chat, actions[0])
+
+
+def _actions(result: Message) -> list[str]:
+    """The actions of the buttons under one of the bot's messages (a picture carries its job in them)."""
+    keyboard = getattr(result.reply_markup, "inline_keyboard", None) or []
+    return [button.callback_data for row in keyboard for button in row if button.callback_data]
 
 
 def router() -> Router:

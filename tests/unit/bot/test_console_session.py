@@ -80,3 +80,36 @@ async def test_a_second_quick_press_of_the_same_button_is_a_repeat(session, caps
     out = capsys.readouterr().out
     assert out.count(t("button_sending", "ru")) == 1
     assert out.count(t("button_repeated", "ru")) == 1
+
+
+async def test_remix_changes_a_picture_s_request_by_its_number_or_the_last_one(session, capsys):
+    console, jobs = session
+    await console.handle_line("/imagine кот в шляпе --seed 5\n")
+    [job_id] = jobs.jobs
+    await console.outbox.send_photo(console.chat(), images.png(60, 20), "🎨 кот", result_keyboard(job_id, 1))
+    [number] = console.outbox.results
+    await console.handle_line(f"/remix {number} а без шляпы\n")
+    await console.handle_line("/remix добавь луну --ar 9:16\n")
+    first, second = list(jobs.jobs.values())[1:]
+    assert (first.prompt, first.negative, first.seed) == ("кот в шляпе", "шляпа", 5)
+    assert (second.prompt, second.aspect, second.seed) == ("кот в шляпе, луна", (9, 16), 5)
+    assert set(console.job_ids) >= set(jobs.jobs) - {job_id}
+
+
+async def test_remix_of_a_picture_that_is_not_there_says_so(session, capsys):
+    console, jobs = session
+    await console.handle_line("/remix 99 а без шляпы\n")
+    assert t("console_no_picture", "ru", number="99", pictures="—") in capsys.readouterr().out
+    assert jobs.jobs == {}
+
+
+async def test_the_pen_prints_the_line_to_change(session, capsys):
+    console, jobs = session
+    await console.handle_line("/imagine кот в шляпе --seed 5\n")
+    [job_id] = jobs.jobs
+    await console.outbox.send_photo(console.chat(), images.png(60, 20), "🎨 кот", result_keyboard(job_id, 1))
+    capsys.readouterr()
+    await console.handle_line("/press 🖋\n")
+    number = console.outbox.buttons_under
+    assert t("console_remix", "ru", command="/imagine кот в шляпе --seed 5", number=number) in capsys.readouterr().out
+    assert len(jobs.jobs) == 1

@@ -45,7 +45,7 @@ from tests.factories import make_molbert
 from tests.fakes.discord_api import DEFERRED_CHANNEL_MESSAGE, EPHEMERAL, FakeDiscordAPI
 from workers.publish import publish
 
-ACTION = re.compile(r"^[uvr]:")
+ACTION = re.compile(r"^[uvrm]:")
 # the slash commands and the context menu
 COMMAND_NAMES = {
     *("imagine", "classify", "rank", "labels", "queue", "cancel", "stats", "settings", "help"),
