@@ -370,12 +370,14 @@ class Molbert:
             return t("button_sending", chat.lang), partial(
                 self._send_full_size, chat, original, parsed.index, image, outbox
             )
+        strength = {} if parsed.vary_strength is None else {"strength": parsed.vary_strength}  # old V: as it was
         job = original.model_copy(
             update={
                 "chat": chat,
                 "seed": new_seed(),
                 "init_image_key": image_key(parsed.job_id, parsed.index),
                 "best_of": None,
+                **strength,
                 **threshold,
             }
         )

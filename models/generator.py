@@ -87,6 +87,18 @@ def known_defaults(model: str) -> GenerationDefaults:
     return GenerationDefaults()
 
 
+def image_to_image_steps(steps: int, strength: float) -> int:
+    """The steps to ask an image-to-image pipeline for, so that it denoises at least once: it runs only
+    ``int(steps * strength)`` of them (diffusers' ``get_timesteps``), none for a one-step model (SD-Turbo) or a
+    picture painted with ``--steps 1``, and then raises. ``steps`` or more; the fewest that run one step."""
+    if strength <= 0:
+        return max(1, steps)
+    needed = max(1, steps, math.ceil(1 / strength))
+    while int(needed * strength) < 1:  # 1 / strength rounded down in floating point
+        needed += 1
+    return needed
+
+
 def _signature_default(params: dict[str, inspect.Parameter], name: str) -> Any:
     param = params.get(name)
     if param is None or param.default is inspect.Parameter.empty:
@@ -368,8 +380,7 @@ class ImageGenerator:
         """
         pipe, params = self._image_to_image()
         size = self.size_near(image.size)
-        # image-to-image runs steps * strength of them: a one-step model (SD-Turbo) would run none
-        steps = max(steps or self.default_steps, math.ceil(1 / strength) if strength > 0 else 1)
+        steps = image_to_image_steps(steps or self.default_steps, strength)
         kwargs = self._build_call_kwargs(prompt, num_images, *size, steps, negative_prompt)
         if "width" not in params:  # e.g. Stable Diffusion: the output has the image's size
             del kwargs["width"], kwargs["height"]

@@ -34,6 +34,7 @@ from bot.queue import RedisJobs
 from core.keys import discord_token_key, input_key, status_message_key
 from core.protocol import CLASSIFY_QUEUE, GENERATE_QUEUE, ChatRef, ClassifyJob, GenerateJob, ResultEvent, job_id_for
 from handlers.access import AccessPolicy, parse_ids
+from handlers.buttons import result_keyboard
 from handlers.chat_settings import ChatSettings
 from handlers.options import MAX_IMAGES, MAX_NEGATIVE_CHARS, MAX_SEED, parse_imagine
 from handlers.ports import Button
@@ -844,6 +845,16 @@ def test_keyboard_view_makes_persistent_dynamic_buttons():
     assert [[c["custom_id"] for c in row["components"]] for row in rows] == [["u:job:0", "u:job:1"], ["r:job"]]
     assert [[c["label"] for c in row["components"]] for row in rows] == [["U1", "U2"], ["🔄"]]
     assert keyboard_view(None) is None and keyboard_view([]) is None
+
+
+@pytest.mark.parametrize("count", [1, 4])
+def test_subtle_and_strong_variation_buttons_are_live_discord_buttons(count):
+    view = keyboard_view(result_keyboard("discord-imagine-1-2", count))
+    rows = view.to_components()
+    labels = [[c["label"] for c in row["components"]] for row in rows]
+    assert ["V1", "~1"] in labels if count == 1 else ["~1", "~2", "~3", "~4"] in labels
+    assert all(isinstance(item, ActionButton) and not item.item.disabled for item in view.children)
+    assert {item.action for item in view.children} >= {"v:discord-imagine-1-2:0:l", "v:discord-imagine-1-2:0:h"}
 
 
 # --- secrets -------------------------------------------------------------------------------------------------------
