@@ -108,8 +108,10 @@ class Molbert:
         access: AccessPolicy,
         routes: GeneratorRoutes,
         nsfw_threshold: float,
+        default_images: int | None = None,
     ) -> None:
         self.jobs = jobs
+        self.default_images = default_images  # the operator's BOT_DEFAULT_IMAGES; None: the worker's generator's
         self.blocklist = blocklist
         self.admission = admission
         self.access = access
@@ -173,7 +175,7 @@ class Molbert:
     ) -> options.ImagineRequest:
         """The request ``/imagine`` asks for, with the chat's defaults; :class:`UserError` for one it may not."""
         self._check_access(chat)
-        request = chat_settings.with_defaults(options.parse_imagine(text, fields), settings)
+        request = chat_settings.with_defaults(options.parse_imagine(text, fields), settings, self.default_images)
         self.routes.check(request.generator)
         if self.blocklist.blocked_word(request.prompt):
             raise UserError("prompt_blocked")

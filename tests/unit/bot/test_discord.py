@@ -285,7 +285,7 @@ async def test_a_typed_negative_is_taken_as_typed_not_as_options(fake, world, bo
     dispatch(bot, payload)
     await fake.wait_for(lambda: (m := fake.original(payload)) and m.content.startswith("⏳"))
     job = GenerateJob.model_validate(job_payload(redis_conn, _job_id(payload)))
-    assert (job.negative, job.num_images, job.aspect) == ("люди --n 4 —лого", 1, (16, 9))
+    assert (job.negative, job.num_images, job.aspect) == ("люди --n 4 —лого", None, (16, 9))  # the worker decides
 
 
 async def test_an_option_both_typed_into_the_prompt_and_filled_in_is_refused(fake, world, bot, redis_conn):
