@@ -134,8 +134,15 @@ class ConsoleSession:
             await self.molbert.refuse(chat, self.outbox, "console_no_button", label=label.strip(), buttons=buttons)
             return
         under = chat.model_copy(update={"message_id": self.outbox.buttons_under})  # as a platform's press carries
-        notice = await self.molbert.press(under, action, str(time.time_ns()), self.outbox)
-        print(f"  ({notice})", flush=True)
+        answered: list[str] = []
+
+        async def answer(notice: str) -> None:  # at once, as a platform's toast: before the picture U sends
+            answered.append(notice)
+            print(f"  ({notice})", flush=True)
+
+        notice = await self.molbert.press(under, action, str(time.time_ns()), self.outbox, answer=answer)
+        if not answered:  # the press ended before its notice was given (Redis away)
+            await answer(notice)
 
     async def _classify(self, chat: ChatRef, arguments: str) -> None:
         """``<path> [labels]`` — the path may be quoted if it has spaces."""

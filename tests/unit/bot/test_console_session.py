@@ -95,3 +95,16 @@ async def test_the_terminal_presses_subtle_and_strong_variations(session, capsys
     subtle, strong = [job for key, job in jobs.jobs.items() if key != job_id]
     assert (subtle.init_image_key, subtle.strength) == (image_key(job_id, 1), VARY_STRENGTHS[SUBTLE])
     assert (strong.init_image_key, strong.strength) == (image_key(job_id, 0), VARY_STRENGTHS[STRONG])
+
+
+async def test_the_notice_of_a_press_comes_before_what_it_sends(session, capsys):
+    console, jobs = session
+    await console.handle_line("/imagine кот\n")
+    [job_id] = jobs.jobs
+    jobs.images[image_key(job_id, 0)] = images.png(30, 20)
+    await console.outbox.send_photo(console.chat(), images.png(30, 20), "🎨 кот", result_keyboard(job_id, 1))
+    capsys.readouterr()
+    await console.handle_line("/press U1\n")
+    out = capsys.readouterr().out
+    assert out.index(t("button_sending", "ru")) < out.index("🖼"), out
+    assert out.count(t("button_sending", "ru")) == 1

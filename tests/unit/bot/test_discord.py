@@ -43,7 +43,7 @@ from handlers.styles import STYLES
 from handlers.texts import t
 from tests import images
 from tests.factories import make_molbert
-from tests.fakes.discord_api import DEFERRED_CHANNEL_MESSAGE, EPHEMERAL, FakeDiscordAPI
+from tests.fakes.discord_api import CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE, EPHEMERAL, FakeDiscordAPI
 from workers.publish import publish
 
 ACTION = re.compile(r"^[uvr]:")
@@ -785,6 +785,7 @@ async def test_buttons_work_after_a_restart_and_answer_only_the_presser(
     press = fake.press_button(world["alice"], picture, custom_id)
     dispatch(second, press)
     answer = await fake.wait_for(lambda: fake.interaction(press).original and fake.original(press))
+    await until(lambda: second.molbert.presses)  # answered first; the press ends after U's upload
     [(chat, action, event_id, notice)] = second.molbert.presses
     assert (chat.platform, chat.chat_id, chat.user_id) == (
         "discord",
@@ -819,6 +820,27 @@ async def test_a_reroll_status_in_the_channel_names_the_user_without_pinging(fak
     assert status.content.startswith(f"<@{world['alice']['id']}> ⏳")
     [posted] = [c for c in fake.calls_to("POST", r"/channels/\d+/messages") if "⏳" in c.json.get("content", "")]
     assert posted.json["allowed_mentions"]["users"] == []
+
+
+async def test_a_press_is_answered_before_its_uploads(fake, world, bot, run_worker, aredis):
+    """U posts the full-size picture after the presser was told so: the interaction's response comes first (before
+    this change it waited up to 1.5 s for the uploads, then answered)."""
+    payload = fake.slash_command(world["alice"], world["channel"], "imagine", {"prompt": "кот"})
+    dispatch(bot, payload)
+    await shown_queued(fake, aredis, payload)
+    run_worker()
+    picture = await fake.wait_for_message(world["channel"]["id"], lambda m: m.files, timeout=30)
+    upscale = next(custom_id for custom_id in picture.custom_ids if custom_id.startswith("u:"))
+    press = fake.press_button(world["alice"], picture, upscale)
+    dispatch(bot, press)
+    await fake.wait_for_message(world["channel"]["id"], lambda m: m.files and m.id != picture.id, timeout=10)
+    await fake.wait_for(lambda: fake.calls_to("POST", rf"/interactions/{press['id']}/[^/]+/callback"))
+    calls = [(call.method, call.path, bool(call.files)) for call in fake.calls]
+    callback = next(i for i, (_, path, _) in enumerate(calls) if path.startswith(f"/interactions/{press['id']}/"))
+    upload = max(i for i, (method, path, files) in enumerate(calls) if method == "POST" and files)
+    assert callback < upload, calls[callback:]
+    response = fake.calls[callback].json
+    assert response["type"] == CHANNEL_MESSAGE and response["data"]["content"] == t("button_sending", "ru")
 
 
 async def test_a_slow_press_is_deferred_then_answered(fake, world, bot, monkeypatch):
