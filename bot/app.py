@@ -66,6 +66,7 @@ async def backend(config: BotConfig, worker_log: Path | None = None) -> AsyncIte
             access=config.access.policy(),
             routes=routes,
             nsfw_threshold=safety.nsfw_threshold,
+            default_images=bot_settings.default_images,
         )
         yield Backend(molbert=molbert, results=results_connection, jobs=jobs)
     finally:

@@ -93,6 +93,9 @@ class BotSettings(BaseSettings):
     generators: str = Field(
         "", description="name=queue pairs users pick with --model, the first the default; empty = molbert-generate"
     )
+    default_images: int | None = Field(
+        None, ge=1, le=4, description="pictures per /imagine without --n; unset = the worker's generator's default"
+    )
 
     @field_validator("generators")
     @classmethod

@@ -146,8 +146,15 @@ class ConsoleSession:
             text = form if isinstance(form, str) else t("console_remix", chat.lang, command=form.command, number=number)
             print(f"  {text}", flush=True)
             return
-        notice = await self.molbert.press(under, action, str(time.time_ns()), self.outbox)
-        print(f"  ({notice})", flush=True)
+        answered: list[str] = []
+
+        async def answer(notice: str) -> None:  # at once, as a platform's toast: before the picture U sends
+            answered.append(notice)
+            print(f"  ({notice})", flush=True)
+
+        notice = await self.molbert.press(under, action, str(time.time_ns()), self.outbox, answer=answer)
+        if not answered:  # the press ended before its notice was given (Redis away)
+            await answer(notice)
 
     async def _remix(self, chat: ChatRef, arguments: str) -> str | None:
         """``/remix 12 а без шляпы``: change the request of picture [12] (without a number: the last picture), as a

@@ -122,7 +122,9 @@ class GenerateJob(BaseModel):
     style: str | None = None
     aspect: tuple[int, int] | None = None
     steps: int | None = None
-    num_images: int = 1
+    num_images: int | None = Field(
+        None, ge=1, description="pictures to paint; None = the worker's generator's default (jobs.with_count)"
+    )
     best_of: int | None = Field(None, description="generate this many, keep the num_images best by CLIP score")
     init_image_key: str | None = Field(None, description="a variation: image-to-image from this stored image")
     strength: float = 0.6

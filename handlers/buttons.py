@@ -1,6 +1,10 @@
-"""The buttons under a generated picture — U (the image alone, full size), V (variations), 🔄 (reroll) — and
-the ✖ under a "queued" message, with their ``action`` strings: ``u:<job id>:<index>``, ``v:<job id>:<index>``,
-``r:<job id>``, ``x:<job id>``, and 🖋 (remix) ``m:<job id>``."""
+"""The buttons under a generated picture — U (the image alone, full size), V and ~ (strong and subtle variations,
+like Midjourney's Vary (Strong) / Vary (Subtle)), 🔄 (reroll) — and the ✖ under a "queued" message, with their
+``action`` strings: ``u:<job id>:<index>``, ``v:<job id>:<index>:<strength>``, ``r:<job id>``, ``x:<job id>``,
+and 🖋 (remix) ``m:<job id>``.
+
+A V action's ``<strength>`` is ``h`` (strong) or ``l`` (subtle); a V button sent before strengths existed has none
+(``v:<job id>:<index>``) and still works: its variation keeps the request's own strength, as it always did."""
 
 from __future__ import annotations
 
@@ -15,8 +19,12 @@ from handlers.texts import t
 
 UPSCALE, VARY, REROLL, CANCEL = "u", "v", "r", "x"
 REMIX = "m"  # 🖋: change the request (``m:<job id>``); each platform asks for the change its own way
+SUBTLE, STRONG = "l", "h"  # a V action's strength: low or high variation
+# image-to-image strength (how far from the picture a variation may move) of each; an old V button's is the request's
+VARY_STRENGTHS = {SUBTLE: 0.35, STRONG: 0.75}
 _ACTION = re.compile(
     r"^(?P<verb>[uv]):(?P<job>[A-Za-z0-9_-]{1,56}):(?P<index>[0-3])$"  # U and V name one of up to four images
+    r"|^(?P<vverb>v):(?P<vjob>[A-Za-z0-9_-]{1,56}):(?P<vindex>[0-3]):(?P<strength>[lh])$"  # V with its strength
     r"|^(?P<jverb>[rxm]):(?P<rjob>[A-Za-z0-9_-]{1,60})$"  # 🔄, ✖ and 🖋 name a job
 )
 
@@ -28,14 +36,23 @@ class Action:
     verb: str
     job_id: str
     index: int = 0
+    strength: str | None = None  # V: SUBTLE or STRONG; None on a V button older than strengths
+
+    @property
+    def vary_strength(self) -> float | None:
+        """The image-to-image strength this V press asks for; ``None``: the request's own (an old button)."""
+        return VARY_STRENGTHS.get(self.strength or "")
 
 
 def result_keyboard(job_id: str, count: int, variations: bool = True) -> Keyboard:
-    """U1…Un, V1…Vn and 🔄 for a result of ``count`` images; no V row for a model that cannot vary them."""
+    """U1…Un, V1…Vn (strong variations), ~1…~n (subtle ones) and 🔄 for a result of ``count`` images; a single
+    picture gets its V1 and ~1 side by side. No V or ~ for a model that cannot vary them."""
     upscale = [Button(f"U{i + 1}", f"{UPSCALE}:{job_id}:{i}") for i in range(count)]
-    vary = [Button(f"V{i + 1}", f"{VARY}:{job_id}:{i}") for i in range(count)] if variations else []
+    strong = [Button(f"V{i + 1}", f"{VARY}:{job_id}:{i}:{STRONG}") for i in range(count)] if variations else []
+    subtle = [Button(f"~{i + 1}", f"{VARY}:{job_id}:{i}:{SUBTLE}") for i in range(count)] if variations else []
+    vary = [strong + subtle] if count == 1 else [strong, subtle]
     again = [Button("🔄", f"{REROLL}:{job_id}"), Button("🖋", f"{REMIX}:{job_id}")]
-    keyboard = [row for row in (upscale, vary, again) if row]
+    keyboard = [row for row in (upscale, *vary, again) if row]
     too_long = [b.action for row in keyboard for b in row if len(b.action.encode()) > ACTION_MAX_BYTES]
     if too_long:
         raise ValueError(f"button actions over {ACTION_MAX_BYTES} bytes: {too_long}")
@@ -60,6 +77,8 @@ def parse_action(action: str) -> Action | None:
         return None
     if match.group("rjob"):
         return Action(match.group("jverb"), match.group("rjob"))
+    if match.group("vjob"):
+        return Action(VARY, match.group("vjob"), int(match.group("vindex")), match.group("strength"))
     return Action(match.group("verb"), match.group("job"), int(match.group("index")))
 
 

@@ -29,6 +29,7 @@ EVERYONE, REQUESTER, ADMINS = "all", "requester", "admins"
 CHOICES: dict[str, tuple[str, ...]] = {
     "style": (UNSET, *(style.name for style in STYLES)),
     "aspect": (UNSET, "1:1", "3:2", "2:3", "4:3", "16:9", "9:16"),
+    "images": (UNSET, "1", "2", "3", "4"),  # pictures per /imagine that names no --n (UNSET: the bot's default)
     "nsfw": (STRICT, NORMAL, RELAXED),
     "classify": ("off", "on"),
     "buttons": (REQUESTER, ADMINS, EVERYONE),
@@ -37,7 +38,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
 ALL_FIELDS: tuple[str, ...] = tuple(CHOICES)
 GROUP_ONLY_FIELDS = frozenset({"classify", "buttons"})  # a private chat has one user, who sees every photo there
 PRIVATE_FIELDS: tuple[str, ...] = tuple(name for name in ALL_FIELDS if name not in GROUP_ONLY_FIELDS)
-_RAW_LABELS = frozenset({"aspect"})  # values shown as they are (ratios)
+_RAW_LABELS = frozenset({"aspect", "images"})  # values shown as they are (ratios, counts)
 _PER_ROW = 3
 
 
@@ -47,6 +48,7 @@ class ChatSettings:
 
     style: str = UNSET
     aspect: str = UNSET
+    images: str = UNSET
     nsfw: str = NORMAL
     classify: str = "off"
     buttons: str = REQUESTER
@@ -85,6 +87,10 @@ class ChatSettings:
         width, height = self.aspect.split(":")
         return int(width), int(height)
 
+    def default_images(self) -> int | None:
+        """The number of pictures ``/imagine`` paints when the request names none (``None``: the bot's default)."""
+        return None if self.images == UNSET else int(self.images)
+
     def language(self, own: str) -> str:
         """The language of the bot's answers in this chat: the chat's choice, else the user's ``own``."""
         return own if self.lang == UNSET else self.lang
@@ -101,12 +107,20 @@ class ChatSettings:
         return None
 
 
-def with_defaults(request: ImagineRequest, settings: ChatSettings) -> ImagineRequest:
-    """``request`` with the chat's default style and aspect ratio where the prompt gave none."""
+def with_defaults(request: ImagineRequest, settings: ChatSettings, images: int | None = None) -> ImagineRequest:
+    """``request`` with the chat's default style, aspect ratio and number of pictures where the prompt gave none.
+
+    ``images``: the operator's default number (``BOT_DEFAULT_IMAGES``) for a chat that chose none; with neither the
+    count stays ``None`` and the worker paints its generator's default. A default never exceeds ``--best``.
+    """
+    count = request.count or settings.default_images() or images
+    if request.count is None and count is not None and request.best_of is not None:
+        count = min(count, request.best_of)
     return replace(
         request,
         style=request.style or settings.default_style(),
         aspect=request.aspect or settings.default_aspect(),
+        count=count,
     )
 
 

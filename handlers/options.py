@@ -59,7 +59,7 @@ class ImagineRequest:
     negative: str | None = None
     steps: int | None = None
     style: Style | None = None
-    count: int = 1
+    count: int | None = None  # None: the chat's /settings, the operator's BOT_DEFAULT_IMAGES, else the generator's
     best_of: int | None = None
     generator: str | None = None
 
@@ -149,7 +149,7 @@ _PARSERS: dict[str, Callable[[str], dict[str, Any]]] = {
 
 
 def _check_combination(request: ImagineRequest) -> ImagineRequest:
-    if request.best_of is not None and request.best_of < request.count:
+    if request.best_of is not None and request.count is not None and request.best_of < request.count:
         raise UserError("option_best_below_n", best=request.best_of, count=request.count)
     return request
 
@@ -187,7 +187,7 @@ def command_line(job: GenerateJob) -> str:
         parts.append(f"--no {job.negative}")
     if job.steps:
         parts.append(f"--steps {job.steps}")
-    if job.num_images > 1:
+    if job.num_images is not None and job.num_images > 1:
         parts.append(f"--n {job.num_images}")
     if job.best_of:
         parts.append(f"--best {job.best_of}")

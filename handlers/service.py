@@ -110,8 +110,10 @@ class Molbert:
         access: AccessPolicy,
         routes: GeneratorRoutes,
         nsfw_threshold: float,
+        default_images: int | None = None,
     ) -> None:
         self.jobs = jobs
+        self.default_images = default_images  # the operator's BOT_DEFAULT_IMAGES; None: the worker's generator's
         self.blocklist = blocklist
         self.admission = admission
         self.access = access
@@ -175,7 +177,7 @@ class Molbert:
     ) -> options.ImagineRequest:
         """The request ``/imagine`` asks for, with the chat's defaults; :class:`UserError` for one it may not."""
         self._check_access(chat)
-        request = chat_settings.with_defaults(options.parse_imagine(text, fields), settings)
+        request = chat_settings.with_defaults(options.parse_imagine(text, fields), settings, self.default_images)
         self.routes.check(request.generator)
         if self.blocklist.blocked_word(request.prompt):
             raise UserError("prompt_blocked")
@@ -456,12 +458,14 @@ class Molbert:
             return t("button_sending", chat.lang), partial(
                 self._send_full_size, chat, original, parsed.index, image, outbox
             )
+        strength = {} if parsed.vary_strength is None else {"strength": parsed.vary_strength}  # old V: as it was
         job = original.model_copy(
             update={
                 "chat": chat,
                 "seed": new_seed(),
                 "init_image_key": image_key(parsed.job_id, parsed.index),
                 "best_of": None,
+                **strength,
                 **threshold,
             }
         )

@@ -23,12 +23,13 @@ RU: dict[str, str] = {
         "  /imagine уютная кофейня в дождливый вечер --style масло --n 4\n\n"
         "Параметры после описания:\n"
         "  --ar 16:9 — пропорции (от 1:4 до 4:1)\n"
-        "  --n 4 — сколько картинок (1–4)\n"
+        "  --n 4 — сколько картинок (1–4; без него — сколько обычно рисует модель или задано в /settings)\n"
         "  --style аниме — стиль: фото, аниме, акварель, масло, киберпанк, пиксель-арт, 3d; нет — без стиля\n"
         "  --no люди — чего не должно быть\n"
         "  --seed 42 — повторить картинку; --steps 30 — шаги; --best 8 — выбрать лучшие из 8\n"
         "  --model — другая модель, если бот их предлагает (список — в ответе на неизвестную)\n"
-        "Под картинкой: U — картинка целиком, V — вариации, 🔄 — заново, 🖋 — изменить.\n"
+        "Под картинкой: U — картинка целиком, V — сильная вариация, ~ — лёгкая (почти как было), 🔄 — заново, "
+        "🖋 — изменить.\n"
         "Чтобы изменить картинку, ответьте на неё: «а без шляпы», «добавь луну», «сделай зимой», "
         "«пусть будет акварель», --ar 9:16 или новое описание (seed останется тем же).\n\n"
         "🔎 Распознавание\n"
@@ -154,18 +155,21 @@ RU: dict[str, str] = {
     "settings_stale": "Эта кнопка устарела. Откройте меню заново: /settings",
     "settings_style": "Стиль по умолчанию",
     "settings_aspect": "Пропорции по умолчанию",
+    "settings_images": "Картинок на запрос",
     "settings_nsfw": "Фильтр 18+",
     "settings_classify": "Распознавать все фото",
     "settings_buttons": "Кнопки под картинками",
     "settings_lang": "Язык",
     "settings_button_style": "🎨 Стиль",
     "settings_button_aspect": "📐 Пропорции",
+    "settings_button_images": "🖼 Сколько",
     "settings_button_nsfw": "🔞 Фильтр",
     "settings_button_classify": "🔎 Фото",
     "settings_button_buttons": "🔘 Кнопки",
     "settings_button_lang": "🌐 Язык",
     "settings_style_unset": "как в запросе",
     "settings_aspect_unset": "как в запросе",
+    "settings_images_unset": "как у модели",
     "settings_nsfw_strict": "строгий",
     "settings_nsfw_normal": "обычный",
     "settings_nsfw_relaxed": "мягкий",
@@ -188,7 +192,8 @@ RU: dict[str, str] = {
         "  /imagine prompt: уютная кофейня в дождливый вечер, масляная живопись\n"
         "Необязательные параметры: aspect (пропорции), style (стиль), negative (чего не рисовать), "
         "seed (зерно), count (сколько картинок). Под результатом — кнопки U (картинка целиком), "
-        "V (вариации), 🔄 (заново) и 🖋 (изменить: описание и параметры в окне, «а без шляпы» тоже можно).\n\n"
+        "V (сильная вариация), ~ (лёгкая вариация), 🔄 (заново) и 🖋 (изменить: описание и параметры в окне, "
+        "«а без шляпы» тоже можно).\n\n"
         "🔎 Распознавание\n"
         "/classify image: <картинка> — я назову, что на ней, с процентами.\n"
         "Добавьте labels: «кошка, собака, медведь» — я выберу из ваших вариантов.\n"
@@ -207,8 +212,8 @@ RU: dict[str, str] = {
         "Мольберт в терминале — тот же бот, что в Telegram, картинки сохраняются в файлы.\n\n"
         "/imagine <описание> [--параметры] — нарисую картинку, например: /imagine кот в космосе --n 4\n"
         "  параметры: --ar 16:9, --n 4, --style аниме, --no люди, --seed 42, --steps 30, --best 8\n"
-        "/press U1 — кнопка под последней картинкой (U — картинка целиком, V — вариации, 🔄 — заново, "
-        "🖋 — изменить)\n"
+        "/press U1 — кнопка под последней картинкой (U — картинка целиком, V — сильная вариация, "
+        "~ — лёгкая: /press ~1, 🔄 — заново, 🖋 — изменить)\n"
         "/remix [номер] <что изменить> — изменить картинку [номер] (без номера — последнюю): "
         "/remix а без шляпы, /remix добавь луну --ar 9:16\n"
         "/classify <файл> [кошка, собака] — что на картинке (или какой из ваших вариантов); "
@@ -288,12 +293,13 @@ EN: dict[str, str] = {
         "  /imagine watercolor landscape with birches at sunset --ar 16:9 --n 4\n\n"
         "Options after the description:\n"
         "  --ar 16:9 — aspect ratio (1:4 to 4:1)\n"
-        "  --n 4 — how many pictures (1–4)\n"
+        "  --n 4 — how many pictures (1–4; without it, the model's usual number or the chat's /settings)\n"
         "  --style anime — style: photo, anime, watercolor, oil, cyberpunk, pixel-art, 3d; none — no style\n"
         "  --no people — what should not be there\n"
         "  --seed 42 — repeat a picture; --steps 30 — steps; --best 8 — keep the best of 8\n"
         "  --model — another model, if the bot offers several (an unknown name lists them)\n"
-        "Under a picture: U — the image alone, V — variations, 🔄 — again, 🖋 — change it.\n"
+        "Under a picture: U — the image alone, V — a strong variation, ~ — a subtle one (close to it), 🔄 — again, "
+        "🖋 — change it.\n"
         "To change a picture, reply to it: “without the hat”, “add a moon”, “make it winter”, "
         "“make it watercolor”, --ar 9:16 or a new description (the seed stays the same).\n\n"
         "🔎 Recognition\n"
@@ -420,18 +426,21 @@ EN: dict[str, str] = {
     "settings_stale": "This button has expired. Open the menu again: /settings",
     "settings_style": "Default style",
     "settings_aspect": "Default aspect ratio",
+    "settings_images": "Pictures per request",
     "settings_nsfw": "18+ filter",
     "settings_classify": "Recognise every photo",
     "settings_buttons": "Buttons under pictures",
     "settings_lang": "Language",
     "settings_button_style": "🎨 Style",
     "settings_button_aspect": "📐 Aspect",
+    "settings_button_images": "🖼 How many",
     "settings_button_nsfw": "🔞 Filter",
     "settings_button_classify": "🔎 Photos",
     "settings_button_buttons": "🔘 Buttons",
     "settings_button_lang": "🌐 Language",
     "settings_style_unset": "as in the prompt",
     "settings_aspect_unset": "as in the prompt",
+    "settings_images_unset": "the model's default",
     "settings_nsfw_strict": "strict",
     "settings_nsfw_normal": "normal",
     "settings_nsfw_relaxed": "relaxed",
@@ -452,8 +461,8 @@ EN: dict[str, str] = {
         "  /imagine prompt: a cat in space\n"
         "  /imagine prompt: watercolor landscape with birches at sunset\n"
         "Optional: aspect, style, negative (what not to paint), seed, count (how many pictures). "
-        "Under the result: U (one picture, full size), V (variations), 🔄 (paint again) and 🖋 (change it: "
-        "the description and options in a form, “without the hat” works too).\n\n"
+        "Under the result: U (one picture, full size), V (a strong variation), ~ (a subtle variation), "
+        "🔄 (paint again) and 🖋 (change it: the description and options in a form, “without the hat” works too).\n\n"
         "🔎 Recognition\n"
         "/classify image: <picture> — I'll name what is in it, with percentages.\n"
         "Add labels: «cat, dog, bear» and I'll pick among your options.\n"
@@ -471,8 +480,8 @@ EN: dict[str, str] = {
         "Molbert in a terminal: the same bot as in Telegram, with pictures saved as files.\n\n"
         "/imagine <description> [--options] — a picture, e.g.: /imagine a cat in space --n 4\n"
         "  options: --ar 16:9, --n 4, --style anime, --no people, --seed 42, --steps 30, --best 8\n"
-        "/press U1 — a button under the last picture (U — the picture alone, V — variations, 🔄 — again, "
-        "🖋 — change it)\n"
+        "/press U1 — a button under the last picture (U — the picture alone, V — a strong variation, "
+        "~ — a subtle one: /press ~1, 🔄 — again, 🖋 — change it)\n"
         "/remix [number] <what to change> — change picture [number] (without one: the last): "
         "/remix without the hat, /remix add a moon --ar 9:16\n"
         "/classify <file> [cat, dog] — what is in a picture (or which of your labels); "

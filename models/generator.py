@@ -22,11 +22,13 @@ log = logging.getLogger(__name__)
 
 # A local model directory may carry this file to set its generation defaults, e.g.
 # {"default_steps": 4, "default_size": [64, 64], "call_kwargs": {"guidance_scale": 0.0}, "reads_russian": false,
-#  "resolutions": [[64, 64], [48, 96]], "variant": "fp16"} (resolutions: the only sizes a Kandinsky 5 pipeline
-#  generates; variant: the weight files to load, see GenerationDefaults).
+#  "resolutions": [[64, 64], [48, 96]], "variant": "fp16", "default_images": 4} (resolutions: the only sizes a
+#  Kandinsky 5 pipeline generates; variant: the weight files to load; default_images: pictures a request gets when
+#  it names no count; see GenerationDefaults).
 DEFAULTS_FILE = "molbert.json"
 FALLBACK_SIZE = (512, 512)
 FALLBACK_STEPS = 30
+FALLBACK_IMAGES = 1  # a model we know nothing about: one picture, the cheapest answer
 
 StepCallback = Callable[[int, int], None]
 # Image-to-image pipelines that resize the image to (height, width) instead of (width, height) (diffusers 0.42);
@@ -50,19 +52,27 @@ class GenerationDefaults:
     # diffusers' weights `variant` ("fp16": *.fp16.safetensors) that every weight component of the repo has: loaded
     # instead of the default (float32) files, and the only weights `python -m workers download` fetches for it.
     variant: str | None = None
+    # Pictures a request that names no count (`--n`, the chat's /settings, BOT_DEFAULT_IMAGES) gets: a 2x2 grid where
+    # a picture takes well under a second on a GPU, fewer for the heavy models (their times: docs/deploy.md).
+    images: int | None = None
 
 
 # Few-step models need their own step count and no classifier-free guidance; matched by name.
 KNOWN_DEFAULTS: dict[str, GenerationDefaults] = {
     # Its fp16 files are half the download of the float32 ones, and the worker runs in 16 bits anyway.
-    "sdxl-turbo": GenerationDefaults(steps=4, size=(512, 512), call_kwargs={"guidance_scale": 0.0}, variant="fp16"),
-    # One step, as distilled. Its fp16 files too: half the download; a float32 worker (the CPU) upcasts them.
-    "sd-turbo": GenerationDefaults(steps=1, size=(512, 512), call_kwargs={"guidance_scale": 0.0}, variant="fp16"),
-    "flux.1-schnell": GenerationDefaults(
-        steps=4, size=(1024, 1024), call_kwargs={"guidance_scale": 0.0, "max_sequence_length": 256}
+    "sdxl-turbo": GenerationDefaults(
+        steps=4, size=(512, 512), call_kwargs={"guidance_scale": 0.0}, variant="fp16", images=4
     ),
-    "kandinsky-2-2": GenerationDefaults(steps=50, size=(768, 768)),
-    "kandinsky-5": GenerationDefaults(reads_russian=True),  # Qwen2.5-VL text encoder: multilingual
+    # One step, as distilled. Its fp16 files too: half the download; a float32 worker (the CPU) upcasts them.
+    "sd-turbo": GenerationDefaults(
+        steps=1, size=(512, 512), call_kwargs={"guidance_scale": 0.0}, variant="fp16", images=4
+    ),
+    "flux.1-schnell": GenerationDefaults(
+        steps=4, size=(1024, 1024), call_kwargs={"guidance_scale": 0.0, "max_sequence_length": 256}, images=4
+    ),
+    "kandinsky-2-2": GenerationDefaults(steps=50, size=(768, 768), images=2),  # ~5-10 s a picture on an A5000
+    # Qwen2.5-VL text encoder: multilingual. A minute or more a picture with offload on 24 GB: one at a time
+    "kandinsky-5": GenerationDefaults(reads_russian=True, images=1),
 }
 
 
@@ -79,12 +89,25 @@ def known_defaults(model: str) -> GenerationDefaults:
             resolutions=tuple(tuple(r) for r in resolutions) if resolutions else None,
             reads_russian=bool(data.get("reads_russian", False)),
             variant=data.get("variant"),
+            images=data.get("default_images"),
         )
     lowered = model.lower()
     for key, defaults in KNOWN_DEFAULTS.items():
         if key in lowered:
             return defaults
     return GenerationDefaults()
+
+
+def image_to_image_steps(steps: int, strength: float) -> int:
+    """The steps to ask an image-to-image pipeline for, so that it denoises at least once: it runs only
+    ``int(steps * strength)`` of them (diffusers' ``get_timesteps``), none for a one-step model (SD-Turbo) or a
+    picture painted with ``--steps 1``, and then raises. ``steps`` or more; the fewest that run one step."""
+    if strength <= 0:
+        return max(1, steps)
+    needed = max(1, steps, math.ceil(1 / strength))
+    while int(needed * strength) < 1:  # 1 / strength rounded down in floating point
+        needed += 1
+    return needed
 
 
 def _signature_default(params: dict[str, inspect.Parameter], name: str) -> Any:
@@ -255,6 +278,7 @@ class ImageGenerator:
         self.default_steps: int = (
             defaults.steps or _signature_default(self._params, "num_inference_steps") or FALLBACK_STEPS
         )
+        self.default_images: int = defaults.images or FALLBACK_IMAGES
 
     @classmethod
     def from_pretrained(
@@ -368,8 +392,7 @@ class ImageGenerator:
         """
         pipe, params = self._image_to_image()
         size = self.size_near(image.size)
-        # image-to-image runs steps * strength of them: a one-step model (SD-Turbo) would run none
-        steps = max(steps or self.default_steps, math.ceil(1 / strength) if strength > 0 else 1)
+        steps = image_to_image_steps(steps or self.default_steps, strength)
         kwargs = self._build_call_kwargs(prompt, num_images, *size, steps, negative_prompt)
         if "width" not in params:  # e.g. Stable Diffusion: the output has the image's size
             del kwargs["width"], kwargs["height"]

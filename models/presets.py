@@ -103,6 +103,7 @@ class ModelPreset:
     decoder: str | None = None  # hub id or local dir of an AutoencoderTiny that replaces the pipeline's VAE
     host_memory: HostMemory | None = None  # RAM of a worker running it on the CPU (the `cpu` preset)
     channels_last: str = "auto"  # what MODEL_CHANNELS_LAST=auto means for it (models.acceleration)
+    images: int | None = None  # pictures per request that names no count; None: the generator's (GenerationDefaults)
 
 
 PRESETS: dict[str, ModelPreset] = {
@@ -129,6 +130,8 @@ PRESETS: dict[str, ModelPreset] = {
             weights=4.5, worker=6.1, worker_bf16=5.2, source="bench/cpu_preset.py, 2 vCPU Xeon, 2026-12-06"
         ),
         channels_last="on",  # oneDNN's CPU convolutions are fastest on channels-last (NHWC) tensors
+        # SD-Turbo paints 4 by default on a GPU; on two cores a picture takes ~3 s (the target): one, not a 12 s grid
+        images=1,
     ),
     "quality": ModelPreset(
         name="quality",
@@ -191,6 +194,11 @@ class LoadedModels:
     dtype: torch.dtype
     load_seconds: float
     translator: Translator | None = None  # loaded only for a generator that does not read Russian
+
+    @property
+    def default_images(self) -> int:
+        """Pictures a request gets when it names no count: the preset's choice, else its generator's."""
+        return self.preset.images or self.generator.default_images
 
     def generator_words(self, prompt: str, negative: str | None) -> tuple[str, str | None]:
         """``prompt`` and ``negative`` as the generator should get them: in English (one batch) if it needs it."""

@@ -78,7 +78,7 @@ class Refusal(Exception):
 
 def generate(payload: dict) -> dict:
     """Paint ``payload``'s prompt (or vary its image) and publish the images to the chat's frontend."""
-    request = GenerateJob.model_validate(payload)
+    request = with_count(GenerateJob.model_validate(payload), runtime.models().default_images)
     job = current_job()
     times = monitoring.picked_up(job.id, "imagine", request.chat, request.times)
     out_of_memory = False
@@ -121,12 +121,22 @@ def generate(payload: dict) -> dict:
     return {"image_keys": keys, "seconds": event.seconds}
 
 
+def with_count(request: GenerateJob, default: int) -> GenerateJob:
+    """``request`` with the number of pictures it gets: its own, else the generator's ``default`` (no more than
+    ``--best`` candidates). The caption's ``/imagine`` line then says ``--n``, so it reproduces the picture even
+    where another deployment's default differs."""
+    if request.num_images is not None:
+        return request
+    return request.model_copy(update={"num_images": min(default, request.best_of or default)})
+
+
 def _paint(job: Job, request: GenerateJob) -> tuple[list[Image.Image], list[int], float]:
     """Run the generator for ``request`` (text-to-image or a variation, best-of-N ranked by CLIP), then the
     output check; return the images (unsafe ones blurred), the indices of those, and the seconds taken."""
     models = runtime.models()
     generator = models.generator
-    candidates = request.best_of or request.num_images
+    count = request.num_images or 1  # set by with_count
+    candidates = request.best_of or count
     # in English for a generator that reads no Russian; best-of still ranks by the user's own words
     prompt, negative = models.generator_words(request.model_prompt or request.prompt, request.model_negative)
     options: _PaintOptions = {
@@ -145,7 +155,7 @@ def _paint(job: Job, request: GenerateJob) -> tuple[list[Image.Image], list[int]
         images = generator.generate(prompt, width=width, height=height, **options)
     if request.best_of:
         order = models.classifier.rank_images(images, request.prompt)
-        images = [images[index] for index in order[: request.num_images]]
+        images = [images[index] for index in order[:count]]
     images, hidden = runtime.safety().screen(images, request.nsfw_threshold)
     if hidden:
         log.warning("job %s: %d of %d images hidden by the output check", job.id, len(hidden), len(images))

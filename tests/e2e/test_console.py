@@ -29,7 +29,7 @@ def test_the_console_paints_classifies_and_waits_for_its_results(tmp_path, model
     assert "🎨 кот в космосе" in out
     [picture] = re.findall(r"🖼 +(\S+\.png)", out)
     assert Image.open(Path(picture)).size[0] > 0
-    assert "U1 U2 V1 V2 🔄" in out
+    assert "U1 U2 V1 V2 ~1 ~2 🔄" in out
     assert re.search(r"\d+% (кошка|собака)", out)
     assert t("imagine_empty", "ru").splitlines()[0] in out
     assert (tmp_path / "data" / "worker.log").read_text().count("ready:") == 1

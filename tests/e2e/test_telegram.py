@@ -98,6 +98,7 @@ async def test_options_grid_and_buttons_u_v_reroll(telegram, bot_process, alice)
     assert [[button["text"] for button in row] for row in rows] == [
         ["U1", "U2", "U3", "U4"],
         ["V1", "V2", "V3", "V4"],
+        ["~1", "~2", "~3", "~4"],
         ["🔄", "🖋"],
     ]
     picture = Image.open(io.BytesIO(grid.photo))
@@ -117,8 +118,12 @@ async def test_options_grid_and_buttons_u_v_reroll(telegram, bot_process, alice)
     assert variations.reply_to_message_id == grid.message_id
     assert variations.caption.startswith("🎨 маяк на скале") and not variations.caption.endswith("--seed 77")
 
-    telegram.press_button(alice["id"], alice, grid.message_id, rows[2][0]["callback_data"])
-    reroll = await telegram.wait_for_photo(alice["id"], after=variations.message_id, timeout=RESULT_TIMEOUT)
+    telegram.press_button(alice["id"], alice, grid.message_id, rows[2][3]["callback_data"])  # ~4: subtle
+    subtle = await telegram.wait_for_photo(alice["id"], after=variations.message_id, timeout=RESULT_TIMEOUT)
+    assert subtle.reply_to_message_id == grid.message_id
+
+    telegram.press_button(alice["id"], alice, grid.message_id, rows[3][0]["callback_data"])
+    reroll = await telegram.wait_for_photo(alice["id"], after=subtle.message_id, timeout=RESULT_TIMEOUT)
     assert "--ar 3:2 --style акварель --n 4" in reroll.caption and not reroll.caption.endswith("--seed 77")
 
 
@@ -161,7 +166,7 @@ async def test_someone_else_cannot_press_your_buttons(telegram, bot_process, ali
     photo = await telegram.wait_for_photo(alice["id"], after=asked["message_id"], timeout=RESULT_TIMEOUT)
     mallory = telegram.user(6666, "Mallory")
     telegram.press_button(
-        alice["id"], mallory, photo.message_id, photo.reply_markup["inline_keyboard"][2][0]["callback_data"]
+        alice["id"], mallory, photo.message_id, photo.reply_markup["inline_keyboard"][-1][0]["callback_data"]
     )
     answer = await telegram.wait_for_call("answerCallbackQuery", lambda p: p.get("text") == t("button_not_yours", "ru"))
     assert answer["text"] == t("button_not_yours", "ru")

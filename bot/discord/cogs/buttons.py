@@ -80,27 +80,34 @@ class Buttons(commands.Cog):
         self.bot.remove_dynamic_items(ActionButton)
 
     async def press(self, interaction: discord.Interaction, action: str) -> None:
-        """Run the use case and tell the presser its notice, only them (ephemeral), within 3 s."""
+        """Tell the presser the press's notice, only them (ephemeral), as soon as it is known and within 3 s; the
+        slow part (U's uploads, queueing with its status message) follows. A notice not known within the budget
+        (Redis slow) defers the press, and the notice then replaces "thinking…"."""
         chat = press_chat_ref(interaction)
         if action.startswith(f"{REMIX}:"):
             await self.remix(interaction, chat, action)
             return
+        reply = _Acknowledgement(interaction, chat.message_id, action)
         work = asyncio.create_task(
             self.bot.molbert.press(
-                chat, action, event_id=str(interaction.id), outbox=self.bot.outbox, is_admin=_admin_check(interaction)
+                chat,
+                action,
+                event_id=str(interaction.id),
+                outbox=self.bot.outbox,
+                is_admin=_admin_check(interaction),
+                answer=reply.answer,
             )
         )
+        given = asyncio.create_task(reply.given.wait())
         try:
-            done, _ = await asyncio.wait({work}, timeout=answer_budget(interaction))
-            if work in done:
-                await interaction.response.send_message(self._notice(work, interaction), ephemeral=True)
-                return
-            await interaction.response.defer(ephemeral=True, thinking=True)
+            budget = answer_budget(interaction)
+            done, _ = await asyncio.wait({work, given}, timeout=budget, return_when=asyncio.FIRST_COMPLETED)
+            if not done:
+                await reply.defer()
             await asyncio.wait({work})
-            await interaction.edit_original_response(content=self._notice(work, interaction))
-        except discord.HTTPException as exc:
-            log.warning("could not answer the press %s on %s (%s %s)", action, chat.message_id, exc.status, exc.code)
-            await asyncio.gather(work, return_exceptions=True)
+        finally:
+            given.cancel()
+        await reply.answer(self._notice(work, interaction))  # a press that ended before its notice (Redis away)
 
     async def remix(self, interaction: discord.Interaction, chat: ChatRef, action: str) -> None:
         """🖋: the modal for the requester (a notice for anyone else, or when the request is forgotten)."""
@@ -128,6 +135,53 @@ class Buttons(commands.Cog):
             log.error("press failed", exc_info=work.exception())
             return t("discord_error", language(interaction))
         return work.result()
+
+
+class _Acknowledgement:
+    """The one answer a press gets: sent at once, or after a deferral as an edit; later answers are dropped.
+
+    A failed answer is logged, never raised: the press's work (U's uploads, a job) goes on without it.
+    """
+
+    def __init__(self, interaction: discord.Interaction, message_id: object, action: str) -> None:
+        self.interaction = interaction
+        self.where = (message_id, action)
+        self.given = asyncio.Event()
+        self._deferred = False
+        self._lock = asyncio.Lock()  # the answer and the deferral never cross
+
+    async def answer(self, notice: str) -> None:
+        """Send ``notice`` to the presser, unless they got one already."""
+        async with self._lock:
+            if self.given.is_set():
+                return
+            self.given.set()
+            try:
+                if self._deferred:
+                    await self.interaction.edit_original_response(content=notice)
+                else:
+                    await self.interaction.response.send_message(notice, ephemeral=True)
+            except discord.HTTPException as exc:
+                log.warning(
+                    "could not answer the press %s on %s (%s %s)", self.where[1], self.where[0], exc.status, exc.code
+                )
+
+    def _failed(self, what: str, exc: discord.HTTPException) -> None:
+        message_id, action = self.where
+        log.warning("could not %s the press %s on %s (%s %s)", what, action, message_id, exc.status, exc.code)
+
+    async def defer(self) -> None:
+        """Show "thinking…" to the presser until the notice is known (Discord wants an answer within 3 s)."""
+        async with self._lock:
+            if self.given.is_set():
+                return
+            try:
+                await self.interaction.response.defer(ephemeral=True, thinking=True)
+                self._deferred = True
+            except discord.HTTPException as exc:
+                log.warning(
+                    "could not defer the press %s on %s (%s %s)", self.where[1], self.where[0], exc.status, exc.code
+                )
 
 
 def _admin_check(interaction: discord.Interaction):

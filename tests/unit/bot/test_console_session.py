@@ -7,7 +7,7 @@ import pytest
 from bot.console import ConsoleOutbox, ConsoleSession, split_path
 from core.keys import image_key
 from core.protocol import ClassifyJob
-from handlers.buttons import result_keyboard
+from handlers.buttons import STRONG, SUBTLE, VARY_STRENGTHS, result_keyboard
 from handlers.texts import t
 from tests import images
 from tests.factories import make_molbert
@@ -113,3 +113,31 @@ async def test_the_pen_prints_the_line_to_change(session, capsys):
     number = console.outbox.buttons_under
     assert t("console_remix", "ru", command="/imagine кот в шляпе --seed 5", number=number) in capsys.readouterr().out
     assert len(jobs.jobs) == 1
+
+
+async def test_the_terminal_presses_subtle_and_strong_variations(session, capsys):
+    console, jobs = session
+    await console.handle_line("/imagine кот --n 2\n")
+    [job_id] = jobs.jobs
+    for index in range(2):
+        jobs.images[image_key(job_id, index)] = images.png(30 + index, 20)
+    await console.outbox.send_photo(console.chat(), images.png(60, 20), "🎨 кот", result_keyboard(job_id, 2))
+    assert "U1 U2 V1 V2 ~1 ~2 🔄 🖋" in capsys.readouterr().out
+    await console.handle_line("/press ~2\n")
+    await console.handle_line("/press v1\n")
+    subtle, strong = [job for key, job in jobs.jobs.items() if key != job_id]
+    assert (subtle.init_image_key, subtle.strength) == (image_key(job_id, 1), VARY_STRENGTHS[SUBTLE])
+    assert (strong.init_image_key, strong.strength) == (image_key(job_id, 0), VARY_STRENGTHS[STRONG])
+
+
+async def test_the_notice_of_a_press_comes_before_what_it_sends(session, capsys):
+    console, jobs = session
+    await console.handle_line("/imagine кот\n")
+    [job_id] = jobs.jobs
+    jobs.images[image_key(job_id, 0)] = images.png(30, 20)
+    await console.outbox.send_photo(console.chat(), images.png(30, 20), "🎨 кот", result_keyboard(job_id, 1))
+    capsys.readouterr()
+    await console.handle_line("/press U1\n")
+    out = capsys.readouterr().out
+    assert out.index(t("button_sending", "ru")) < out.index("🖼"), out
+    assert out.count(t("button_sending", "ru")) == 1

@@ -34,6 +34,7 @@ from bot.queue import RedisJobs
 from core.keys import discord_token_key, input_key, status_message_key
 from core.protocol import CLASSIFY_QUEUE, GENERATE_QUEUE, ChatRef, ClassifyJob, GenerateJob, ResultEvent, job_id_for
 from handlers.access import AccessPolicy, parse_ids
+from handlers.buttons import result_keyboard
 from handlers.chat_settings import ChatSettings
 from handlers.options import MAX_IMAGES, MAX_NEGATIVE_CHARS, MAX_SEED, parse_imagine
 from handlers.ports import Button
@@ -42,7 +43,7 @@ from handlers.styles import STYLES
 from handlers.texts import t
 from tests import images
 from tests.factories import make_molbert
-from tests.fakes.discord_api import DEFERRED_CHANNEL_MESSAGE, EPHEMERAL, FakeDiscordAPI
+from tests.fakes.discord_api import CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE, EPHEMERAL, FakeDiscordAPI
 from workers.publish import publish
 
 ACTION = re.compile(r"^[uvrm]:")
@@ -284,7 +285,7 @@ async def test_a_typed_negative_is_taken_as_typed_not_as_options(fake, world, bo
     dispatch(bot, payload)
     await fake.wait_for(lambda: (m := fake.original(payload)) and m.content.startswith("⏳"))
     job = GenerateJob.model_validate(job_payload(redis_conn, _job_id(payload)))
-    assert (job.negative, job.num_images, job.aspect) == ("люди --n 4 —лого", 1, (16, 9))
+    assert (job.negative, job.num_images, job.aspect) == ("люди --n 4 —лого", None, (16, 9))  # the worker decides
 
 
 async def test_an_option_both_typed_into_the_prompt_and_filled_in_is_refused(fake, world, bot, redis_conn):
@@ -784,6 +785,7 @@ async def test_buttons_work_after_a_restart_and_answer_only_the_presser(
     press = fake.press_button(world["alice"], picture, custom_id)
     dispatch(second, press)
     answer = await fake.wait_for(lambda: fake.interaction(press).original and fake.original(press))
+    await until(lambda: second.molbert.presses)  # answered first; the press ends after U's upload
     [(chat, action, event_id, notice)] = second.molbert.presses
     assert (chat.platform, chat.chat_id, chat.user_id) == (
         "discord",
@@ -820,6 +822,27 @@ async def test_a_reroll_status_in_the_channel_names_the_user_without_pinging(fak
     assert posted.json["allowed_mentions"]["users"] == []
 
 
+async def test_a_press_is_answered_before_its_uploads(fake, world, bot, run_worker, aredis):
+    """U posts the full-size picture after the presser was told so: the interaction's response comes first (before
+    this change it waited up to 1.5 s for the uploads, then answered)."""
+    payload = fake.slash_command(world["alice"], world["channel"], "imagine", {"prompt": "кот"})
+    dispatch(bot, payload)
+    await shown_queued(fake, aredis, payload)
+    run_worker()
+    picture = await fake.wait_for_message(world["channel"]["id"], lambda m: m.files, timeout=30)
+    upscale = next(custom_id for custom_id in picture.custom_ids if custom_id.startswith("u:"))
+    press = fake.press_button(world["alice"], picture, upscale)
+    dispatch(bot, press)
+    await fake.wait_for_message(world["channel"]["id"], lambda m: m.files and m.id != picture.id, timeout=10)
+    await fake.wait_for(lambda: fake.calls_to("POST", rf"/interactions/{press['id']}/[^/]+/callback"))
+    calls = [(call.method, call.path, bool(call.files)) for call in fake.calls]
+    callback = next(i for i, (_, path, _) in enumerate(calls) if path.startswith(f"/interactions/{press['id']}/"))
+    upload = max(i for i, (method, path, files) in enumerate(calls) if method == "POST" and files)
+    assert callback < upload, calls[callback:]
+    response = fake.calls[callback].json
+    assert response["type"] == CHANNEL_MESSAGE and response["data"]["content"] == t("button_sending", "ru")
+
+
 async def test_a_slow_press_is_deferred_then_answered(fake, world, bot, monkeypatch):
     async def slow_press(chat, action, event_id, outbox, **kwargs):
         await asyncio.sleep(2)
@@ -844,6 +867,16 @@ def test_keyboard_view_makes_persistent_dynamic_buttons():
     assert [[c["custom_id"] for c in row["components"]] for row in rows] == [["u:job:0", "u:job:1"], ["r:job"]]
     assert [[c["label"] for c in row["components"]] for row in rows] == [["U1", "U2"], ["🔄"]]
     assert keyboard_view(None) is None and keyboard_view([]) is None
+
+
+@pytest.mark.parametrize("count", [1, 4])
+def test_subtle_and_strong_variation_buttons_are_live_discord_buttons(count):
+    view = keyboard_view(result_keyboard("discord-imagine-1-2", count))
+    rows = view.to_components()
+    labels = [[c["label"] for c in row["components"]] for row in rows]
+    assert ["V1", "~1"] in labels if count == 1 else ["~1", "~2", "~3", "~4"] in labels
+    assert all(isinstance(item, ActionButton) and not item.item.disabled for item in view.children)
+    assert {item.action for item in view.children} >= {"v:discord-imagine-1-2:0:l", "v:discord-imagine-1-2:0:h"}
 
 
 # --- secrets -------------------------------------------------------------------------------------------------------

@@ -12,11 +12,20 @@ from core.keys import image_key
 from core.protocol import ChatRef, GenerateJob, ResultEvent, ScoredLabel, job_id_for
 from handlers import chat_settings
 from handlers import images as image_checks
-from handlers.buttons import RepeatedPresses
+from handlers.buttons import (
+    STRONG,
+    SUBTLE,
+    VARY,
+    VARY_STRENGTHS,
+    Action,
+    RepeatedPresses,
+    parse_action,
+    result_keyboard,
+)
 from handlers.delivery import deliver_result, render_caption, render_labels, render_progress
 from handlers.errors import QueueUnavailable, UserError
 from handlers.options import command_line
-from handlers.ports import CAPTION_MAX_CHARS
+from handlers.ports import ACTION_MAX_BYTES, CAPTION_MAX_CHARS
 from handlers.prompts import MAX_PROMPT_CHARS, clean_text, parse_labels, parse_prompt
 from handlers.safety import PromptBlocklist
 from handlers.service import Molbert
@@ -322,8 +331,9 @@ async def test_image_result_is_sent_with_buttons_and_status_deleted(outbox):
     photo = outbox.sent[-1]
     assert photo.photo == images.png()
     assert photo.text == "🎨 кот\n\nseed 5 · tiny · 1.2 с\n/imagine кот --ar 16:9 --style аниме --n 2 --seed 5"
-    assert [[b.text for b in row] for row in photo.buttons] == [["U1", "U2"], ["V1", "V2"], ["🔄", "🖋"]]
-    assert photo.buttons[1][1].action == "v:j1:1"
+    assert [[b.text for b in row] for row in photo.buttons] == [["U1", "U2"], ["V1", "V2"], ["~1", "~2"], ["🔄", "🖋"]]
+    assert photo.buttons[1][1].action == "v:j1:1:h"  # strong
+    assert photo.buttons[2][1].action == "v:j1:1:l"  # subtle
     assert outbox.by_id(status).deleted
 
 
@@ -387,6 +397,53 @@ async def test_v_queues_variations_of_that_image_with_the_same_settings(molbert,
     assert (variation.prompt, variation.aspect, variation.num_images) == (original.prompt, (3, 2), 4)
     assert variation.seed != original.seed
     assert variation.chat == presser()
+
+
+@pytest.mark.parametrize(("suffix", "strength"), [(":l", VARY_STRENGTHS[SUBTLE]), (":h", VARY_STRENGTHS[STRONG])])
+async def test_subtle_and_strong_v_ask_for_their_strength(molbert, jobs, outbox, suffix, strength):
+    job_id = await finished_generation(molbert, jobs, outbox)
+    assert await molbert.press(presser(), f"v:{job_id}:2{suffix}", "press-s", outbox) == t("button_accepted", "ru")
+    variation = jobs.jobs[job_id_for(presser(), "vary", "press-s")]
+    assert (variation.init_image_key, variation.strength) == (image_key(job_id, 2), strength)
+
+
+async def test_a_v_button_from_before_strengths_keeps_the_requests_own_strength(molbert, jobs, outbox):
+    job_id = await finished_generation(molbert, jobs, outbox)
+    jobs.jobs[job_id] = jobs.jobs[job_id].model_copy(update={"strength": 0.5})
+    assert await molbert.press(presser(), f"v:{job_id}:0", "press-old", outbox) == t("button_accepted", "ru")
+    assert jobs.jobs[job_id_for(presser(), "vary", "press-old")].strength == 0.5
+    assert VARY_STRENGTHS[SUBTLE] < GenerateJob.model_fields["strength"].default < VARY_STRENGTHS[STRONG]
+
+
+def test_a_single_picture_has_its_two_variation_buttons_side_by_side():
+    rows = result_keyboard("job", 1)
+    assert [[(b.text, b.action) for b in row] for row in rows] == [
+        [("U1", "u:job:0")],
+        [("V1", "v:job:0:h"), ("~1", "v:job:0:l")],
+        [("🔄", "r:job")],
+    ]
+
+
+@pytest.mark.parametrize(
+    ("action", "parsed"),
+    [
+        ("v:job:1", Action(VARY, "job", 1)),  # a V button already in a chat, from before strengths
+        ("v:job:1:l", Action(VARY, "job", 1, SUBTLE)),
+        ("v:job:3:h", Action(VARY, "job", 3, STRONG)),
+        ("u:job:1:l", None),  # U has no strength
+        ("v:job:1:x", None),
+        ("v:job:1:", None),
+    ],
+)
+def test_v_actions_with_and_without_a_strength(action, parsed):
+    assert parse_action(action) == parsed
+
+
+def test_the_longest_job_id_still_fits_with_a_strength():
+    job_id = "j" * 56
+    actions = [button.action for row in result_keyboard(job_id, 4) for button in row]
+    assert max(len(action.encode()) for action in actions) == ACTION_MAX_BYTES - 2
+    assert all(parse_action(action) is not None for action in actions)
 
 
 async def test_reroll_queues_the_same_request_with_a_new_seed(molbert, jobs, outbox):

@@ -15,7 +15,7 @@ CHAT = ChatRef(platform="memory", chat_id=1, user_id=1, message_id=1)
 
 def test_prompt_without_options():
     request = parse_imagine("кот в космосе")
-    assert (request.prompt, request.aspect, request.seed, request.count) == ("кот в космосе", None, None, 1)
+    assert (request.prompt, request.aspect, request.seed, request.count) == ("кот в космосе", None, None, None)
 
 
 def test_all_options_together():

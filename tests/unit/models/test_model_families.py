@@ -21,7 +21,12 @@ from PIL import Image  # noqa: E402
 
 from models import acceleration, presets, tiny_families  # noqa: E402
 from models.acceleration import GpuOptions  # noqa: E402
-from models.generator import ImageGenerator, VariationsUnsupported, known_defaults  # noqa: E402
+from models.generator import (  # noqa: E402
+    ImageGenerator,
+    VariationsUnsupported,
+    image_to_image_steps,
+    known_defaults,
+)
 from models.translation import Translator, needs_translation  # noqa: E402
 from tests.factories import work_until_empty  # noqa: E402
 
@@ -601,3 +606,38 @@ async def test_variation_on_a_model_without_image_to_image_is_explained_not_retr
     painted, varied = (ResultEvent.model_validate_json(fields[b"event"]) for _id, fields in entries)
     assert (painted.ok, painted.variations) == (True, False)
     assert (varied.ok, varied.error_key) == (False, "variations_unsupported")
+
+
+# --- a variation of a picture painted with very few steps ------------------------------------------------
+
+
+def _variation_after_one_step(generator: ImageGenerator, strength: float) -> list[tuple[int, int]]:
+    """Vary a picture painted with ``--steps 1`` at ``strength``; return the step reports."""
+    source = generator.generate("кот", seed=1, steps=1)[0]
+    reports: list[tuple[int, int]] = []
+    (image,) = generator.vary(source, "кот", seed=2, steps=1, strength=strength, on_step=lambda *s: reports.append(s))
+    assert image.size == source.size
+    return reports
+
+
+@pytest.mark.parametrize("strength", [0.35, 0.75, 0.6, 0.1, 1 / 3])
+@pytest.mark.parametrize("family", [family for family in FAMILIES if VARIATIONS[family]])
+def test_a_variation_of_a_one_step_picture_denoises_at_least_once(family, strength, generators):
+    """Image-to-image runs ``int(steps * strength)`` steps: ``--steps 1`` then V would run none, and diffusers
+    raises; the generator asks for enough steps that one runs."""
+    reports = _variation_after_one_step(generators[family], strength)
+    assert len(reports) > PRIOR_STEPS[family], reports  # past the prior: the denoiser ran
+    assert reports[-1][0] == reports[-1][1]
+
+
+@pytest.mark.parametrize("strength", [0.35, 0.75])
+def test_a_variation_of_a_one_step_picture_on_the_tiny_preset(strength, tiny_models):
+    assert _variation_after_one_step(tiny_models.generator, strength)
+
+
+@pytest.mark.parametrize("strength", [0.01, 0.1, 0.3, 1 / 3, 0.35, 0.6, 0.7, 0.75, 0.9, 1.0])
+@pytest.mark.parametrize("steps", [1, 2, 4, 50])
+def test_image_to_image_steps_run_at_least_one(steps, strength):
+    asked = image_to_image_steps(steps, strength)
+    assert asked >= steps and int(asked * strength) >= 1
+    assert asked == steps or int((asked - 1) * strength) < 1  # no more than needed
