@@ -26,10 +26,22 @@ def queued(server) -> int:
         connection.close()
 
 
+def loaded(server) -> bool:
+    """Whether the restarted server has read its AOF back (until then it answers LOADING to every command)."""
+    connection = redis.Redis.from_url(server.url())
+    try:
+        return bool(connection.ping())
+    except redis.BusyLoadingError:
+        return False
+    finally:
+        connection.close()
+
+
 async def restart(server, down_for: float) -> None:
     await asyncio.to_thread(server.stop)
     await asyncio.sleep(down_for)
     await asyncio.to_thread(server.start)
+    await poll(lambda: loaded(server), 30, "Redis to load its data")  # a loaded machine reads the AOF slowly
 
 
 async def test_queued_jobs_survive_a_redis_restart_and_everyone_reconnects(own_redis, model_cache_dir, tmp_path):

@@ -23,7 +23,7 @@ from models.device import cpu_quota, cpu_threads  # noqa: E402
 from models.generator import ImageGenerator, known_defaults  # noqa: E402
 from models.tiny import build_tiny_classifier  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]  # tests/unit/models/this file
 PROMPT = "рыжий кот на окне"
 # The tolerances docs/deploy.md states, in mean absolute difference per pixel channel (levels of 255) from the float32
 # picture. bfloat16 keeps 8 bits of mantissa: the tiny twin moves by ~0.1 level (a real-size one more: measured by
