@@ -420,7 +420,7 @@ def test_a_single_picture_has_its_two_variation_buttons_side_by_side():
     assert [[(b.text, b.action) for b in row] for row in rows] == [
         [("U1", "u:job:0")],
         [("V1", "v:job:0:h"), ("~1", "v:job:0:l")],
-        [("🔄", "r:job")],
+        [("🔄", "r:job"), ("🖋", "m:job")],
     ]
 
 

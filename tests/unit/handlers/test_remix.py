@@ -284,7 +284,7 @@ async def test_through_redis_the_prompt_message_is_remembered_as_long_as_the_req
 
 
 async def test_the_pen_button_is_under_every_result_and_fits_telegram(molbert, jobs, outbox):
-    job_id = "telegram-imagine-m1001234567890-1234567890" + "x" * 17  # the longest a 🔄 takes
+    job_id = "telegram-imagine-m1001234567890-1234567890" + "x" * 14  # the longest U and V take (56)
     keyboard = result_keyboard(job_id, 4)
     pen = keyboard[-1][-1]
     assert (pen.text, pen.action) == ("🖋", f"m:{job_id}")
