@@ -52,6 +52,17 @@ RU: dict[str, str] = {
     "out_of_memory": "😔 Не хватило памяти на такую картинку. Попросите меньше картинок (--n) "
     "или другой формат (--ar), без --best.",
     "photo_gone": "Фото не дождалось очереди и удалено. Пришлите его, пожалуйста, ещё раз.",
+    "imagine_photo_gone": "Фото, с которого начиналась картинка, уже удалено (его хранят сутки, как и картинки). "
+    "Пришлите фото с подписью /imagine <описание> ещё раз.",
+    "imagine_photo_unsupported": "Эта модель рисует только по описанию, не по фото. Отправьте /imagine без фото.",
+    "imagine_photo_impossible": "Здесь нет модели, которая рисует по фото: «{model}» умеет только по описанию. "
+    "Отправьте /imagine без фото.",
+    "imagine_from_photo": "📷 По фото, сила {strength} (меньше — ближе к фото); 🔄 рисует по тому же фото.",
+    "imagine_rerouted": "Модель «{asked}» не рисует по фото, поэтому рисовала «{used}».",
+    "option_strength": "--strength: «{value}» не подходит, нужно число от 0.05 до 1 (меньше — ближе к фото), "
+    "например --strength 0.4.",
+    "option_strength_needs_photo": "--strength нужен только для рисования по фото: пришлите фото с подписью "
+    "/imagine <описание> --strength 0.4.",
     "classify_header": "🔎 Что я вижу на фото:",
     "classify_header_labels": "🔎 Из ваших вариантов больше всего подходит:",
     "classify_uncertain": "🤔 Не уверен, что это. Самые близкие варианты:",
@@ -297,6 +308,19 @@ EN: dict[str, str] = {
     "out_of_memory": "😔 There was not enough memory for this picture. Ask for fewer images (--n) "
     "or another shape (--ar), without --best.",
     "photo_gone": "The photo waited too long and was deleted. Please send it again.",
+    "imagine_photo_gone": "The photo this picture started from was deleted (it is kept for a day, like the pictures). "
+    "Send the photo captioned /imagine <description> again.",
+    "imagine_photo_unsupported": "This model paints from a description only, not from a photo. Send /imagine without "
+    "a photo.",
+    "imagine_photo_impossible": "No model here paints from a photo: «{model}» paints from a description only. "
+    "Send /imagine without a photo.",
+    "imagine_from_photo": "📷 From a photo, strength {strength} (lower = closer to the photo); 🔄 paints from the same "
+    "photo.",
+    "imagine_rerouted": "The model «{asked}» does not paint from photos, so «{used}» painted this.",
+    "option_strength": "--strength: «{value}» won't do, it takes a number from 0.05 to 1 (lower = closer to the "
+    "photo), e.g. --strength 0.4.",
+    "option_strength_needs_photo": "--strength is only for painting from a photo: send a photo captioned "
+    "/imagine <description> --strength 0.4.",
     "classify_header": "🔎 What I see in the photo:",
     "classify_header_labels": "🔎 Of your options, the best match is:",
     "classify_uncertain": "🤔 I'm not sure what this is. The closest options:",

@@ -88,7 +88,9 @@ class MemoryJobs:
         self.durations: dict[str, float] = {}
         self.cancelled: set[str] = set()
 
-    async def submit_generate(self, job_id: str, job: GenerateJob) -> Queued | None:
+    async def submit_generate(self, job_id: str, job: GenerateJob, photo: bytes | None = None) -> Queued | None:
+        if photo is not None and job.photo_key is not None:
+            self.images[job.photo_key] = photo
         return self._add(job_id, job)
 
     async def submit_classify(self, job_id: str, job: ClassifyJob, image: bytes) -> Queued | None:
