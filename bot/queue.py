@@ -26,6 +26,7 @@ from core.keys import (
     image_key,
     jobs_today_key,
     params_key,
+    photo_key,
     result_stream,
     status_message_key,
 )
@@ -161,6 +162,8 @@ class RedisJobs:
         kind = job_kind(job.func_name)  # a ranking waits on the photo queue too
         event = ResultEvent(job_id=job_id, kind=kind, chat=payload["chat"], ok=False, error_key="cancelled")
         with self.connection.pipeline() as pipe:
+            if payload.get("photo_key") == photo_key(job_id):  # the photo it would have painted from
+                pipe.delete(photo_key(job_id))
             pipe.zrem(active_key(event.chat.platform, event.chat.user_id), job_id)  # the owner's slot
             pipe.xadd(result_stream(event.chat.platform), {"event": event.model_dump_json()})
             pipe.execute()

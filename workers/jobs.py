@@ -175,8 +175,15 @@ def _keep_photo_for_rerolls(job: Job, request: GenerateJob, painted: bool) -> No
         return
     if painted:
         job.connection.expire(request.photo_key, RESULT_TTL)
-    elif request.photo_key == photo_key(job.id):  # the request's own job, not a reroll of it
-        job.connection.delete(request.photo_key)
+    else:
+        _forget_photo(job.connection, job.id, request.model_dump())
+
+
+def _forget_photo(connection, job_id: str, payload: dict) -> None:
+    """Delete the photo of a request whose own job (not a reroll of it: those paint from a photo that has pictures)
+    ended without pictures, so nothing will paint from it."""
+    if payload.get("photo_key") == photo_key(job_id) and not payload.get("init_image_key"):
+        connection.delete(photo_key(job_id))
 
 
 def _negative_ignored(request: GenerateJob, generator: ImageGenerator) -> bool:
@@ -447,6 +454,7 @@ def report_failure(job: Job, connection, exc_type, exc_value, traceback) -> None
         times=_with_run_times(_valid(StageTimes, payload.get("times") or {}) or StageTimes(), job),
     )
     publish(connection, event)
+    _forget_photo(connection, job.id, payload)
 
 
 def _valid(model: type[_Model], data: object) -> _Model | None:

@@ -106,3 +106,17 @@ async def test_a_generator_without_image_to_image_is_never_asked(
     assert (event.ok, event.error_key) == (False, "imagine_photo_unsupported")
     assert pipeline_calls == [], "nothing was painted without the photo"
     assert redis_conn.exists(photo_key(job_id)) == 0, "a job that painted nothing needs its photo no longer"
+
+
+async def test_a_job_that_fails_for_good_leaves_no_photo_behind(jobs, run_worker, redis_conn):
+    job_id = await submit(jobs, 5, b"garbage, not a JPEG")  # every attempt fails to decode it
+    run_worker()
+    [event] = events(redis_conn)
+    assert (event.ok, event.job_id, event.error_ref is not None) == (False, job_id, True)
+    assert redis_conn.exists(photo_key(job_id)) == 0
+
+
+async def test_a_job_cancelled_while_waiting_leaves_no_photo_behind(jobs, redis_conn):
+    job_id = await submit(jobs, 6, photo())
+    assert await jobs.cancel(chat(6), job_id)
+    assert redis_conn.exists(photo_key(job_id)) == 0
