@@ -24,11 +24,14 @@ async def imagine(message: Message, command: CommandObject, bot: Bot, molbert: M
 
     A photo (or image file) the command is the caption of, or else the one it replies to, is where the picture
     starts (image-to-image); Telegram puts the replied message in the update even in a group with privacy mode on.
+    The bot's own pictures are not photos to start from here: a reply to a result is about that result.
     """
+    me = await bot.me()
     replied = message.reply_to_message
-    image = image_of(message) or (image_of(replied) if replied else None)
+    theirs = replied is not None and not (replied.from_user is not None and replied.from_user.id == me.id)
+    image = image_of(message) or (image_of(replied) if replied is not None and theirs else None)
     photo = upload_of(bot, image) if image else None
-    await molbert.imagine(chat_ref(message), without_mention(command.args, await bot.me()), outbox, photo=photo)
+    await molbert.imagine(chat_ref(message), without_mention(command.args, me), outbox, photo=photo)
 
 
 async def addressed_text(message: Message, bot: Bot, molbert: Molbert, outbox: TelegramOutbox) -> None:

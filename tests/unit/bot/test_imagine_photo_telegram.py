@@ -10,12 +10,15 @@ import io
 import pytest
 from aiogram import Bot
 from PIL import Image
+from rq import Queue
+from rq.serializers import JSONSerializer
 
 from bot.config import TelegramSettings
 from bot.queue import RedisJobs
 from bot.results import ResultListener
 from bot.telegram.app import create_bot, create_dispatcher
 from bot.telegram.outbox import TelegramOutbox
+from core.protocol import GENERATE_QUEUE
 from handlers.images import normalize_image
 from handlers.texts import t
 from models.generator import ImageGenerator
@@ -138,3 +141,14 @@ async def test_a_broken_photo_is_answered_and_nothing_is_queued(telegram, fronte
     answer = await telegram.wait_for_message(ALICE, after=asked["message_id"])
     assert answer.text == t("image_unreadable", "ru")
     assert not redis_conn.keys("molbert:photo:*")
+
+
+async def test_imagine_in_reply_to_the_bots_own_picture_is_a_plain_request(
+    telegram, frontend, run_worker, redis_conn, pipeline_calls
+):
+    alice = telegram.user(ALICE, "Алиса")
+    result = await paint(telegram, run_worker, ALICE, telegram.send_text(ALICE, alice, "/imagine кот"))
+    asked = telegram.send_text(ALICE, alice, "/imagine собака", reply_to_message_id=result.message_id)
+    await telegram.wait_for_message(ALICE, after=asked["message_id"])
+    [job] = Queue(GENERATE_QUEUE, connection=redis_conn, serializer=JSONSerializer).jobs
+    assert (job.args[0]["prompt"], job.args[0]["photo_key"]) == ("собака", None)
