@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Literal, Self
 
-from pydantic import AnyHttpUrl, Field, SecretStr, field_validator, model_validator
+from pydantic import AnyHttpUrl, Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings
 
 from core.config import LogSettings, ProcessConfig, RedisSettings, SafetySettings, config_rule, settings_config
@@ -97,15 +97,25 @@ class BotSettings(BaseSettings):
         None, ge=1, le=4, description="pictures per /imagine without --n; unset = the worker's generator's default"
     )
 
+    text_only_generators: str = Field(
+        "", description="names of BOT_GENERATORS that cannot paint from a photo (Kandinsky 5 Image Lite)"
+    )
+
     @field_validator("generators")
     @classmethod
     def _routes(cls, text: str) -> str:
         GeneratorRoutes.parse(text)  # its ValueError says what is wrong
         return text
 
+    @field_validator("text_only_generators")
+    @classmethod
+    def _text_only(cls, text: str, info: ValidationInfo) -> str:
+        GeneratorRoutes.parse(info.data.get("generators", ""), text)  # a name the table lacks is an error
+        return text
+
     def routes(self) -> GeneratorRoutes:
         """The generator queues as ``handlers.routing`` takes them."""
-        return GeneratorRoutes.parse(self.generators)
+        return GeneratorRoutes.parse(self.generators, self.text_only_generators)
 
 
 class LimitSettings(BaseSettings):

@@ -10,6 +10,7 @@ import asyncio
 import getpass
 import itertools
 import logging
+import re
 import sys
 import threading
 import time
@@ -22,7 +23,7 @@ from bot.results import ResultListener
 from core.keys import delivered_key
 from core.protocol import ChatRef
 from handlers.buttons import REMIX
-from handlers.ports import Keyboard, MessageId
+from handlers.ports import Keyboard, MessageId, Upload
 from handlers.service import Molbert
 from handlers.texts import t
 
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 
 PLATFORM = "console"
 RESULT_WAIT_SECONDS = 600
+_FROM = re.compile(r"(?:^|\s)(?:--|—|–)(?:from|фото)\s+(\"[^\"]+\"|'[^']+'|\S+)", re.IGNORECASE)
 
 
 class ConsoleOutbox:
@@ -114,7 +116,7 @@ class ConsoleSession:
         elif command == "/help":
             await self.molbert.help(chat, self.outbox, "console_help")
         elif command in ("/imagine", "/draw", "/нарисуй"):
-            self._track(await self.molbert.imagine(chat, rest, self.outbox))
+            await self._imagine(chat, rest)
         elif command == "/classify" or Path(command).is_file():
             await self._classify(chat, rest if command == "/classify" else line.strip())
         elif command == "/press":
@@ -170,6 +172,23 @@ class ConsoleSession:
             return None
         return await self.molbert.remix(chat, job_id, text, self.outbox)
 
+    async def _imagine(self, chat: ChatRef, arguments: str) -> None:
+        """``<описание> [--options] [--from photo.jpg]``: the picture starts from the photo when one is named."""
+        text, typed = split_photo(arguments)
+        if typed is None:
+            self._track(await self.molbert.imagine(chat, text, self.outbox))
+            return
+        path = Path(typed).expanduser()
+        if not path.is_file():
+            await self.molbert.refuse(chat, self.outbox, "console_no_file", path=typed or "—")
+            return
+
+        async def read() -> bytes:
+            return path.read_bytes()
+
+        photo = Upload(read, path.stat().st_size)
+        self._track(await self.molbert.imagine(chat, text, self.outbox, photo=photo))
+
     async def _classify(self, chat: ChatRef, arguments: str) -> None:
         """``<path> [labels]`` — the path may be quoted if it has spaces."""
         typed, caption = split_path(arguments)
@@ -186,6 +205,18 @@ class ConsoleSession:
     def _track(self, job_id: str | None) -> None:
         if job_id is not None:
             self.job_ids.append(job_id)
+
+
+def split_photo(arguments: str) -> tuple[str, str | None]:
+    """``кот --from photo.jpg --n 2`` → ``("кот --n 2", "photo.jpg")``: the ``/imagine`` text without the photo's
+    path (quoted if it has spaces), and the path (``None`` when no ``--from``/``--фото`` is given)."""
+    match = _FROM.search(arguments)
+    if match is None:
+        return arguments, None
+    path = match.group(1)
+    if path[:1] in ("'", '"'):
+        path = path[1:-1]
+    return f"{arguments[: match.start()]} {arguments[match.end() :]}".strip(), path
 
 
 def split_path(arguments: str) -> tuple[str, str]:

@@ -27,6 +27,7 @@ from core.keys import (
     jobs_today_key,
     message_job_key,
     params_key,
+    photo_key,
     result_stream,
     status_message_key,
 )
@@ -85,9 +86,13 @@ class RedisJobs:
         """Every queue jobs wait in: one per generator class, and the classification queue."""
         return [*self.generate_queues.values(), self.classify_queue]
 
-    async def submit_generate(self, job_id: str, job: GenerateJob) -> Queued | None:
-        """Enqueue a generation job, keeping its request for the result's buttons; ``None`` if the id exists."""
-        return await in_thread(self._store_and_enqueue_generate, job_id, job)
+    async def submit_generate(self, job_id: str, job: GenerateJob, photo: bytes | None = None) -> Queued | None:
+        """Enqueue a generation job, keeping its request for the result's buttons; ``None`` if the id exists.
+
+        ``photo``, for a picture painted from it, waits under ``job.photo_key`` for ``INPUT_TTL`` (the worker then
+        keeps it as long as the pictures, for 🔄, or deletes it when the job ends without any).
+        """
+        return await in_thread(self._store_and_enqueue_generate, job_id, job, photo)
 
     async def load_generation(self, job_id: str) -> GenerateJob | None:
         """The request of an earlier generation, or ``None`` once expired (or never made)."""
@@ -167,6 +172,8 @@ class RedisJobs:
         kind = job_kind(job.func_name)  # a ranking waits on the photo queue too
         event = ResultEvent(job_id=job_id, kind=kind, chat=payload["chat"], ok=False, error_key="cancelled")
         with self.connection.pipeline() as pipe:
+            if payload.get("photo_key") == photo_key(job_id):  # the photo it would have painted from
+                pipe.delete(photo_key(job_id))
             pipe.zrem(active_key(event.chat.platform, event.chat.user_id), job_id)  # the owner's slot
             pipe.xadd(result_stream(event.chat.platform), {"event": event.model_dump_json()})
             pipe.execute()
@@ -198,7 +205,9 @@ class RedisJobs:
         previous = await in_thread(self._swap_status, job_id, str(message_id))
         return previous != DELIVERED
 
-    def _store_and_enqueue_generate(self, job_id: str, job: GenerateJob) -> Queued | None:
+    def _store_and_enqueue_generate(self, job_id: str, job: GenerateJob, photo: bytes | None = None) -> Queued | None:
+        if photo is not None and job.photo_key is not None:
+            self.connection.set(job.photo_key, photo, ex=INPUT_TTL)
         queue = self.generate_queues[self.routes.queue_for(job.generator)]
         keep = {params_key(job_id): job.model_dump_json()}
         return self._enqueue(queue, GENERATE_FUNC, job_id, job.model_dump(mode="json"), GENERATE_POLICY, keep)

@@ -53,6 +53,14 @@ def input_key(job_id: str) -> str:
     return f"{KEY_PREFIX}:input:{job_id}"
 
 
+def photo_key(job_id: str) -> str:
+    """Where a frontend keeps the photo a picture starts from (``/imagine`` on a photo: JPEG bytes, with a TTL).
+
+    Named by the request's first job: its rerolls (🔄) paint from the same photo.
+    """
+    return f"{KEY_PREFIX}:photo:{job_id}"
+
+
 def rank_input_key(job_id: str, index: int) -> str:
     """Where a frontend keeps the ``index``-th photo a ranking job reads (JPEG bytes, with a TTL)."""
     return f"{KEY_PREFIX}:input:{job_id}:{index}"

@@ -128,6 +128,12 @@ class GenerateJob(BaseModel):
     best_of: int | None = Field(None, description="generate this many, keep the num_images best by CLIP score")
     init_image_key: str | None = Field(None, description="a variation: image-to-image from this stored image")
     strength: float = 0.6
+    photo_key: str | None = Field(
+        None, description="paint from the user's photo stored here (image-to-image, at strength); rerolls keep it"
+    )
+    rerouted_from: str | None = Field(
+        None, description="the --model asked for, which cannot paint from a photo; generator names the one used"
+    )
     nsfw_threshold: float | None = Field(
         None, ge=0.0, le=1.0, description="the chat's /settings for the image check; None = the worker's own"
     )

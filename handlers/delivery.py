@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.protocol import ResultEvent, ScoredLabel
+from core.protocol import GenerateJob, ResultEvent, ScoredLabel
 from handlers.buttons import result_keyboard
 from handlers.options import command_line
 from handlers.ports import CAPTION_MAX_CHARS, MessageId, Outbox
@@ -95,7 +95,7 @@ def render_caption(event: ResultEvent) -> str:
             text = f"{hidden}\n{text}"
         if event.negative_ignored:
             text += "\n" + t("negative_ignored", event.chat.lang, platform=event.chat.platform)
-        return text
+        return text + _photo_notes(job, event.chat.lang)
 
     command = command_line(job)
     if len(full := caption(job.prompt, command)) <= CAPTION_MAX_CHARS:
@@ -104,6 +104,17 @@ def render_caption(event: ResultEvent) -> str:
         command = command_line(job.model_copy(update={"prompt": "…"}))
     room = max(MIN_TITLE_CHARS, CAPTION_MAX_CHARS - len(caption("", command)))
     return caption(shortened(job.prompt, room), command)
+
+
+def _photo_notes(job: GenerateJob, lang: str) -> str:
+    """For a picture that started from a photo: that it did and at what strength (so 🔄 keeping the photo is no
+    surprise), and which generator painted it when the one asked for paints from text only."""
+    if not job.photo_key:
+        return ""
+    notes = "\n" + t("imagine_from_photo", lang, strength=f"{job.strength:g}")
+    if job.rerouted_from:
+        notes += "\n" + t("imagine_rerouted", lang, asked=job.rerouted_from, used=job.generator)
+    return notes
 
 
 def shortened(text: str, limit: int) -> str:

@@ -22,6 +22,7 @@ MIN_STEPS, MAX_STEPS = 1, 100
 MAX_SEED = 2**31 - 1
 MAX_RATIO = 4.0
 MAX_NEGATIVE_CHARS = 300
+MIN_STRENGTH, MAX_STRENGTH, DEFAULT_STRENGTH = 0.05, 1.0, 0.6  # painting from a photo: how far from it
 
 # canonical name → the spellings users type
 OPTION_NAMES: dict[str, tuple[str, ...]] = {
@@ -33,6 +34,7 @@ OPTION_NAMES: dict[str, tuple[str, ...]] = {
     "n": ("n", "count", "кол", "число", "сколько"),
     "best": ("best", "лучшие", "лучший", "из"),
     "model": ("model", "модель"),
+    "strength": ("strength", "сила"),
 }
 _CANONICAL = {alias: name for name, aliases in OPTION_NAMES.items() for alias in aliases}
 EXAMPLES = {  # shown when an option is given without a value
@@ -44,6 +46,7 @@ EXAMPLES = {  # shown when an option is given without a value
     "n": "--n 4",
     "best": "--best 8",
     "model": "--model fast",
+    "strength": "--strength 0.4",
 }
 _OPTION = re.compile(r"(?:^|\s)(?:--|—|–)(\S+)")
 _RATIO = re.compile(r"^(\d{1,2})\s*[:xх×/]\s*(\d{1,2})$")
@@ -62,6 +65,7 @@ class ImagineRequest:
     count: int | None = None  # None: the chat's /settings, the operator's BOT_DEFAULT_IMAGES, else the generator's
     best_of: int | None = None
     generator: str | None = None
+    strength: float | None = None  # only with a photo
 
 
 def parse_imagine(text: str | None, fields: Mapping[str, object] | None = None) -> ImagineRequest:
@@ -130,6 +134,17 @@ def _style(value: str) -> dict[str, Any]:
     return {"style": style}
 
 
+def _strength(value: str) -> dict[str, Any]:
+    """``--strength 0.4`` (or ``0,4``, as a Russian keyboard types it): how far from the photo, 0.05…1."""
+    try:
+        strength = float(value.replace(",", "."))
+    except ValueError:
+        strength = -1.0
+    if not MIN_STRENGTH <= strength <= MAX_STRENGTH:
+        raise UserError("option_strength", value=value)
+    return {"strength": round(strength, 2)}
+
+
 def _negative(value: str) -> dict[str, Any]:
     if len(value) > MAX_NEGATIVE_CHARS:
         raise UserError("option_too_long", option="--no", limit=MAX_NEGATIVE_CHARS)
@@ -145,6 +160,7 @@ _PARSERS: dict[str, Callable[[str], dict[str, Any]]] = {
     "n": lambda value: {"count": _integer(value, "n", 1, MAX_IMAGES)},
     "best": lambda value: {"best_of": _integer(value, "best", 2, MAX_CANDIDATES)},
     "model": lambda value: {"generator": value.casefold()},  # checked against the deployment's generators later
+    "strength": _strength,
 }
 
 
@@ -193,5 +209,7 @@ def command_line(job: GenerateJob) -> str:
         parts.append(f"--best {job.best_of}")
     if job.generator:
         parts.append(f"--model {job.generator}")
+    if job.photo_key:
+        parts.append(f"--strength {job.strength:g}")
     parts.append(f"--seed {job.seed}")
     return " ".join(parts)

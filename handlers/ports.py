@@ -123,8 +123,9 @@ class JobSubmitter(Protocol):
     Implementations raise :class:`handlers.errors.QueueUnavailable` when the queue cannot be reached.
     """
 
-    async def submit_generate(self, job_id: str, job: GenerateJob) -> Queued | None:
-        """Enqueue a generation job under ``job_id`` unless a job with that id exists."""
+    async def submit_generate(self, job_id: str, job: GenerateJob, photo: bytes | None = None) -> Queued | None:
+        """Enqueue a generation job under ``job_id`` unless a job with that id exists; ``photo`` (checked JPEG
+        bytes) is stored first under ``job.photo_key``, for a picture painted from it."""
         ...
 
     async def submit_classify(self, job_id: str, job: ClassifyJob, image: bytes) -> Queued | None:

@@ -12,10 +12,11 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from functools import partial
 from typing import Any, TypeVar
 
-from core.keys import image_key, input_key, rank_input_key
+from core.keys import image_key, input_key, photo_key, rank_input_key
 from core.protocol import CLASSIFY_QUEUE, MAX_RANKED_PHOTOS, ChatRef, ClassifyJob, GenerateJob, RankJob, job_id_for
 from core.telemetry import log_job
 from handlers import buttons, chat_settings, delivery, images, options, prompts, remix, telemetry
@@ -154,34 +155,62 @@ class Molbert:
     @telemetry.receives
     @answers_when_unavailable()
     async def imagine(
-        self, chat: ChatRef, text: str | None, outbox: Outbox, fields: Mapping[str, object] | None = None
+        self,
+        chat: ChatRef,
+        text: str | None,
+        outbox: Outbox,
+        fields: Mapping[str, object] | None = None,
+        photo: Upload | None = None,
     ) -> str | None:
         """Queue a picture for ``/imagine <prompt> [--options]``; return the job id, or ``None`` if none was queued.
 
         ``fields``: options given in fields of their own, taken as typed (``options.parse_imagine``). The chat's
-        ``/settings`` fill in the style and aspect ratio the request leaves out, and the image check.
+        ``/settings`` fill in the style and aspect ratio the request leaves out, and the image check. ``photo``: the
+        picture starts from it (image-to-image, ``--strength``), at its aspect ratio unless ``--ar`` is given; it is
+        checked like any photo (and downloaded only after the request was accepted) before anything is queued.
         """
         chat, settings = await self._in_chat(chat)
-        request = await self._checked(chat, outbox, partial(self._imagine_request, chat, text, fields, settings))
-        if request is None:
+        check = partial(self._imagine_request, chat, text, fields, settings, photo)
+        checked = await self._checked(chat, outbox, check)
+        if checked is None:
             return None
+        request, picture, photo_fields = checked
         seed = request.seed if request.seed is not None else new_seed()
         job_id = job_id_for(chat, "imagine")
+        if picture is not None:
+            photo_fields["photo_key"] = photo_key(job_id)
         job = options.generation_job(chat, request, seed).model_copy(
-            update={"nsfw_threshold": settings.nsfw_threshold(self.nsfw_threshold)}
+            update={"nsfw_threshold": settings.nsfw_threshold(self.nsfw_threshold), **photo_fields}
         )
-        return await self._submit_generate(chat, job_id, job, outbox)
+        return await self._submit_generate(chat, job_id, job, outbox, picture)
 
     async def _imagine_request(
-        self, chat: ChatRef, text: str | None, fields: Mapping[str, object] | None, settings: ChatSettings
-    ) -> options.ImagineRequest:
-        """The request ``/imagine`` asks for, with the chat's defaults; :class:`UserError` for one it may not."""
+        self,
+        chat: ChatRef,
+        text: str | None,
+        fields: Mapping[str, object] | None,
+        settings: ChatSettings,
+        photo: Upload | None = None,
+    ) -> tuple[options.ImagineRequest, bytes | None, dict[str, Any]]:
+        """The request ``/imagine`` asks for, with the chat's defaults, its photo (checked JPEG) and the job fields
+        painting from it sets; :class:`UserError` for one it may not."""
         self._check_access(chat)
-        request = chat_settings.with_defaults(options.parse_imagine(text, fields), settings, self.default_images)
+        typed = options.parse_imagine(text, fields)
+        request = chat_settings.with_defaults(typed, settings, self.default_images)
         self.routes.check(request.generator)
         if self.blocklist.blocked_word(request.prompt):
             raise UserError("prompt_blocked")
-        return request
+        if photo is None:
+            if request.strength is not None:
+                raise UserError("option_strength_needs_photo")
+            return request, None, {}
+        request = replace(request, aspect=typed.aspect)  # the photo's own shape, not the chat's default
+        painter = self.routes.for_photo(request.generator)
+        rerouted = (request.generator or self.routes.names[0]) if painter != request.generator else None
+        images.check_download_size(photo.size)
+        picture = images.normalize_image(await photo.download())
+        strength = options.DEFAULT_STRENGTH if request.strength is None else request.strength
+        return request, picture, {"strength": strength, "generator": painter, "rerouted_from": rerouted}
 
     @telemetry.receives
     @answers_when_unavailable()
@@ -518,9 +547,14 @@ class Molbert:
         job_id = job_id_for(chat, kind, event_id)
         return t("button_accepted", chat.lang), partial(self._submit_generate, chat, job_id, job, outbox)
 
-    async def _submit_generate(self, chat: ChatRef, job_id: str, job: GenerateJob, outbox: Outbox) -> str | None:
+    async def _submit_generate(
+        self, chat: ChatRef, job_id: str, job: GenerateJob, outbox: Outbox, photo: bytes | None = None
+    ) -> str | None:
         queue = self.routes.queue_for(job.generator)
-        return await self._submit(chat, job_id, partial(self.jobs.submit_generate, job_id, job), outbox, queue)
+        submission = partial(self.jobs.submit_generate, job_id, job)
+        if photo is not None:
+            submission = partial(self.jobs.submit_generate, job_id, job, photo)
+        return await self._submit(chat, job_id, submission, outbox, queue)
 
     async def _send_full_size(
         self, chat: ChatRef, original: GenerateJob, index: int, image: bytes, outbox: Outbox

@@ -32,6 +32,11 @@ RU: dict[str, str] = {
         "🖋 — изменить.\n"
         "Чтобы изменить картинку, ответьте на неё: «а без шляпы», «добавь луну», «сделай зимой», "
         "«пусть будет акварель», --ar 9:16 или новое описание (seed останется тем же).\n\n"
+        "📷 Рисование по фото\n"
+        "Фото с подписью /imagine <описание> [--параметры] или /imagine <описание> ответом на фото — "
+        "нарисую, начиная с этого фото, в его пропорциях (--ar их меняет), например:\n"
+        "  /imagine то же, но зимой --сила 0.4\n"
+        "  --strength 0.4 (--сила) — насколько уйти от фото: от 0.05 (почти как фото) до 1; по умолчанию 0.6.\n\n"
         "🔎 Распознавание\n"
         "Пришлите фото — я назову, что на нём, с процентами.\n"
         "Подпишите фото вариантами через запятую, точку с запятой или с новой строки — "
@@ -55,6 +60,17 @@ RU: dict[str, str] = {
     "out_of_memory": "😔 Не хватило памяти на такую картинку. Попросите меньше картинок (--n) "
     "или другой формат (--ar), без --best.",
     "photo_gone": "Фото не дождалось очереди и удалено. Пришлите его, пожалуйста, ещё раз.",
+    "imagine_photo_gone": "Фото, с которого начиналась картинка, уже удалено (его хранят сутки, как и картинки). "
+    "Пришлите фото с подписью /imagine <описание> ещё раз.",
+    "imagine_photo_unsupported": "Эта модель рисует только по описанию, не по фото. Отправьте /imagine без фото.",
+    "imagine_photo_impossible": "Здесь нет модели, которая рисует по фото: «{model}» умеет только по описанию. "
+    "Отправьте /imagine без фото.",
+    "imagine_from_photo": "📷 По фото, сила {strength} (меньше — ближе к фото); 🔄 рисует по тому же фото.",
+    "imagine_rerouted": "Модель «{asked}» не рисует по фото, поэтому рисовала «{used}».",
+    "option_strength": "--strength: «{value}» не подходит, нужно число от 0.05 до 1 (меньше — ближе к фото), "
+    "например --strength 0.4.",
+    "option_strength_needs_photo": "--strength нужен только для рисования по фото: пришлите фото с подписью "
+    "/imagine <описание> --strength 0.4.",
     "classify_header": "🔎 Что я вижу на фото:",
     "classify_header_labels": "🔎 Из ваших вариантов больше всего подходит:",
     "classify_uncertain": "🤔 Не уверен, что это. Самые близкие варианты:",
@@ -194,6 +210,9 @@ RU: dict[str, str] = {
         "seed (зерно), count (сколько картинок). Под результатом — кнопки U (картинка целиком), "
         "V (сильная вариация), ~ (лёгкая вариация), 🔄 (заново) и 🖋 (изменить: описание и параметры в окне, "
         "«а без шляпы» тоже можно).\n\n"
+        "📷 По фото: добавьте к /imagine поле image: <фото> — нарисую, начиная с него "
+        "(--strength 0.4 в описании — насколько уйти от фото, 0.05–1). Или на сообщении с картинкой → "
+        "Приложения → «Нарисовать по картинке».\n\n"
         "🔎 Распознавание\n"
         "/classify image: <картинка> — я назову, что на ней, с процентами.\n"
         "Добавьте labels: «кошка, собака, медведь» — я выберу из ваших вариантов.\n"
@@ -212,6 +231,7 @@ RU: dict[str, str] = {
         "Мольберт в терминале — тот же бот, что в Telegram, картинки сохраняются в файлы.\n\n"
         "/imagine <описание> [--параметры] — нарисую картинку, например: /imagine кот в космосе --n 4\n"
         "  параметры: --ar 16:9, --n 4, --style аниме, --no люди, --seed 42, --steps 30, --best 8\n"
+        "/imagine <описание> --from фото.jpg [--strength 0.4] — нарисую, начиная с этого фото\n"
         "/press U1 — кнопка под последней картинкой (U — картинка целиком, V — сильная вариация, "
         "~ — лёгкая: /press ~1, 🔄 — заново, 🖋 — изменить)\n"
         "/remix [номер] <что изменить> — изменить картинку [номер] (без номера — последнюю): "
@@ -267,6 +287,11 @@ RU: dict[str, str] = {
     "discord_rank_modal_title": "Выбрать лучшую картинку",
     "discord_rank_modal_label": "Что искать среди картинок?",
     "discord_rank_modal_placeholder": "например: самый смешной мем",
+    "discord_opt_imagine_image": "Фото, с которого начать картинку (JPEG, PNG или WebP)",
+    "discord_ctx_imagine": "Нарисовать по картинке",
+    "discord_imagine_modal_title": "Нарисовать по картинке",
+    "discord_imagine_modal_label": "Что нарисовать по этой картинке?",
+    "discord_imagine_modal_placeholder": "например: то же, но зимой --strength 0.5",
     "discord_rank_header": "🏆 «{query}»: лучше всего подходит картинка {number} из {count}.",
     "discord_rank_photo": "картинка {number}",
     "discord_rank_no_query": "Напишите, что искать среди картинок, например: самый смешной мем",
@@ -302,6 +327,11 @@ EN: dict[str, str] = {
         "🖋 — change it.\n"
         "To change a picture, reply to it: “without the hat”, “add a moon”, “make it winter”, "
         "“make it watercolor”, --ar 9:16 or a new description (the seed stays the same).\n\n"
+        "📷 Painting from a photo\n"
+        "A photo captioned /imagine <description> [--options], or /imagine <description> as a reply to a photo — "
+        "I'll paint starting from that photo, in its proportions (--ar changes them), e.g.:\n"
+        "  /imagine the same, but in winter --strength 0.4\n"
+        "  --strength 0.4 — how far to move from the photo: 0.05 (almost the photo) to 1; 0.6 by default.\n\n"
         "🔎 Recognition\n"
         "Send a photo and I'll name what is in it, with percentages.\n"
         "Caption the photo with options separated by commas, semicolons or new lines and I'll pick "
@@ -325,6 +355,19 @@ EN: dict[str, str] = {
     "out_of_memory": "😔 There was not enough memory for this picture. Ask for fewer images (--n) "
     "or another shape (--ar), without --best.",
     "photo_gone": "The photo waited too long and was deleted. Please send it again.",
+    "imagine_photo_gone": "The photo this picture started from was deleted (it is kept for a day, like the pictures). "
+    "Send the photo captioned /imagine <description> again.",
+    "imagine_photo_unsupported": "This model paints from a description only, not from a photo. Send /imagine without "
+    "a photo.",
+    "imagine_photo_impossible": "No model here paints from a photo: «{model}» paints from a description only. "
+    "Send /imagine without a photo.",
+    "imagine_from_photo": "📷 From a photo, strength {strength} (lower = closer to the photo); 🔄 paints from the same "
+    "photo.",
+    "imagine_rerouted": "The model «{asked}» does not paint from photos, so «{used}» painted this.",
+    "option_strength": "--strength: «{value}» won't do, it takes a number from 0.05 to 1 (lower = closer to the "
+    "photo), e.g. --strength 0.4.",
+    "option_strength_needs_photo": "--strength is only for painting from a photo: send a photo captioned "
+    "/imagine <description> --strength 0.4.",
     "classify_header": "🔎 What I see in the photo:",
     "classify_header_labels": "🔎 Of your options, the best match is:",
     "classify_uncertain": "🤔 I'm not sure what this is. The closest options:",
@@ -463,6 +506,9 @@ EN: dict[str, str] = {
         "Optional: aspect, style, negative (what not to paint), seed, count (how many pictures). "
         "Under the result: U (one picture, full size), V (a strong variation), ~ (a subtle variation), "
         "🔄 (paint again) and 🖋 (change it: the description and options in a form, “without the hat” works too).\n\n"
+        "📷 From a photo: add image: <photo> to /imagine and I'll paint starting from it "
+        "(--strength 0.4 in the prompt: how far to move from the photo, 0.05–1). Or on a message with a picture → "
+        "Apps → «Paint from this picture».\n\n"
         "🔎 Recognition\n"
         "/classify image: <picture> — I'll name what is in it, with percentages.\n"
         "Add labels: «cat, dog, bear» and I'll pick among your options.\n"
@@ -480,6 +526,7 @@ EN: dict[str, str] = {
         "Molbert in a terminal: the same bot as in Telegram, with pictures saved as files.\n\n"
         "/imagine <description> [--options] — a picture, e.g.: /imagine a cat in space --n 4\n"
         "  options: --ar 16:9, --n 4, --style anime, --no people, --seed 42, --steps 30, --best 8\n"
+        "/imagine <description> --from photo.jpg [--strength 0.4] — a picture that starts from that photo\n"
         "/press U1 — a button under the last picture (U — the picture alone, V — a strong variation, "
         "~ — a subtle one: /press ~1, 🔄 — again, 🖋 — change it)\n"
         "/remix [number] <what to change> — change picture [number] (without one: the last): "
@@ -535,6 +582,11 @@ EN: dict[str, str] = {
     "discord_rank_modal_title": "Pick the best picture",
     "discord_rank_modal_label": "What to look for among the pictures?",
     "discord_rank_modal_placeholder": "e.g.: the funniest meme",
+    "discord_opt_imagine_image": "A photo to start the picture from (JPEG, PNG or WebP)",
+    "discord_ctx_imagine": "Paint from this picture",
+    "discord_imagine_modal_title": "Paint from this picture",
+    "discord_imagine_modal_label": "What to paint from this picture?",
+    "discord_imagine_modal_placeholder": "e.g.: the same, but in winter --strength 0.5",
     "discord_rank_header": "🏆 «{query}»: the best match is picture {number} of {count}.",
     "discord_rank_photo": "picture {number}",
     "discord_rank_no_query": "Write what to look for among the pictures, e.g.: the funniest meme",

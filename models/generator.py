@@ -384,14 +384,16 @@ class ImageGenerator:
         steps: int | None = None,
         negative_prompt: str | None = None,
         on_step: StepCallback | None = None,
+        size: tuple[int, int] | None = None,
     ) -> list[Image.Image]:
-        """Variations of ``image`` (image-to-image with the same prompt), at the image's own size.
+        """Variations of ``image`` (image-to-image with the same prompt), at the image's own size unless ``size``
+        (width, height) is given (a user's photo: its aspect ratio at the model's own pixel count).
 
         ``strength`` 0..1 is how far to move away from it. Raises :class:`VariationsUnsupported` for a
         pipeline diffusers has no image-to-image counterpart for.
         """
         pipe, params = self._image_to_image()
-        size = self.size_near(image.size)
+        size = size or self.size_near(image.size)
         steps = image_to_image_steps(steps or self.default_steps, strength)
         kwargs = self._build_call_kwargs(prompt, num_images, *size, steps, negative_prompt)
         if "width" not in params:  # e.g. Stable Diffusion: the output has the image's size

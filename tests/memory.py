@@ -89,7 +89,9 @@ class MemoryJobs:
         self.cancelled: set[str] = set()
         self.message_jobs: dict[tuple[str, str, str], str] = {}
 
-    async def submit_generate(self, job_id: str, job: GenerateJob) -> Queued | None:
+    async def submit_generate(self, job_id: str, job: GenerateJob, photo: bytes | None = None) -> Queued | None:
+        if photo is not None and job.photo_key is not None:
+            self.images[job.photo_key] = photo
         return self._add(job_id, job)
 
     async def submit_classify(self, job_id: str, job: ClassifyJob, image: bytes) -> Queued | None:

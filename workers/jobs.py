@@ -18,7 +18,7 @@ from rq import Queue, get_current_job
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from core.keys import answered_key, cancel_key
+from core.keys import answered_key, cancel_key, photo_key
 from core.protocol import (
     CLASSIFY_FUNC,
     CLASSIFY_QUEUE,
@@ -37,7 +37,7 @@ from models.generator import ImageGenerator, VariationsUnsupported
 from models.labels import default_labels
 from workers import monitoring, runtime
 from workers.progress import JobCancelled, ProgressReporter
-from workers.publish import publish, record_duration, store_grid, store_images
+from workers.publish import RESULT_TTL, publish, record_duration, store_grid, store_images
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +88,10 @@ def generate(payload: dict) -> dict:
         return _publish_refusal(job, request.chat, "imagine", Refusal(str(exc), "variations_unsupported"))
     except JobCancelled:
         job.connection.delete(cancel_key(job.id))
+        _keep_photo_for_rerolls(job, request, painted=False)
         return _publish_refusal(job, request.chat, "imagine", Refusal("cancelled while running", "cancelled"))
     except Refusal as refusal:
+        _keep_photo_for_rerolls(job, request, painted=False)
         return _publish_refusal(job, request.chat, "imagine", refusal)
     except Exception as exc:
         if not is_out_of_memory(exc):
@@ -100,6 +102,7 @@ def generate(payload: dict) -> dict:
     if out_of_memory:  # out of the except block: the error's traceback, and the failed run's tensors, are gone
         _free_accelerator_memory()
         return _publish_refusal(job, request.chat, "imagine", Refusal("out of memory", "out_of_memory"))
+    _keep_photo_for_rerolls(job, request, painted=True)
     times = monitoring.model_done(job.id, "imagine", request.chat, times, seconds)
     keys = store_images(job.connection, job.id, images)
     event = ResultEvent(
@@ -150,6 +153,11 @@ def _paint(job: Job, request: GenerateJob) -> tuple[list[Image.Image], list[int]
     if request.init_image_key:
         source = _load_image(job, request.init_image_key, "variation_source_gone")
         images = generator.vary(source, prompt, strength=request.strength, **options)
+    elif request.photo_key:
+        photo = _load_photo(job, request.photo_key)
+        # the photo's aspect ratio at the model's own size (a phone photo's 4000×3000 would not fit in memory)
+        size = generator.size_for(request.aspect or photo.size)
+        images = generator.vary(photo, prompt, strength=request.strength, size=size, **options)
     else:
         width, height = generator.size_for(request.aspect)
         images = generator.generate(prompt, width=width, height=height, **options)
@@ -160,6 +168,32 @@ def _paint(job: Job, request: GenerateJob) -> tuple[list[Image.Image], list[int]
     if hidden:
         log.warning("job %s: %d of %d images hidden by the output check", job.id, len(hidden), len(images))
     return images, hidden, time.perf_counter() - started
+
+
+def _load_photo(job: Job, key: str) -> Image.Image:
+    """The user's photo a picture starts from; refused (never painted without it) when this worker's generator
+    has no image-to-image path (Kandinsky 5 Image Lite) or the photo expired."""
+    if not runtime.models().generator.makes_variations:
+        raise Refusal(f"{runtime.models().generator.name} paints from text only", "imagine_photo_unsupported")
+    return _load_image(job, key, "imagine_photo_gone")
+
+
+def _keep_photo_for_rerolls(job: Job, request: GenerateJob, painted: bool) -> None:
+    """The photo a request painted from lives as long as its pictures (🔄 paints from it again); a request that
+    ended without pictures (refused, cancelled) needs it no longer. Variations (V) and rerolls leave it be."""
+    if request.photo_key is None or request.init_image_key:
+        return
+    if painted:
+        job.connection.expire(request.photo_key, RESULT_TTL)
+    else:
+        _forget_photo(job.connection, job.id, request.model_dump())
+
+
+def _forget_photo(connection, job_id: str, payload: dict) -> None:
+    """Delete the photo of a request whose own job (not a reroll of it: those paint from a photo that has pictures)
+    ended without pictures, so nothing will paint from it."""
+    if payload.get("photo_key") == photo_key(job_id) and not payload.get("init_image_key"):
+        connection.delete(photo_key(job_id))
 
 
 def _negative_ignored(request: GenerateJob, generator: ImageGenerator) -> bool:
@@ -430,6 +464,7 @@ def report_failure(job: Job, connection, exc_type, exc_value, traceback) -> None
         times=_with_run_times(_valid(StageTimes, payload.get("times") or {}) or StageTimes(), job),
     )
     publish(connection, event)
+    _forget_photo(connection, job.id, payload)
 
 
 def _valid(model: type[_Model], data: object) -> _Model | None:

@@ -11,6 +11,7 @@ from aiogram.types import Message
 
 from bot.telegram.chat import chat_ref, is_private, mentions, without_mention
 from bot.telegram.outbox import TelegramOutbox
+from bot.telegram.routers.photos import image_of, upload_of
 from core.protocol import ChatRef
 from handlers.service import Molbert
 
@@ -20,8 +21,18 @@ _LEADING_COMMAND = re.compile(rf"^/(?:{'|'.join(COMMANDS)})(?:@\w+)?(?:\s+|$)", 
 
 
 async def imagine(message: Message, command: CommandObject, bot: Bot, molbert: Molbert, outbox: TelegramOutbox) -> None:
-    """Queue a picture for the text after the command (a mention of the bot in it is an address, not a word)."""
-    await molbert.imagine(chat_ref(message), without_mention(command.args, await bot.me()), outbox)
+    """Queue a picture for the text after the command (a mention of the bot in it is an address, not a word).
+
+    A photo (or image file) the command is the caption of, or else the one it replies to, is where the picture
+    starts (image-to-image); Telegram puts the replied message in the update even in a group with privacy mode on.
+    The bot's own pictures are not photos to start from here: a reply to a result is about that result.
+    """
+    me = await bot.me()
+    replied = message.reply_to_message
+    theirs = replied is not None and not (replied.from_user is not None and replied.from_user.id == me.id)
+    image = image_of(message) or (image_of(replied) if replied is not None and theirs else None)
+    photo = upload_of(bot, image) if image else None
+    await molbert.imagine(chat_ref(message), without_mention(command.args, me), outbox, photo=photo)
 
 
 async def addressed_text(message: Message, bot: Bot, molbert: Molbert, outbox: TelegramOutbox) -> None:

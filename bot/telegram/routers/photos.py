@@ -106,6 +106,11 @@ def image_of(message: Message) -> PhotoSize | Document | None:
     return None
 
 
+def upload_of(bot: Bot, image: PhotoSize | Document) -> Upload:
+    """The image as a use case takes it: downloaded only when the request was accepted."""
+    return Upload(_downloader(bot, image.file_id), image.file_size)
+
+
 def _downloader(bot: Bot, file_id: str):
     """Download a file of the update; Telegram refusing it (gone, too big for a bot) is told to the user plainly."""
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from bot.console import ConsoleOutbox, ConsoleSession, split_path
+from bot.console import ConsoleOutbox, ConsoleSession, split_path, split_photo
 from core.keys import image_key
-from core.protocol import ClassifyJob
+from core.protocol import ClassifyJob, GenerateJob
 from handlers.buttons import STRONG, SUBTLE, VARY_STRENGTHS, result_keyboard
+from handlers.images import normalize_image
 from handlers.texts import t
 from tests import images
 from tests.factories import make_molbert
@@ -141,3 +142,34 @@ async def test_the_notice_of_a_press_comes_before_what_it_sends(session, capsys)
     out = capsys.readouterr().out
     assert out.index(t("button_sending", "ru")) < out.index("🖼"), out
     assert out.count(t("button_sending", "ru")) == 1
+
+
+@pytest.mark.parametrize(
+    ("typed", "text", "path"),
+    [
+        ("кот --from photo.jpg", "кот", "photo.jpg"),
+        ("кот --from 'my photo.jpg' --n 2", "кот  --n 2", "my photo.jpg"),
+        ('кот —фото "a b.png" --strength 0.3', "кот  --strength 0.3", "a b.png"),
+        ("кот --n 2", "кот --n 2", None),
+    ],
+)
+def test_the_photo_is_split_from_the_imagine_text(typed, text, path):
+    assert split_photo(typed) == (text, path)
+
+
+async def test_imagine_from_a_photo_file_queues_it_painted_from_the_photo(session, tmp_path, capsys):
+    console, jobs = session
+    photo = tmp_path / "my cat.png"
+    photo.write_bytes(images.png(60, 30))
+    await console.handle_line(f'/imagine кот зимой --from "{photo}" --strength 0.3\n')
+    [job] = [job for job in jobs.jobs.values() if isinstance(job, GenerateJob)]
+    assert (job.prompt, job.strength) == ("кот зимой", 0.3)
+    assert jobs.images[job.photo_key] == normalize_image(images.png(60, 30))
+    assert "⏳" in capsys.readouterr().out
+
+
+async def test_imagine_from_a_missing_file_names_it(session, capsys):
+    console, jobs = session
+    await console.handle_line("/imagine кот --from nope.jpg\n")
+    assert t("console_no_file", "ru", path="nope.jpg") in capsys.readouterr().out
+    assert jobs.jobs == {}

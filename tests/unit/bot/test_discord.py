@@ -50,7 +50,7 @@ ACTION = re.compile(r"^[uvrm]:")
 # the slash commands and the context menu
 COMMAND_NAMES = {
     *("imagine", "classify", "rank", "labels", "queue", "cancel", "stats", "settings", "help"),
-    *("Распознать", "Выбрать лучшую по запросу"),
+    *("Распознать", "Выбрать лучшую по запросу", "Нарисовать по картинке"),
 }
 
 
@@ -167,7 +167,7 @@ async def test_sync_registers_russian_commands_with_english_localisations(fake):
     assert imagine["description"] == t("cmd_imagine", "ru")
     assert imagine["description_localizations"] == {"en-US": t("cmd_imagine", "en"), "en-GB": t("cmd_imagine", "en")}
     options = {o["name"]: o for o in imagine["options"]}
-    assert list(options) == ["prompt", "aspect", "style", "negative", "seed", "count"]
+    assert list(options) == ["prompt", "aspect", "style", "negative", "seed", "count", "image"]
     assert (options["prompt"]["type"], options["prompt"]["required"]) == (3, True)
     assert options["prompt"]["description"] == t("discord_opt_prompt", "ru")
     assert options["prompt"]["description_localizations"]["en-US"] == t("discord_opt_prompt", "en")
@@ -176,7 +176,8 @@ async def test_sync_registers_russian_commands_with_english_localisations(fake):
     assert (options["negative"]["min_length"], options["negative"]["max_length"]) == (1, MAX_NEGATIVE_CHARS)
     assert (options["seed"]["type"], options["seed"]["min_value"], options["seed"]["max_value"]) == (4, 0, MAX_SEED)
     assert (options["count"]["min_value"], options["count"]["max_value"]) == (1, MAX_IMAGES)
-    assert not any(options[name].get("required") for name in ("aspect", "style", "negative", "seed", "count"))
+    assert not any(options[name].get("required") for name in ("aspect", "style", "negative", "seed", "count", "image"))
+    assert options["image"]["type"] == 11  # an attachment
     classify = commands[("classify", 1)]
     assert [(o["name"], o["type"], o.get("required", False)) for o in classify["options"]] == [
         ("image", 11, True),
