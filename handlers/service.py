@@ -493,6 +493,7 @@ class Molbert:
                 "chat": chat,
                 "seed": new_seed(),
                 "init_image_key": image_key(parsed.job_id, parsed.index),
+                "photo_key": None,  # a variation starts from the picture, not from the photo that one started from
                 "best_of": None,
                 **strength,
                 **threshold,

@@ -12,7 +12,7 @@ from PIL import Image
 
 from bot.config import BotSettings
 from core.config import ConfigError, load
-from core.keys import photo_key
+from core.keys import image_key, photo_key
 from core.protocol import GenerateJob, ResultEvent, job_id_for
 from handlers import chat_settings
 from handlers.delivery import render_caption
@@ -188,3 +188,16 @@ async def test_a_reroll_paints_from_the_same_photo_at_the_same_strength(jobs, ou
     await molbert.press(chat(5), f"r:{job_id}", "press-1", outbox)
     reroll = queued(jobs, job_id_for(chat(5), "reroll", "press-1"))
     assert (reroll.photo_key, reroll.strength) == (original.photo_key, 0.3)
+
+
+async def test_a_variation_of_a_picture_from_a_photo_starts_from_the_picture_not_the_photo(jobs, outbox):
+    """V varies the result; had it kept the photo's key, its caption would say it started from the photo, at the
+    variation's strength."""
+    molbert = make_molbert(jobs)
+    job_id = await molbert.imagine(chat(), "кот --сила 0.3", outbox, photo=upload(images.png()))
+    assert job_id is not None
+    jobs.images[image_key(job_id, 0)] = images.png(30, 20)
+    await molbert.press(chat(5), f"v:{job_id}:0:l", "press-2", outbox)
+    variation = queued(jobs, job_id_for(chat(5), "vary", "press-2"))
+    assert (variation.init_image_key, variation.photo_key) == (image_key(job_id, 0), None)
+    assert "--strength" not in command_line(variation)
