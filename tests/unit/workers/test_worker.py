@@ -232,7 +232,8 @@ def test_a_stopping_worker_leaves_rqs_command_channel_at_once(redis_conn, tiny_m
         worker.subscribe()
         time.sleep(0.3)  # the thread is in its read now
         started = time.monotonic()
-        worker.pubsub_thread.stop(timeout=10)
+        worker.pubsub_thread.stop()  # redis-py ≥ 7 joins the thread here; older ones only flag it
+        worker.pubsub_thread.join(timeout=10)
         assert not worker.pubsub_thread.is_alive(), "the command-channel thread is still reading"
         assert time.monotonic() - started < 5
         worker.unsubscribe()
