@@ -127,9 +127,10 @@ PRESETS: dict[str, ModelPreset] = {
         # of file pages, the NCHW originals still mapped from the safetensors files, which the kernel can reclaim),
         # 5.24 in bfloat16 with channels-last.
         host_memory=HostMemory(
-            weights=4.5, worker=6.1, worker_bf16=5.2, source="bench/cpu_preset.py, 2 vCPU Xeon, 2026-12-06"
+            weights=4.5, worker=6.1, worker_bf16=5.2, source="bench/cpu_preset.py, 2 vCPU AMD EPYC, 2026-12-06"
         ),
-        channels_last="on",  # oneDNN's CPU convolutions are fastest on channels-last (NHWC) tensors
+        # channels-last stays off (auto on a CPU): measured at real size on 2 cores it made a picture slower in float32
+        # (6.9 s against 6.2 s) and kept ~2 GB more resident (bench/cpu_preset.py, docs/benchmarks.md)
         # SD-Turbo paints 4 by default on a GPU; on two cores a picture takes ~3 s (the target): one, not a 12 s grid
         images=1,
     ),

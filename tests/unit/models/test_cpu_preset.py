@@ -83,7 +83,7 @@ def test_auto_with_a_gpu_never_picks_cpu_and_tiny_only_when_asked():
 def test_the_preset_is_sd_turbo_with_taesd_the_translator_and_ruclip():
     cpu = presets.PRESETS[presets.CPU]
     assert (cpu.generator, cpu.decoder, cpu.classifier) == ("stabilityai/sd-turbo", presets.TAESD, presets.RUCLIP)
-    assert not cpu.generator_reads_russian and cpu.channels_last == "on"
+    assert not cpu.generator_reads_russian and cpu.channels_last == "auto"  # off on the CPU: measured slower
     defaults = known_defaults(cpu.generator)
     assert (defaults.steps, defaults.size, defaults.call_kwargs) == (1, (512, 512), {"guidance_scale": 0.0})
     assert known_defaults("stabilityai/sdxl-turbo").steps == 4  # the longer name is not taken for SD-Turbo
@@ -99,7 +99,7 @@ def test_auto_on_the_cpu_loads_the_cpu_preset_and_paints(cpu_twin, tmp_path, pho
     pipe = loaded.generator.pipe
     assert type(pipe).__name__ == "StableDiffusionPipeline" and type(pipe.vae).__name__ == "AutoencoderTiny"
     assert str(pipe.vae.config._name_or_path) == cpu_twin.decoder  # the preset's decoder, not the repo's VAE
-    assert pipe.unet.conv_in.weight.is_contiguous(memory_format=torch.channels_last)
+    assert not pipe.unet.conv_in.weight.is_contiguous(memory_format=torch.channels_last)
     assert loaded.classifier.model.dtype == torch.float32 and loaded.translator is not None
 
     prompt, _ = loaded.generator_words(PROMPT, None)  # translated: SD-Turbo reads English
@@ -134,8 +134,8 @@ def test_the_warm_up_paints_in_the_models_one_step(cpu_twin, tmp_path, caplog):
 
 
 def test_an_explicit_channels_last_setting_wins_over_the_preset(cpu_twin, tmp_path):
-    loaded = presets.load_models("cpu", tmp_path, device="cpu", gpu=GpuOptions(channels_last="off"))
-    assert not loaded.generator.pipe.unet.conv_in.weight.is_contiguous(memory_format=torch.channels_last)
+    loaded = presets.load_models("cpu", tmp_path, device="cpu", gpu=GpuOptions(channels_last="on"))
+    assert loaded.generator.pipe.unet.conv_in.weight.is_contiguous(memory_format=torch.channels_last)
 
 
 # --- speed settings: same pictures within the stated tolerance ---------------------------------------------------
