@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
 
 from core.protocol import ChatRef
 from handlers.access import AccessPolicy
@@ -78,3 +81,23 @@ def work_until_empty(
         if not keep_models:
             runtime.set_models(None)
     return worker
+
+
+@contextlib.asynccontextmanager
+async def serving_telegram(
+    bot: Any, dispatcher: Any, molbert: Molbert, outbox: Any, results: Any
+) -> AsyncIterator[None]:
+    """aiogram polling the fake Bot API with ``dispatcher``'s routers, and the result listener on ``results``,
+    for the duration of the block; the bot's session is closed after."""
+    from bot.results import ResultListener
+
+    listener = ResultListener(results, "telegram", outbox, consumer="test", block_ms=50)
+    polling = dispatcher.start_polling(bot, handle_signals=False, molbert=molbert, outbox=outbox)
+    tasks = [asyncio.create_task(polling), asyncio.create_task(listener.run())]
+    try:
+        yield
+    finally:
+        listener.stop()
+        await dispatcher.stop_polling()
+        await asyncio.gather(*tasks)
+        await bot.session.close()

@@ -7,8 +7,6 @@ Test code acts as the users of a supergroup: an admin (``getChatMember`` says so
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 import pytest_asyncio
 import redis.asyncio as aioredis
@@ -17,14 +15,13 @@ from aiogram import Bot
 from bot.chat_settings import RedisChatSettings
 from bot.config import TelegramSettings
 from bot.queue import RedisJobs
-from bot.results import ResultListener
 from bot.telegram.app import create_bot
 from bot.telegram.outbox import TelegramOutbox
 from core.keys import chat_settings_key, params_key
 from core.protocol import ChatRef, GenerateJob, job_id_for
 from handlers.texts import t
 from tests import images
-from tests.factories import make_molbert
+from tests.factories import make_molbert, serving_telegram
 from tests.fakes.telegram_api import FakeTelegramAPI, SentMessage
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -56,18 +53,8 @@ async def frontend(telegram, telegram_dispatcher, redis_url, redis_conn):
     bot: Bot = create_bot(TelegramSettings(bot_token=telegram.token, api_url=telegram.base_url))
     outbox = TelegramOutbox(bot)
     molbert = make_molbert(RedisJobs(redis_conn), settings=RedisChatSettings(redis_conn))
-    listener = ResultListener(aredis, "telegram", outbox, consumer="test", block_ms=50)
-    tasks = [
-        asyncio.create_task(
-            telegram_dispatcher.start_polling(bot, handle_signals=False, molbert=molbert, outbox=outbox)
-        ),
-        asyncio.create_task(listener.run()),
-    ]
-    yield
-    listener.stop()
-    await telegram_dispatcher.stop_polling()
-    await asyncio.gather(*tasks)
-    await bot.session.close()
+    async with serving_telegram(bot, telegram_dispatcher, molbert, outbox, aredis):
+        yield
     await aredis.aclose()
 
 

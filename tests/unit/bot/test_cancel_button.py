@@ -6,7 +6,6 @@ the real ``RedisJobs`` and result listener on a real Redis, no worker, so jobs s
 
 from __future__ import annotations
 
-import asyncio
 from functools import partial
 
 import pytest
@@ -16,7 +15,6 @@ from rq.serializers import JSONSerializer
 
 from bot.config import TelegramSettings
 from bot.queue import RedisJobs
-from bot.results import ResultListener
 from bot.telegram.app import create_bot
 from bot.telegram.outbox import TelegramOutbox
 from core.protocol import ResultEvent
@@ -24,7 +22,7 @@ from handlers.buttons import CANCEL, cancel_keyboard, parse_action
 from handlers.ports import ACTION_MAX_BYTES, Button
 from handlers.texts import t
 from tests import factories
-from tests.factories import make_molbert
+from tests.factories import make_molbert, serving_telegram
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.memory import MemoryJobs, MemoryOutbox
 
@@ -85,16 +83,8 @@ async def frontend(telegram, telegram_dispatcher, redis_conn, aredis):
     outbox = TelegramOutbox(bot)
     dispatcher = telegram_dispatcher
     molbert = make_molbert(RedisJobs(redis_conn))
-    listener = ResultListener(aredis, "telegram", outbox, consumer="test", block_ms=50)
-    tasks = [
-        asyncio.create_task(dispatcher.start_polling(bot, handle_signals=False, molbert=molbert, outbox=outbox)),
-        asyncio.create_task(listener.run()),
-    ]
-    yield
-    listener.stop()
-    await dispatcher.stop_polling()
-    await asyncio.gather(*tasks)
-    await bot.session.close()
+    async with serving_telegram(bot, dispatcher, molbert, outbox, aredis):
+        yield
 
 
 async def test_in_telegram_the_owner_cancels_with_the_button_and_others_are_refused(

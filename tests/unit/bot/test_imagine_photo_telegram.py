@@ -4,7 +4,6 @@ the model's pipeline: the user's photo, the strength, the prompt."""
 
 from __future__ import annotations
 
-import asyncio
 import io
 
 import pytest
@@ -15,7 +14,6 @@ from rq.serializers import JSONSerializer
 
 from bot.config import TelegramSettings
 from bot.queue import RedisJobs
-from bot.results import ResultListener
 from bot.telegram.app import create_bot, create_dispatcher
 from bot.telegram.outbox import TelegramOutbox
 from core.protocol import GENERATE_QUEUE
@@ -23,7 +21,7 @@ from handlers.images import normalize_image
 from handlers.texts import t
 from models.generator import ImageGenerator
 from tests import images
-from tests.factories import make_molbert
+from tests.factories import make_molbert, serving_telegram
 from tests.fakes.telegram_api import BOT_USERNAME, FakeTelegramAPI
 
 ALICE, GROUP = 8001, -1008000000001
@@ -44,18 +42,8 @@ async def frontend(telegram, redis_conn, aredis):
     bot: Bot = create_bot(TelegramSettings(bot_token=telegram.token, api_url=telegram.base_url))
     outbox = TelegramOutbox(bot)
     molbert = make_molbert(RedisJobs(redis_conn))
-    listener = ResultListener(aredis, "telegram", outbox, consumer="test", block_ms=50)
-    tasks = [
-        asyncio.create_task(
-            telegram_dispatcher.start_polling(bot, handle_signals=False, molbert=molbert, outbox=outbox)
-        ),
-        asyncio.create_task(listener.run()),
-    ]
-    yield
-    listener.stop()
-    await telegram_dispatcher.stop_polling()
-    await asyncio.gather(*tasks)
-    await bot.session.close()
+    async with serving_telegram(bot, telegram_dispatcher, molbert, outbox, aredis):
+        yield
 
 
 @pytest.fixture

@@ -7,18 +7,15 @@ Redis; the real worker paints on the tiny preset.
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from aiogram import Bot
 
 from bot.config import TelegramSettings
 from bot.queue import RedisJobs
-from bot.results import ResultListener
 from bot.telegram.app import create_bot
 from bot.telegram.outbox import TelegramOutbox
 from handlers.texts import t
-from tests.factories import make_molbert
+from tests.factories import make_molbert, serving_telegram
 from tests.fakes.telegram_api import FakeTelegramAPI
 
 ALICE = 7101
@@ -36,18 +33,8 @@ async def frontend(telegram, telegram_dispatcher, redis_conn, aredis):
     bot: Bot = create_bot(TelegramSettings(bot_token=telegram.token, api_url=telegram.base_url))
     outbox = TelegramOutbox(bot)
     molbert = make_molbert(RedisJobs(redis_conn))
-    listener = ResultListener(aredis, "telegram", outbox, consumer="test", block_ms=50)
-    tasks = [
-        asyncio.create_task(
-            telegram_dispatcher.start_polling(bot, handle_signals=False, molbert=molbert, outbox=outbox)
-        ),
-        asyncio.create_task(listener.run()),
-    ]
-    yield
-    listener.stop()
-    await telegram_dispatcher.stop_polling()
-    await asyncio.gather(*tasks)
-    await bot.session.close()
+    async with serving_telegram(bot, telegram_dispatcher, molbert, outbox, aredis):
+        yield
 
 
 async def test_u_is_answered_before_its_uploads(telegram, frontend, run_worker):
