@@ -66,6 +66,7 @@ class ConsoleOutbox:
         message_id = next(self._ids)
         path = self._save(chat, message_id, photo, "png")
         print(f"molbert [{message_id}]> {caption}\n  🖼  {path}", flush=True)
+        self.results[str(message_id)] = []  # a picture alone (U) is remixed too
         if buttons:
             self.buttons = {button.text.casefold(): button.action for row in buttons for button in row}
             self.buttons_under = message_id
@@ -165,7 +166,7 @@ class ConsoleSession:
         if not number.isdigit():
             number, text = str(self.outbox.buttons_under or ""), arguments.strip()
         actions = self.outbox.results.get(number)
-        job_id = await self.molbert.remix_target(chat, number, actions) if actions else None
+        job_id = await self.molbert.remix_target(chat, number, actions) if actions is not None else None
         if job_id is None:
             pictures = " ".join(f"[{n}]" for n in self.outbox.results) or "—"
             await self.molbert.refuse(chat, self.outbox, "console_no_picture", number=number or "—", pictures=pictures)

@@ -141,8 +141,8 @@ class JobSubmitter(Protocol):
         ...
 
     async def remember_message_job(self, chat: ChatRef, message_id: MessageId, job_id: str) -> None:
-        """Remember that a message of the bot in ``chat`` (a 🖋 prompt) stands for the generation ``job_id``, as long
-        as its request is kept."""
+        """Remember that a message of the bot in ``chat`` (a 🖋 prompt, a U image) stands for the generation
+        ``job_id`` (or one picture of it: ``handlers.remix.picture_target``), as long as its request is kept."""
         ...
 
     async def message_job(self, chat: ChatRef, message_id: MessageId) -> str | None:

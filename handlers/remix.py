@@ -6,8 +6,9 @@ name («пусть будет акварель») becomes ``--style``. A reply o
 any other text is a whole new description that keeps the options. The seed stays unless the reply gives one, so
 the change is what differs.
 
-The merge works on the request (:class:`handlers.options.ImagineRequest`): a remix of one picture of a grid
-(image-to-image from it) would start from :func:`request_of` too and add its init image to the job.
+The merge works on the request (:class:`handlers.options.ImagineRequest`). A reply to one picture (the U image of
+a grid) remixes that picture: the merged request paints image-to-image from it, so the composition stays; its
+target is :func:`picture_target` (``<job id>:<index>``), a reply to a whole result's target is the job id.
 """
 
 from __future__ import annotations
@@ -58,6 +59,18 @@ _NOMINAL = {"NOUN", "ADJF", "PRTF", "NUMR"}
 _GENITIVE_AFTER = ("без", "не ", "пусть", "чтобы")
 _CASES_AFTER_REMOVAL = {"remove": ("gent", "accs"), "take": ("accs", "gent")}
 _CASES_AFTER_ADD = ("accs", "nomn")
+_PICTURE_TARGET = re.compile(r"^(?P<job>[A-Za-z0-9_-]+):(?P<index>[0-9])$")
+
+
+def picture_target(job_id: str, index: int) -> str:
+    """What a reply to picture ``index`` of job ``job_id`` alone (its U image) remixes (job ids have no colon)."""
+    return f"{job_id}:{index}"
+
+
+def parse_target(target: str) -> tuple[str, int | None]:
+    """The job a remix target names, and the picture of it (``None``: the whole request)."""
+    match = _PICTURE_TARGET.match(target)
+    return (match.group("job"), int(match.group("index"))) if match else (target, None)
 
 
 @dataclass(frozen=True)

@@ -215,18 +215,21 @@ class Molbert:
     @telemetry.receives
     @answers_when_unavailable()
     async def remix(
-        self, chat: ChatRef, job_id: str, text: str | None, outbox: Outbox, event_id: str | None = None
+        self, chat: ChatRef, target: str, text: str | None, outbox: Outbox, event_id: str | None = None
     ) -> str | None:
-        """A reply to the result of ``job_id`` changes that request (``handlers.remix.merge``: «а без шляпы», «добавь
+        """A reply to the result of ``target`` changes that request (``handlers.remix.merge``: «а без шляпы», «добавь
         луну», ``--ar 9:16``, a new description) with the same seed; the new picture's caption shows the merged
         ``/imagine`` line. Returns the new job id, or ``None``.
 
+        ``target`` is what :meth:`remix_target` found: a job id (the whole request is remixed, from the same photo
+        if it started from one), or one picture of it (``handlers.remix.picture_target``: its U image), which the
+        remix paints from, image-to-image, so that the composition stays.
         Only the requester remixes: someone else's reply (in a group) is a reaction and gets no answer; a frontend
-        sends only replies to the bot's results here. The whole request is remixed (text-to-image); a reply to one
-        picture of a grid would add that picture as the job's init image here. ``event_id`` names the platform event
-        when it is not ``chat.message_id`` (as for a button press, whose chat names the message it is under).
+        sends only replies to the bot's results here. ``event_id`` names the platform event when it is not
+        ``chat.message_id`` (as for a button press, whose chat names the message it is under).
         """
         chat, settings = await self._in_chat(chat)
+        job_id, index = remix.parse_target(target)
         original = await self.jobs.load_generation(job_id)
         if original is None:
             await outbox.send_text(chat, t("remix_stale", chat.lang))
@@ -237,9 +240,41 @@ class Molbert:
         request = await self._checked(chat, outbox, partial(self._remix_request, chat, original, text))
         if request is None:
             return None
+        start = await self._remix_start(original, job_id, index, request)
+        if start is None:
+            await outbox.send_text(chat, t("button_image_gone", chat.lang))
+            return None
         job = options.generation_job(chat, request, request.seed if request.seed is not None else original.seed)
-        job = job.model_copy(update={"nsfw_threshold": settings.nsfw_threshold(self.nsfw_threshold)})
+        job = job.model_copy(update={"nsfw_threshold": settings.nsfw_threshold(self.nsfw_threshold), **start})
         return await self._submit_generate(chat, job_id_for(chat, "remix", event_id), job, outbox)
+
+    async def _remix_start(
+        self, original: GenerateJob, job_id: str, index: int | None, request: options.ImagineRequest
+    ) -> dict[str, Any] | None:
+        """What a remix paints from, as job fields: picture ``index`` of ``job_id`` (image-to-image, where the
+        generator can), else the photo the original started from (kept, as 🔄 keeps it), else nothing (text);
+        ``None`` when that picture is gone."""
+        if index is not None and self._paints_from_pictures(request.generator):
+            if await self.jobs.load_image(job_id, index) is None:
+                return None
+            strength = options.DEFAULT_STRENGTH if request.strength is None else request.strength
+            return {"init_image_key": image_key(job_id, index), "strength": strength, "best_of": None}
+        if original.photo_key:
+            strength = original.strength if request.strength is None else request.strength
+            return {
+                "photo_key": original.photo_key,
+                "strength": strength,
+                "generator": original.generator,
+                "rerouted_from": original.rerouted_from,
+            }
+        return {}
+
+    def _paints_from_pictures(self, generator: str | None) -> bool:
+        """Whether the generator a request asks for paints image-to-image (a text-only one is remixed from text)."""
+        try:
+            return self.routes.for_photo(generator) == generator
+        except UserError:  # no generator of this deployment can
+            return False
 
     @answers_when_unavailable(as_notice=True)
     async def remix_form(self, chat: ChatRef, action: str) -> RemixForm | str:
@@ -256,11 +291,11 @@ class Molbert:
             return t("button_not_yours" if await self._asked_here(original.chat, chat) else "button_stale", chat.lang)
         return RemixForm.of(parsed.job_id, original)
 
-    async def remix_asked(self, chat: ChatRef, message_id: MessageId, job_id: str) -> None:
-        """The platform asked for the change in message ``message_id`` (Telegram's ForceReply): a reply to it
-        remixes ``job_id`` (:meth:`remix_target`)."""
+    async def remix_asked(self, chat: ChatRef, message_id: MessageId, target: str) -> None:
+        """A reply to message ``message_id`` remixes ``target`` (:meth:`remix_target`): the platform asked for the
+        change in it (Telegram's ForceReply), or it shows one picture alone."""
         try:
-            await self.jobs.remember_message_job(chat, message_id, job_id)
+            await self.jobs.remember_message_job(chat, message_id, target)
         except QueueUnavailable:  # a reply to the result itself still remixes it
             log.exception("could not remember the remix prompt %s", message_id)
 
@@ -273,9 +308,10 @@ class Molbert:
             raise UserError("prompt_blocked")
         return request
 
-    async def requested(self, chat: ChatRef, job_id: str) -> bool:
-        """Whether ``chat.user_id`` asked for the generation ``job_id`` (``True`` when its request is forgotten:
-        :meth:`remix` then says so), so that a frontend tells a remix from someone else's reaction."""
+    async def requested(self, chat: ChatRef, target: str) -> bool:
+        """Whether ``chat.user_id`` asked for the generation a remix ``target`` names (``True`` when its request is
+        forgotten: :meth:`remix` then says so), so that a frontend tells a remix from someone else's reaction."""
+        job_id, _ = remix.parse_target(target)
         try:
             original = await self.jobs.load_generation(job_id)
         except QueueUnavailable:  # let the use case answer that the queue is away
@@ -283,16 +319,15 @@ class Molbert:
         return original is None or str(original.chat.user_id) == str(chat.user_id)
 
     async def remix_target(self, chat: ChatRef, replied: MessageId, actions: list[str]) -> str | None:
-        """The generation a reply in ``chat`` to the bot's message ``replied`` remixes: the job its buttons
-        (``actions``) name, or the one its 🖋 prompt stands for; ``None`` for any other message."""
-        found = buttons.job_of(actions)
-        if found is not None:
-            return found
+        """What a reply in ``chat`` to the bot's message ``replied`` remixes (for :meth:`remix`): the picture a U
+        image is, the job its 🖋 prompt stands for, or the job its buttons (``actions``) name; ``None`` for any other
+        message."""
         try:
-            return await self.jobs.message_job(chat, replied)
+            remembered = await self.jobs.message_job(chat, replied)
         except QueueUnavailable:
             log.exception("could not read which job message %s stands for", replied)
-            return None
+            remembered = None
+        return remembered or buttons.job_of(actions)
 
     @telemetry.receives
     @answers_when_unavailable()
@@ -485,7 +520,7 @@ class Molbert:
             return t("button_image_gone", chat.lang), None
         if parsed.verb == buttons.UPSCALE:
             return t("button_sending", chat.lang), partial(
-                self._send_full_size, chat, original, parsed.index, image, outbox
+                self._send_full_size, chat, original, parsed.job_id, parsed.index, image, outbox
             )
         strength = {} if parsed.vary_strength is None else {"strength": parsed.vary_strength}  # old V: as it was
         job = original.model_copy(
@@ -558,13 +593,17 @@ class Molbert:
         return await self._submit(chat, job_id, submission, outbox, queue)
 
     async def _send_full_size(
-        self, chat: ChatRef, original: GenerateJob, index: int, image: bytes, outbox: Outbox
+        self, chat: ChatRef, original: GenerateJob, job_id: str, index: int, image: bytes, outbox: Outbox
     ) -> None:
+        """U: picture ``index`` of ``job_id`` alone, full size (and lossless as a file where photos are
+        recompressed); a reply to either message remixes that picture (:meth:`remix_target`)."""
         prompt = delivery.shortened(original.prompt, CAPTION_MAX_CHARS // 2)
         caption = t("upscale_caption", chat.lang, number=index + 1, prompt=prompt)
-        await outbox.send_photo(chat, image, caption)
+        target = remix.picture_target(job_id, index)
+        await self.remix_asked(chat, await outbox.send_photo(chat, image, caption), target)
         if not outbox.photos_lossless:
-            await outbox.send_document(chat, image, f"molbert-{original.seed}-{index + 1}.png", caption)
+            filename = f"molbert-{original.seed}-{index + 1}.png"
+            await self.remix_asked(chat, await outbox.send_document(chat, image, filename, caption), target)
 
     @answers_when_unavailable()
     async def queue(self, chat: ChatRef, outbox: Outbox) -> None:

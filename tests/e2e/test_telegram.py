@@ -393,6 +393,23 @@ async def test_a_reply_to_a_picture_in_private_remixes_it_with_the_same_seed(tel
         assert line in remixed.caption
 
 
+async def test_a_reply_to_a_u_image_remixes_that_one_picture(telegram, bot_process, alice):
+    """A U image is one picture of the grid: a reply to it paints from its pixels (so its shape stays, whatever the
+    reply's --ar), with the merged line and the same seed."""
+    asked = telegram.send_text(alice["id"], alice, "/imagine маяк --n 4 --ar 3:2 --seed 9")
+    grid = await telegram.wait_for_photo(alice["id"], after=asked["message_id"], timeout=RESULT_TIMEOUT)
+    telegram.press_button(
+        alice["id"], alice, grid.message_id, grid.reply_markup["inline_keyboard"][0][2]["callback_data"]
+    )
+    single = await telegram.wait_for_photo(alice["id"], after=grid.message_id)
+    await telegram.wait_for_document(alice["id"], after=single.message_id)  # the U press is served
+    sent = telegram.send_text(alice["id"], alice, "а теперь ночью --n 1", reply_to_message_id=single.message_id)
+    remixed = await telegram.wait_for_photo(alice["id"], after=sent["message_id"], timeout=RESULT_TIMEOUT)
+    assert remixed.reply_to_message_id == sent["message_id"]
+    assert "/imagine маяк, ночью --ar 3:2 --seed 9" in remixed.caption
+    assert Image.open(io.BytesIO(remixed.photo)).size == Image.open(io.BytesIO(single.photo)).size
+
+
 async def test_the_pen_asks_the_requester_what_to_change_and_their_reply_remixes(telegram, bot_process, alice):
     bob = telegram.user(5003, "Борис")
     asked = telegram.send_text(GROUP, alice, "/imagine@molbert_test_bot кот в шляпе --seed 11", chat_type="supergroup")

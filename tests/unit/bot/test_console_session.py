@@ -97,6 +97,21 @@ async def test_remix_changes_a_picture_s_request_by_its_number_or_the_last_one(s
     assert set(console.job_ids) >= set(jobs.jobs) - {job_id}
 
 
+async def test_remix_of_a_u_image_paints_from_that_picture(session, capsys):
+    console, jobs = session
+    await console.handle_line("/imagine кот в шляпе --n 2 --seed 5\n")
+    [job_id] = jobs.jobs
+    for index in range(2):
+        jobs.images[image_key(job_id, index)] = images.png(30 + index, 20)
+    await console.outbox.send_photo(console.chat(), images.png(60, 20), "🎨 кот", result_keyboard(job_id, 2))
+    await console.handle_line("/press U2\n")
+    single = max(console.outbox.results, key=int)  # the U image: the last picture, no buttons
+    assert console.outbox.results[single] == []
+    await console.handle_line(f"/remix {single} а без шляпы\n")
+    remixed = list(jobs.jobs.values())[-1]
+    assert (remixed.init_image_key, remixed.negative, remixed.seed) == (image_key(job_id, 1), "шляпа", 5)
+
+
 async def test_remix_of_a_picture_that_is_not_there_says_so(session, capsys):
     console, jobs = session
     await console.handle_line("/remix 99 а без шляпы\n")

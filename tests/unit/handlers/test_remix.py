@@ -6,17 +6,18 @@ from __future__ import annotations
 import pytest
 
 from bot.queue import PARAMS_TTL, RedisJobs
-from core.keys import message_job_key
+from core.keys import image_key, message_job_key
 from core.protocol import ChatRef, ResultEvent, job_id_for
 from handlers.buttons import REMIX, parse_action, result_keyboard
 from handlers.delivery import render_caption
 from handlers.errors import UserError
-from handlers.options import MAX_NEGATIVE_CHARS, command_line, generation_job, parse_imagine
-from handlers.ports import ACTION_MAX_BYTES
+from handlers.options import DEFAULT_STRENGTH, MAX_NEGATIVE_CHARS, command_line, generation_job, parse_imagine
+from handlers.ports import ACTION_MAX_BYTES, Upload
 from handlers.remix import RemixForm, merge, request_of
+from handlers.routing import GeneratorRoutes
 from handlers.safety import PromptBlocklist
 from handlers.texts import t
-from tests import factories
+from tests import factories, images
 from tests.factories import make_molbert
 
 BASE = parse_imagine("кот в космосе --ar 16:9 --seed 5 --style фото --n 2 --steps 20")
@@ -278,6 +279,71 @@ async def test_through_redis_the_prompt_message_is_remembered_as_long_as_the_req
     remixed_id = await molbert.remix(reply(), job_id, "убери людей", outbox)
     remixed = await jobs.load_generation(remixed_id)
     assert (remixed.prompt, remixed.negative, remixed.seed) == ("кот в космосе", "люди", 5)
+
+
+# --- one picture (a U image), and a request that started from a photo ------------------------------------
+
+
+async def pressed_u(molbert, jobs, outbox, job_id: str, index: int = 1) -> list[int]:
+    """Press U under ``job_id``'s result (its pictures stored as a worker stores them); the U messages' ids."""
+    for i in range(4):
+        jobs.images[image_key(job_id, i)] = f"picture {i}".encode()
+    before = len(outbox.sent)
+    under = factories.chat(50, platform="memory")
+    await molbert.press(under, f"u:{job_id}:{index}", "press-1", outbox)
+    return [message.message_id for message in outbox.sent[before:] if message.photo or message.document]
+
+
+async def test_a_reply_to_a_u_image_remixes_that_picture_from_its_pixels(molbert, jobs, outbox):
+    job_id = await painted(molbert, outbox, "кот в космосе --n 4 --seed 5")
+    photo_message, file_message = await pressed_u(molbert, jobs, outbox, job_id, index=2)
+    for message_id in (photo_message, file_message):
+        target = await molbert.remix_target(reply(), message_id, [])
+        assert target == f"{job_id}:2"
+        assert await molbert.requested(reply(), target)
+    remixed = jobs.jobs[await molbert.remix(reply(), f"{job_id}:2", "а теперь ночью", outbox)]
+    assert remixed.init_image_key == image_key(job_id, 2)  # the picture replied to, not the whole request
+    assert (remixed.prompt, remixed.seed, remixed.strength) == ("кот в космосе, ночью", 5, DEFAULT_STRENGTH)
+    assert remixed.best_of is None and remixed.photo_key is None
+
+
+async def test_a_picture_remix_takes_the_reply_s_strength(molbert, jobs, outbox):
+    job_id = await painted(molbert, outbox)
+    await pressed_u(molbert, jobs, outbox, job_id, index=0)
+    remixed = jobs.jobs[await molbert.remix(reply(), f"{job_id}:0", "добавь луну --strength 0.3", outbox)]
+    assert (remixed.init_image_key, remixed.strength) == (image_key(job_id, 0), 0.3)
+
+
+async def test_a_reply_to_a_picture_whose_pixels_expired_is_answered(molbert, jobs, outbox):
+    job_id = await painted(molbert, outbox)
+    assert await molbert.remix(reply(), f"{job_id}:1", "а теперь ночью", outbox) is None
+    assert outbox.texts[-1] == t("button_image_gone", "ru") and len(jobs.jobs) == 1
+
+
+async def test_a_text_only_generator_remixes_the_picture_s_request_from_text(jobs, outbox):
+    routes = GeneratorRoutes.parse("lite=molbert-generate-lite", "lite")
+    molbert = make_molbert(jobs, routes=routes)
+    job_id = await painted(molbert, outbox)
+    await pressed_u(molbert, jobs, outbox, job_id, index=0)
+    remixed = jobs.jobs[await molbert.remix(reply(), f"{job_id}:0", "а теперь ночью", outbox)]
+    assert remixed.init_image_key is None and remixed.prompt == "кот в космосе, ночью"
+
+
+async def test_a_remix_of_a_request_painted_from_a_photo_keeps_the_photo(molbert, jobs, outbox):
+    picture = images.png()
+
+    async def download() -> bytes:
+        return picture
+
+    photo = Upload(download, len(picture))
+    job_id = await molbert.imagine(
+        factories.chat(1, platform="memory"), "кот --strength 0.4 --seed 5", outbox, photo=photo
+    )
+    original = jobs.jobs[job_id]
+    remixed = jobs.jobs[await molbert.remix(reply(), job_id, "а без шляпы", outbox)]
+    assert (remixed.photo_key, remixed.strength, remixed.negative) == (original.photo_key, 0.4, "шляпа")
+    again = jobs.jobs[await molbert.remix(reply(3), job_id, "--strength 0.8", outbox)]
+    assert (again.photo_key, again.strength) == (original.photo_key, 0.8)
 
 
 # --- 🖋 ----------------------------------------------------------------------------------------------------
