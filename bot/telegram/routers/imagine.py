@@ -13,6 +13,7 @@ from bot.telegram.chat import chat_ref, is_private, mentions, without_mention
 from bot.telegram.outbox import TelegramOutbox
 from bot.telegram.routers.photos import image_of, upload_of
 from core.protocol import ChatRef
+from handlers import remix
 from handlers.service import Molbert
 
 COMMANDS = ("imagine", "draw", "нарисуй")
@@ -25,14 +26,24 @@ async def imagine(message: Message, command: CommandObject, bot: Bot, molbert: M
 
     A photo (or image file) the command is the caption of, or else the one it replies to, is where the picture
     starts (image-to-image); Telegram puts the replied message in the update even in a group with privacy mode on.
-    The bot's own pictures are not photos to start from here: a reply to a result is about that result.
+    Of the bot's own messages only a picture shown alone (a U image) is one to start from: a reply to a whole
+    result (a grid) is about that request, a new one here.
     """
     me = await bot.me()
     replied = message.reply_to_message
-    theirs = replied is not None and not (replied.from_user is not None and replied.from_user.id == me.id)
-    image = image_of(message) or (image_of(replied) if replied is not None and theirs else None)
+    starts_from = replied is not None and await _a_photo_to_start_from(replied, me.id, chat_ref(message), molbert)
+    image = image_of(message) or (image_of(replied) if replied is not None and starts_from else None)
     photo = upload_of(bot, image) if image else None
     await molbert.imagine(chat_ref(message), without_mention(command.args, me), outbox, photo=photo)
+
+
+async def _a_photo_to_start_from(replied: Message, bot_id: int, chat: ChatRef, molbert: Molbert) -> bool:
+    """Whether ``/imagine`` in reply to ``replied`` paints from its picture: anyone's photo, or one picture of
+    the bot's alone (a U image: it remixes one picture); not a whole result of the bot's."""
+    if replied.from_user is None or replied.from_user.id != bot_id:
+        return True
+    target = await molbert.remix_target(chat, replied.message_id, _actions(replied))
+    return target is not None and remix.parse_target(target)[1] is not None
 
 
 async def addressed_text(message: Message, bot: Bot, molbert: Molbert, outbox: TelegramOutbox) -> None:

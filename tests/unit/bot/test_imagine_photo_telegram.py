@@ -140,3 +140,14 @@ async def test_imagine_in_reply_to_the_bots_own_picture_is_a_plain_request(
     await telegram.wait_for_message(ALICE, after=asked["message_id"])
     [job] = Queue(GENERATE_QUEUE, connection=redis_conn, serializer=JSONSerializer).jobs
     assert (job.args[0]["prompt"], job.args[0]["photo_key"]) == ("собака", None)
+
+
+async def test_imagine_in_reply_to_a_u_image_paints_from_that_picture(telegram, frontend, run_worker, pipeline_calls):
+    alice = telegram.user(ALICE, "Алиса")
+    grid = await paint(telegram, run_worker, ALICE, telegram.send_text(ALICE, alice, "/imagine кот --n 2"))
+    telegram.press_button(ALICE, alice, grid.message_id, grid.reply_markup["inline_keyboard"][0][1]["callback_data"])
+    single = await telegram.wait_for_photo(ALICE, after=grid.message_id)
+    await telegram.wait_for_document(ALICE, after=single.message_id)  # the U press is served
+    asked = telegram.send_text(ALICE, alice, "/imagine собака --strength 0.5", reply_to_message_id=single.message_id)
+    await paint(telegram, run_worker, ALICE, asked)
+    assert_painted_from(pipeline_calls[-1], single.photo, 0.5)
