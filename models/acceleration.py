@@ -22,7 +22,8 @@ log = logging.getLogger(__name__)
 OFFLOAD_MODES = ("none", "model", "sequential", "auto")
 TILING_MODES = ("auto", "on", "off")
 CHANNELS_LAST_MODES = ("auto", "on", "off")
-CPU_DTYPES = ("float32", "bfloat16")  # MODEL_CPU_DTYPE: the generator's weights and compute on the CPU
+# MODEL_CPU_DTYPE: the generator's weights and compute on the CPU; "auto": models.presets.generator_dtype decides
+CPU_DTYPES = ("auto", "float32", "bfloat16")
 # "auto" tiles the VAE above this many pixels (about 1.5 MP: beyond every model's native size).
 AUTO_TILING_PIXELS = 1_500_000
 
@@ -36,7 +37,7 @@ class GpuOptions:
     cpu_offload: str = "none"  # none | model | sequential | auto (decided by models.presets.gpu_plan)
     vae_tiling: str = "auto"  # auto | on | off
     channels_last: str = "auto"  # auto | on | off
-    cpu_dtype: str = "float32"  # float32 | bfloat16: the generator's dtype when it runs on the CPU
+    cpu_dtype: str = "float32"  # auto | float32 | bfloat16: the generator's dtype when it runs on the CPU
 
     def __post_init__(self) -> None:
         if self.cpu_offload not in OFFLOAD_MODES:

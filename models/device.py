@@ -72,6 +72,27 @@ def small_dtype(name: str, device: str) -> torch.dtype:
     return pick_dtype(device) if name == AUTO else getattr(torch, name)
 
 
+CPUINFO = Path("/proc/cpuinfo")
+# x86's AVX-512 BF16 and AMX, Arm's BF16 extension: where oneDNN multiplies bfloat16 in hardware. Elsewhere it
+# converts to float32 and back, which makes bfloat16 slower than float32.
+NATIVE_BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16", "bf16"})
+
+
+def native_bf16(cpuinfo: Path = CPUINFO) -> bool:
+    """Whether this CPU computes in bfloat16 natively (its ``flags`` or, on Arm, ``Features`` in /proc/cpuinfo);
+    ``False`` where that cannot be read (not Linux): bfloat16 is then an operator's explicit choice."""
+    try:
+        lines = cpuinfo.read_text().splitlines()
+    except OSError:
+        return False
+    flags: set[str] = set()
+    for line in lines:
+        key, _, value = line.partition(":")
+        if key.strip() in ("flags", "Features"):
+            flags.update(value.split())
+    return bool(flags & NATIVE_BF16_FLAGS)
+
+
 CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")  # cgroup v2: "<quota> <period>" or "max <period>"
 
 

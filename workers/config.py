@@ -35,8 +35,10 @@ class ModelSettings(BaseSettings):
         "auto", description="channels-last UNet and VAE; auto: on for CUDA with a UNet denoiser"
     )
     warmup: bool = Field(True, description="paint one throwaway picture at start, before taking jobs")
-    cpu_dtype: Literal["float32", "bfloat16"] = Field(
-        "float32", description="the generator's dtype on the CPU; bfloat16: half the RAM, faster with AVX-512 BF16"
+    cpu_dtype: Literal["auto", "float32", "bfloat16"] = Field(
+        "auto",
+        description="the generator's dtype on the CPU; bfloat16: half the RAM, faster with AVX-512 BF16 or AMX; "
+        "auto: bfloat16 where the CPU has them",
     )
     threads: int = Field(0, ge=0, le=1024, description="torch CPU threads; 0: the CPUs this process may use")
 

@@ -19,7 +19,7 @@ torch = pytest.importorskip("torch")
 
 from models import presets, tiny_families  # noqa: E402
 from models.acceleration import GpuOptions  # noqa: E402
-from models.device import cpu_quota, cpu_threads  # noqa: E402
+from models.device import cpu_quota, cpu_threads, native_bf16  # noqa: E402
 from models.generator import ImageGenerator, known_defaults  # noqa: E402
 from models.tiny import build_tiny_classifier  # noqa: E402
 
@@ -163,6 +163,47 @@ def test_cpu_dtype_setting_reaches_the_generator(cpu_twin, tmp_path):
     assert loaded.classifier.model.dtype == torch.float32  # the small models stay in float32
     with pytest.raises(ValueError, match="cpu_dtype"):
         GpuOptions(cpu_dtype="float16")
+
+
+X86_BF16 = "processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_bf16 avx512_vnni\n"
+X86_AMX = "processor\t: 0\nflags\t\t: fpu avx2 avx512f amx_bf16 amx_tile\n"
+ARM_BF16 = "processor\t: 0\nFeatures\t: fp asimd bf16 i8mm\n"
+X86_AVX512_ONLY = "processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512bw avx512vl avx512dq\n"
+
+
+@pytest.mark.parametrize(
+    ("cpuinfo", "native"), [(X86_BF16, True), (X86_AMX, True), (ARM_BF16, True), (X86_AVX512_ONLY, False)]
+)
+def test_native_bfloat16_is_read_from_the_cpu_s_flags(tmp_path, cpuinfo, native):
+    path = tmp_path / "cpuinfo"
+    path.write_text(cpuinfo)
+    assert native_bf16(path) is native
+    assert native_bf16(tmp_path / "missing") is False  # not Linux: bfloat16 only when the operator asks
+
+
+@pytest.mark.parametrize(
+    ("preset", "native", "expected"),
+    [("cpu", True, "bfloat16"), ("cpu", False, "float32"), ("tiny", True, "float32"), ("fast", True, "bfloat16")],
+)
+def test_auto_cpu_dtype_is_bfloat16_only_where_the_cpu_has_it(monkeypatch, preset, native, expected):
+    monkeypatch.setattr("models.device.native_bf16", lambda: native)
+    auto = GpuOptions(cpu_dtype="auto")
+    assert presets.generator_dtype("cpu", auto, preset) == getattr(torch, expected)
+    assert presets.generator_dtype("cpu", GpuOptions(cpu_dtype="float32"), preset) == torch.float32  # as asked
+
+
+def test_auto_cpu_dtype_reaches_the_generator_of_the_cpu_preset(cpu_twin, tmp_path, monkeypatch):
+    monkeypatch.setattr("models.device.native_bf16", lambda: True)
+    loaded = presets.load_models("cpu", tmp_path, device="cpu", gpu=GpuOptions(cpu_dtype="auto"))
+    assert loaded.generator.pipe.unet.dtype == torch.bfloat16
+
+
+def test_the_worker_setting_defaults_to_auto(monkeypatch):
+    from core.config import load
+    from workers.config import ModelSettings
+
+    monkeypatch.delenv("MODEL_CPU_DTYPE", raising=False)
+    assert load(ModelSettings).cpu_dtype == "auto"
 
 
 def test_torch_compile_on_the_cpu_paints_the_same_picture(twin):
