@@ -93,7 +93,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str]) -> int:
     """Train, save, print; 0 when a ranker was saved, 1 when the data were too few (nothing saved), 2 without a
-    source of preferences."""
+    source of preferences or with one that cannot be read."""
     args = parse_args(argv)
     settings = load(ModelSettings)
     source: PreferenceSource | None = (lambda: read_jsonl(args.source)) if args.source else store_source(settings)
@@ -103,7 +103,12 @@ def main(argv: list[str]) -> int:
     from models.ranker import DECISIVE_METRIC, TrainOptions, beats_cosine, save, train
 
     options = TrainOptions(seed=args.seed, hidden=args.hidden, holdout=args.holdout)
-    training = train(source(), options)
+    try:
+        given = list(source())
+    except (OSError, ValueError) as exc:  # no such file, a line that is not a preference
+        print(f"cannot read the preferences: {exc}", file=sys.stderr)
+        return 2
+    training = train(given, options)
     report = training.report
     if training.model is None:
         print(f"no ranker trained: {report['skipped']}; workers keep ranking by cosine")
