@@ -232,6 +232,9 @@ class RankerFigures(BaseModel):
     pairwise_accuracy: float
 
 
+RankerWhy = Literal["none", "weak", "other_clip", "broken"]  # why cosine stays: none saved, too weak, …
+
+
 class RankerStatus(BaseModel):
     """What a worker ranks ``--best`` candidates and ``/rank`` albums with, published at ``core.keys.ranker_key``
     when it loads a ranker (the last worker to load one wins): ``live`` False means plain cosine, with the newest
@@ -239,7 +242,8 @@ class RankerStatus(BaseModel):
 
     live: bool
     name: str | None = Field(None, description="ranker-v<N>, the newest saved one; None: none saved")
-    reason: str | None = Field(None, description="why cosine stays: none, too weak, another CLIP model, …")
+    reason: str | None = Field(None, description="why cosine stays, for the log: none saved, too weak, …")
+    why: RankerWhy | None = Field(None, description="reason's kind")
     clip_model: str | None = None
     preferences: int = 0
     trained_at: str | None = None

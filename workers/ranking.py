@@ -15,34 +15,37 @@ from typing import Any
 import redis
 
 from core.keys import ranker_key
-from core.protocol import RankerFigures, RankerStatus
+from core.protocol import RankerFigures, RankerStatus, RankerWhy
 from models.ranker import DECISIVE_METRIC, LoadedRanker, beats_cosine, clip_model_id, load, version_dir, versions
 
 log = logging.getLogger(__name__)
 
 CHECK_SECONDS = 60.0  # how often a worker looks for a newer ranker
+Refusal = tuple[RankerWhy, str]  # why cosine stays: its kind, and the words for the log
 
 
-def refusal(ranker: LoadedRanker, clip_model: str, margin: float) -> str | None:
+def refusal(ranker: LoadedRanker, clip_model: str, margin: float) -> Refusal | None:
     """Why ``ranker`` may not replace cosine on a worker running ``clip_model`` with ``margin``; None: it may."""
     trained_for = ranker.info.get("clip_model")
     if trained_for != clip_model_id(clip_model):
-        return f"trained for {trained_for}, not {clip_model_id(clip_model)}"
+        return "other_clip", f"trained for {trained_for}, not {clip_model_id(clip_model)}"
     if not beats_cosine(ranker.info, margin):
-        return f"held-out {DECISIVE_METRIC} does not beat cosine's by more than {margin}"
+        return "weak", f"held-out {DECISIVE_METRIC} does not beat cosine's by more than {margin}"
     return None
 
 
-def status_of(ranker: LoadedRanker | None, reason: str | None) -> RankerStatus:
+def status_of(ranker: LoadedRanker | None, refused: Refusal | None) -> RankerStatus:
     """The ``/stats`` report of the newest ranker (``None``: none saved) and why it is not live (``None``: live)."""
+    why, reason = refused or (None, None)
     if ranker is None:
-        return RankerStatus(live=False, reason=reason or "none saved")
+        return RankerStatus(live=False, why=why or "none", reason=reason or "none saved")
     info = ranker.info
     held_out = info.get("held_out") or {}
     return RankerStatus(
-        live=reason is None,
+        live=refused is None,
         name=ranker.name,
         reason=reason,
+        why=why,
         clip_model=info.get("clip_model"),
         preferences=int(info.get("usable", 0)),
         trained_at=info.get("trained_at"),
@@ -93,17 +96,19 @@ class RankerSwitch:
         if self._looked and newest == self._version:
             return self.status
         self._version, self._looked = newest, True
-        ranker, reason = None, None
+        ranker: LoadedRanker | None = None
+        refused: Refusal | None = None
         if newest is not None:
             try:
                 ranker = load(version_dir(self.directory, newest))
-                reason = refusal(ranker, self.clip_model, self.margin)
+                refused = refusal(ranker, self.clip_model, self.margin)
             except Exception as exc:  # half-copied by hand, not a ranker (safetensors has errors of its own)
                 log.warning("ranker v%d under %s cannot be loaded (%s); ranking by cosine", newest, self.directory, exc)
-                ranker, reason = None, f"v{newest} cannot be loaded"
-        self._live = ranker if ranker is not None and reason is None else None
-        self.status = status_of(ranker, reason)
-        log.info("ranking by %s%s", self._live.name if self._live else "cosine", f" ({reason})" if reason else "")
+                ranker, refused = None, ("broken", f"v{newest} cannot be loaded")
+        self._live = ranker if ranker is not None and refused is None else None
+        self.status = status_of(ranker, refused)
+        why = f" ({self.status.name or 'no ranker'}: {self.status.reason})" if refused else ""
+        log.info("ranking by %s%s", self._live.name if self._live else "cosine", why)
         self._publish()
         return self.status
 

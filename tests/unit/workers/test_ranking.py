@@ -53,21 +53,22 @@ def test_a_ranker_that_beats_cosine_by_the_margin_goes_live(tmp_path, redis_conn
     assert RankerStatus.model_validate_json(redis_conn.get(ranker_key())).name == "ranker-v1"
     strict = RankerSwitch(tmp_path, 0.05, "/cache/tiny-clip")
     assert strict.current() is None
-    assert "does not beat cosine" in strict.status.reason
+    assert strict.status.why == "weak" and "does not beat cosine" in strict.status.reason
 
 
 def test_a_ranker_of_another_clip_model_is_not_used(tmp_path):
     save_reversing_ranker(tmp_path, "ai-forever/ruclip-vit-base-patch32-384")
     switch = RankerSwitch(tmp_path, 0.02, "google/siglip-base-patch16-256-multilingual")
     assert switch.current() is None
-    assert switch.status.reason.startswith("trained for ruclip-vit-base-patch32-384")
+    assert switch.status.why == "other_clip"
+    assert "trained for ruclip-vit-base-patch32-384" in switch.status.reason
 
 
 def test_no_ranker_saved_is_cosine(tmp_path, redis_conn):
     switch = RankerSwitch(tmp_path / "none", 0.02, "clip", redis_conn)
     assert switch.current() is None
     status = RankerStatus.model_validate_json(redis_conn.get(ranker_key()))
-    assert (status.live, status.name, status.reason) == (False, None, "none saved")
+    assert (status.live, status.name, status.why) == (False, None, "none")
 
 
 def test_a_newer_version_is_picked_up_at_the_next_check(tmp_path):
@@ -87,7 +88,7 @@ def test_a_broken_version_leaves_cosine(tmp_path):
     (broken / ranker.MODEL_FILE).write_bytes(b"not safetensors")
     switch = RankerSwitch(tmp_path, 0.02, "clip")
     assert switch.current() is None
-    assert switch.status.reason == "v1 cannot be loaded"
+    assert (switch.status.why, switch.status.name) == ("broken", None)
 
 
 async def test_best_of_keeps_the_live_rankers_choice(jobs, run_worker, redis_conn, tiny_models, tmp_path):
