@@ -15,7 +15,7 @@ What it does not drive: the bot itself (no fake Bot API, no U presses through th
 that store is another branch's, so the preferences are made here as it would hand them over), nor a real ruCLIP's
 weights (random tiny ones: what a trained CLIP sees in a picture differs, but the learning step is the same).
 
-    python bench/learning.py [--presses 50 200 1000] [--seeds 3] [--held-out 500]
+    python bench/learning.py [--presses 50 200 1000] [--seeds 3] [--held-out 500] [--hidden 0]
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from core.preferences import Preference  # noqa: E402
-from models.ranker import beats_cosine, cosine_scores, ranking_metrics, to_grids, train  # noqa: E402
+from models.ranker import TrainOptions, beats_cosine, cosine_scores, ranking_metrics, to_grids, train  # noqa: E402
 
 PROMPTS = (
     "кот в космосе",
@@ -136,6 +136,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--held-out", type=int, default=500)
     parser.add_argument("--pool", type=int, default=800, help="pictures to draw grids from (and as many held out)")
+    parser.add_argument("--hidden", type=int, default=0, help="the ranker's MLP width (0: linear, the default)")
     args = parser.parse_args()
     torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
     from models.presets import load_models
@@ -157,7 +158,7 @@ def main() -> None:
         for seed in range(args.seeds):
             history = grids(presses, train_pool, prompts, 100 + seed)
             clock = time.perf_counter()
-            training = train(history)
+            training = train(history, TrainOptions(hidden=args.hidden))
             seconds.append(time.perf_counter() - clock)
             live += training.model is not None and beats_cosine(training.report, 0.02)
             rows.append(evaluate(training.model, grids(args.held_out, test_pool, prompts, 900 + seed)))
