@@ -104,17 +104,19 @@ class Training:
 
 
 def usable(preferences: Iterable[Preference], dims: int | None = None) -> list[Preference]:
-    """The preferences a ranker learns from: a winner among two or more candidates of one embedding size."""
+    """The preferences a ranker learns from: a winner among two or more candidates of one embedding size (``dims``;
+    by default the latest preference's: after a change of CLIP model, the new model's choices)."""
+    every = list(preferences)
+    if dims is None and every:
+        dims = len(max(every, key=lambda p: p.at).prompt_embedding)
     kept = []
-    for preference in preferences:
+    for preference in every:
         sizes = {len(preference.prompt_embedding), *(len(image) for image in preference.image_embeddings)}
         if preference.chosen is None or len(preference.image_embeddings) < 2 or len(sizes) != 1:
             continue
         if not 0 <= preference.chosen < len(preference.image_embeddings):
             continue
-        if dims is None:
-            dims = sizes.pop()
-        elif sizes != {dims}:
+        if sizes != {dims}:
             continue
         kept.append(preference)
     return kept

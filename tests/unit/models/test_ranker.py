@@ -60,6 +60,19 @@ def test_rerolls_give_no_pairs():
     assert (training.report["preferences"], training.report["usable"]) == (100, 0)
 
 
+def test_after_a_change_of_clip_model_the_new_embeddings_are_learned_from():
+    """Choices stored under an older CLIP model (another embedding size) are left out, whatever their number."""
+    old = preferences(200, seed=5)
+    new = preferences(100, seed=6, start=1000.0)
+    widened = [
+        dataclasses.replace(
+            p, prompt_embedding=p.prompt_embedding * 2, image_embeddings=tuple(i * 2 for i in p.image_embeddings)
+        )
+        for p in old
+    ]
+    assert ranker.usable(widened + new) == new
+
+
 def test_one_chat_spamming_an_opposite_taste_does_not_flip_the_others():
     """Twenty chats press 25 times each for one taste; one chat presses 3000 times for the opposite one, all along
     the same weeks. With each chat capped, the ranker keeps the many chats' taste; uncapped, the spam wins."""
