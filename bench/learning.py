@@ -8,8 +8,10 @@ and ``ZeroShotClassifier.embeddings``, as the worker embeds its candidates; prom
 the same text encoder. Ten chats take turns. After N presses (50, 200, 1000 by default) the ranker is trained as
 ``python -m workers train-ranker`` trains it (`models.ranker.train`, default options), then scored on held-out
 grids built from pictures it never saw: nDCG@1 of the learned ranker vs plain cosine vs a random order vs the
-oracle (the user's own choice, 1.0 by definition), averaged over a few seeds. It also says whether the switch
-would put the ranker live (held-out nDCG@1 above cosine's by ``MODEL_RANKER_MARGIN``, 0.02).
+oracle (the user's own choice, 1.0 by definition), averaged over a few seeds, and a linear probe of redness fitted
+on the held-out pictures themselves (about what any linear ranker could read of this taste in these embeddings).
+It also says whether the switch would put the ranker live (held-out nDCG@1 above cosine's by
+``MODEL_RANKER_MARGIN``, 0.02).
 
 What it does not drive: the bot itself (no fake Bot API, no U presses through the frontend, no feedback database:
 that store is another branch's, so the preferences are made here as it would hand them over), nor a real ruCLIP's
@@ -109,16 +111,27 @@ def grids(count: int, pool: tuple[torch.Tensor, list[float]], prompts: torch.Ten
     return made
 
 
-def evaluate(model, held_out: list[Preference]) -> dict[str, float]:
-    """nDCG@1 on ``held_out`` of the learned ranker (cosine when none was trained), cosine, random, oracle."""
+def probe(pool: tuple[torch.Tensor, list[float]]) -> torch.Tensor:
+    """Least squares of redness on the image embedding (with a bias), fitted on ``pool`` itself: about the best any
+    linear ranker could read of the taste from these embeddings (a ceiling, not a fair competitor)."""
+    embeddings, reds = pool
+    inputs = torch.cat([embeddings, torch.ones(len(reds), 1)], dim=1).double()
+    return torch.linalg.lstsq(inputs, torch.tensor(reds, dtype=torch.float64)[:, None]).solution[:-1, 0].float()
+
+
+def evaluate(model, held_out: list[Preference], ceiling: torch.Tensor) -> dict[str, float]:
+    """nDCG@1 on ``held_out`` of the learned ranker (cosine when none was trained), cosine, random, the linear
+    probe and the oracle."""
     data = to_grids(held_out, cap=float("inf"))
     cosine = cosine_scores(data)
     with torch.no_grad():
         learned = cosine if model is None else model(data.prompts, data.images)
     flat = torch.zeros_like(cosine)  # every candidate tied: the expected nDCG of a random order
     oracle = torch.nn.functional.one_hot(data.chosen, cosine.shape[1]).float()
+    linear = data.images @ ceiling
     figures = {}
-    for name, scores in (("learned", learned), ("cosine", cosine), ("random", flat), ("oracle", oracle)):
+    named = (("learned", learned), ("cosine", cosine), ("random", flat), ("probe", linear), ("oracle", oracle))
+    for name, scores in named:
         figures[name] = ranking_metrics(scores, data.chosen, data.mask, data.weights)["ndcg@1"]
     return figures
 
@@ -146,13 +159,14 @@ def main() -> None:
     classifier = load_models("tiny", cache, device="cpu").classifier
     prompts = embed_prompts(classifier)
     train_pool, test_pool = embed_pool(classifier, args.pool, 1), embed_pool(classifier, args.pool, 2)
+    ceiling = probe(test_pool)
     print(
         f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, commit {commit()}, "
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; embeddings ready in "
         f"{time.perf_counter() - started:.0f} s"
     )
-    print("| presses | learned nDCG@1 | cosine | random | oracle | live (of seeds) | train s |")
-    print("|---|---|---|---|---|---|---|")
+    print("| presses | learned nDCG@1 | cosine | random | linear probe | oracle | live (of seeds) | train s |")
+    print("|---|---|---|---|---|---|---|---|")
     for presses in args.presses:
         rows, live, seconds = [], 0, []
         for seed in range(args.seeds):
@@ -161,7 +175,7 @@ def main() -> None:
             training = train(history, TrainOptions(hidden=args.hidden))
             seconds.append(time.perf_counter() - clock)
             live += training.model is not None and beats_cosine(training.report, 0.02)
-            rows.append(evaluate(training.model, grids(args.held_out, test_pool, prompts, 900 + seed)))
+            rows.append(evaluate(training.model, grids(args.held_out, test_pool, prompts, 900 + seed), ceiling))
 
         def cell(name: str, rows: list[dict[str, float]] = rows) -> str:
             values = [row[name] for row in rows]
@@ -169,8 +183,8 @@ def main() -> None:
             return f"{statistics.mean(values):.2f}{spread}"
 
         print(
-            f"| {presses} | {cell('learned')} | {cell('cosine')} | {cell('random')} | {cell('oracle')} "
-            f"| {live}/{args.seeds} | {statistics.median(seconds):.1f} |"
+            f"| {presses} | {cell('learned')} | {cell('cosine')} | {cell('random')} | {cell('probe')} "
+            f"| {cell('oracle')} | {live}/{args.seeds} | {statistics.median(seconds):.1f} |"
         )
 
 
