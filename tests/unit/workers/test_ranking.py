@@ -138,3 +138,16 @@ async def test_an_album_is_ranked_by_the_live_ranker(jobs, run_worker, redis_con
     [event] = events(redis_conn)
     assert event.ranking == by_cosine[::-1]
     assert event.scores[event.ranking[0]] == max(event.scores)  # the shares follow the ranker's scores
+
+
+def test_a_worker_starts_with_the_newest_ranker_and_publishes_it(tmp_path, tiny_models, redis_conn):
+    """``python -m workers``' wiring: MODEL_RANKER_DIR and the loaded classifier's name make the switch."""
+    from workers.__main__ import learned_ranker
+    from workers.config import ModelSettings
+
+    save_reversing_ranker(tmp_path, tiny_models.classifier.name, learned=0.5, cosine=0.45)
+    switch = learned_ranker(ModelSettings(ranker_dir=tmp_path, ranker_margin=0.02), tiny_models, redis_conn)
+    assert switch.current().name == "ranker-v1"
+    status = RankerStatus.model_validate_json(redis_conn.get(ranker_key()))
+    assert (status.live, status.ranker.ndcg_at_1, status.cosine.ndcg_at_1, status.preferences) == (True, 0.5, 0.45, 120)
+    assert ModelSettings(cache_dir=tmp_path).rankers == tmp_path / "rankers"
