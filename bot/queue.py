@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import cast
 
 import redis
+from pydantic import ValidationError
 from rq import Callback, Queue, Retry, Worker
 from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus
@@ -28,6 +29,7 @@ from core.keys import (
     message_job_key,
     params_key,
     photo_key,
+    ranker_key,
     result_stream,
     status_message_key,
 )
@@ -40,6 +42,7 @@ from core.protocol import (
     ChatRef,
     ClassifyJob,
     GenerateJob,
+    RankerStatus,
     RankJob,
     ResultEvent,
     StageTimes,
@@ -194,6 +197,7 @@ class RedisJobs:
             running=sum(queue.started_job_registry.count for queue in queues),
             workers=Worker.count(connection=self.connection),
             typical_seconds=typical,
+            ranker=_ranker_status(self.connection.get(ranker_key())),
         )
 
     async def typical_seconds(self, queue: str) -> float | None:
@@ -274,3 +278,14 @@ def status_message_id(previous: bytes | str | None) -> str | None:
     if isinstance(previous, bytes):
         previous = previous.decode()
     return None if previous in (None, DELIVERED, STATUS_GONE) else previous
+
+
+def _ranker_status(value: bytes | str | None) -> RankerStatus | None:
+    """What the workers rank with, as the last one to load a ranker published it; ``None`` when none did (or an
+    older worker wrote something this frontend cannot read: ``/stats`` goes on without the line)."""
+    if value is None:
+        return None
+    try:
+        return RankerStatus.model_validate_json(value)
+    except ValidationError:
+        return None

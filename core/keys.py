@@ -138,3 +138,8 @@ def discord_original_key(interaction_id: int | str) -> str:
 
 def _utc_day(timestamp: float) -> str:
     return time.strftime("%Y-%m-%d", time.gmtime(timestamp))
+
+
+def ranker_key() -> str:
+    """What the workers rank with (``core.protocol.RankerStatus`` JSON), for ``/stats``."""
+    return f"{KEY_PREFIX}:ranker"

@@ -219,3 +219,33 @@ def job_id_for(chat: ChatRef, kind: str, event_id: int | str | None = None) -> s
     event = chat.message_id if event_id is None else event_id
     parts = [chat.platform, kind, str(chat.chat_id), str(event)]
     return "-".join(_UNSAFE_ID_CHARS.sub("", part.replace("-", "m")) for part in parts)
+
+
+# --- the learned re-ranker (issue #22): what a worker ranks with, for /stats ---------------------------------------
+
+
+class RankerFigures(BaseModel):
+    """One ranker's held-out figures (``models.ranker.ranking_metrics``)."""
+
+    ndcg_at_1: float
+    ndcg_at_4: float
+    pairwise_accuracy: float
+
+
+RankerWhy = Literal["none", "weak", "other_clip", "broken"]  # why cosine stays: none saved, too weak, …
+
+
+class RankerStatus(BaseModel):
+    """What a worker ranks ``--best`` candidates and ``/rank`` albums with, published at ``core.keys.ranker_key``
+    when it loads a ranker (the last worker to load one wins): ``live`` False means plain cosine, with the newest
+    saved ranker (if any) and why it is not used."""
+
+    live: bool
+    name: str | None = Field(None, description="ranker-v<N>, the newest saved one; None: none saved")
+    reason: str | None = Field(None, description="why cosine stays, for the log: none saved, too weak, …")
+    why: RankerWhy | None = Field(None, description="reason's kind")
+    clip_model: str | None = None
+    preferences: int = 0
+    trained_at: str | None = None
+    ranker: RankerFigures | None = None
+    cosine: RankerFigures | None = None

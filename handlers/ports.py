@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from core.protocol import ChatRef, ClassifyJob, GenerateJob, RankJob
+from core.protocol import ChatRef, ClassifyJob, GenerateJob, RankerStatus, RankJob
 
 if TYPE_CHECKING:  # handlers.chat_settings builds its menu from this module's Button
     from handlers.chat_settings import ChatSettings
@@ -107,6 +107,7 @@ class Stats:
     running: int
     workers: int
     typical_seconds: dict[str, float | None]
+    ranker: RankerStatus | None = None  # what the workers rank with (issue #22); None: no worker said yet
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from handlers.ports import (
     QueuedJob,
     Upload,
 )
+from handlers.ranker_status import ranker_line
 from handlers.remix import RemixForm
 from handlers.routing import GeneratorRoutes
 from handlers.safety import PromptBlocklist
@@ -735,7 +736,8 @@ class Molbert:
             picture_seconds=_seconds(typical.get(self.routes.queue_for(None))),
             photo_seconds=_seconds(typical.get(CLASSIFY_QUEUE)),
         )
-        await outbox.send_text(chat, text)
+        ranking = ranker_line(stats.ranker, chat.lang)
+        await outbox.send_text(chat, text if ranking is None else f"{text}\n{ranking}")
 
     async def refuse(self, chat: ChatRef, outbox: Outbox, key: str, **values: Any) -> None:
         """Answer input no use case accepts (a PDF, an unknown command) with the text ``key``."""

@@ -299,6 +299,16 @@ RU: dict[str, str] = {
         "Сравнить можно от 2 до {limit} картинок: приложите их к /rank (image1, image2…) "
         "или выберите сообщение, где их несколько."
     ),
+    # --- the learned re-ranker in /stats (issue #22) ---
+    "stats_ranker_live": (
+        "🎯 Ранжирование: {name}, обучено на {preferences} выборах — nDCG@1 {ndcg1} против {cosine1} у косинуса"
+    ),
+    "stats_ranker_cosine": "🎯 Ранжирование: косинус CLIP",
+    "stats_ranker_weak": (
+        "🎯 Ранжирование: косинус CLIP ({name} не лучше него с нужным запасом: nDCG@1 {ndcg1} против {cosine1})"
+    ),
+    "stats_ranker_other_clip": "🎯 Ранжирование: косинус CLIP ({name} обучено для другой модели: {clip_model})",
+    "stats_ranker_broken": "🎯 Ранжирование: косинус CLIP (новейшее обученное не читается, см. журнал воркера)",
 }
 
 EN: dict[str, str] = {
@@ -594,6 +604,12 @@ EN: dict[str, str] = {
         "I can compare from 2 to {limit} pictures: attach them to /rank (image1, image2…) "
         "or pick a message that has several."
     ),
+    # --- the learned re-ranker in /stats (issue #22) ---
+    "stats_ranker_live": "🎯 Ranking: {name}, trained on {preferences} choices — nDCG@1 {ndcg1} vs cosine's {cosine1}",
+    "stats_ranker_cosine": "🎯 Ranking: CLIP cosine",
+    "stats_ranker_weak": "🎯 Ranking: CLIP cosine ({name} does not beat it by the margin: nDCG@1 {ndcg1} vs {cosine1})",
+    "stats_ranker_other_clip": "🎯 Ranking: CLIP cosine ({name} was trained for another model: {clip_model})",
+    "stats_ranker_broken": "🎯 Ranking: CLIP cosine (the newest trained one cannot be read, see the worker's log)",
 }
 
 LANGUAGES: dict[str, dict[str, str]] = {"ru": RU, "en": EN}

@@ -9,12 +9,15 @@ import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from PIL import Image
 
 from models.device import pick_device
+
+if TYPE_CHECKING:
+    from models.ranker import LoadedRanker
 
 log = logging.getLogger(__name__)
 
@@ -190,11 +193,22 @@ class ZeroShotClassifier:
 
     def similarities(self, images: Sequence[Image.Image], text: str) -> list[float]:
         """Cosine similarity of each image to ``text`` (the prompt as typed, no template)."""
+        prompt, pictures = self.embeddings(images, text)
+        return (pictures @ prompt).tolist()
+
+    def embeddings(self, images: Sequence[Image.Image], text: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """``text``'s (D,) and ``images``' (N, D) normalised embeddings: what cosine and a learned ranker read."""
         with torch.inference_mode():
             output = self.model.get_text_features(**self._tokenize([text]))
-            prompt = normalize(features(output, "text"))[0]
-            pictures = self._image_embeddings(images)
+            return normalize(features(output, "text"))[0], self._image_embeddings(images)
+
+    def scores(self, images: Sequence[Image.Image], text: str, ranker: LoadedRanker | None = None) -> list[float]:
+        """Each image's fit to ``text``, higher better: cosine, or a learned ``ranker``'s score (in cosine's units)
+        when one is given and reads this model's embedding size."""
+        prompt, pictures = self.embeddings(images, text)
+        if ranker is None or ranker.dims != pictures.shape[-1]:
             return (pictures @ prompt).tolist()
+        return ranker.score(prompt, pictures).tolist()
 
     def shares(self, similarities: Sequence[float]) -> list[float]:
         """Turn the similarities of several images to one text into shares summing to 1 (a softmax over the
@@ -202,9 +216,10 @@ class ZeroShotClassifier:
         logits = self.model.logit_scale.detach().float().exp().cpu() * torch.tensor(similarities, dtype=torch.float32)
         return logits.softmax(dim=-1).tolist()
 
-    def rank_images(self, images: Sequence[Image.Image], text: str) -> list[int]:
-        """Indices of ``images``, most similar to ``text`` first: ruDALL-E's best-of-N re-ranking."""
-        scores = self.similarities(images, text)
+    def rank_images(self, images: Sequence[Image.Image], text: str, ranker: LoadedRanker | None = None) -> list[int]:
+        """Indices of ``images``, most similar to ``text`` first: ruDALL-E's best-of-N re-ranking (by a learned
+        ``ranker`` instead of cosine when the worker has a live one, `workers.ranking`)."""
+        scores = self.scores(images, text, ranker)
         return sorted(range(len(images)), key=lambda index: scores[index], reverse=True)
 
     def preload_labels(self, labels: Sequence[str]) -> str:

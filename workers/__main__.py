@@ -18,7 +18,10 @@ from workers.safety import DEFAULT_SAFE_LABELS, DEFAULT_UNSAFE_LABELS, ImageSafe
 from workers.worker import MolbertWorker, parse_queues, wait_for_redis
 
 if TYPE_CHECKING:
+    from redis import Redis
+
     from models.presets import LoadedModels
+    from workers.ranking import RankerSwitch
 
 log = logging.getLogger("workers")
 
@@ -113,8 +116,16 @@ def build(config: WorkerConfig, allocator: AllocatorConfig) -> MolbertWorker:
     wait_for_redis(connection)
     queues = parse_queues(config.worker.queues)
     worker = MolbertWorker(models, connection, queues, name=config.worker.name, safety=safety)
+    runtime.set_ranker(learned_ranker(config.model, models, connection))
     health.stuck = worker.is_stuck
     return worker
+
+
+def learned_ranker(settings: ModelSettings, models: LoadedModels, connection: Redis) -> RankerSwitch:
+    """The switch between cosine and a learned ranker (``MODEL_RANKER_*``, `workers.ranking`), loaded now."""
+    from workers.ranking import ranker_switch
+
+    return ranker_switch(settings.rankers, settings.ranker_margin, models.classifier.name, connection)
 
 
 def serve(worker: MolbertWorker) -> None:
@@ -135,13 +146,18 @@ def serve(worker: MolbertWorker) -> None:
 
 
 def run(argv: list[str]) -> int:
-    """The command ``argv`` names: a worker (no arguments), ``download`` or ``health``; its exit code."""
+    """The command ``argv`` names: a worker (no arguments), ``download``, ``health`` or ``train-ranker``; its exit
+    code."""
     if argv[:1] == ["download"]:
         from workers.download import main as download
 
         return download(argv[1:])
     if argv[:1] == ["health"]:
         return health_command()
+    if argv[:1] == ["train-ranker"]:
+        from workers.train_ranker import main as train_ranker
+
+        return train_ranker(argv[1:])
     allocator = apply_allocator_default()  # before anything imports torch, which reads it when CUDA starts
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     serve(build(settings(), allocator))

@@ -41,11 +41,28 @@ class ModelSettings(BaseSettings):
         "auto: bfloat16 where the CPU has them",
     )
     threads: int = Field(0, ge=0, le=1024, description="torch CPU threads; 0: the CPUs this process may use")
+    # the learned re-ranker (issue #22)
+    ranker_dir: Path | None = Field(
+        None, description="learned rankers: train-ranker writes them, workers load them; default <cache_dir>/rankers"
+    )
+    ranker_margin: float = Field(
+        0.02, ge=0.0, le=1.0, description="a learned ranker is used only if its held-out nDCG@1 beats cosine's by more"
+    )
 
     @field_validator("cache_dir")
     @classmethod
     def _home(cls, path: Path) -> Path:
         return path.expanduser()  # `~/models` written in .env
+
+    @field_validator("ranker_dir")
+    @classmethod
+    def _ranker_home(cls, path: Path | None) -> Path | None:
+        return None if path is None else path.expanduser()
+
+    @property
+    def rankers(self) -> Path:
+        """Where learned rankers are saved and loaded (``MODEL_RANKER_DIR``, else under the cache dir)."""
+        return self.ranker_dir or self.cache_dir / "rankers"
 
     @field_validator("preset")
     @classmethod

@@ -162,7 +162,7 @@ def _paint(job: Job, request: GenerateJob) -> tuple[list[Image.Image], list[int]
         width, height = generator.size_for(request.aspect)
         images = generator.generate(prompt, width=width, height=height, **options)
     if request.best_of:
-        order = models.classifier.rank_images(images, request.prompt)
+        order = models.classifier.rank_images(images, request.prompt, ranker=runtime.ranker())
         images = [images[index] for index in order[:count]]
     images, hidden = runtime.safety().screen(images, request.nsfw_threshold)
     if hidden:
@@ -355,7 +355,7 @@ def rank(payload: dict) -> dict:
         return _publish_refusal(job, request.chat, "rank", refusal)
     classifier = runtime.models().classifier
     started = time.perf_counter()
-    similarities = classifier.similarities(photos, request.query)
+    similarities = classifier.scores(photos, request.query, runtime.ranker())  # cosine unless a ranker is live
     seconds = time.perf_counter() - started
     times = monitoring.model_done(job.id, "rank", request.chat, times, seconds)
     ranking = sorted(range(len(photos)), key=lambda index: similarities[index], reverse=True)

@@ -10,11 +10,14 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from models.presets import LoadedModels
+    from models.ranker import LoadedRanker
+    from workers.ranking import RankerSwitch
     from workers.safety import ImageSafety
 
 _loaded: LoadedModels | None = None
 _safety: ImageSafety | None = None
 _batch_size = 8  # WORKER_BATCH_SIZE
+_ranker: RankerSwitch | None = None  # the learned re-ranker's switch; None: cosine
 
 
 def set_batch_size(size: int) -> None:
@@ -34,6 +37,7 @@ def set_models(models: LoadedModels | None, safety: ImageSafety | None = None) -
     _loaded = models
     if models is None:
         _safety = None
+        set_ranker(None)
     else:
         from workers.safety import ImageSafety
 
@@ -57,3 +61,14 @@ def models() -> LoadedModels:
     if _loaded is None:
         raise RuntimeError("no models loaded in this process: start workers with `python -m workers`")
     return _loaded
+
+
+def set_ranker(switch: RankerSwitch | None) -> None:
+    """Install (or with ``None`` remove: cosine) the switch that says which ranker ``--best`` and ``/rank`` use."""
+    global _ranker
+    _ranker = switch
+
+
+def ranker() -> LoadedRanker | None:
+    """The learned ranker to rank with now, or ``None`` for cosine (no switch, or no ranker good enough)."""
+    return None if _ranker is None else _ranker.current()
