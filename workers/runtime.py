@@ -9,12 +9,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from models.interrogator import Interrogator
     from models.presets import LoadedModels
     from workers.safety import ImageSafety
 
 _loaded: LoadedModels | None = None
 _safety: ImageSafety | None = None
 _batch_size = 8  # WORKER_BATCH_SIZE
+_interrogator: Interrogator | None = None  # /describe's, made on the first /describe
 
 
 def set_batch_size(size: int) -> None:
@@ -57,3 +59,15 @@ def models() -> LoadedModels:
     if _loaded is None:
         raise RuntimeError("no models loaded in this process: start workers with `python -m workers`")
     return _loaded
+
+
+def interrogator() -> Interrogator:
+    """``/describe``'s interrogator over the loaded classifier, made on first use (its phrase bank's embeddings are
+    computed, or read from the embedding store, then: not at start, where most workers never describe a photo)."""
+    global _interrogator
+    classifier = models().classifier
+    if _interrogator is None or _interrogator.classifier is not classifier:
+        from models.interrogator import Interrogator
+
+        _interrogator = Interrogator(classifier)
+    return _interrogator
