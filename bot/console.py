@@ -22,7 +22,7 @@ import redis.asyncio as aioredis
 from bot.results import ResultListener
 from core.keys import delivered_key
 from core.protocol import ChatRef
-from handlers.buttons import REMIX
+from handlers.buttons import CANCEL, REMIX
 from handlers.ports import Keyboard, MessageId, Upload
 from handlers.service import Molbert
 from handlers.texts import t
@@ -52,6 +52,7 @@ class ConsoleOutbox:
         """Print a message; return its number (a "queued" message's ✖ is not shown: the terminal has /cancel)."""
         message_id = next(self._ids)
         print(f"molbert [{message_id}]> {text}", flush=True)
+        self._offer(message_id, buttons)
         return message_id
 
     async def edit_text(
@@ -59,7 +60,19 @@ class ConsoleOutbox:
     ) -> bool:
         """Print the new text of an earlier message (the terminal's messages never go away)."""
         print(f"molbert [{message_id}, edited]> {text}", flush=True)
+        self._offer(message_id, buttons)
         return True
+
+    def _offer(self, message_id: MessageId, buttons: Keyboard | None) -> None:
+        """A text's buttons (a /describe answer's 🎨 1…), pressed with ``/press 1``: their number alone is their
+        label here (an emoji is awkward to type). A "queued" message's ✖ is not offered: the terminal has /cancel."""
+        offered = [button for row in buttons or [] for button in row if not button.action.startswith(f"{CANCEL}:")]
+        if not offered:
+            return
+        self.buttons = {_typed_label(button.text): button.action for button in offered}
+        self.buttons_under = message_id
+        labels = " ".join(button.text for button in offered)
+        print(f"  {labels}  ← /press <номер>, например /press {_typed_label(offered[0].text)}", flush=True)
 
     async def send_photo(self, chat: ChatRef, photo: bytes, caption: str, buttons: Keyboard | None = None) -> MessageId:
         """Save the image, print its path with the caption, and list its buttons for ``/press``."""
@@ -120,6 +133,8 @@ class ConsoleSession:
             await self._imagine(chat, rest)
         elif command == "/classify" or Path(command).is_file():
             await self._classify(chat, rest if command == "/classify" else line.strip())
+        elif command in ("/describe", "/опиши"):
+            await self._describe(chat, rest)
         elif command == "/press":
             await self._press(chat, rest)
         elif command in ("/remix", "/ремикс"):
@@ -203,9 +218,30 @@ class ConsoleSession:
 
         self._track(await self.molbert.classify(chat, read, path.stat().st_size, caption or None, self.outbox))
 
+    async def _describe(self, chat: ChatRef, arguments: str) -> None:
+        """``/describe photo.jpg``: the picture described, with ready ``/imagine`` lines (``/press 1`` paints one)."""
+        typed, _rest = split_path(arguments)
+        path = Path(typed).expanduser()
+        if not typed:
+            await self.molbert.describe(chat, None, self.outbox)  # says how to ask
+            return
+        if not path.is_file():
+            await self.molbert.refuse(chat, self.outbox, "console_no_describe_file", path=typed)
+            return
+
+        async def read() -> bytes:
+            return path.read_bytes()
+
+        self._track(await self.molbert.describe(chat, Upload(read, path.stat().st_size), self.outbox))
+
     def _track(self, job_id: str | None) -> None:
         if job_id is not None:
             self.job_ids.append(job_id)
+
+
+def _typed_label(text: str) -> str:
+    """How a text's button is typed after ``/press``: its letters and digits (``🎨 2`` → ``2``), lower case."""
+    return "".join(character for character in text if character.isalnum()).casefold() or text.casefold()
 
 
 def split_photo(arguments: str) -> tuple[str, str | None]:

@@ -23,6 +23,7 @@ from bot.redis_calls import in_thread
 from core.keys import (
     active_key,
     cancel_key,
+    described_key,
     durations_key,
     image_key,
     jobs_today_key,
@@ -36,16 +37,19 @@ from core.keys import (
 from core.protocol import (
     CLASSIFY_FUNC,
     CLASSIFY_QUEUE,
+    DESCRIBE_FUNC,
     FAILURE_CALLBACK,
     GENERATE_FUNC,
     RANK_FUNC,
     ChatRef,
     ClassifyJob,
+    DescribeJob,
     GenerateJob,
     RankerStatus,
     RankJob,
     ResultEvent,
     StageTimes,
+    StoredDescription,
     job_kind,
 )
 from handlers.ports import MessageId, Queued, QueuedJob, Stats
@@ -122,6 +126,22 @@ class RedisJobs:
     async def submit_rank(self, job_id: str, job: RankJob, images: list[bytes]) -> Queued | None:
         """Store the photos, then enqueue a ranking job (on the classification queue); ``None`` if the id exists."""
         return await in_thread(self._store_and_enqueue_rank, job_id, job, images)
+
+    # /describe (#21)
+    async def submit_describe(self, job_id: str, job: DescribeJob, image: bytes) -> Queued | None:
+        """Store the photo, then enqueue a ``/describe`` job (on the classification queue); ``None`` if the id
+        exists."""
+        return await in_thread(self._store_and_enqueue_describe, job_id, job, image)
+
+    async def load_description(self, job_id: str) -> StoredDescription | None:
+        """What a ``/describe`` job said, kept by the worker for its buttons; ``None`` once expired."""
+        data = await in_thread(self.connection.get, described_key(job_id))
+        return None if data is None else StoredDescription.model_validate_json(data)
+
+    def _store_and_enqueue_describe(self, job_id: str, job: DescribeJob, image: bytes) -> Queued | None:
+        self.connection.set(job.image_key, image, ex=INPUT_TTL)
+        payload = job.model_dump(mode="json")
+        return self._enqueue(self.classify_queue, DESCRIBE_FUNC, job_id, payload, CLASSIFY_POLICY)
 
     async def user_jobs(self, chat: ChatRef) -> list[QueuedJob]:
         """The user's jobs in this chat that are still waiting or running, from the fair-use slots."""

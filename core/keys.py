@@ -136,6 +136,11 @@ def discord_original_key(interaction_id: int | str) -> str:
     return f"{KEY_PREFIX}:discord:original:{interaction_id}"
 
 
+def described_key(job_id: str) -> str:
+    """Where a worker keeps what ``/describe`` said of a photo (its prompts), for the buttons that paint them."""
+    return f"{KEY_PREFIX}:described:{job_id}"
+
+
 def _utc_day(timestamp: float) -> str:
     return time.strftime("%Y-%m-%d", time.gmtime(timestamp))
 

@@ -16,18 +16,19 @@ CLASSIFY_QUEUE = "molbert-classify"
 GENERATE_FUNC = "workers.jobs.generate"
 CLASSIFY_FUNC = "workers.jobs.classify"
 RANK_FUNC = "workers.jobs.rank"  # runs on CLASSIFY_QUEUE
+DESCRIBE_FUNC = "workers.jobs.describe"  # runs on CLASSIFY_QUEUE, where ruCLIP is (/describe)
 FAILURE_CALLBACK = "workers.jobs.report_failure"
 
 RESULT_STREAM_CONSUMER_GROUP = "delivery"
 
-JobKind = Literal["imagine", "classify", "rank"]
-EventKind = Literal["imagine", "classify", "rank", "progress"]
+JobKind = Literal["imagine", "classify", "rank", "describe"]
+EventKind = Literal["imagine", "classify", "rank", "progress", "describe"]
 MAX_RANKED_PHOTOS = 10  # a Telegram album holds at most 10
 
 
 def job_kind(func_name: str | None) -> JobKind:
     """The kind of job an RQ job function runs (``workers.jobs.generate`` → ``imagine``), for logs and metrics."""
-    kinds: dict[str | None, JobKind] = {GENERATE_FUNC: "imagine", RANK_FUNC: "rank"}
+    kinds: dict[str | None, JobKind] = {GENERATE_FUNC: "imagine", RANK_FUNC: "rank", DESCRIBE_FUNC: "describe"}
     return kinds.get(func_name, "classify")
 
 
@@ -167,6 +168,34 @@ class RankJob(BaseModel):
     times: StageTimes = Field(default_factory=StageTimes, description="stage timestamps (optional; observability)")
 
 
+# --- /describe (#21): a photo → a Russian description and ready /imagine prompts ---
+
+
+class DescribeJob(BaseModel):
+    """Payload of a ``/describe`` job: the photo waits in Redis under ``image_key``."""
+
+    chat: ChatRef
+    image_key: str
+    times: StageTimes = Field(default_factory=StageTimes, description="stage timestamps (optional; observability)")
+
+
+class Description(BaseModel):
+    """What ``/describe`` saw in a photo: its subject, the phrases that describe its look (prompt order), and ready
+    ``/imagine`` prompts, the best first (2–4). The worker keeps it with the chat it was asked in (``described_key``)
+    for the buttons that paint a prompt."""
+
+    subject: str
+    traits: list[str] = Field(default_factory=list)
+    prompts: list[str] = Field(default_factory=list)
+
+
+class StoredDescription(BaseModel):
+    """A description kept for its buttons: where it was asked, and what it said."""
+
+    chat: ChatRef
+    description: Description
+
+
 class ScoredLabel(BaseModel):
     """One label and its probability (0..1)."""
 
@@ -205,6 +234,7 @@ class ResultEvent(BaseModel):
     photo_messages: list[int | str] = Field(default_factory=list, description="rank: each photo's message")
     progress: float | None = Field(None, description="0..1, for progress events")
     times: StageTimes = Field(default_factory=StageTimes, description="stage timestamps (optional; observability)")
+    description: Description | None = Field(None, description="describe: the photo as words and prompts")
 
 
 _UNSAFE_ID_CHARS = re.compile(r"[^A-Za-z0-9_]")

@@ -19,6 +19,7 @@ from handlers.texts import t
 
 UPSCALE, VARY, REROLL, CANCEL = "u", "v", "r", "x"
 REMIX = "m"  # 🖋: change the request (``m:<job id>``); each platform asks for the change its own way
+DESCRIBE = "d"  # 🎨 under a /describe answer: paint its i-th /imagine line (``d:<job id>:<i>``, handlers/describe.py)
 SUBTLE, STRONG = "l", "h"  # a V action's strength: low or high variation
 # image-to-image strength (how far from the picture a variation may move) of each; an old V button's is the request's
 VARY_STRENGTHS = {SUBTLE: 0.35, STRONG: 0.75}
@@ -26,6 +27,7 @@ _ACTION = re.compile(
     r"^(?P<verb>[uv]):(?P<job>[A-Za-z0-9_-]{1,56}):(?P<index>[0-3])$"  # U and V name one of up to four images
     r"|^(?P<vverb>v):(?P<vjob>[A-Za-z0-9_-]{1,56}):(?P<vindex>[0-3]):(?P<strength>[lh])$"  # V with its strength
     r"|^(?P<jverb>[rxm]):(?P<rjob>[A-Za-z0-9_-]{1,60})$"  # 🔄, ✖ and 🖋 name a job
+    r"|^(?P<dverb>d):(?P<djob>[A-Za-z0-9_-]{1,60}):(?P<dindex>[0-3])$"  # /describe's 🎨 names one of its lines
 )
 
 
@@ -59,6 +61,14 @@ def result_keyboard(job_id: str, count: int, variations: bool = True) -> Keyboar
     return keyboard
 
 
+def checked_keyboard(keyboard: Keyboard) -> Keyboard:
+    """``keyboard`` itself once every action is known to fit ``ACTION_MAX_BYTES`` (a ``ValueError`` otherwise)."""
+    too_long = [b.action for row in keyboard for b in row if len(b.action.encode()) > ACTION_MAX_BYTES]
+    if too_long:
+        raise ValueError(f"button actions over {ACTION_MAX_BYTES} bytes: {too_long}")
+    return keyboard
+
+
 def cancel_keyboard(job_id: str, lang: str) -> Keyboard | None:
     """The ✖ under a "queued" (then progress) message: cancels that job when its owner presses it.
 
@@ -79,6 +89,8 @@ def parse_action(action: str) -> Action | None:
         return Action(match.group("jverb"), match.group("rjob"))
     if match.group("vjob"):
         return Action(VARY, match.group("vjob"), int(match.group("vindex")), match.group("strength"))
+    if match.group("djob"):
+        return Action(DESCRIBE, match.group("djob"), int(match.group("dindex")))
     return Action(match.group("verb"), match.group("job"), int(match.group("index")))
 
 
@@ -115,4 +127,6 @@ def job_of(actions: Iterable[str]) -> str | None:
     """The generation a result message belongs to, from the actions of its buttons (a reply to it is a remix of
     that job); ``None`` for a message without result buttons (a ✖ names a job not painted yet)."""
     parsed = (parse_action(action) for action in actions)
-    return next((action.job_id for action in parsed if action is not None and action.verb != CANCEL), None)
+    return next(
+        (action.job_id for action in parsed if action is not None and action.verb not in (CANCEL, DESCRIBE)), None
+    )  # ✖ names a job not painted yet, 🎨 a /describe answer: a reply to either is no remix

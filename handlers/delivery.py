@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core.protocol import GenerateJob, ResultEvent, ScoredLabel
+from handlers import describe
 from handlers.buttons import result_keyboard
 from handlers.options import command_line
 from handlers.ports import CAPTION_MAX_CHARS, MessageId, Outbox
@@ -145,6 +146,8 @@ async def deliver_result(
         await _replace_status(event, t(key, chat.lang, ref=event.error_ref), status_message_id, outbox)
     elif event.kind == "classify":
         await _replace_status(event, render_labels(event), status_message_id, outbox)
+    elif event.kind == "describe":
+        await describe.deliver(event, status_message_id, outbox)
     elif event.kind == "rank":
         await _deliver_ranking(event, images, outbox)
         if status_message_id is not None:

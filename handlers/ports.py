@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from core.protocol import ChatRef, ClassifyJob, GenerateJob, RankerStatus, RankJob
+from core.protocol import ChatRef, ClassifyJob, DescribeJob, GenerateJob, RankerStatus, RankJob, StoredDescription
 
 if TYPE_CHECKING:  # handlers.chat_settings builds its menu from this module's Button
     from handlers.chat_settings import ChatSettings
@@ -139,6 +139,17 @@ class JobSubmitter(Protocol):
 
     async def load_generation(self, job_id: str) -> GenerateJob | None:
         """The request of an earlier generation (kept for its buttons), or ``None`` once expired."""
+        ...
+
+    # /describe (#21)
+    async def submit_describe(self, job_id: str, job: DescribeJob, image: bytes) -> Queued | None:
+        """Store ``image`` under ``job.image_key`` and enqueue a ``/describe`` job (classification queue) unless it
+        exists."""
+        ...
+
+    async def load_description(self, job_id: str) -> StoredDescription | None:
+        """What the ``/describe`` job ``job_id`` said (kept by the worker for its buttons), or ``None`` once
+        expired (or never made)."""
         ...
 
     async def remember_message_job(self, chat: ChatRef, message_id: MessageId, job_id: str) -> None:

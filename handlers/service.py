@@ -17,9 +17,19 @@ from functools import partial
 from typing import Any, TypeVar
 
 from core.keys import image_key, input_key, photo_key, rank_input_key
-from core.protocol import CLASSIFY_QUEUE, MAX_RANKED_PHOTOS, ChatRef, ClassifyJob, GenerateJob, RankJob, job_id_for
+from core.protocol import (
+    CLASSIFY_QUEUE,
+    MAX_RANKED_PHOTOS,
+    ChatRef,
+    ClassifyJob,
+    DescribeJob,
+    GenerateJob,
+    RankJob,
+    job_id_for,
+)
 from core.telemetry import log_job
 from handlers import buttons, chat_settings, delivery, images, options, prompts, remix, telemetry
+from handlers import describe as describing
 from handlers.access import AccessPolicy
 from handlers.chat_settings import ChatSettings, Menu
 from handlers.errors import QueueUnavailable, UserError
@@ -480,6 +490,8 @@ class Molbert:
             return await self._cancel_press(chat, parsed.job_id, is_admin), None
         if parsed is not None and parsed.verb == buttons.REMIX:  # a platform that asks nothing: replies remix
             return t("remix_prompt_sent", chat.lang), None
+        if parsed is not None and parsed.verb == buttons.DESCRIBE:
+            return await self._describe_press(chat, settings, parsed, event_id, outbox)
         original = await self.jobs.load_generation(parsed.job_id) if parsed else None
         if parsed is None or original is None:
             return t("button_stale", chat.lang), None
@@ -536,6 +548,45 @@ class Molbert:
             }
         )
         return self._queue_press(chat, job, "vary", event_id, outbox)
+
+    # --- /describe (#21): the logic is in handlers/describe.py ---
+
+    @telemetry.receives
+    @answers_when_unavailable()
+    async def describe(self, chat: ChatRef, photo: Upload | None, outbox: Outbox) -> str | None:
+        """``/describe`` (``/опиши``): queue a description of ``photo`` (on the classification queue, where ruCLIP is):
+        a short Russian description and 2–4 ready ``/imagine`` lines, each with a 🎨 button that paints it. No photo
+        (the command alone), a file too large or not an image is answered plainly and nothing is queued. Returns the
+        job id, or ``None``."""
+        chat = await self._localized(chat)
+        picture = await self._checked(chat, outbox, partial(self._describe_input, chat, photo))
+        if picture is None:
+            return None
+        job_id = job_id_for(chat, "describe")
+        job = DescribeJob(chat=chat, image_key=input_key(job_id))
+        submission = partial(self.jobs.submit_describe, job_id, job, picture)
+        return await self._submit(chat, job_id, submission, outbox, CLASSIFY_QUEUE)
+
+    async def _describe_input(self, chat: ChatRef, photo: Upload | None) -> bytes:
+        self._check_access(chat)
+        return await describing.checked_photo(photo)
+
+    async def _describe_press(
+        self, chat: ChatRef, settings: ChatSettings, parsed: buttons.Action, event_id: str, outbox: Outbox
+    ) -> tuple[str, Callable[[], Awaitable[object]] | None]:
+        """🎨 under a ``/describe`` answer: paint its line for whoever pressed (in the chat it was asked in), checked
+        as the same ``/imagine`` typed by them would be (access, blocklist, the chat's defaults, then the limits)."""
+        stored = await self.jobs.load_description(parsed.job_id)
+        prompt = describing.prompt_of(stored, parsed.index)
+        if stored is None or prompt is None or not await self._asked_here(stored.chat, chat):
+            return t("button_stale", chat.lang), None
+        try:
+            request, _photo, _fields = await self._imagine_request(chat, prompt, None, settings)
+        except UserError as err:
+            return t(err.key, chat.lang, platform=chat.platform, **err.values), None
+        job = options.generation_job(chat, request, request.seed if request.seed is not None else new_seed())
+        job = job.model_copy(update={"nsfw_threshold": settings.nsfw_threshold(self.nsfw_threshold)})
+        return self._queue_press(chat, job, "dpaint", event_id, outbox)
 
     async def _asked_here(self, asked: ChatRef, pressed: ChatRef) -> bool:
         """Whether a request ``asked`` was made in the chat where its button is ``pressed`` (or in the chat that

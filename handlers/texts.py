@@ -42,6 +42,8 @@ RU: dict[str, str] = {
         "Подпишите фото вариантами через запятую, точку с запятой или с новой строки — "
         "я выберу из них: «кошка, собака, медведь». Один вариант — отвечу «да» или «нет».\n"
         "/classify кошка, собака — ответом на любое фото в чате.\n"
+        "/describe (/опиши) ответом на фото или подписью к фото — опишу его словами и предложу готовые "
+        "/imagine; кнопка 🎨 под ответом рисует строку с тем же номером.\n"
         "Альбом с подписью «самый смешной мем» — расставлю фото по порядку.\n"
         "/labels — метки для фото в этом чате (задают админы).\n"
         "/settings — настройки чата для админов: стиль и пропорции по умолчанию, фильтр 18+, "
@@ -217,7 +219,9 @@ RU: dict[str, str] = {
         "/classify image: <картинка> — я назову, что на ней, с процентами.\n"
         "Добавьте labels: «кошка, собака, медведь» — я выберу из ваших вариантов.\n"
         "Или нажмите на сообщение с картинками правой кнопкой (на телефоне — долгим нажатием) → "
-        "Приложения → «Распознать».\n\n"
+        "Приложения → «Распознать».\n"
+        "/describe image: <картинка> — опишу её словами и предложу готовые /imagine (🎨 — нарисовать). "
+        "Или на сообщении с картинкой → Приложения → «Описать».\n\n"
         "🏆 Лучшая по запросу\n"
         "/rank query: <запрос> image1: … image10: — из 2–10 картинок выберу ту, что лучше всего подходит, "
         "например: /rank query: самый смешной мем.\n"
@@ -238,6 +242,7 @@ RU: dict[str, str] = {
         "/remix а без шляпы, /remix добавь луну --ar 9:16\n"
         "/classify <файл> [кошка, собака] — что на картинке (или какой из ваших вариантов); "
         "можно просто написать путь к файлу. Путь с пробелами — в кавычках\n"
+        "/describe <файл> — опишу картинку словами и предложу готовые /imagine (/press 1 рисует первую)\n"
         "/labels [кошка, собака | -] — метки для картинок по умолчанию\n"
         "/queue — ваши задачи, /cancel — отменить их\n"
         "Выход — Ctrl-D (дождусь результатов) или Ctrl-C."
@@ -311,6 +316,27 @@ RU: dict[str, str] = {
     "stats_ranker_broken": "🎯 Ранжирование: косинус CLIP (новейшее обученное не читается, см. журнал воркера)",
 }
 
+# --- /describe (#21): a photo → a Russian description and ready /imagine lines, each with a 🎨 button ---
+RU.update(
+    {
+        "describe_no_photo": (
+            "Отправьте /describe (или /опиши) ответом на фото или подписью к фото — я опишу его словами "
+            "и предложу готовые запросы /imagine."
+        ),
+        "describe_answer": "📝 Похоже, это {subject}{traits}.\n\nГотовые запросы (🎨 — нарисовать):\n{lines}",
+        "describe_traits": " — {traits}",
+        "describe_line": "{number}. {command}",
+        "describe_command": "/imagine {prompt}",
+        "discord_describe_command": "/imagine prompt: {prompt}",
+        "describe_button": "🎨 {number}",
+        "cmd_describe": "Описать фото словами (ответом на фото)",
+        "discord_cmd_describe": "Описать картинку словами и предложить запросы /imagine",
+        "discord_opt_describe_image": "Картинка, которую описать: JPEG, PNG или WebP",
+        "discord_ctx_describe": "Описать",
+        "console_no_describe_file": "Файла «{path}» нет. Напишите путь к картинке, например: /describe photo.jpg",
+    }
+)
+
 EN: dict[str, str] = {
     "start": (
         "Hi, {name}! I'm Molbert 🎨 — I paint pictures from a description and recognise what is in photos.\n\n"
@@ -347,6 +373,8 @@ EN: dict[str, str] = {
         "Caption the photo with options separated by commas, semicolons or new lines and I'll pick "
         "among them: «cat, dog, bear». One option — I'll answer yes or no.\n"
         "/classify cat, dog — as a reply to any photo in the chat.\n"
+        "/describe as a reply to a photo or as its caption — I'll describe it in Russian words and suggest ready "
+        "/imagine prompts; the 🎨 button under the answer paints the line with its number.\n"
         "An album captioned «the funniest meme» — I'll rank its photos.\n"
         "/labels — labels for photos in this chat (set by admins).\n"
         "/settings — chat settings for admins: default style and aspect ratio, 18+ filter, "
@@ -522,7 +550,9 @@ EN: dict[str, str] = {
         "🔎 Recognition\n"
         "/classify image: <picture> — I'll name what is in it, with percentages.\n"
         "Add labels: «cat, dog, bear» and I'll pick among your options.\n"
-        "Or right-click a message with pictures (long-press on a phone) → Apps → «Classify».\n\n"
+        "Or right-click a message with pictures (long-press on a phone) → Apps → «Classify».\n"
+        "/describe image: <picture> — I'll describe it in Russian words and suggest ready /imagine prompts (🎨 "
+        "paints one). Or on a message with a picture → Apps → «Describe».\n\n"
         "🏆 The best match\n"
         "/rank query: <query> image1: … image10: — of 2–10 pictures I'll pick the one that fits best, "
         "e.g.: /rank query: the funniest meme.\n"
@@ -543,6 +573,7 @@ EN: dict[str, str] = {
         "/remix without the hat, /remix add a moon --ar 9:16\n"
         "/classify <file> [cat, dog] — what is in a picture (or which of your labels); "
         "a path alone works too. Quote a path with spaces\n"
+        "/describe <file> — describe a picture in words and suggest ready /imagine prompts (/press 1 paints the first)\n"
         "/labels [cat, dog | -] — the default labels for pictures\n"
         "/queue — your jobs, /cancel — cancel them\n"
         "Quit with Ctrl-D (waits for the results) or Ctrl-C."
@@ -611,6 +642,27 @@ EN: dict[str, str] = {
     "stats_ranker_other_clip": "🎯 Ranking: CLIP cosine ({name} was trained for another model: {clip_model})",
     "stats_ranker_broken": "🎯 Ranking: CLIP cosine (the newest trained one cannot be read, see the worker's log)",
 }
+
+# --- /describe (#21) ---
+EN.update(
+    {
+        "describe_no_photo": (
+            "Send /describe as a reply to a photo or as a photo's caption: I'll describe it in words (in Russian, "
+            "as the painter reads best) and suggest ready /imagine prompts."
+        ),
+        "describe_answer": "📝 It looks like: {subject}{traits}.\n\nReady prompts (🎨 paints one):\n{lines}",
+        "describe_traits": " — {traits}",
+        "describe_line": "{number}. {command}",
+        "describe_command": "/imagine {prompt}",
+        "discord_describe_command": "/imagine prompt: {prompt}",
+        "describe_button": "🎨 {number}",
+        "cmd_describe": "Describe a photo in words (as a reply to it)",
+        "discord_cmd_describe": "Describe a picture in words and suggest /imagine prompts",
+        "discord_opt_describe_image": "The picture to describe: JPEG, PNG or WebP",
+        "discord_ctx_describe": "Describe",
+        "console_no_describe_file": "There is no file «{path}». Give the path to a picture, e.g.: /describe photo.jpg",
+    }
+)
 
 LANGUAGES: dict[str, dict[str, str]] = {"ru": RU, "en": EN}
 DEFAULT_LANGUAGE = "ru"

@@ -30,6 +30,7 @@ RU_TEMPLATES = (
     "фото с {}",
     "на фото видно {}",
 )
+PLAIN_TEMPLATE = ("{}",)  # /describe's phrases and prompts: scored as typed
 TEXT_CACHE_LABELS = 4096  # labels' text embeddings kept in memory beyond the preloaded sets (LRU), ≈ 8 MB at D=512
 TEXT_BATCH_PROMPTS = 1024  # prompts per text-encoder pass at most: bounds its activations when many labels are new
 MIN_PASS_PROMPTS = 64  # prompts a text-encoder pass takes before one of another length may start the next
@@ -115,6 +116,7 @@ class ZeroShotClassifier:
         self._lock = threading.Lock()
         self.embedding_dir = Path(embedding_dir) if embedding_dir is not None else None
         self._store: Any = None  # models.embedding_store.EmbeddingStore, made on first use (hashes the weights)
+        self._phrase_sets: dict[tuple[str, ...], torch.Tensor] = {}  # /describe's phrase bank, once computed
 
     @classmethod
     def from_pretrained(
@@ -252,6 +254,47 @@ class ZeroShotClassifier:
             log.info("text embeddings of %d labels ready in %.1f s (%s)", len(unique), seconds, source)
         return source
 
+    # --- /describe (models/interrogator.py): phrases scored as typed, without the label templates ---
+
+    def phrase_embeddings(self, phrases: Sequence[str]) -> tuple[torch.Tensor, str]:
+        """(N, D) normalised embeddings of ``phrases`` as typed (the template ``"{}"`` alone: a prompt's phrase is
+        compared with a prompt, not with "фото с …"), and where they came from: ``"memory"``, ``"disk"`` or
+        ``"computed"``. Computed once per model and set: kept in memory for the process's life and, with an
+        ``embedding_dir``, on disk beside the default labels' (the store's key covers the template), so a restarted
+        worker reads the file instead of running the text encoder over the whole phrase bank again."""
+        unique = tuple(dict.fromkeys(phrases))
+        if not unique:
+            raise ValueError("at least one phrase is needed")
+        known = self._phrase_sets.get(unique)
+        if known is not None:
+            return known, "memory"
+        started = time.perf_counter()
+        store = self.embedding_store()
+        embeddings = None if store is None else store.load(unique, PLAIN_TEMPLATE)
+        source = "disk"
+        if embeddings is None:
+            with torch.inference_mode():
+                embeddings = self._encode_labels(unique, PLAIN_TEMPLATE)
+            source = "computed"
+            if store is not None:
+                store.save(unique, PLAIN_TEMPLATE, embeddings)
+        embeddings = embeddings.to(self.device)
+        self._phrase_sets[unique] = embeddings
+        seconds = time.perf_counter() - started
+        log.info("text embeddings of %d phrases ready in %.1f s (%s)", len(unique), seconds, source)
+        return embeddings, source
+
+    def text_embeddings(self, texts: Sequence[str]) -> torch.Tensor:
+        """(N, D) normalised embeddings of ``texts`` as typed, through the text encoder (not kept: prompts being
+        assembled are each new)."""
+        with torch.inference_mode():
+            return self._encode_labels(tuple(texts), PLAIN_TEMPLATE)
+
+    def image_embedding(self, image: Image.Image) -> torch.Tensor:
+        """The (D,) normalised embedding of ``image``."""
+        with torch.inference_mode():
+            return self._image_embedding(image)
+
     def embedding_store(self) -> Any:
         """This model's `models.embedding_store.EmbeddingStore` (None without ``embedding_dir``)."""
         if self.embedding_dir is None:
@@ -317,18 +360,19 @@ class ZeroShotClassifier:
             while len(self._recent) > TEXT_CACHE_LABELS:
                 self._recent.popitem(last=False)
 
-    def _encode_labels(self, labels: tuple[str, ...]) -> torch.Tensor:
+    def _encode_labels(self, labels: tuple[str, ...], templates: Sequence[str] | None = None) -> torch.Tensor:
         """(N, D) normalised embeddings of ``labels`` through the text encoder, as ruCLIP's ``Predictor`` makes
         them: each label's raw prompt embeddings (one per template) averaged, then normalised (averaging already
         normalised ones would weigh the templates differently). Prompts go through in passes of similar token
         length (see :meth:`_prompt_passes`)."""
-        texts = [template.format(label.strip()) for label in labels for template in self.templates]
+        templates = self.templates if templates is None else tuple(templates)
+        texts = [template.format(label.strip()) for label in labels for template in templates]
         tokens = self._tokenize(texts)
         passes = self._prompt_passes(tokens)
         encoded = torch.cat([self._encode_prompts(tokens, rows, length) for rows, length in passes])
         prompts = torch.empty_like(encoded)
         prompts[torch.cat([rows for rows, _length in passes]).to(encoded.device)] = encoded
-        per_template = prompts.view(len(labels), len(self.templates), -1)
+        per_template = prompts.view(len(labels), len(templates), -1)
         return normalize(per_template.mean(dim=1))
 
     def _prompt_passes(self, tokens: dict[str, torch.Tensor]) -> list[tuple[torch.Tensor, int]]:

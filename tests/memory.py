@@ -6,7 +6,16 @@ import itertools
 from dataclasses import dataclass, field
 
 from core.keys import image_key
-from core.protocol import CLASSIFY_QUEUE, GENERATE_QUEUE, ChatRef, ClassifyJob, GenerateJob, RankJob
+from core.protocol import (
+    CLASSIFY_QUEUE,
+    GENERATE_QUEUE,
+    ChatRef,
+    ClassifyJob,
+    DescribeJob,
+    GenerateJob,
+    RankJob,
+    StoredDescription,
+)
 from handlers.ports import Keyboard, MessageId, Queued, QueuedJob, Stats
 
 
@@ -81,7 +90,8 @@ class MemoryJobs:
     """A job submitter that keeps jobs in lists, refusing a job id it has seen (like RQ's ``unique=True``)."""
 
     def __init__(self) -> None:
-        self.jobs: dict[str, GenerateJob | ClassifyJob | RankJob] = {}
+        self.jobs: dict[str, GenerateJob | ClassifyJob | RankJob | DescribeJob] = {}
+        self.descriptions: dict[str, StoredDescription] = {}  # what a worker would keep under described_key
         self.images: dict[str, bytes] = {}
         self.status_messages: dict[str, MessageId] = {}
         self.delivered: set[str] = set()
@@ -101,6 +111,13 @@ class MemoryJobs:
     async def submit_rank(self, job_id: str, job: RankJob, images: list[bytes]) -> Queued | None:
         self.images.update(zip(job.image_keys, images, strict=True))
         return self._add(job_id, job)
+
+    async def submit_describe(self, job_id: str, job: DescribeJob, image: bytes) -> Queued | None:
+        self.images[job.image_key] = image
+        return self._add(job_id, job)
+
+    async def load_description(self, job_id: str) -> StoredDescription | None:
+        return self.descriptions.get(job_id)
 
     async def load_generation(self, job_id: str) -> GenerateJob | None:
         job = self.jobs.get(job_id)
@@ -148,7 +165,7 @@ class MemoryJobs:
         self.status_messages[job_id] = message_id
         return job_id not in self.delivered
 
-    def _add(self, job_id: str, job: GenerateJob | ClassifyJob | RankJob) -> Queued | None:
+    def _add(self, job_id: str, job: GenerateJob | ClassifyJob | RankJob | DescribeJob) -> Queued | None:
         if job_id in self.jobs:
             return None
         self.jobs[job_id] = job

@@ -18,18 +18,21 @@ from rq import Queue, get_current_job
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from core.keys import answered_key, cancel_key, photo_key
+from core.keys import answered_key, cancel_key, described_key, photo_key
 from core.protocol import (
     CLASSIFY_FUNC,
     CLASSIFY_QUEUE,
     ChatRef,
     ClassifyJob,
+    DescribeJob,
+    Description,
     GenerateJob,
     JobKind,
     RankJob,
     ResultEvent,
     ScoredLabel,
     StageTimes,
+    StoredDescription,
     job_kind,
 )
 from core.telemetry import log_job
@@ -378,6 +381,44 @@ def rank(payload: dict) -> dict:
     # the shown photo stays for the frontend, which deletes it once delivered (else it expires with INPUT_TTL)
     job.connection.delete(*(key for key in request.image_keys if key not in shown))
     return {"ranking": ranking, "similarities": similarities}
+
+
+DESCRIBED_TTL = 30 * 24 * 3600  # a description's prompts, for its buttons: small, kept like a picture's request
+
+
+def describe(payload: dict) -> dict:
+    """``/describe``: turn ``payload``'s photo into a Russian description and ready ``/imagine`` prompts
+    (`models.interrogator`), keep them for the buttons that paint them (``described_key``) and publish them."""
+    request = DescribeJob.model_validate(payload)
+    job = current_job()
+    times = monitoring.picked_up(job.id, "describe", request.chat, request.times)
+    try:
+        photo = _load_image(job, request.image_key, "photo_gone")
+    except Refusal as refusal:
+        return _publish_refusal(job, request.chat, "describe", refusal)
+    interrogator = runtime.interrogator()
+    started = time.perf_counter()
+    found = interrogator.describe(photo)
+    seconds = time.perf_counter() - started
+    times = monitoring.model_done(job.id, "describe", request.chat, times, seconds)
+    description = Description(subject=found.subject, traits=found.traits, prompts=found.prompts)
+    stored = StoredDescription(chat=request.chat, description=description)
+    with job.connection.pipeline() as pipe:
+        pipe.set(described_key(job.id), stored.model_dump_json(), ex=DESCRIBED_TTL)
+        pipe.delete(request.image_key)
+        pipe.execute()
+    event = ResultEvent(
+        job_id=job.id,
+        kind="describe",
+        chat=request.chat,
+        description=description,
+        model=short_model_name(interrogator.classifier.name),
+        seconds=round(seconds, 3),
+        times=times,
+    )
+    publish(job.connection, event)
+    record_duration(job.connection, CLASSIFY_QUEUE, seconds)
+    return {"prompts": description.prompts}
 
 
 def _load_image(job: Job, key: str, error_key: str) -> Image.Image:

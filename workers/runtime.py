@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from models.interrogator import Interrogator
     from models.presets import LoadedModels
     from models.ranker import LoadedRanker
     from workers.ranking import RankerSwitch
@@ -18,6 +19,9 @@ _loaded: LoadedModels | None = None
 _safety: ImageSafety | None = None
 _batch_size = 8  # WORKER_BATCH_SIZE
 _ranker: RankerSwitch | None = None  # the learned re-ranker's switch; None: cosine
+
+
+_interrogator: Interrogator | None = None  # /describe's, made on the first /describe
 
 
 def set_batch_size(size: int) -> None:
@@ -72,3 +76,15 @@ def set_ranker(switch: RankerSwitch | None) -> None:
 def ranker() -> LoadedRanker | None:
     """The learned ranker to rank with now, or ``None`` for cosine (no switch, or no ranker good enough)."""
     return None if _ranker is None else _ranker.current()
+
+
+def interrogator() -> Interrogator:
+    """``/describe``'s interrogator over the loaded classifier, made on first use (its phrase bank's embeddings are
+    computed, or read from the embedding store, then: not at start, where most workers never describe a photo)."""
+    global _interrogator
+    classifier = models().classifier
+    if _interrogator is None or _interrogator.classifier is not classifier:
+        from models.interrogator import Interrogator
+
+        _interrogator = Interrogator(classifier)
+    return _interrogator

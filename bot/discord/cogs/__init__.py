@@ -5,6 +5,7 @@ EXTENSIONS = (
     "bot.discord.cogs.imagine",
     "bot.discord.cogs.classify",
     "bot.discord.cogs.rank",
+    "bot.discord.cogs.describe",
     "bot.discord.cogs.buttons",
     "bot.discord.cogs.settings",
     "bot.discord.cogs.jobs",
