@@ -236,7 +236,7 @@ async def run_console(molbert: Molbert, results: aioredis.Redis, data_dir: Path)
     """Read commands from stdin until it ends, then wait for the outstanding results."""
     outbox = ConsoleOutbox(data_dir / "console")
     session = ConsoleSession(molbert, outbox)
-    listener = ResultListener(results, PLATFORM, outbox)
+    listener = ResultListener(results, PLATFORM, outbox, classes=molbert.classes)
     listener_task = asyncio.create_task(listener.run(), name="console-results")
     print("Molbert console. Try: /imagine кот в космосе · /classify photo.jpg кошка, собака · /help", flush=True)
     try:

@@ -37,12 +37,14 @@ from core.protocol import (
     FAILURE_CALLBACK,
     GENERATE_FUNC,
     RANK_FUNC,
+    TEACH_FUNC,
     ChatRef,
     ClassifyJob,
     GenerateJob,
     RankJob,
     ResultEvent,
     StageTimes,
+    TeachJob,
     job_kind,
 )
 from handlers.ports import MessageId, Queued, QueuedJob, Stats
@@ -119,6 +121,10 @@ class RedisJobs:
     async def submit_rank(self, job_id: str, job: RankJob, images: list[bytes]) -> Queued | None:
         """Store the photos, then enqueue a ranking job (on the classification queue); ``None`` if the id exists."""
         return await in_thread(self._store_and_enqueue_rank, job_id, job, images)
+
+    async def submit_teach(self, job_id: str, job: TeachJob, images: list[bytes]) -> Queued | None:
+        """Store the photos, then enqueue a teaching job (on the classification queue); ``None`` if the id exists."""
+        return await in_thread(self._store_and_enqueue_teach, job_id, job, images)
 
     async def user_jobs(self, chat: ChatRef) -> list[QueuedJob]:
         """The user's jobs in this chat that are still waiting or running, from the fair-use slots."""
@@ -224,6 +230,14 @@ class RedisJobs:
             pipe.execute()
         payload = job.model_dump(mode="json")
         return self._enqueue(self.classify_queue, RANK_FUNC, job_id, payload, CLASSIFY_POLICY)
+
+    def _store_and_enqueue_teach(self, job_id: str, job: TeachJob, images: list[bytes]) -> Queued | None:
+        with self.connection.pipeline() as pipe:
+            for key, image in zip(job.image_keys, images, strict=True):
+                pipe.set(key, image, ex=INPUT_TTL)
+            pipe.execute()
+        payload = job.model_dump(mode="json")
+        return self._enqueue(self.classify_queue, TEACH_FUNC, job_id, payload, CLASSIFY_POLICY)
 
     def _enqueue(
         self, queue: Queue, func: str, job_id: str, payload: dict, policy: JobPolicy, keep: dict[str, str] | None = None

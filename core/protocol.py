@@ -16,18 +16,19 @@ CLASSIFY_QUEUE = "molbert-classify"
 GENERATE_FUNC = "workers.jobs.generate"
 CLASSIFY_FUNC = "workers.jobs.classify"
 RANK_FUNC = "workers.jobs.rank"  # runs on CLASSIFY_QUEUE
+TEACH_FUNC = "workers.jobs.teach"  # runs on CLASSIFY_QUEUE
 FAILURE_CALLBACK = "workers.jobs.report_failure"
 
 RESULT_STREAM_CONSUMER_GROUP = "delivery"
 
-JobKind = Literal["imagine", "classify", "rank"]
-EventKind = Literal["imagine", "classify", "rank", "progress"]
+JobKind = Literal["imagine", "classify", "rank", "teach"]
+EventKind = Literal["imagine", "classify", "rank", "progress", "teach"]
 MAX_RANKED_PHOTOS = 10  # a Telegram album holds at most 10
 
 
 def job_kind(func_name: str | None) -> JobKind:
     """The kind of job an RQ job function runs (``workers.jobs.generate`` → ``imagine``), for logs and metrics."""
-    kinds: dict[str | None, JobKind] = {GENERATE_FUNC: "imagine", RANK_FUNC: "rank"}
+    kinds: dict[str | None, JobKind] = {GENERATE_FUNC: "imagine", RANK_FUNC: "rank", TEACH_FUNC: "teach"}
     return kinds.get(func_name, "classify")
 
 
@@ -148,6 +149,9 @@ class ClassifyJob(BaseModel):
     image_key: str
     labels: list[str] | None = Field(None, description="the user's own labels; None means the default set")
     times: StageTimes = Field(default_factory=StageTimes, description="stage timestamps (optional; observability)")
+    taught: list[TaughtLabel] = Field(
+        default_factory=list, description="the chat's taught classes (/teach), scored with the labels"
+    )
 
 
 class RankJob(BaseModel):
@@ -172,6 +176,7 @@ class ScoredLabel(BaseModel):
 
     label: str
     score: float
+    taught: bool = Field(False, description="a class the chat taught (/teach), scored by its prototype")
 
 
 class ResultEvent(BaseModel):
@@ -205,6 +210,7 @@ class ResultEvent(BaseModel):
     photo_messages: list[int | str] = Field(default_factory=list, description="rank: each photo's message")
     progress: float | None = Field(None, description="0..1, for progress events")
     times: StageTimes = Field(default_factory=StageTimes, description="stage timestamps (optional; observability)")
+    taught: TaughtPrototype | None = Field(None, description="teach: the class learned, for the frontend to store")
 
 
 _UNSAFE_ID_CHARS = re.compile(r"[^A-Za-z0-9_]")
@@ -219,3 +225,36 @@ def job_id_for(chat: ChatRef, kind: str, event_id: int | str | None = None) -> s
     event = chat.message_id if event_id is None else event_id
     parts = [chat.platform, kind, str(chat.chat_id), str(event)]
     return "-".join(_UNSAFE_ID_CHARS.sub("", part.replace("-", "m")) for part in parts)
+
+
+# Few-shot chat classes (/teach): see handlers/teach.py and workers.jobs.teach
+
+MAX_TEACH_PHOTOS = 10  # a Telegram album holds at most 10
+
+
+class TaughtLabel(BaseModel):
+    """A class a chat taught (``/teach``) as a classification scores it: its name and its prototype, a unit
+    vector in the classifier's embedding space (compared to a photo's embedding like a label's text embedding)."""
+
+    name: str
+    prototype: list[float]
+
+
+class TeachJob(BaseModel):
+    """Payload of a teaching job: 1–10 photos of one class named ``name``; photo ``i`` waits under
+    ``image_keys[i]``. The worker answers with the class's prototype (``ResultEvent.taught``)."""
+
+    chat: ChatRef
+    name: str
+    image_keys: list[str] = Field(min_length=1, max_length=MAX_TEACH_PHOTOS)
+    times: StageTimes = Field(default_factory=StageTimes, description="stage timestamps (optional; observability)")
+
+
+class TaughtPrototype(TaughtLabel):
+    """What a teaching job learned: the prototype, and how many photos it was made from."""
+
+    shots: int
+
+
+ClassifyJob.model_rebuild()
+ResultEvent.model_rebuild()

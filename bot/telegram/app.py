@@ -126,7 +126,7 @@ async def run_telegram(settings: TelegramSettings, molbert: Molbert, results: ai
     bot = create_bot(settings, on_chat_moved=lambda old, new: molbert.chat_moved(group_ref(old), new))
     outbox = TelegramOutbox(bot)
     dispatcher = create_dispatcher()
-    listener = ResultListener(results, PLATFORM, outbox, consumer=consumer)
+    listener = ResultListener(results, PLATFORM, outbox, consumer=consumer, classes=molbert.classes)
     try:
         me = await introduce(bot)
     except BaseException:  # a rejected token, or stopped while still waiting for Telegram
