@@ -51,6 +51,7 @@ ACTION = re.compile(r"^[uvrm]:")
 COMMAND_NAMES = {
     *("imagine", "classify", "rank", "labels", "queue", "cancel", "stats", "settings", "help"),
     *("Распознать", "Выбрать лучшую по запросу", "Нарисовать по картинке"),
+    *("teach", "classes", "forget_class"),  # few-shot chat classes (tests/unit/bot/test_discord_teach.py)
 }
 
 
