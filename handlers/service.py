@@ -550,12 +550,14 @@ class Molbert:
     async def chat_moved(self, chat: ChatRef, new_chat_id: int | str) -> None:
         """``chat`` became ``new_chat_id`` (a Telegram group upgraded to a supergroup): its ``/settings`` and
         ``/labels`` go along, and the buttons under its pictures keep working for those who may press them there.
-        Results still on their way follow the move in the frontend (it sends them to the new chat)."""
+        Results still on their way follow the move in the frontend (it sends them to the new chat). Taught classes
+        (``/teach``) go along too."""
         moved = chat.model_copy(update={"chat_id": new_chat_id, "thread_id": None, "parent_ids": ()})
         await self.settings_store.move(chat, new_chat_id)
         labels = await self.settings_store.labels(chat)
         if labels and not await self.settings_store.labels(moved):
             await self.settings_store.set_labels(moved, labels)
+        await teach.move_classes(self.classes, chat, moved)
         log.info("chat %s:%s moved to %s; its settings and labels went along", chat.platform, chat.chat_id, new_chat_id)
 
     async def asked_for(self, chat: ChatRef, action: str) -> bool:

@@ -88,6 +88,14 @@ def render_classes(classes: list[TaughtClass], lang: str, platform: str) -> str:
     return "\n".join(lines)
 
 
+async def move_classes(store: TaughtClassStore, chat: ChatRef, moved: ChatRef) -> None:
+    """A chat became ``moved`` (a Telegram group upgraded to a supergroup): its taught classes go along, the ones
+    the new chat taught itself (of the same name) kept."""
+    for taught in await store.classes(chat):
+        if find(await store.classes(moved), taught.name) is None:
+            await store.add(moved, taught)
+
+
 async def forget(store: TaughtClassStore, chat: ChatRef, text: str | None, is_admin: bool) -> str:
     """``/forget_class <name>``: forget one class (admins only in groups); the answer's text key and values."""
     if not is_admin:

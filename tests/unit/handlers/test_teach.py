@@ -157,3 +157,12 @@ def test_a_taught_class_is_marked_in_the_answer():
         label_count=30,
     )
     assert "93% Мурка 🎓" in render_labels(event)
+
+
+async def test_a_group_upgraded_to_a_supergroup_keeps_its_classes(molbert, outbox, classes):
+    group = chat(chat_id=-42)
+    await classes.add(group, TaughtClass("Мурка", (1.0, 0.0), 3, 1.0))
+    await classes.add(chat(chat_id=-1004242), TaughtClass("Барсик", (0.0, 1.0), 1, 2.0))
+    await molbert.chat_moved(group, -1004242)
+    moved = await classes.classes(chat(chat_id=-1004242))
+    assert [(c.name, c.shots) for c in moved] == [("Мурка", 3), ("Барсик", 1)]
