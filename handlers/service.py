@@ -708,8 +708,7 @@ class Molbert:
     async def forget_class(self, chat: ChatRef, text: str | None, is_admin: bool, outbox: Outbox) -> None:
         """``/forget_class <name>``: forget one taught class (admins only in groups)."""
         chat = await self._localized(chat)
-        self_check = partial(self._forget_class, chat, text, is_admin)
-        answer = await self._checked(chat, outbox, self_check)
+        answer = await self._checked(chat, outbox, partial(self._forget_class, chat, text, is_admin))
         if answer is not None:
             await outbox.send_text(chat, answer)
 
