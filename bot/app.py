@@ -17,6 +17,7 @@ from bot.config import BotConfig
 from bot.limits import RedisAdmission
 from bot.local import EmbeddedRedis, LocalWorker
 from bot.queue import RedisJobs
+from bot.taught_classes import RedisTaughtClasses
 from core.connection import connect, connect_async
 from core.heap import settle_startup_heap
 from core.protocol import CLASSIFY_QUEUE
@@ -67,6 +68,7 @@ async def backend(config: BotConfig, worker_log: Path | None = None) -> AsyncIte
             routes=routes,
             nsfw_threshold=safety.nsfw_threshold,
             default_images=bot_settings.default_images,
+            classes=RedisTaughtClasses(jobs_connection),
         )
         yield Backend(molbert=molbert, results=results_connection, jobs=jobs)
     finally:

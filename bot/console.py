@@ -11,6 +11,7 @@ import getpass
 import itertools
 import logging
 import re
+import shlex
 import sys
 import threading
 import time
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 
 PLATFORM = "console"
 RESULT_WAIT_SECONDS = 600
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".heic"})
 _FROM = re.compile(r"(?:^|\s)(?:--|—|–)(?:from|фото)\s+(\"[^\"]+\"|'[^']+'|\S+)", re.IGNORECASE)
 
 
@@ -145,6 +147,12 @@ class ConsoleSession:
             await self.molbert.cancel(chat, self.outbox)
         elif command == "/labels":
             await self.molbert.labels(chat, rest, True, self.outbox)  # the terminal's user owns this chat
+        elif command in ("/teach", "/научи"):
+            self._track(await self._teach(chat, rest))
+        elif command in ("/classes", "/классы"):
+            await self.molbert.taught_classes(chat, self.outbox)
+        elif command in ("/forget_class", "/забудь_класс"):
+            await self.molbert.forget_class(chat, rest, True, self.outbox)
         elif command.startswith("/"):
             await self.molbert.refuse(chat, self.outbox, "unknown_command")
         else:
@@ -234,6 +242,18 @@ class ConsoleSession:
 
         self._track(await self.molbert.describe(chat, Upload(read, path.stat().st_size), self.outbox))
 
+    async def _teach(self, chat: ChatRef, arguments: str) -> str | None:
+        """``/teach Мурка a.jpg b.jpg``: teach the class from the photos named after it (the terminal's user owns
+        this chat, so may teach)."""
+        name, typed = split_teach(arguments)
+        missing = next((path for path in typed if not Path(path).expanduser().is_file()), None)
+        if missing is not None:
+            await self.molbert.refuse(chat, self.outbox, "console_no_file", path=missing)
+            return None
+        return await self.molbert.teach(
+            chat, [_file_upload(Path(path).expanduser()) for path in typed], name, True, self.outbox
+        )
+
     def _track(self, job_id: str | None) -> None:
         if job_id is not None:
             self.job_ids.append(job_id)
@@ -256,6 +276,30 @@ def split_photo(arguments: str) -> tuple[str, str | None]:
     return f"{arguments[: match.start()]} {arguments[match.end() :]}".strip(), path
 
 
+def split_teach(arguments: str) -> tuple[str, list[str]]:
+    """``Мурка a.jpg "my b.png"`` → ``("Мурка", ["a.jpg", "my b.png"])``: the class name, then the photos (the
+    words at the end that name files, or look like image files; quoted if they have spaces)."""
+    try:
+        words = shlex.split(arguments)
+    except ValueError:  # an unbalanced quote: a name such as д'Артаньян
+        words = arguments.split()
+    cut = len(words)
+    while cut > 0 and _is_photo_path(words[cut - 1]):
+        cut -= 1
+    return " ".join(words[:cut]), words[cut:]
+
+
+def _is_photo_path(word: str) -> bool:
+    return Path(word).expanduser().is_file() or Path(word).suffix.lower() in IMAGE_SUFFIXES
+
+
+def _file_upload(path: Path) -> Upload:
+    async def read() -> bytes:
+        return path.read_bytes()
+
+    return Upload(read, path.stat().st_size)
+
+
 def split_path(arguments: str) -> tuple[str, str]:
     """``photo.jpg кошка, собака`` → the path and the rest; a path with spaces is quoted (``"my photo.jpg" …``).
 
@@ -272,7 +316,7 @@ async def run_console(molbert: Molbert, results: aioredis.Redis, data_dir: Path)
     """Read commands from stdin until it ends, then wait for the outstanding results."""
     outbox = ConsoleOutbox(data_dir / "console")
     session = ConsoleSession(molbert, outbox)
-    listener = ResultListener(results, PLATFORM, outbox)
+    listener = ResultListener(results, PLATFORM, outbox, classes=molbert.classes)
     listener_task = asyncio.create_task(listener.run(), name="console-results")
     print("Molbert console. Try: /imagine кот в космосе · /classify photo.jpg кошка, собака · /help", flush=True)
     try:

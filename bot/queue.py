@@ -41,6 +41,7 @@ from core.protocol import (
     FAILURE_CALLBACK,
     GENERATE_FUNC,
     RANK_FUNC,
+    TEACH_FUNC,
     ChatRef,
     ClassifyJob,
     DescribeJob,
@@ -50,6 +51,7 @@ from core.protocol import (
     ResultEvent,
     StageTimes,
     StoredDescription,
+    TeachJob,
     job_kind,
 )
 from handlers.ports import MessageId, Queued, QueuedJob, Stats
@@ -142,6 +144,10 @@ class RedisJobs:
         self.connection.set(job.image_key, image, ex=INPUT_TTL)
         payload = job.model_dump(mode="json")
         return self._enqueue(self.classify_queue, DESCRIBE_FUNC, job_id, payload, CLASSIFY_POLICY)
+
+    async def submit_teach(self, job_id: str, job: TeachJob, images: list[bytes]) -> Queued | None:
+        """Store the photos, then enqueue a teaching job (on the classification queue); ``None`` if the id exists."""
+        return await in_thread(self._store_and_enqueue_teach, job_id, job, images)
 
     async def user_jobs(self, chat: ChatRef) -> list[QueuedJob]:
         """The user's jobs in this chat that are still waiting or running, from the fair-use slots."""
@@ -248,6 +254,14 @@ class RedisJobs:
             pipe.execute()
         payload = job.model_dump(mode="json")
         return self._enqueue(self.classify_queue, RANK_FUNC, job_id, payload, CLASSIFY_POLICY)
+
+    def _store_and_enqueue_teach(self, job_id: str, job: TeachJob, images: list[bytes]) -> Queued | None:
+        with self.connection.pipeline() as pipe:
+            for key, image in zip(job.image_keys, images, strict=True):
+                pipe.set(key, image, ex=INPUT_TTL)
+            pipe.execute()
+        payload = job.model_dump(mode="json")
+        return self._enqueue(self.classify_queue, TEACH_FUNC, job_id, payload, CLASSIFY_POLICY)
 
     def _enqueue(
         self, queue: Queue, func: str, job_id: str, payload: dict, policy: JobPolicy, keep: dict[str, str] | None = None

@@ -30,7 +30,7 @@ from core.protocol import RESULT_STREAM_CONSUMER_GROUP, ResultEvent
 from core.telemetry import log_job
 from handlers.buttons import cancel_keyboard
 from handlers.delivery import deliver_result, render_progress
-from handlers.ports import Outbox
+from handlers.ports import Outbox, TaughtClassStore
 from handlers.telemetry import rate_limit_waits
 
 # Stream replies as redis-py gives them over RESP2 (its annotations also allow RESP3's and decoded shapes)
@@ -64,8 +64,11 @@ class ResultListener:
         consumer: str = "main",
         block_ms: int = 2000,
         reclaim_idle_ms: int = 60_000,
+        classes: TaughtClassStore | None = None,
     ) -> None:
+        """``classes``: where a taught class (``/teach``) is stored when its result arrives."""
         self.redis = connection
+        self.classes = classes
         self.stream = result_stream(platform)
         self.outbox = outbox
         self.consumer = consumer
@@ -227,7 +230,7 @@ class ResultListener:
         previous = cast(bytes | None, await self.redis.set(status_key, DELIVERED, ex=STATUS_TTL, get=True))  # old value
         try:
             with rate_limit_waits() as waits:
-                await deliver_result(event, images, status_message_id(previous), self.outbox)
+                await deliver_result(event, images, status_message_id(previous), self.outbox, self.classes)
         except Exception:
             if previous is not None:  # let the retry replace the status message after all
                 await self.redis.set(status_key, previous, ex=STATUS_TTL)

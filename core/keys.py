@@ -121,6 +121,18 @@ def chat_labels_key(chat: ChatRef) -> str:
     return f"{KEY_PREFIX}:chat-labels:{chat.platform}:{chat.settings_chat_id}"
 
 
+def taught_classes_key(chat: ChatRef) -> str:
+    """A chat's taught classes (``/teach``): a hash, the casefolded name → the class as JSON (no TTL).
+
+    Lives in Redis until #22's feedback store: it moves into the database with it."""
+    return f"{KEY_PREFIX}:taught-classes:{chat.platform}:{chat.settings_chat_id}"
+
+
+def teach_input_key(job_id: str, index: int) -> str:
+    """Where the ``index``-th photo of a teaching job waits for the worker (JPEG bytes, with a TTL)."""
+    return f"{KEY_PREFIX}:teach-input:{job_id}:{index}"
+
+
 def jobs_today_key(now: float | None = None) -> str:
     """The count of jobs enqueued on the UTC day of ``now`` (for ``/stats``)."""
     return f"{KEY_PREFIX}:stats:jobs:{_utc_day(time.time() if now is None else now)}"

@@ -17,18 +17,25 @@ GENERATE_FUNC = "workers.jobs.generate"
 CLASSIFY_FUNC = "workers.jobs.classify"
 RANK_FUNC = "workers.jobs.rank"  # runs on CLASSIFY_QUEUE
 DESCRIBE_FUNC = "workers.jobs.describe"  # runs on CLASSIFY_QUEUE, where ruCLIP is (/describe)
+
+TEACH_FUNC = "workers.jobs.teach"  # runs on CLASSIFY_QUEUE
 FAILURE_CALLBACK = "workers.jobs.report_failure"
 
 RESULT_STREAM_CONSUMER_GROUP = "delivery"
 
-JobKind = Literal["imagine", "classify", "rank", "describe"]
-EventKind = Literal["imagine", "classify", "rank", "progress", "describe"]
+JobKind = Literal["imagine", "classify", "rank", "describe", "teach"]
+EventKind = Literal["imagine", "classify", "rank", "progress", "describe", "teach"]
 MAX_RANKED_PHOTOS = 10  # a Telegram album holds at most 10
 
 
 def job_kind(func_name: str | None) -> JobKind:
     """The kind of job an RQ job function runs (``workers.jobs.generate`` → ``imagine``), for logs and metrics."""
-    kinds: dict[str | None, JobKind] = {GENERATE_FUNC: "imagine", RANK_FUNC: "rank", DESCRIBE_FUNC: "describe"}
+    kinds: dict[str | None, JobKind] = {
+        GENERATE_FUNC: "imagine",
+        RANK_FUNC: "rank",
+        DESCRIBE_FUNC: "describe",
+        TEACH_FUNC: "teach",
+    }
     return kinds.get(func_name, "classify")
 
 
@@ -149,6 +156,9 @@ class ClassifyJob(BaseModel):
     image_key: str
     labels: list[str] | None = Field(None, description="the user's own labels; None means the default set")
     times: StageTimes = Field(default_factory=StageTimes, description="stage timestamps (optional; observability)")
+    taught: list[TaughtLabel] = Field(
+        default_factory=list, description="the chat's taught classes (/teach), scored with the labels"
+    )
 
 
 class RankJob(BaseModel):
@@ -201,6 +211,7 @@ class ScoredLabel(BaseModel):
 
     label: str
     score: float
+    taught: bool = Field(False, description="a class the chat taught (/teach), scored by its prototype")
 
 
 class ResultEvent(BaseModel):
@@ -235,6 +246,7 @@ class ResultEvent(BaseModel):
     progress: float | None = Field(None, description="0..1, for progress events")
     times: StageTimes = Field(default_factory=StageTimes, description="stage timestamps (optional; observability)")
     description: Description | None = Field(None, description="describe: the photo as words and prompts")
+    taught: TaughtPrototype | None = Field(None, description="teach: the class learned, for the frontend to store")
 
 
 _UNSAFE_ID_CHARS = re.compile(r"[^A-Za-z0-9_]")
@@ -279,3 +291,36 @@ class RankerStatus(BaseModel):
     trained_at: str | None = None
     ranker: RankerFigures | None = None
     cosine: RankerFigures | None = None
+
+
+# Few-shot chat classes (/teach): see handlers/teach.py and workers.jobs.teach
+
+MAX_TEACH_PHOTOS = 10  # a Telegram album holds at most 10
+
+
+class TaughtLabel(BaseModel):
+    """A class a chat taught (``/teach``) as a classification scores it: its name and its prototype, a unit
+    vector in the classifier's embedding space (compared to a photo's embedding like a label's text embedding)."""
+
+    name: str
+    prototype: list[float]
+
+
+class TeachJob(BaseModel):
+    """Payload of a teaching job: 1–10 photos of one class named ``name``; photo ``i`` waits under
+    ``image_keys[i]``. The worker answers with the class's prototype (``ResultEvent.taught``)."""
+
+    chat: ChatRef
+    name: str
+    image_keys: list[str] = Field(min_length=1, max_length=MAX_TEACH_PHOTOS)
+    times: StageTimes = Field(default_factory=StageTimes, description="stage timestamps (optional; observability)")
+
+
+class TaughtPrototype(TaughtLabel):
+    """What a teaching job learned: the prototype, and how many photos it was made from."""
+
+    shots: int
+
+
+ClassifyJob.model_rebuild()
+ResultEvent.model_rebuild()

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from core.protocol import GenerateJob, ResultEvent, ScoredLabel
-from handlers import describe
+from handlers import describe, teach
 from handlers.buttons import result_keyboard
 from handlers.options import command_line
-from handlers.ports import CAPTION_MAX_CHARS, MessageId, Outbox
+from handlers.ports import CAPTION_MAX_CHARS, MessageId, Outbox, TaughtClassStore
 from handlers.texts import t
 
 TOP_LABELS = 5
 MIN_TITLE_CHARS = 80  # of a long prompt, at least this much stays in a picture's caption
 BAR_WIDTH = 10
 UNCERTAIN_BELOW = 0.3
+TAUGHT_MARK = " 🎓"  # after a class the chat taught (/teach), so it is told from a label of the same words
 
 
 def render_labels(event: ResultEvent) -> str:
@@ -51,7 +52,8 @@ def _render_answer(event: ResultEvent) -> str:
 
 def _label_line(label: ScoredLabel) -> str:
     filled = round(label.score * BAR_WIDTH)
-    return f"{'▰' * filled}{'▱' * (BAR_WIDTH - filled)} {label.score:4.0%} {label.label}"
+    mark = TAUGHT_MARK if label.taught else ""
+    return f"{'▰' * filled}{'▱' * (BAR_WIDTH - filled)} {label.score:4.0%} {label.label}{mark}"
 
 
 def render_ranking(event: ResultEvent) -> str:
@@ -132,13 +134,18 @@ def render_progress(event: ResultEvent) -> str:
 
 
 async def deliver_result(
-    event: ResultEvent, images: list[bytes], status_message_id: MessageId | None, outbox: Outbox
+    event: ResultEvent,
+    images: list[bytes],
+    status_message_id: MessageId | None,
+    outbox: Outbox,
+    classes: TaughtClassStore | None = None,
 ) -> None:
     """Show a finished job in its chat, replacing the "queued" status message.
 
     Texts (classification, errors) are edited into the status message; a picture (``images``: the grid, or the
     one image) is sent as a reply to the user's message with its buttons, and the status message is deleted; so is
-    it after a ranking (``images``: the best photo, when the photos have no messages to reply to).
+    it after a ranking (``images``: the best photo, when the photos have no messages to reply to). A taught class
+    (``/teach``) is stored in ``classes`` before it is answered.
     """
     chat = event.chat
     if not event.ok:
@@ -148,6 +155,8 @@ async def deliver_result(
         await _replace_status(event, render_labels(event), status_message_id, outbox)
     elif event.kind == "describe":
         await describe.deliver(event, status_message_id, outbox)
+    elif event.kind == "teach":
+        await _replace_status(event, await teach.deliver_taught(event, classes), status_message_id, outbox)
     elif event.kind == "rank":
         await _deliver_ranking(event, images, outbox)
         if status_message_id is not None:

@@ -11,7 +11,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from core.protocol import ChatRef, ClassifyJob, DescribeJob, GenerateJob, RankerStatus, RankJob, StoredDescription
+from core.protocol import (
+    ChatRef,
+    ClassifyJob,
+    DescribeJob,
+    GenerateJob,
+    RankerStatus,
+    RankJob,
+    StoredDescription,
+    TeachJob,
+)
 
 if TYPE_CHECKING:  # handlers.chat_settings builds its menu from this module's Button
     from handlers.chat_settings import ChatSettings
@@ -137,6 +146,10 @@ class JobSubmitter(Protocol):
         """Store ``images`` under ``job.image_keys`` and enqueue a ranking job unless it exists."""
         ...
 
+    async def submit_teach(self, job_id: str, job: TeachJob, images: list[bytes]) -> Queued | None:
+        """Store ``images`` under ``job.image_keys`` and enqueue a teaching job (``/teach``) unless it exists."""
+        ...
+
     async def load_generation(self, job_id: str) -> GenerateJob | None:
         """The request of an earlier generation (kept for its buttons), or ``None`` once expired."""
         ...
@@ -237,4 +250,39 @@ class Admission(Protocol):
 
     async def release(self, chat: ChatRef, job_id: str) -> None:
         """Give the slot back (the job was not queued after all)."""
+        ...
+
+
+# Few-shot chat classes (/teach)
+
+
+@dataclass(frozen=True)
+class TaughtClass:
+    """A class a chat taught with ``/teach``: its name as the chat wrote it, its prototype (a unit vector in the
+    classifier's embedding space, made by the worker), how many photos it was made from, and when (epoch seconds).
+    """
+
+    name: str
+    prototype: tuple[float, ...]
+    shots: int
+    taught_at: float
+
+
+class TaughtClassStore(Protocol):
+    """A chat's taught classes, per chat (a Discord thread shares its channel's, as with ``/labels``).
+
+    ``bot.taught_classes.RedisTaughtClasses`` keeps them in Redis for now; they move into the database with #22's
+    feedback store. ``tests.memory.MemoryTaughtClasses`` in unit tests. Names compare casefolded.
+    """
+
+    async def classes(self, chat: ChatRef) -> list[TaughtClass]:
+        """The chat's taught classes, oldest first."""
+        ...
+
+    async def add(self, chat: ChatRef, taught: TaughtClass) -> bool:
+        """Store ``taught``, replacing a class of the same name; return whether one was replaced."""
+        ...
+
+    async def remove(self, chat: ChatRef, name: str) -> bool:
+        """Forget the class named ``name``; return whether there was one."""
         ...

@@ -28,7 +28,7 @@ from core.protocol import (
     job_id_for,
 )
 from core.telemetry import log_job
-from handlers import buttons, chat_settings, delivery, images, options, prompts, remix, telemetry
+from handlers import buttons, chat_settings, delivery, images, options, prompts, remix, teach, telemetry
 from handlers import describe as describing
 from handlers.access import AccessPolicy
 from handlers.chat_settings import ChatSettings, Menu
@@ -43,6 +43,7 @@ from handlers.ports import (
     Outbox,
     Queued,
     QueuedJob,
+    TaughtClassStore,
     Upload,
 )
 from handlers.ranker_status import ranker_line
@@ -123,6 +124,7 @@ class Molbert:
         routes: GeneratorRoutes,
         nsfw_threshold: float,
         default_images: int | None = None,
+        classes: TaughtClassStore,
     ) -> None:
         self.jobs = jobs
         self.default_images = default_images  # the operator's BOT_DEFAULT_IMAGES; None: the worker's generator's
@@ -133,6 +135,7 @@ class Molbert:
         self.settings_store = settings
         self.nsfw_threshold = nsfw_threshold  # the operator's SAFETY_NSFW_THRESHOLD, which /settings scales
         self.repeats = buttons.RepeatedPresses()
+        self.classes = classes  # the chats' taught classes (/teach)
 
     async def settings_of(self, chat: ChatRef) -> ChatSettings:
         """The chat's ``/settings`` (the defaults when the store cannot be read: the chat still gets answers)."""
@@ -363,7 +366,8 @@ class Molbert:
             return None
         labels, photo = checked
         job_id = job_id_for(chat, "classify")
-        job = ClassifyJob(chat=chat, image_key=input_key(job_id), labels=labels)
+        taught = await teach.taught_labels(self.classes, chat)
+        job = ClassifyJob(chat=chat, image_key=input_key(job_id), labels=labels, taught=taught)
         submission = partial(self.jobs.submit_classify, job_id, job, photo)
         return await self._submit(chat, job_id, submission, outbox, CLASSIFY_QUEUE, request_id)
 
@@ -598,12 +602,14 @@ class Molbert:
     async def chat_moved(self, chat: ChatRef, new_chat_id: int | str) -> None:
         """``chat`` became ``new_chat_id`` (a Telegram group upgraded to a supergroup): its ``/settings`` and
         ``/labels`` go along, and the buttons under its pictures keep working for those who may press them there.
-        Results still on their way follow the move in the frontend (it sends them to the new chat)."""
+        Results still on their way follow the move in the frontend (it sends them to the new chat). Taught classes
+        (``/teach``) go along too."""
         moved = chat.model_copy(update={"chat_id": new_chat_id, "thread_id": None, "parent_ids": ()})
         await self.settings_store.move(chat, new_chat_id)
         labels = await self.settings_store.labels(chat)
         if labels and not await self.settings_store.labels(moved):
             await self.settings_store.set_labels(moved, labels)
+        await teach.move_classes(self.classes, chat, moved)
         log.info("chat %s:%s moved to %s; its settings and labels went along", chat.platform, chat.chat_id, new_chat_id)
 
     async def asked_for(self, chat: ChatRef, action: str) -> bool:
@@ -718,6 +724,49 @@ class Molbert:
             return
         await self.settings_store.set_labels(chat, labels)
         await outbox.send_text(chat, t("labels_set", chat.lang, count=len(labels), labels=", ".join(labels)))
+
+    # Few-shot chat classes (/teach, /classes, /forget_class): the rules and answers live in handlers/teach.py
+
+    @telemetry.receives
+    @answers_when_unavailable()
+    async def teach(
+        self, chat: ChatRef, uploads: list[Upload], text: str | None, is_admin: bool, outbox: Outbox
+    ) -> str | None:
+        """``/teach <name>`` with 1–10 photos: queue the job that makes the class (admins only in groups); return
+        the job id, or ``None`` when the request was refused (and the user told why) or already queued. The
+        result is stored and answered by the result listener (``handlers.teach.deliver_taught``)."""
+        chat = await self._localized(chat)
+        check = partial(teach.checked_request, chat, uploads, text, is_admin, self.classes, self._check_access)
+        checked = await self._checked(chat, outbox, check)
+        if checked is None:
+            return None
+        name, photos = checked
+        job_id = job_id_for(chat, "teach")
+        job = teach.teach_job(chat, job_id, name, len(photos))
+        submission = partial(self.jobs.submit_teach, job_id, job, photos)
+        return await self._submit(chat, job_id, submission, outbox, CLASSIFY_QUEUE)
+
+    @answers_when_unavailable()
+    async def taught_classes(self, chat: ChatRef, outbox: Outbox) -> None:
+        """``/classes``: the chat's taught classes with their photo counts."""
+        chat = await self._localized(chat)
+        if not self.access.allows(chat):
+            await outbox.send_text(chat, t("access_denied", chat.lang))
+            return
+        classes = await self.classes.classes(chat)
+        await outbox.send_text(chat, teach.render_classes(classes, chat.lang, chat.platform))
+
+    @answers_when_unavailable()
+    async def forget_class(self, chat: ChatRef, text: str | None, is_admin: bool, outbox: Outbox) -> None:
+        """``/forget_class <name>``: forget one taught class (admins only in groups)."""
+        chat = await self._localized(chat)
+        answer = await self._checked(chat, outbox, partial(self._forget_class, chat, text, is_admin))
+        if answer is not None:
+            await outbox.send_text(chat, answer)
+
+    async def _forget_class(self, chat: ChatRef, text: str | None, is_admin: bool) -> str:
+        self._check_access(chat)
+        return await teach.forget(self.classes, chat, text, is_admin)
 
     @staticmethod
     async def _admin_of_the_chats_request(asked: ChatRef, is_admin: Callable[[], Awaitable[bool]] | None) -> bool:

@@ -46,6 +46,8 @@ RU: dict[str, str] = {
         "/imagine; кнопка 🎨 под ответом рисует строку с тем же номером.\n"
         "Альбом с подписью «самый смешной мем» — расставлю фото по порядку.\n"
         "/labels — метки для фото в этом чате (задают админы).\n"
+        "/teach Мурка — альбом из 1–10 фото с такой подписью научит меня новому классу (админы); "
+        "/classes — список, /forget_class Мурка — забыть.\n"
         "/settings — настройки чата для админов: стиль и пропорции по умолчанию, фильтр 18+, "
         "распознавание всех фото, кто может нажимать кнопки, язык.\n\n"
         "/queue — ваши задачи в очереди, /cancel — отменить их.\n\n"
@@ -228,6 +230,8 @@ RU: dict[str, str] = {
         "Или на сообщении с несколькими картинками → Приложения → «Выбрать лучшую по запросу».\n\n"
         "/settings — настройки этого канала (для тех, кто может управлять сервером).\n\n"
         "/labels — метки для фото в этом канале (задают те, кто может управлять сервером).\n"
+        "/teach name:Мурка image1:… — научу новому классу по 1–10 картинкам; /classes — список, "
+        "/forget_class — забыть.\n"
         "/queue — ваши задачи в очереди, /cancel — отменить их (или ✖ под сообщением об очереди).\n\n"
         "Задачи выполняются по очереди; я сразу скажу место в очереди и пришлю результат сюда же."
     ),
@@ -244,6 +248,7 @@ RU: dict[str, str] = {
         "можно просто написать путь к файлу. Путь с пробелами — в кавычках\n"
         "/describe <файл> — опишу картинку словами и предложу готовые /imagine (/press 1 рисует первую)\n"
         "/labels [кошка, собака | -] — метки для картинок по умолчанию\n"
+        "/teach Мурка a.jpg b.jpg — научить новому классу (1–10 фото); /classes — список; /forget_class Мурка\n"
         "/queue — ваши задачи, /cancel — отменить их\n"
         "Выход — Ctrl-D (дождусь результатов) или Ctrl-C."
     ),
@@ -314,6 +319,38 @@ RU: dict[str, str] = {
     ),
     "stats_ranker_other_clip": "🎯 Ранжирование: косинус CLIP ({name} обучено для другой модели: {clip_model})",
     "stats_ranker_broken": "🎯 Ранжирование: косинус CLIP (новейшее обученное не читается, см. журнал воркера)",
+    # Few-shot chat classes (/teach, /classes, /forget_class): handlers/teach.py
+    "teach_done": "🎓 Запомнил: {name} ({count} фото). Теперь узнаю это на фото в этом чате; все классы — /classes.",
+    "teach_replaced": "🎓 Переучил: {name} ({count} фото) — прежний класс с этим названием заменён новыми фото.",
+    "teach_no_name": "Напишите название после команды, например /teach Мурка, и приложите 1–10 фото.",
+    "teach_name_too_long": "Название слишком длинное: {length} символов, а можно не больше {limit}.",
+    "teach_no_photo": (
+        "Нужны фото: пришлите 1–10 фото альбомом с подписью /teach <название> или ответьте /teach <название> на фото."
+    ),
+    "discord_teach_no_photo": "Приложите к команде 1–10 картинок: /teach name:Мурка image1:…",
+    "console_teach_no_photo": "Укажите фото после названия: /teach Мурка a.jpg b.jpg (1–10 файлов).",
+    "teach_too_many_photos": "Слишком много фото: {count}, а за раз можно не больше {limit}.",
+    "teach_too_many_classes": (
+        "В этом чате уже {limit} классов — больше нельзя. Удалите ненужный: /forget_class <название> "
+        "(список — /classes)."
+    ),
+    "teach_admins_only": "Учить и забывать классы в группе могут только её администраторы.",
+    "discord_teach_admins_only": "Учить и забывать классы здесь могут только те, кто может управлять сервером.",
+    "classes_none": "В этом чате пока нет своих классов. Научите меня: альбом из 1–10 фото с подписью /teach Мурка.",
+    "discord_classes_none": "Здесь пока нет своих классов. Научите меня: /teach name:Мурка image1:… (1–10 картинок).",
+    "console_classes_none": "Своих классов пока нет. Научите меня: /teach Мурка a.jpg b.jpg (1–10 фото).",
+    "classes_header": "🎓 Классы этого чата ({count} из {limit}), узнаю их на фото вместе с метками:",
+    "classes_line": "• {name} — {count} фото",
+    "forget_class_done": "Забыл класс «{name}».",
+    "forget_class_unknown": "Класса «{name}» здесь нет. Список — /classes.",
+    "cmd_teach": "Научить новому классу по 1–10 фото",
+    "cmd_classes": "Классы, которым научили в этом чате",
+    "cmd_forget_class": "Забыть класс",
+    "discord_cmd_teach": "Научить новому классу по 1–10 картинкам",
+    "discord_opt_class_name": "Название класса, например Мурка",
+    "discord_opt_teach_image": "Картинка класса: JPEG, PNG или WebP",
+    "discord_cmd_classes": "Классы, которым научили в этом канале",
+    "discord_cmd_forget_class": "Забыть класс, которому научили",
 }
 
 # --- /describe (#21): a photo → a Russian description and ready /imagine lines, each with a 🎨 button ---
@@ -377,6 +414,8 @@ EN: dict[str, str] = {
         "/imagine prompts; the 🎨 button under the answer paints the line with its number.\n"
         "An album captioned «the funniest meme» — I'll rank its photos.\n"
         "/labels — labels for photos in this chat (set by admins).\n"
+        "/teach Murka — an album of 1–10 photos with this caption teaches me a new class (admins); "
+        "/classes — the list, /forget_class Murka — forget it.\n"
         "/settings — chat settings for admins: default style and aspect ratio, 18+ filter, "
         "recognising every photo, who may press the buttons, language.\n\n"
         "/queue — your jobs in the queue, /cancel — cancel them.\n\n"
@@ -559,6 +598,8 @@ EN: dict[str, str] = {
         "Or on a message with several pictures → Apps → «Rank by a query».\n\n"
         "/settings — settings of this channel (for those who may manage the server).\n\n"
         "/labels — labels for photos in this channel (set by those who can manage the server).\n"
+        "/teach name:Murka image1:… — teach me a new class from 1–10 pictures; /classes — the list, "
+        "/forget_class — forget one.\n"
         "/queue — your jobs in the queue, /cancel — cancel them (or ✖ under the queue message).\n\n"
         "Jobs run in turn; I tell you your place in the queue right away and post the result right here."
     ),
@@ -575,6 +616,7 @@ EN: dict[str, str] = {
         "a path alone works too. Quote a path with spaces\n"
         "/describe <file> — describe a picture in words and suggest ready /imagine prompts (/press 1 paints the first)\n"
         "/labels [cat, dog | -] — the default labels for pictures\n"
+        "/teach Murka a.jpg b.jpg — teach a new class (1–10 photos); /classes — the list; /forget_class Murka\n"
         "/queue — your jobs, /cancel — cancel them\n"
         "Quit with Ctrl-D (waits for the results) or Ctrl-C."
     ),
@@ -641,6 +683,38 @@ EN: dict[str, str] = {
     "stats_ranker_weak": "🎯 Ranking: CLIP cosine ({name} does not beat it by the margin: nDCG@1 {ndcg1} vs {cosine1})",
     "stats_ranker_other_clip": "🎯 Ranking: CLIP cosine ({name} was trained for another model: {clip_model})",
     "stats_ranker_broken": "🎯 Ranking: CLIP cosine (the newest trained one cannot be read, see the worker's log)",
+    # Few-shot chat classes (/teach, /classes, /forget_class): handlers/teach.py
+    "teach_done": "🎓 Learnt: {name} ({count} photos). I will now recognise it in this chat's photos; see /classes.",
+    "teach_replaced": "🎓 Retaught: {name} ({count} photos) — the old class of that name was replaced by these photos.",
+    "teach_no_name": "Write the name after the command, e.g. /teach Murka, and attach 1–10 photos.",
+    "teach_name_too_long": "The name is too long: {length} characters, at most {limit} allowed.",
+    "teach_no_photo": (
+        "Photos are needed: send 1–10 photos as an album captioned /teach <name>, or reply /teach <name> to a photo."
+    ),
+    "discord_teach_no_photo": "Attach 1–10 pictures to the command: /teach name:Murka image1:…",
+    "console_teach_no_photo": "Give the photos after the name: /teach Murka a.jpg b.jpg (1–10 files).",
+    "teach_too_many_photos": "Too many photos: {count}, at most {limit} at a time.",
+    "teach_too_many_classes": (
+        "This chat has {limit} classes already, the most it can have. Remove one: /forget_class <name> "
+        "(list: /classes)."
+    ),
+    "teach_admins_only": "Only this group's administrators can teach or forget classes.",
+    "discord_teach_admins_only": "Only members who can manage the server can teach or forget classes here.",
+    "classes_none": "This chat has no classes of its own yet. Teach me: an album of 1–10 photos captioned /teach Murka.",
+    "discord_classes_none": "No classes of its own here yet. Teach me: /teach name:Murka image1:… (1–10 pictures).",
+    "console_classes_none": "No classes of your own yet. Teach me: /teach Murka a.jpg b.jpg (1–10 photos).",
+    "classes_header": "🎓 This chat's classes ({count} of {limit}), recognised in photos along with the labels:",
+    "classes_line": "• {name} — {count} photos",
+    "forget_class_done": "Forgot the class “{name}”.",
+    "forget_class_unknown": "There is no class “{name}” here. See /classes.",
+    "cmd_teach": "Teach a new class from 1–10 photos",
+    "cmd_classes": "Classes taught in this chat",
+    "cmd_forget_class": "Forget a class",
+    "discord_cmd_teach": "Teach a new class from 1–10 pictures",
+    "discord_opt_class_name": "The class's name, e.g. Murka",
+    "discord_opt_teach_image": "A picture of the class: JPEG, PNG or WebP",
+    "discord_cmd_classes": "Classes taught in this channel",
+    "discord_cmd_forget_class": "Forget a taught class",
 }
 
 # --- /describe (#21) ---

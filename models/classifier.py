@@ -73,6 +73,36 @@ def label_scores(
     return torch.sigmoid(logits + logit_bias.float())
 
 
+FEW_SHOT_TEXT_SHOTS = 1.0  # how many photos the name's text embedding is worth in a taught class's prototype
+
+
+def few_shot_prototype(
+    image_embeds: torch.Tensor, text_embed: torch.Tensor, text_shots: float = FEW_SHOT_TEXT_SHOTS
+) -> torch.Tensor:
+    """A class prototype from ``n`` normalised photo embeddings ``(n, D)`` and its name's text embedding ``(D,)``:
+    ``normalise(α · normalise(mean(photos)) + (1 − α) · text)`` with ``α = n / (n + text_shots)``.
+
+    Why this mix: it is the prototype recipe of the few-shot CLIP adapters (CLIP-Adapter's residual ratio,
+    Tip-Adapter's cache of image features added to the zero-shot text classifier), reduced to one vector per class
+    so that it is scored exactly like a label (cosine × the model's logit scale, one softmax with the labels). The
+    weight is a shrinkage estimate: the name counts as ``text_shots`` photos' worth of prior (1 by default), so one
+    photo is mixed half and half with what the model knows of the name (one photo may show the background more
+    than the cat), while 10 photos are ≈ 91 % their mean (they say more than a name can). Known limit: CLIP-style
+    models put image and text embeddings in different cones (the "modality gap"), so a photo is usually more similar
+    to a prototype made of photos than to any label's text; a taught class therefore pulls harder than a label does
+    (see docs/benchmarks.md's few-shot figures)."""
+    shots = image_embeds.shape[0]
+    alpha = shots / (shots + text_shots)
+    mean = normalize(image_embeds.float().mean(dim=0))
+    return normalize(alpha * mean + (1 - alpha) * normalize(text_embed))
+
+
+def _untaught(labels: Sequence[str], taught: Sequence[tuple[str, Sequence[float]]]) -> tuple[str, ...]:
+    """``labels`` (deduplicated) without those a taught class of the same name (casefolded) replaces."""
+    names = {name.casefold() for name, _vector in taught}
+    return tuple(label for label in dict.fromkeys(labels) if label.casefold() not in names)
+
+
 def _load_backend(model: str, dtype: torch.dtype, conversion_dir: Path | None) -> tuple[Any, Any]:
     """(model, processor) for ``model``: ruCLIP through `models.ruclip` (its conversion kept in
     ``conversion_dir``, default `models.ruclip.default_cache_dir`), else transformers' Auto classes."""
@@ -171,27 +201,68 @@ class ZeroShotClassifier:
         return sorted(ranked, key=lambda pair: pair[1], reverse=True)
 
     def classify_batch(
-        self, images: Sequence[Image.Image], labels_per_image: Sequence[Sequence[str]]
+        self,
+        images: Sequence[Image.Image],
+        labels_per_image: Sequence[Sequence[str]],
+        taught_per_image: Sequence[Sequence[tuple[str, Sequence[float]]]] | None = None,
     ) -> list[list[tuple[str, float]]]:
         """:meth:`classify` for several images at once: one image-encoder pass for all of them, and the labels not
-        seen before, of every image, through the text encoder together. Returns one best-first list per image."""
+        seen before, of every image, through the text encoder together. Returns one best-first list per image.
+
+        ``taught_per_image``: each image's taught classes (``/teach``: name, prototype from :meth:`prototype`),
+        scored with its labels in the same softmax at the model's logit scale, as if each prototype were a label's
+        text embedding. A taught class replaces a label of the same name (casefolded): the chat taught what it
+        means."""
         if len(images) != len(labels_per_image):
             raise ValueError("one label list per image is needed")
-        label_sets = [tuple(dict.fromkeys(labels)) for labels in labels_per_image]
-        if not all(label_sets):
+        taught_sets = [list(taught) for taught in taught_per_image] if taught_per_image else [[] for _ in images]
+        if len(taught_sets) != len(images):
+            raise ValueError("one taught-class list per image is needed")
+        label_sets = [_untaught(labels, taught) for labels, taught in zip(labels_per_image, taught_sets, strict=True)]
+        if not all(labels or taught for labels, taught in zip(label_sets, taught_sets, strict=True)):
             raise ValueError("at least one label is needed")
         if not images:
             return []
         with torch.inference_mode():
-            texts = self._label_set_embeddings(label_sets)
+            texts = self._label_set_embeddings([labels for labels in label_sets if labels])
             pictures = self._image_embeddings(images)
             bias = getattr(self.model, "logit_bias", None)
             results = []
-            for picture, labels in zip(pictures, label_sets, strict=True):
-                scores = label_scores(picture, texts[labels], self.model.logit_scale, bias)
-                ranked = zip(labels, scores.tolist(), strict=True)
+            for picture, labels, taught in zip(pictures, label_sets, taught_sets, strict=True):
+                names, embeddings = self._with_taught(labels, texts.get(labels), taught, picture)
+                scores = label_scores(picture, embeddings, self.model.logit_scale, bias)
+                ranked = zip(names, scores.tolist(), strict=True)
                 results.append(sorted(ranked, key=lambda pair: pair[1], reverse=True))
         return results
+
+    @staticmethod
+    def _with_taught(
+        labels: tuple[str, ...],
+        text: torch.Tensor | None,
+        taught: list[tuple[str, Sequence[float]]],
+        picture: torch.Tensor,
+    ) -> tuple[list[str], torch.Tensor]:
+        """The names and (N, D) embeddings one image is scored against: its labels', then its taught classes'."""
+        if not taught:
+            assert text is not None
+            return list(labels), text
+        prototypes = normalize(torch.tensor([list(vector) for _name, vector in taught], device=picture.device))
+        if prototypes.shape[-1] != picture.shape[-1]:
+            raise ValueError(f"a taught prototype has {prototypes.shape[-1]} dimensions, the model {picture.shape[-1]}")
+        parts = [prototypes] if text is None else [text.to(prototypes.dtype), prototypes]
+        return [*labels, *(name for name, _vector in taught)], torch.cat(parts)
+
+    def prototype(self, images: Sequence[Image.Image], name: str) -> list[float]:
+        """A taught class's prototype from its photos and its name (``/teach``): see :func:`few_shot_prototype`.
+
+        The name's embedding is made like a label's (the same template ensemble), so a class taught with one
+        photo still leans on what the model knows of its name."""
+        if not images:
+            raise ValueError("at least one photo is needed")
+        with torch.inference_mode():
+            pictures = self._image_embeddings(images)
+            text = self._label_embeddings((name,))[0]
+            return few_shot_prototype(pictures, text).tolist()
 
     def similarities(self, images: Sequence[Image.Image], text: str) -> list[float]:
         """Cosine similarity of each image to ``text`` (the prompt as typed, no template)."""

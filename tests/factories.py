@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Any
 from core.protocol import ChatRef
 from handlers.access import AccessPolicy
 from handlers.chat_settings import MemoryChatSettings
-from handlers.ports import Admission, ChatSettingsStore, JobSubmitter
+from handlers.ports import Admission, ChatSettingsStore, JobSubmitter, TaughtClassStore
 from handlers.routing import GeneratorRoutes
 from handlers.safety import PromptBlocklist
 from handlers.service import Molbert
-from tests.memory import MemoryJobs
+from tests.memory import MemoryJobs, MemoryTaughtClasses
 
 if TYPE_CHECKING:
     import redis
@@ -34,9 +34,11 @@ def make_molbert(
     routes: GeneratorRoutes | None = None,
     nsfw_threshold: float = 0.5,
     kind: type[Molbert] = Molbert,
+    classes: TaughtClassStore | None = None,
 ) -> Molbert:
     """A :class:`Molbert` (or a subclass, ``kind``) for a test: jobs in memory, chat settings in memory, no limits,
-    the default blocklist, everyone allowed, the default generator; any of them can be given instead."""
+    the default blocklist, everyone allowed, the default generator, taught classes in memory; any of them can be
+    given instead."""
     return kind(
         jobs if jobs is not None else MemoryJobs(),
         settings=settings if settings is not None else MemoryChatSettings(),
@@ -45,6 +47,7 @@ def make_molbert(
         access=access if access is not None else AccessPolicy(),
         routes=routes if routes is not None else GeneratorRoutes(),
         nsfw_threshold=nsfw_threshold,
+        classes=classes if classes is not None else MemoryTaughtClasses(),
     )
 
 
@@ -91,7 +94,7 @@ async def serving_telegram(
     for the duration of the block; the bot's session is closed after."""
     from bot.results import ResultListener
 
-    listener = ResultListener(results, "telegram", outbox, consumer="test", block_ms=50)
+    listener = ResultListener(results, "telegram", outbox, consumer="test", block_ms=50, classes=molbert.classes)
     polling = dispatcher.start_polling(bot, handle_signals=False, molbert=molbert, outbox=outbox)
     tasks = [asyncio.create_task(polling), asyncio.create_task(listener.run())]
     try:

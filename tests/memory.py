@@ -15,8 +15,9 @@ from core.protocol import (
     GenerateJob,
     RankJob,
     StoredDescription,
+    TeachJob,
 )
-from handlers.ports import Keyboard, MessageId, Queued, QueuedJob, Stats
+from handlers.ports import Keyboard, MessageId, Queued, QueuedJob, Stats, TaughtClass
 
 
 @dataclass
@@ -90,7 +91,7 @@ class MemoryJobs:
     """A job submitter that keeps jobs in lists, refusing a job id it has seen (like RQ's ``unique=True``)."""
 
     def __init__(self) -> None:
-        self.jobs: dict[str, GenerateJob | ClassifyJob | RankJob | DescribeJob] = {}
+        self.jobs: dict[str, GenerateJob | ClassifyJob | RankJob | DescribeJob | TeachJob] = {}
         self.descriptions: dict[str, StoredDescription] = {}  # what a worker would keep under described_key
         self.images: dict[str, bytes] = {}
         self.status_messages: dict[str, MessageId] = {}
@@ -118,6 +119,10 @@ class MemoryJobs:
 
     async def load_description(self, job_id: str) -> StoredDescription | None:
         return self.descriptions.get(job_id)
+
+    async def submit_teach(self, job_id: str, job: TeachJob, images: list[bytes]) -> Queued | None:
+        self.images.update(zip(job.image_keys, images, strict=True))
+        return self._add(job_id, job)
 
     async def load_generation(self, job_id: str) -> GenerateJob | None:
         job = self.jobs.get(job_id)
@@ -165,9 +170,30 @@ class MemoryJobs:
         self.status_messages[job_id] = message_id
         return job_id not in self.delivered
 
-    def _add(self, job_id: str, job: GenerateJob | ClassifyJob | RankJob | DescribeJob) -> Queued | None:
+    def _add(self, job_id: str, job: GenerateJob | ClassifyJob | RankJob | DescribeJob | TeachJob) -> Queued | None:
         if job_id in self.jobs:
             return None
         self.jobs[job_id] = job
         queue = GENERATE_QUEUE if isinstance(job, GenerateJob) else CLASSIFY_QUEUE
         return Queued(len(self.jobs), self.durations.get(queue))
+
+
+class MemoryTaughtClasses:
+    """The chats' taught classes (``/teach``) in a dict: :class:`handlers.ports.TaughtClassStore` for unit tests."""
+
+    def __init__(self) -> None:
+        self.chats: dict[tuple[str, str], dict[str, TaughtClass]] = {}
+
+    def _of(self, chat: ChatRef) -> dict[str, TaughtClass]:
+        return self.chats.setdefault((chat.platform, str(chat.settings_chat_id)), {})
+
+    async def classes(self, chat: ChatRef) -> list[TaughtClass]:
+        return sorted(self._of(chat).values(), key=lambda taught: taught.taught_at)
+
+    async def add(self, chat: ChatRef, taught: TaughtClass) -> bool:
+        replaced = taught.name.casefold() in self._of(chat)
+        self._of(chat)[taught.name.casefold()] = taught
+        return replaced
+
+    async def remove(self, chat: ChatRef, name: str) -> bool:
+        return self._of(chat).pop(name.casefold(), None) is not None

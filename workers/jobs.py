@@ -33,6 +33,8 @@ from core.protocol import (
     ScoredLabel,
     StageTimes,
     StoredDescription,
+    TaughtPrototype,
+    TeachJob,
     job_kind,
 )
 from core.telemetry import log_job
@@ -247,7 +249,8 @@ def _classify_batch(job: Job, batch: list[tuple[str, ClassifyJob, Image.Image]],
     labels = [_labels_of(request) for _id, request, _image in batch]
     classifier = runtime.models().classifier
     started = time.perf_counter()
-    results = classifier.classify_batch([image for _id, _request, image in batch], [ls for ls, _q in labels])
+    taught = [[(c.name, c.prototype) for c in request.taught] for _id, request, _image in batch]
+    results = classifier.classify_batch([image for _id, _request, image in batch], [ls for ls, _q in labels], taught)
     seconds = (time.perf_counter() - started) / len(batch)
     if len(batch) > 1:
         log.info("job %s classified %d waiting photos in one batch", job.id, len(batch))
@@ -260,9 +263,9 @@ def _classify_batch(job: Job, batch: list[tuple[str, ClassifyJob, Image.Image]],
             job_id=job_id,
             kind="classify",
             chat=request.chat,
-            labels=[ScoredLabel(label=label, score=score) for label, score in scores[:TOP_LABELS]],
+            labels=_scored(scores[:TOP_LABELS], request),
             user_labels=request.labels is not None,
-            label_count=len(label_list),
+            label_count=len(scores) if request.taught else len(label_list),
             question=question,
             model=short_model_name(classifier.name),
             seconds=round(seconds, 3),
@@ -278,6 +281,12 @@ def _classify_batch(job: Job, batch: list[tuple[str, ClassifyJob, Image.Image]],
         own = own or result
     assert own is not None  # the batch's first job is this one
     return own
+
+
+def _scored(scores: list[tuple[str, float]], request: ClassifyJob) -> list[ScoredLabel]:
+    """The top labels as the result carries them, a chat's taught class (``/teach``) marked as one."""
+    taught = {c.name for c in request.taught}
+    return [ScoredLabel(label=label, score=score, taught=label in taught) for label, score in scores]
 
 
 def _claim(connection, job_id: str, claimer: str) -> bool:
@@ -419,6 +428,38 @@ def describe(payload: dict) -> dict:
     publish(job.connection, event)
     record_duration(job.connection, CLASSIFY_QUEUE, seconds)
     return {"prompts": description.prompts}
+
+
+def teach(payload: dict) -> dict:
+    """Make a chat's taught class (``/teach``) from its photos and name, and publish it for the frontend to store.
+
+    The prototype (``models.classifier.few_shot_prototype``) is all that is kept: the photos are deleted here."""
+    request = TeachJob.model_validate(payload)
+    job = current_job()
+    times = monitoring.picked_up(job.id, "teach", request.chat, request.times)
+    try:
+        photos = [_load_image(job, key, "photo_gone") for key in request.image_keys]
+    except Refusal as refusal:
+        job.connection.delete(*request.image_keys)
+        return _publish_refusal(job, request.chat, "teach", refusal)
+    classifier = runtime.models().classifier
+    started = time.perf_counter()
+    prototype = classifier.prototype(photos, request.name)
+    seconds = time.perf_counter() - started
+    times = monitoring.model_done(job.id, "teach", request.chat, times, seconds)
+    event = ResultEvent(
+        job_id=job.id,
+        kind="teach",
+        chat=request.chat,
+        taught=TaughtPrototype(name=request.name, prototype=prototype, shots=len(photos)),
+        model=short_model_name(classifier.name),
+        seconds=round(seconds, 3),
+        times=times,
+    )
+    publish(job.connection, event)
+    record_duration(job.connection, CLASSIFY_QUEUE, seconds)
+    job.connection.delete(*request.image_keys)
+    return {"shots": len(photos), "seconds": event.seconds}
 
 
 def _load_image(job: Job, key: str, error_key: str) -> Image.Image:

@@ -60,7 +60,8 @@ class MolbertBot(commands.Bot):
         if results is not None:
             self._interactions = InteractionStore(results)
             self._outbox = DiscordOutbox(self, self._interactions)
-            self.listener = ResultListener(results, PLATFORM, self._outbox, consumer=consumer)
+            classes = molbert.classes if molbert is not None else None
+            self.listener = ResultListener(results, PLATFORM, self._outbox, consumer=consumer, classes=classes)
         self._listener_task: asyncio.Task[None] | None = None
 
     # Narrowed once here: only a bot built to sync commands lacks them, and it never handles an interaction.

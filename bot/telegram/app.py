@@ -32,7 +32,18 @@ log = logging.getLogger(__name__)
 
 # Waiting for Telegram at start (introduce): the first pause, doubling up to the second.
 INTRODUCE_DELAYS = (1.0, 30.0)
-COMMANDS = ("imagine", "classify", "describe", "labels", "settings", "queue", "cancel", "help", "start")
+COMMANDS: tuple[str, ...] = (
+    "imagine",
+    "classify",
+    "describe",
+    "labels",
+    "settings",
+    "queue",
+    "cancel",
+    "help",
+    "start",
+)
+COMMANDS += ("teach", "classes", "forget_class")  # few-shot chat classes (handlers/teach.py)
 
 
 def create_bot(settings: TelegramSettings, on_chat_moved: ChatMoved | None = None) -> Bot:
@@ -126,7 +137,7 @@ async def run_telegram(settings: TelegramSettings, molbert: Molbert, results: ai
     bot = create_bot(settings, on_chat_moved=lambda old, new: molbert.chat_moved(group_ref(old), new))
     outbox = TelegramOutbox(bot)
     dispatcher = create_dispatcher()
-    listener = ResultListener(results, PLATFORM, outbox, consumer=consumer)
+    listener = ResultListener(results, PLATFORM, outbox, consumer=consumer, classes=molbert.classes)
     try:
         me = await introduce(bot)
     except BaseException:  # a rejected token, or stopped while still waiting for Telegram

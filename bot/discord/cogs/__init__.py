@@ -9,4 +9,5 @@ EXTENSIONS = (
     "bot.discord.cogs.buttons",
     "bot.discord.cogs.settings",
     "bot.discord.cogs.jobs",
+    "bot.discord.cogs.teach",
 )

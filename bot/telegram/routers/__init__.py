@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from bot.telegram.routers import basics, buttons, describe, fallback, imagine, photos, settings
+from bot.telegram.routers import basics, buttons, describe, fallback, imagine, photos, settings, teach
 
 
 def all_routers() -> list[Router]:
     """New feature routers for one dispatcher, the catch-all fallback last."""
-    features = (basics, settings, imagine, describe, photos, buttons, fallback)
+    features = (basics, settings, teach, imagine, describe, photos, buttons, fallback)
     return [feature.router() for feature in features]

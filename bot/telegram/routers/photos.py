@@ -5,19 +5,23 @@
 
 from __future__ import annotations
 
+import re
+
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Document, Message, PhotoSize
 
 from bot.telegram.albums import AlbumCollector
-from bot.telegram.chat import addressed, chat_ref, without_mention
+from bot.telegram.chat import addressed, chat_ref, is_chat_admin, without_mention
 from bot.telegram.outbox import TelegramOutbox
 from handlers.errors import UserError
 from handlers.ports import Upload
 from handlers.service import Molbert
 
 albums: AlbumCollector[Message] = AlbumCollector()
+TEACH_COMMANDS = ("teach", "научи")  # an album captioned with one teaches a class (bot.telegram.routers.teach)
+_TEACH_CAPTION = re.compile(rf"^/(?:{'|'.join(TEACH_COMMANDS)})(?:@\w+)?(?:\s+(?P<name>.*))?$", re.I | re.S)
 
 
 async def classify_command(
@@ -76,6 +80,8 @@ async def album_part(message: Message, bot: Bot, molbert: Molbert, outbox: Teleg
     parts = await albums.add((message.chat.id, message.media_group_id), message.message_id, message)
     if not parts:
         return
+    if await _teach_album(parts, bot, molbert, outbox):
+        return
     me = await bot.me()
     if any(addressed(part, me) for part in parts):
         caption = without_mention(next((part.caption for part in parts if part.caption), None), me)
@@ -89,6 +95,22 @@ async def album_part(message: Message, bot: Bot, molbert: Molbert, outbox: Teleg
         assert image is not None  # the album filter: a photo or an image file
         uploads.append(Upload(_downloader(bot, image.file_id), image.file_size, part.message_id))
     await molbert.album(chat_ref(parts[0]), uploads, caption, outbox)
+
+
+async def _teach_album(parts: list[Message], bot: Bot, molbert: Molbert, outbox: TelegramOutbox) -> bool:
+    """An album captioned ``/teach <name>`` teaches that class from all its photos; whether it was one."""
+    captioned = next((part for part in parts if part.caption), None)
+    asked = _TEACH_CAPTION.match(captioned.caption.strip()) if captioned and captioned.caption else None
+    if captioned is None or asked is None:
+        return False
+    uploads = []
+    for part in parts:
+        image = image_of(part)
+        assert image is not None  # the album filter: a photo or an image file
+        uploads.append(Upload(_downloader(bot, image.file_id), image.file_size, part.message_id))
+    admin = await is_chat_admin(bot, captioned)
+    await molbert.teach(chat_ref(captioned), uploads, asked["name"], admin, outbox)
+    return True
 
 
 async def auto_classified(message: Message, molbert: Molbert) -> bool:

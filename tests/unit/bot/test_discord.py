@@ -52,6 +52,7 @@ COMMAND_NAMES = {
     *("imagine", "classify", "rank", "labels", "queue", "cancel", "stats", "settings", "help"),
     *("Распознать", "Выбрать лучшую по запросу", "Нарисовать по картинке"),
     *("describe", "Описать"),  # /describe (#21)
+    *("teach", "classes", "forget_class"),  # few-shot chat classes (tests/unit/bot/test_discord_teach.py)
 }
 
 

@@ -1,0 +1,81 @@
+"""The worker's side of few-shot chat classes: the ``teach`` job makes a prototype from its photos and name and
+publishes it (keeping no photo), and a micro-batch of classifications scores each photo with its own chat's taught
+classes. The real worker on the tiny models, with a real Redis."""
+
+from __future__ import annotations
+
+import io
+from functools import partial
+
+import pytest
+from PIL import Image
+
+from bot.queue import RedisJobs
+from core.keys import input_key, result_stream, teach_input_key
+from core.protocol import ClassifyJob, ResultEvent, TaughtLabel, TeachJob, job_id_for
+from tests import factories
+from tests.factories import work_until_empty
+from workers import runtime
+
+chat = partial(factories.chat, chat_id=100)
+RED, BLUE = (220, 30, 30), (30, 30, 220)
+
+
+def jpeg(color: tuple[int, int, int], size: tuple[int, int] = (48, 48)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, color).save(buffer, format="JPEG")
+    return buffer.getvalue()
+
+
+def results(redis_conn) -> list[ResultEvent]:
+    entries = redis_conn.xrange(result_stream("telegram"))
+    return [ResultEvent.model_validate_json(fields[b"event"]) for _id, fields in entries]
+
+
+async def teach(redis_conn, message_id: int, name: str, color: tuple[int, int, int], shots: int) -> str:
+    job_id = job_id_for(chat(message_id), "teach")
+    keys = [teach_input_key(job_id, index) for index in range(shots)]
+    job = TeachJob(chat=chat(message_id), name=name, image_keys=keys)
+    assert await RedisJobs(redis_conn).submit_teach(job_id, job, [jpeg(color)] * shots) is not None
+    return job_id
+
+
+async def test_the_teach_job_publishes_a_unit_prototype_and_keeps_no_photo(redis_conn, tiny_models):
+    job_id = await teach(redis_conn, 1, "Мурка", RED, 3)
+    work_until_empty(tiny_models, redis_conn)
+    [event] = results(redis_conn)
+    assert (event.job_id, event.kind, event.ok) == (job_id, "teach", True)
+    assert event.taught is not None and (event.taught.name, event.taught.shots) == ("Мурка", 3)
+    assert sum(value * value for value in event.taught.prototype) == pytest.approx(1.0, abs=1e-4)
+    assert len(event.taught.prototype) == tiny_models.classifier.model.config.projection_dim
+    assert not redis_conn.keys("molbert:teach-input:*")
+
+
+async def test_a_teach_job_whose_photos_expired_is_refused(redis_conn, tiny_models):
+    job_id = await teach(redis_conn, 1, "Мурка", RED, 2)
+    redis_conn.delete(teach_input_key(job_id, 1))
+    work_until_empty(tiny_models, redis_conn)
+    [event] = results(redis_conn)
+    assert (event.kind, event.ok, event.error_key, event.taught) == ("teach", False, "photo_gone", None)
+
+
+async def test_a_batch_scores_each_photo_with_its_own_chats_classes(redis_conn, tiny_models):
+    classifier = tiny_models.classifier
+    murka = TaughtLabel(name="Мурка", prototype=classifier.prototype([Image.new("RGB", (48, 48), RED)], "Мурка"))
+    barsik = TaughtLabel(name="Барсик", prototype=classifier.prototype([Image.new("RGB", (48, 48), BLUE)], "Барсик"))
+    jobs, ids = RedisJobs(redis_conn), []
+    for message_id, taught in ((1, [murka, barsik]), (2, []), (3, [barsik])):
+        job_id = job_id_for(chat(message_id), "classify")
+        job = ClassifyJob(chat=chat(message_id), image_key=input_key(job_id), labels=["кошка", "собака"], taught=taught)
+        assert await jobs.submit_classify(job_id, job, jpeg(RED, (60, 40))) is not None
+        ids.append(job_id)
+    runtime.set_batch_size(8)
+    work_until_empty(tiny_models, redis_conn)
+    events = {event.job_id: event for event in results(redis_conn)}
+    both, none, other = (events[job_id] for job_id in ids)
+    assert (both.labels[0].label, both.labels[0].taught) == ("Мурка", True)
+    assert {label.label for label in both.labels} == {"Мурка", "Барсик", "кошка", "собака"}
+    assert both.label_count == 4
+    assert {label.label for label in none.labels} == {"кошка", "собака"}
+    assert not any(label.taught for label in none.labels)
+    assert {label.label for label in other.labels if label.taught} == {"Барсик"}
