@@ -136,5 +136,11 @@ def discord_original_key(interaction_id: int | str) -> str:
     return f"{KEY_PREFIX}:discord:original:{interaction_id}"
 
 
+def outpaint_key(job_id: str) -> str:
+    """Set, for as long as a job's images, when the generator that painted them can zoom out and pan them (so the
+    full-size picture a U press sends gets the 🔍 and arrow buttons only where they work)."""
+    return f"{KEY_PREFIX}:outpaint:{job_id}"
+
+
 def _utc_day(timestamp: float) -> str:
     return time.strftime("%Y-%m-%d", time.gmtime(timestamp))
