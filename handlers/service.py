@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from core.keys import image_key, input_key, photo_key, rank_input_key
 from core.protocol import CLASSIFY_QUEUE, MAX_RANKED_PHOTOS, ChatRef, ClassifyJob, GenerateJob, RankJob, job_id_for
 from core.telemetry import log_job
-from handlers import buttons, chat_settings, delivery, images, options, prompts, remix, telemetry
+from handlers import buttons, chat_settings, delivery, images, options, prompts, remix, telemetry, zoom
 from handlers.access import AccessPolicy
 from handlers.chat_settings import ChatSettings, Menu
 from handlers.errors import QueueUnavailable, UserError
@@ -484,9 +484,9 @@ class Molbert:
         if image is None:
             return t("button_image_gone", chat.lang), None
         if parsed.verb == buttons.UPSCALE:
-            return t("button_sending", chat.lang), partial(
-                self._send_full_size, chat, original, parsed.index, image, outbox
-            )
+            return t("button_sending", chat.lang), partial(self._send_full_size, chat, original, parsed, image, outbox)
+        if parsed.verb == buttons.ZOOM:
+            return await self._zoom_press(chat, parsed, original, event_id, outbox, threshold["nsfw_threshold"])
         strength = {} if parsed.vary_strength is None else {"strength": parsed.vary_strength}  # old V: as it was
         job = original.model_copy(
             update={
@@ -495,11 +495,28 @@ class Molbert:
                 "init_image_key": image_key(parsed.job_id, parsed.index),
                 "photo_key": None,  # a variation starts from the picture, not from the photo that one started from
                 "best_of": None,
+                "outpaint": None,  # a variation of a zoomed-out picture varies it, it does not zoom again
                 **strength,
                 **threshold,
             }
         )
         return self._queue_press(chat, job, "vary", event_id, outbox)
+
+    async def _zoom_press(
+        self,
+        chat: ChatRef,
+        parsed: buttons.Action,
+        original: GenerateJob,
+        event_id: str,
+        outbox: Outbox,
+        nsfw_threshold: float | None,
+    ) -> tuple[str, Callable[[], Awaitable[object]] | None]:
+        """🔍 or an arrow under a single picture: zoom out of it or pan it, on the original's generator; a model
+        that cannot (a forged press under a Kandinsky 5 picture) is answered so and nothing is queued."""
+        if not await self.jobs.can_outpaint(parsed.job_id):
+            return t("outpaint_unsupported", chat.lang), None
+        job = zoom.zoom_job(original, chat, parsed, new_seed(), nsfw_threshold)
+        return self._queue_press(chat, job, "zoom", event_id, outbox)
 
     async def _asked_here(self, asked: ChatRef, pressed: ChatRef) -> bool:
         """Whether a request ``asked`` was made in the chat where its button is ``pressed`` (or in the chat that
@@ -558,13 +575,23 @@ class Molbert:
         return await self._submit(chat, job_id, submission, outbox, queue)
 
     async def _send_full_size(
-        self, chat: ChatRef, original: GenerateJob, index: int, image: bytes, outbox: Outbox
+        self, chat: ChatRef, original: GenerateJob, pressed: buttons.Action, image: bytes, outbox: Outbox
     ) -> None:
+        index = pressed.index
         prompt = delivery.shortened(original.prompt, CAPTION_MAX_CHARS // 2)
         caption = t("upscale_caption", chat.lang, number=index + 1, prompt=prompt)
-        await outbox.send_photo(chat, image, caption)
+        keyboard = buttons.single_picture_keyboard(pressed.job_id, index, await self._can_outpaint(pressed.job_id))
+        await outbox.send_photo(chat, image, caption, keyboard)
         if not outbox.photos_lossless:
             await outbox.send_document(chat, image, f"molbert-{original.seed}-{index + 1}.png", caption)
+
+    async def _can_outpaint(self, job_id: str) -> bool:
+        """Whether the U image gets zoom and pan buttons (none when Redis cannot say: the picture still goes out)."""
+        try:
+            return await self.jobs.can_outpaint(job_id)
+        except QueueUnavailable:
+            log.exception("could not read whether job %s can be zoomed out", job_id)
+            return False
 
     @answers_when_unavailable()
     async def queue(self, chat: ChatRef, outbox: Outbox) -> None:

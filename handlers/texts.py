@@ -299,6 +299,17 @@ RU: dict[str, str] = {
         "Сравнить можно от 2 до {limit} картинок: приложите их к /rank (image1, image2…) "
         "или выберите сообщение, где их несколько."
     ),
+    # zoom out and pan (🔍 ×1.5, 🔍 ×2, ⬅️ ➡️ ⬆️ ⬇️ under a single picture; handlers/zoom.py)
+    "outpaint_unsupported": (
+        "Эта модель не умеет отдалять и расширять картинки (🔍 и стрелки). Нажмите 🔄, чтобы нарисовать заново."
+    ),
+    "outpaint_source_gone": "Картинка для отдаления уже удалена (их хранят сутки). Нажмите 🔄 или отправьте /imagine.",
+    "outpaint_done_o15": "🔍 Отдалила ×1.5: края дорисованы.",
+    "outpaint_done_o2": "🔍 Отдалила ×2: края дорисованы.",
+    "outpaint_done_l": "⬅️ Расширила влево.",
+    "outpaint_done_r": "➡️ Расширила вправо.",
+    "outpaint_done_u": "⬆️ Расширила вверх.",
+    "outpaint_done_d": "⬇️ Расширила вниз.",
 }
 
 EN: dict[str, str] = {
@@ -594,6 +605,15 @@ EN: dict[str, str] = {
         "I can compare from 2 to {limit} pictures: attach them to /rank (image1, image2…) "
         "or pick a message that has several."
     ),
+    # zoom out and pan (🔍 ×1.5, 🔍 ×2, ⬅️ ➡️ ⬆️ ⬇️ under a single picture; handlers/zoom.py)
+    "outpaint_unsupported": "This model cannot zoom out or pan pictures (🔍 and the arrows). Press 🔄 to paint again.",
+    "outpaint_source_gone": "The picture to zoom out was deleted (they are kept for a day). Press 🔄 or send /imagine.",
+    "outpaint_done_o15": "🔍 Zoomed out ×1.5: the border is painted in.",
+    "outpaint_done_o2": "🔍 Zoomed out ×2: the border is painted in.",
+    "outpaint_done_l": "⬅️ Extended to the left.",
+    "outpaint_done_r": "➡️ Extended to the right.",
+    "outpaint_done_u": "⬆️ Extended upwards.",
+    "outpaint_done_d": "⬇️ Extended downwards.",
 }
 
 LANGUAGES: dict[str, dict[str, str]] = {"ru": RU, "en": EN}
