@@ -206,3 +206,12 @@ def test_sd_turbo_with_the_cpu_presets_tiny_decoder_outpaints(tmp_path):
     (zoomed,) = generator.outpaint(picture, ZOOM_OUT_2, "кот", seed=1)
     assert generator._inpaint[0].vae is generator.pipe.vae
     centre_matches(zoomed, picture, outpaint.layout(picture.size, ZOOM_OUT_2, generator.size_for))
+
+
+def test_the_warm_up_makes_the_inpainting_pipeline_before_the_first_job(tiny_models, monkeypatch):
+    from models import warmup
+
+    monkeypatch.setattr(tiny_models.generator, "_inpaint", None)
+    warmup.warm_up(tiny_models)
+    pipe, _params = tiny_models.generator._inpaint
+    assert type(pipe).__name__ == "StableDiffusionInpaintPipeline" and pipe.unet is tiny_models.generator.pipe.unet
