@@ -152,8 +152,8 @@ async def deliver_result(
             await outbox.delete_message(chat, status_message_id)
     else:
         keyboard = result_keyboard(event.job_id, len(event.image_keys), event.variations)
-        if event.outpainting and len(event.image_keys) == 1:  # zoom out and pan a single picture
-            keyboard += zoom_rows(event.job_id, 0)
+        if event.outpainting and len(event.image_keys) == 1:  # zoom out and pan a single picture, above 🔄 🖋
+            keyboard = keyboard[:-1] + zoom_rows(event.job_id, 0) + keyboard[-1:]
         await outbox.send_photo(chat, images[0], render_caption(event), keyboard)
         if status_message_id is not None:
             await outbox.delete_message(chat, status_message_id)
