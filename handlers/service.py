@@ -475,7 +475,8 @@ class Molbert:
         event_id: str,
         outbox: Outbox,
     ) -> tuple[str, Callable[[], Awaitable[object]] | None]:
-        """An authorised press of 🔄 (a new seed), U (the full-size picture) or V (a variation of one picture)."""
+        """An authorised press of 🔄 (a new seed), U (the full-size picture), V (a variation of one picture) or 🔍 and
+        the arrows (zoom out of it, pan it)."""
         threshold = {"nsfw_threshold": settings.nsfw_threshold(self.nsfw_threshold)}
         if parsed.verb == buttons.REROLL:
             job = original.model_copy(update={"chat": chat, "seed": new_seed(), **threshold})

@@ -1,8 +1,8 @@
 """Neutral result buttons → Discord components that keep working after a restart.
 
 Each button is a :class:`ActionButton`, a ``DynamicItem`` whose ``custom_id`` is the handlers' action string
-(``u:<job id>:<i>``, ``v:…``, ``r:…``, and ``x:<job id>`` for the ✖ under a "queued" message; at most 64 bytes,
-Discord allows 100). The bot registers the class once, so a press on any message, however old and whichever
+(``u:<job id>:<i>``, ``v:…``, ``r:…``, ``z:…`` (zoom out / pan), and ``x:<job id>`` for the ✖ under a "queued"
+message; at most 64 bytes, Discord allows 100). The bot registers the class once, so a press on any message, however old and whichever
 process sent it, reaches ``Buttons.press``.
 """
 
