@@ -2,8 +2,8 @@
 
 Each button is a :class:`ActionButton`, a ``DynamicItem`` whose ``custom_id`` is the handlers' action string
 (``u:<job id>:<i>``, ``v:…``, ``r:…``, ``z:…`` (zoom out / pan), and ``x:<job id>`` for the ✖ under a "queued"
-message; at most 64 bytes, Discord allows 100). The bot registers the class once, so a press on any message, however old and whichever
-process sent it, reaches ``Buttons.press``.
+message; at most 64 bytes, Discord allows 100). The bot registers the class once, so a press on any message,
+however old and whichever process sent it, reaches ``Buttons.press``.
 """
 
 from __future__ import annotations
