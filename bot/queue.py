@@ -28,6 +28,7 @@ from core.keys import (
     image_key,
     jobs_today_key,
     message_job_key,
+    outpaint_key,
     params_key,
     photo_key,
     ranker_key,
@@ -120,6 +121,10 @@ class RedisJobs:
     async def load_image(self, job_id: str, index: int) -> bytes | None:
         """The ``index``-th image of a finished generation, or ``None`` once expired."""
         return cast("bytes | None", await in_thread(self.connection.get, image_key(job_id, index)))  # not decoded
+
+    async def can_outpaint(self, job_id: str) -> bool:
+        """Whether the worker that painted ``job_id`` said its generator can zoom out and pan the images."""
+        return bool(await in_thread(self.connection.exists, outpaint_key(job_id)))
 
     async def submit_classify(self, job_id: str, job: ClassifyJob, image: bytes) -> Queued | None:
         """Store the photo, then enqueue a classification job; ``None`` if the job id exists."""

@@ -153,6 +153,12 @@ def described_key(job_id: str) -> str:
     return f"{KEY_PREFIX}:described:{job_id}"
 
 
+def outpaint_key(job_id: str) -> str:
+    """Set, for as long as a job's images, when the generator that painted them can zoom out and pan them (so the
+    full-size picture a U press sends gets the 🔍 and arrow buttons only where they work)."""
+    return f"{KEY_PREFIX}:outpaint:{job_id}"
+
+
 def _utc_day(timestamp: float) -> str:
     return time.strftime("%Y-%m-%d", time.gmtime(timestamp))
 

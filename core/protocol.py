@@ -27,6 +27,13 @@ JobKind = Literal["imagine", "classify", "rank", "describe", "teach"]
 EventKind = Literal["imagine", "classify", "rank", "progress", "describe", "teach"]
 MAX_RANKED_PHOTOS = 10  # a Telegram album holds at most 10
 
+# Zoom out and pan (outpainting one picture): the codes a GenerateJob's ``outpaint`` carries. Zoom out ×1.5 / ×2
+# shrinks the picture into the middle of a bigger canvas; a pan grows the canvas on one side (left, right, up, down).
+ZOOM_OUT_15, ZOOM_OUT_2 = "o15", "o2"
+PAN_LEFT, PAN_RIGHT, PAN_UP, PAN_DOWN = "l", "r", "u", "d"
+OutpaintCode = Literal["o15", "o2", "l", "r", "u", "d"]
+OUTPAINT_CODES: tuple[str, ...] = (ZOOM_OUT_15, ZOOM_OUT_2, PAN_LEFT, PAN_RIGHT, PAN_UP, PAN_DOWN)
+
 
 def job_kind(func_name: str | None) -> JobKind:
     """The kind of job an RQ job function runs (``workers.jobs.generate`` → ``imagine``), for logs and metrics."""
@@ -147,6 +154,9 @@ class GenerateJob(BaseModel):
     )
     generator: str | None = Field(None, description="--model: the generator class (its queue); None = the default")
     times: StageTimes = Field(default_factory=StageTimes, description="stage timestamps (optional; observability)")
+    outpaint: OutpaintCode | None = Field(
+        None, description="zoom out / pan the picture at init_image_key (outpainting): one of OUTPAINT_CODES"
+    )
 
 
 class ClassifyJob(BaseModel):
@@ -247,6 +257,7 @@ class ResultEvent(BaseModel):
     times: StageTimes = Field(default_factory=StageTimes, description="stage timestamps (optional; observability)")
     description: Description | None = Field(None, description="describe: the photo as words and prompts")
     taught: TaughtPrototype | None = Field(None, description="teach: the class learned, for the frontend to store")
+    outpainting: bool = Field(False, description="imagine: the model can zoom out and pan these images (🔍 buttons)")
 
 
 _UNSAFE_ID_CHARS = re.compile(r"[^A-Za-z0-9_]")

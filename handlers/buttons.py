@@ -4,7 +4,10 @@ like Midjourney's Vary (Strong) / Vary (Subtle)), 🔄 (reroll) — and the ✖ 
 and 🖋 (remix) ``m:<job id>``.
 
 A V action's ``<strength>`` is ``h`` (strong) or ``l`` (subtle); a V button sent before strengths existed has none
-(``v:<job id>:<index>``) and still works: its variation keeps the request's own strength, as it always did."""
+(``v:<job id>:<index>``) and still works: its variation keeps the request's own strength, as it always did.
+
+Under a single picture (a one-picture result, a U image) of a model that can outpaint: 🔍 ×1.5, 🔍 ×2 (zoom out) and
+⬅️ ➡️ ⬆️ ⬇️ (pan), ``z:<job id>:<index>:<code>`` with a ``core.protocol.OUTPAINT_CODES`` code."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ import time
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 
+from core.protocol import PAN_DOWN, PAN_LEFT, PAN_RIGHT, PAN_UP, ZOOM_OUT_2, ZOOM_OUT_15
 from handlers.ports import ACTION_MAX_BYTES, Button, Keyboard
 from handlers.texts import t
 
@@ -28,6 +32,12 @@ _ACTION = re.compile(
     r"|^(?P<vverb>v):(?P<vjob>[A-Za-z0-9_-]{1,56}):(?P<vindex>[0-3]):(?P<strength>[lh])$"  # V with its strength
     r"|^(?P<jverb>[rxm]):(?P<rjob>[A-Za-z0-9_-]{1,60})$"  # 🔄, ✖ and 🖋 name a job
     r"|^(?P<dverb>d):(?P<djob>[A-Za-z0-9_-]{1,60}):(?P<dindex>[0-3])$"  # /describe's 🎨 names one of its lines
+    r"|^(?P<zverb>z):(?P<zjob>[A-Za-z0-9_-]{1,56}):(?P<zindex>[0-3]):(?P<code>o15|o2|l|r|u|d)$"  # zoom out / pan
+)
+ZOOM = "z"  # 🔍 ×1.5, 🔍 ×2, ⬅️ ➡️ ⬆️ ⬇️: outpaint one picture (``z:<job id>:<index>:<code>``)
+ZOOM_BUTTONS = (
+    (("🔍 ×1.5", ZOOM_OUT_15), ("🔍 ×2", ZOOM_OUT_2)),
+    (("⬅️", PAN_LEFT), ("➡️", PAN_RIGHT), ("⬆️", PAN_UP), ("⬇️", PAN_DOWN)),
 )
 
 
@@ -39,6 +49,7 @@ class Action:
     job_id: str
     index: int = 0
     strength: str | None = None  # V: SUBTLE or STRONG; None on a V button older than strengths
+    outpaint: str | None = None  # ZOOM: one of core.protocol.OUTPAINT_CODES
 
     @property
     def vary_strength(self) -> float | None:
@@ -69,6 +80,20 @@ def checked_keyboard(keyboard: Keyboard) -> Keyboard:
     return keyboard
 
 
+def zoom_rows(job_id: str, index: int) -> Keyboard:
+    """The zoom out (🔍 ×1.5, 🔍 ×2) and pan (⬅️ ➡️ ⬆️ ⬇️) rows under the ``index``-th picture of ``job_id``; none
+    for a job id too long to fit the action."""
+    rows = [[Button(label, f"{ZOOM}:{job_id}:{index}:{code}") for label, code in row] for row in ZOOM_BUTTONS]
+    return rows if parse_action(rows[0][0].action) is not None else []
+
+
+def single_picture_keyboard(job_id: str, index: int, zoom: bool = True) -> Keyboard | None:
+    """The buttons under one picture sent alone (the full-size U image): zoom out and pan where the model can
+    (``zoom``); ``None`` when there are none."""
+    rows = zoom_rows(job_id, index) if zoom else []
+    return rows or None
+
+
 def cancel_keyboard(job_id: str, lang: str) -> Keyboard | None:
     """The ✖ under a "queued" (then progress) message: cancels that job when its owner presses it.
 
@@ -87,6 +112,8 @@ def parse_action(action: str) -> Action | None:
         return None
     if match.group("rjob"):
         return Action(match.group("jverb"), match.group("rjob"))
+    if match.group("zjob"):
+        return Action(ZOOM, match.group("zjob"), int(match.group("zindex")), outpaint=match.group("code"))
     if match.group("vjob"):
         return Action(VARY, match.group("vjob"), int(match.group("vindex")), match.group("strength"))
     if match.group("djob"):

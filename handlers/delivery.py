@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from core.protocol import GenerateJob, ResultEvent, ScoredLabel
-from handlers import describe, teach
-from handlers.buttons import result_keyboard
+from handlers import describe, teach, zoom
+from handlers.buttons import result_keyboard, zoom_rows
 from handlers.options import command_line
 from handlers.ports import CAPTION_MAX_CHARS, MessageId, Outbox, TaughtClassStore
 from handlers.texts import t
@@ -98,7 +98,7 @@ def render_caption(event: ResultEvent) -> str:
             text = f"{hidden}\n{text}"
         if event.negative_ignored:
             text += "\n" + t("negative_ignored", event.chat.lang, platform=event.chat.platform)
-        return text + _photo_notes(job, event.chat.lang)
+        return text + _photo_notes(job, event.chat.lang) + zoom.caption_note(job, event.chat.lang)
 
     command = command_line(job)
     if len(full := caption(job.prompt, command)) <= CAPTION_MAX_CHARS:
@@ -163,6 +163,8 @@ async def deliver_result(
             await outbox.delete_message(chat, status_message_id)
     else:
         keyboard = result_keyboard(event.job_id, len(event.image_keys), event.variations)
+        if event.outpainting and len(event.image_keys) == 1:  # zoom out and pan a single picture, above 🔄 🖋
+            keyboard = keyboard[:-1] + zoom_rows(event.job_id, 0) + keyboard[-1:]
         await outbox.send_photo(chat, images[0], render_caption(event), keyboard)
         if status_message_id is not None:
             await outbox.delete_message(chat, status_message_id)

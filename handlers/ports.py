@@ -205,6 +205,11 @@ class JobSubmitter(Protocol):
         """
         ...
 
+    async def can_outpaint(self, job_id: str) -> bool:
+        """Whether the generator that painted ``job_id``'s images can zoom out and pan them (the worker said so;
+        ``False`` once the images expired, or for a model that cannot)."""
+        ...
+
 
 class ChatSettingsStore(Protocol):
     """What a chat's admins chose for everyone in it: its ``/settings`` and its ``/labels`` set

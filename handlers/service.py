@@ -28,7 +28,7 @@ from core.protocol import (
     job_id_for,
 )
 from core.telemetry import log_job
-from handlers import buttons, chat_settings, delivery, images, options, prompts, remix, teach, telemetry
+from handlers import buttons, chat_settings, delivery, images, options, prompts, remix, teach, telemetry, zoom
 from handlers import describe as describing
 from handlers.access import AccessPolicy
 from handlers.chat_settings import ChatSettings, Menu
@@ -527,7 +527,8 @@ class Molbert:
         event_id: str,
         outbox: Outbox,
     ) -> tuple[str, Callable[[], Awaitable[object]] | None]:
-        """An authorised press of 🔄 (a new seed), U (the full-size picture) or V (a variation of one picture)."""
+        """An authorised press of 🔄 (a new seed), U (the full-size picture), V (a variation of one picture) or 🔍 and
+        the arrows (zoom out of it, pan it)."""
         threshold = {"nsfw_threshold": settings.nsfw_threshold(self.nsfw_threshold)}
         if parsed.verb == buttons.REROLL:
             job = original.model_copy(update={"chat": chat, "seed": new_seed(), **threshold})
@@ -536,9 +537,9 @@ class Molbert:
         if image is None:
             return t("button_image_gone", chat.lang), None
         if parsed.verb == buttons.UPSCALE:
-            return t("button_sending", chat.lang), partial(
-                self._send_full_size, chat, original, parsed.job_id, parsed.index, image, outbox
-            )
+            return t("button_sending", chat.lang), partial(self._send_full_size, chat, original, parsed, image, outbox)
+        if parsed.verb == buttons.ZOOM:
+            return await self._zoom_press(chat, parsed, original, event_id, outbox, threshold["nsfw_threshold"])
         strength = {} if parsed.vary_strength is None else {"strength": parsed.vary_strength}  # old V: as it was
         job = original.model_copy(
             update={
@@ -547,6 +548,7 @@ class Molbert:
                 "init_image_key": image_key(parsed.job_id, parsed.index),
                 "photo_key": None,  # a variation starts from the picture, not from the photo that one started from
                 "best_of": None,
+                "outpaint": None,  # a variation of a zoomed-out picture varies it, it does not zoom again
                 **strength,
                 **threshold,
             }
@@ -591,6 +593,22 @@ class Molbert:
         job = options.generation_job(chat, request, request.seed if request.seed is not None else new_seed())
         job = job.model_copy(update={"nsfw_threshold": settings.nsfw_threshold(self.nsfw_threshold)})
         return self._queue_press(chat, job, "dpaint", event_id, outbox)
+
+    async def _zoom_press(
+        self,
+        chat: ChatRef,
+        parsed: buttons.Action,
+        original: GenerateJob,
+        event_id: str,
+        outbox: Outbox,
+        nsfw_threshold: float | None,
+    ) -> tuple[str, Callable[[], Awaitable[object]] | None]:
+        """🔍 or an arrow under a single picture: zoom out of it or pan it, on the original's generator; a model
+        that cannot (a forged press under a Kandinsky 5 picture) is answered so and nothing is queued."""
+        if not await self.jobs.can_outpaint(parsed.job_id):
+            return t("outpaint_unsupported", chat.lang), None
+        job = zoom.zoom_job(original, chat, parsed, new_seed(), nsfw_threshold)
+        return self._queue_press(chat, job, "zoom", event_id, outbox)
 
     async def _asked_here(self, asked: ChatRef, pressed: ChatRef) -> bool:
         """Whether a request ``asked`` was made in the chat where its button is ``pressed`` (or in the chat that
@@ -651,17 +669,27 @@ class Molbert:
         return await self._submit(chat, job_id, submission, outbox, queue)
 
     async def _send_full_size(
-        self, chat: ChatRef, original: GenerateJob, job_id: str, index: int, image: bytes, outbox: Outbox
+        self, chat: ChatRef, original: GenerateJob, pressed: buttons.Action, image: bytes, outbox: Outbox
     ) -> None:
-        """U: picture ``index`` of ``job_id`` alone, full size (and lossless as a file where photos are
+        """U: the pressed picture alone, full size, with its own buttons (and lossless as a file where photos are
         recompressed); a reply to either message remixes that picture (:meth:`remix_target`)."""
+        index = pressed.index
         prompt = delivery.shortened(original.prompt, CAPTION_MAX_CHARS // 2)
         caption = t("upscale_caption", chat.lang, number=index + 1, prompt=prompt)
-        target = remix.picture_target(job_id, index)
-        await self.remix_asked(chat, await outbox.send_photo(chat, image, caption), target)
+        keyboard = buttons.single_picture_keyboard(pressed.job_id, index, await self._can_outpaint(pressed.job_id))
+        target = remix.picture_target(pressed.job_id, index)
+        await self.remix_asked(chat, await outbox.send_photo(chat, image, caption, keyboard), target)
         if not outbox.photos_lossless:
             filename = f"molbert-{original.seed}-{index + 1}.png"
             await self.remix_asked(chat, await outbox.send_document(chat, image, filename, caption), target)
+
+    async def _can_outpaint(self, job_id: str) -> bool:
+        """Whether the U image gets zoom and pan buttons (none when Redis cannot say: the picture still goes out)."""
+        try:
+            return await self.jobs.can_outpaint(job_id)
+        except QueueUnavailable:
+            log.exception("could not read whether job %s can be zoomed out", job_id)
+            return False
 
     @answers_when_unavailable()
     async def queue(self, chat: ChatRef, outbox: Outbox) -> None:

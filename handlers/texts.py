@@ -351,6 +351,17 @@ RU: dict[str, str] = {
     "discord_opt_teach_image": "Картинка класса: JPEG, PNG или WebP",
     "discord_cmd_classes": "Классы, которым научили в этом канале",
     "discord_cmd_forget_class": "Забыть класс, которому научили",
+    # zoom out and pan (🔍 ×1.5, 🔍 ×2, ⬅️ ➡️ ⬆️ ⬇️ under a single picture; handlers/zoom.py)
+    "outpaint_unsupported": (
+        "Эта модель не умеет отдалять и расширять картинки (🔍 и стрелки). Нажмите 🔄, чтобы нарисовать заново."
+    ),
+    "outpaint_source_gone": "Картинка для отдаления уже удалена (их хранят сутки). Нажмите 🔄 или отправьте /imagine.",
+    "outpaint_done_o15": "🔍 Отдалила ×1.5: края дорисованы.",
+    "outpaint_done_o2": "🔍 Отдалила ×2: края дорисованы.",
+    "outpaint_done_l": "⬅️ Расширила влево.",
+    "outpaint_done_r": "➡️ Расширила вправо.",
+    "outpaint_done_u": "⬆️ Расширила вверх.",
+    "outpaint_done_d": "⬇️ Расширила вниз.",
 }
 
 # --- /describe (#21): a photo → a Russian description and ready /imagine lines, each with a 🎨 button ---
@@ -715,6 +726,15 @@ EN: dict[str, str] = {
     "discord_opt_teach_image": "A picture of the class: JPEG, PNG or WebP",
     "discord_cmd_classes": "Classes taught in this channel",
     "discord_cmd_forget_class": "Forget a taught class",
+    # zoom out and pan (🔍 ×1.5, 🔍 ×2, ⬅️ ➡️ ⬆️ ⬇️ under a single picture; handlers/zoom.py)
+    "outpaint_unsupported": "This model cannot zoom out or pan pictures (🔍 and the arrows). Press 🔄 to paint again.",
+    "outpaint_source_gone": "The picture to zoom out was deleted (they are kept for a day). Press 🔄 or send /imagine.",
+    "outpaint_done_o15": "🔍 Zoomed out ×1.5: the border is painted in.",
+    "outpaint_done_o2": "🔍 Zoomed out ×2: the border is painted in.",
+    "outpaint_done_l": "⬅️ Extended to the left.",
+    "outpaint_done_r": "➡️ Extended to the right.",
+    "outpaint_done_u": "⬆️ Extended upwards.",
+    "outpaint_done_d": "⬇️ Extended downwards.",
 }
 
 # --- /describe (#21) ---

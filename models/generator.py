@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from PIL import Image
 
-from models import acceleration
+from models import acceleration, outpaint
 from models.acceleration import GpuOptions
 from models.device import pick_device, pick_dtype
 
@@ -38,6 +38,31 @@ SWAPPED_SIZE_IMG2IMG = frozenset({"KandinskyV22Img2ImgCombinedPipeline", "Kandin
 
 class VariationsUnsupported(Exception):
     """The loaded pipeline has no image-to-image counterpart, so it cannot make variations."""
+
+
+class OutpaintingUnsupported(Exception):
+    """The loaded pipeline has no inpainting counterpart that can run on its weights: it cannot zoom out or pan."""
+
+
+# Inpainting pipelines that feed their denoiser the masked picture and the mask beside the latents (4 + 4 + 1 input
+# channels), so a text-to-image UNet (4 channels) cannot run them: Kandinsky 2.2's decoder is one (diffusers 0.42).
+# Stable Diffusion's and SDXL's inpainting pipelines run a 4-channel UNet too (blending the known latents each step).
+INPAINT_UNET_CHANNELS = {
+    "KandinskyV22InpaintCombinedPipeline": 9,
+    "KandinskyV22InpaintPipeline": 9,
+    "KandinskyInpaintCombinedPipeline": 9,
+    "KandinskyInpaintPipeline": 9,
+}
+
+
+def _inpaint_unet_fits(pipe: Any) -> bool:
+    """Whether ``pipe`` (an inpainting pipeline made from a text-to-image one) can run on the UNet it shares."""
+    needed = INPAINT_UNET_CHANNELS.get(type(pipe).__name__)
+    if needed is None:
+        return True
+    decoder = getattr(pipe, "decoder_pipe", pipe)
+    unet = getattr(decoder, "unet", None)
+    return unet is not None and getattr(unet.config, "in_channels", None) == needed
 
 
 @dataclass(frozen=True)
@@ -269,6 +294,8 @@ class ImageGenerator:
         self._params = dict(inspect.signature(pipe.__call__).parameters)
         self._img2img: tuple[Any, dict[str, inspect.Parameter]] | None = None
         self._no_img2img = False  # diffusers has no image-to-image counterpart: found once, not tried per job
+        self._inpaint: tuple[Any, dict[str, inspect.Parameter]] | None = None
+        self._no_inpaint = False  # no inpainting counterpart that runs on these weights: found once
         self._call_kwargs = dict(defaults.call_kwargs)
         # After a call given a negative prompt: whether the model read it (see _negative_heeded); else None.
         self.negative_heeded: bool | None = None
@@ -437,6 +464,69 @@ class ImageGenerator:
             pipe.set_progress_bar_config(disable=True)
             self._img2img = (pipe, dict(inspect.signature(pipe.__call__).parameters))
         return self._img2img
+
+    def outpaint(
+        self,
+        image: Image.Image,
+        code: str,
+        prompt: str,
+        *,
+        seed: int,
+        num_images: int = 1,
+        steps: int | None = None,
+        negative_prompt: str | None = None,
+        on_step: StepCallback | None = None,
+    ) -> list[Image.Image]:
+        """Zoom out of ``image`` or pan it (``code``: one of ``core.protocol.OUTPAINT_CODES``), painting the new
+        border with the inpainting pipeline of this family; the picture itself is composited back over the result
+        with a soft seam (:mod:`models.outpaint`). The output has about the model's own pixel count.
+
+        Raises :class:`OutpaintingUnsupported` for a pipeline with no inpainting counterpart that runs on its weights.
+        """
+        pipe, params = self._inpainting()
+        plan = outpaint.layout(image.size, code, self.size_for)
+        start, paint_mask = outpaint.start_image(image, plan), outpaint.mask(plan)
+        kwargs = self._build_call_kwargs(prompt, num_images, *plan.size, steps, negative_prompt)
+        kwargs.update(
+            prompt=[prompt] * num_images,
+            num_images_per_prompt=1,
+            image=[start] * num_images,
+            mask_image=[paint_mask] * num_images,
+            strength=1.0,  # the border starts from noise; the known area is kept by the mask
+        )
+        if "negative_prompt" in kwargs:
+            kwargs["negative_prompt"] = [kwargs["negative_prompt"]] * num_images
+        painted = self._run(pipe, params, kwargs, seed, on_step, plan.size, negative_asked=bool(negative_prompt))
+        return [outpaint.composite(picture, start, paint_mask) for picture in painted]
+
+    @property
+    def makes_outpaintings(self) -> bool:
+        """Whether :meth:`outpaint` works: this family's inpainting pipeline runs on the loaded weights."""
+        try:
+            self._inpainting()
+        except OutpaintingUnsupported:
+            return False
+        return True
+
+    def _inpainting(self) -> tuple[Any, dict[str, inspect.Parameter]]:
+        """The inpainting pipeline sharing this one's weights (``from_pipe``: no second copy in memory)."""
+        if self._no_inpaint:
+            raise OutpaintingUnsupported(type(self.pipe).__name__)
+        if self._inpaint is None:
+            from diffusers import AutoPipelineForInpainting
+
+            try:
+                pipe = AutoPipelineForInpainting.from_pipe(self.pipe)
+            except (ValueError, KeyError) as exc:
+                self._no_inpaint = True
+                raise OutpaintingUnsupported(type(self.pipe).__name__) from exc
+            if not _inpaint_unet_fits(pipe):
+                log.info("%s needs an inpainting UNet; %s cannot outpaint", type(pipe).__name__, self.name)
+                self._no_inpaint = True
+                raise OutpaintingUnsupported(type(self.pipe).__name__)
+            pipe.set_progress_bar_config(disable=True)
+            self._inpaint = (pipe, dict(inspect.signature(pipe.__call__).parameters))
+        return self._inpaint
 
     def _run(
         self,

@@ -40,6 +40,8 @@ def warm_up(models: LoadedModels, check: Callable[[Sequence[Image.Image]], Any] 
     images = models.generator.generate(prompt, seed=WARMUP_SEED, steps=steps)
     if check is not None:
         check(images)
+    # zoom out / pan: whether this family can is found (and its inpainting pipeline made) now, not in the first job
+    models.generator.makes_outpaintings  # noqa: B018
     seconds = time.perf_counter() - started
     width, height = models.generator.default_size
     log.info(

@@ -99,6 +99,7 @@ class MemoryJobs:
         self.durations: dict[str, float] = {}
         self.cancelled: set[str] = set()
         self.message_jobs: dict[tuple[str, str, str], str] = {}
+        self.outpaintable: set[str] = set()  # jobs whose generator can zoom out and pan (a worker's outpaint_key)
 
     async def submit_generate(self, job_id: str, job: GenerateJob, photo: bytes | None = None) -> Queued | None:
         if photo is not None and job.photo_key is not None:
@@ -136,6 +137,9 @@ class MemoryJobs:
 
     async def load_image(self, job_id: str, index: int) -> bytes | None:
         return self.images.get(image_key(job_id, index))
+
+    async def can_outpaint(self, job_id: str) -> bool:
+        return job_id in self.outpaintable
 
     async def user_jobs(self, chat: ChatRef) -> list[QueuedJob]:
         return [

@@ -18,7 +18,7 @@ from rq import Queue, get_current_job
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from core.keys import answered_key, cancel_key, described_key, photo_key
+from core.keys import answered_key, cancel_key, described_key, outpaint_key, photo_key
 from core.protocol import (
     CLASSIFY_FUNC,
     CLASSIFY_QUEUE,
@@ -38,7 +38,7 @@ from core.protocol import (
     job_kind,
 )
 from core.telemetry import log_job
-from models.generator import ImageGenerator, VariationsUnsupported
+from models.generator import ImageGenerator, OutpaintingUnsupported, VariationsUnsupported
 from models.labels import default_labels
 from workers import monitoring, runtime
 from workers.progress import JobCancelled, ProgressReporter
@@ -91,6 +91,8 @@ def generate(payload: dict) -> dict:
         images, hidden, seconds = _paint(job, request)
     except VariationsUnsupported as exc:
         return _publish_refusal(job, request.chat, "imagine", Refusal(str(exc), "variations_unsupported"))
+    except OutpaintingUnsupported as exc:
+        return _publish_refusal(job, request.chat, "imagine", Refusal(str(exc), "outpaint_unsupported"))
     except JobCancelled:
         job.connection.delete(cancel_key(job.id))
         _keep_photo_for_rerolls(job, request, painted=False)
@@ -110,6 +112,7 @@ def generate(payload: dict) -> dict:
     _keep_photo_for_rerolls(job, request, painted=True)
     times = monitoring.model_done(job.id, "imagine", request.chat, times, seconds)
     keys = store_images(job.connection, job.id, images)
+    outpainting = _note_outpainting(job, runtime.models().generator)
     event = ResultEvent(
         job_id=job.id,
         kind="imagine",
@@ -123,6 +126,7 @@ def generate(payload: dict) -> dict:
         variations=runtime.models().generator.makes_variations,
         negative_ignored=_negative_ignored(request, runtime.models().generator),
         times=times,
+        outpainting=outpainting,
     )
     publish(job.connection, event)
     record_duration(job.connection, job.origin, seconds)  # per generator queue: each class has its own pace
@@ -155,7 +159,10 @@ def _paint(job: Job, request: GenerateJob) -> tuple[list[Image.Image], list[int]
         "on_step": ProgressReporter(job.connection, job.id, request.chat),
     }
     started = time.perf_counter()
-    if request.init_image_key:
+    if request.outpaint:
+        source = _outpaint_source(job, request)
+        images = generator.outpaint(source, request.outpaint, prompt, **options)
+    elif request.init_image_key:
         source = _load_image(job, request.init_image_key, "variation_source_gone")
         images = generator.vary(source, prompt, strength=request.strength, **options)
     elif request.photo_key:
@@ -173,6 +180,24 @@ def _paint(job: Job, request: GenerateJob) -> tuple[list[Image.Image], list[int]
     if hidden:
         log.warning("job %s: %d of %d images hidden by the output check", job.id, len(hidden), len(images))
     return images, hidden, time.perf_counter() - started
+
+
+def _outpaint_source(job: Job, request: GenerateJob) -> Image.Image:
+    """The picture a zoom out / pan starts from; refused when this worker's generator cannot outpaint (a forged
+    press, or a queue another generator took over) or the picture expired."""
+    generator = runtime.models().generator
+    if not generator.makes_outpaintings:
+        raise Refusal(f"{generator.name} cannot outpaint", "outpaint_unsupported")
+    return _load_image(job, request.init_image_key or "", "outpaint_source_gone")
+
+
+def _note_outpainting(job: Job, generator: ImageGenerator) -> bool:
+    """Whether ``generator`` can zoom out and pan the job's images; where it can, say so in Redis for as long as
+    the images are kept (the U image's buttons, sent by the frontend without a worker, read it)."""
+    if not generator.makes_outpaintings:
+        return False
+    job.connection.set(outpaint_key(job.id), "1", ex=RESULT_TTL)
+    return True
 
 
 def _load_photo(job: Job, key: str) -> Image.Image:

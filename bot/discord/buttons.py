@@ -1,9 +1,9 @@
 """Neutral result buttons → Discord components that keep working after a restart.
 
 Each button is a :class:`ActionButton`, a ``DynamicItem`` whose ``custom_id`` is the handlers' action string
-(``u:<job id>:<i>``, ``v:…``, ``r:…``, ``d:…`` under a /describe answer, and ``x:<job id>`` for the ✖ under a
-"queued" message; at most 64 bytes, Discord allows 100). The bot registers the class once, so a press on any
-message, however old and whichever process sent it, reaches ``Buttons.press``.
+(``u:<job id>:<i>``, ``v:…``, ``r:…``, ``z:…`` (zoom out / pan), ``d:…`` under a /describe answer, and
+``x:<job id>`` for the ✖ under a "queued" message; at most 64 bytes, Discord allows 100). The bot registers the
+class once, so a press on any message, however old and whichever process sent it, reaches ``Buttons.press``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from handlers.ports import Keyboard
 
 log = logging.getLogger(__name__)
 
-ACTION_TEMPLATE = r"(?P<action>[uvrxmd]:\S{1,98})"  # d: /describe's 🎨
+ACTION_TEMPLATE = r"(?P<action>[uvrxmdz]:\S{1,98})"  # d: /describe's 🎨; z: zoom out / pan
 CUSTOM_ID_LIMIT = 100
 LABEL_LIMIT = 80
 MAX_ROWS = 5

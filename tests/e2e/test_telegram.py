@@ -10,6 +10,7 @@ import asyncio
 import io
 import time
 
+import numpy as np
 import pytest
 import pytest_asyncio
 from PIL import Image
@@ -125,6 +126,31 @@ async def test_options_grid_and_buttons_u_v_reroll(telegram, bot_process, alice)
     telegram.press_button(alice["id"], alice, grid.message_id, rows[3][0]["callback_data"])
     reroll = await telegram.wait_for_photo(alice["id"], after=subtle.message_id, timeout=RESULT_TIMEOUT)
     assert "--ar 3:2 --style акварель --n 4" in reroll.caption and not reroll.caption.endswith("--seed 77")
+
+
+async def test_zoom_out_keeps_the_picture_in_the_middle_of_a_bigger_one(telegram, bot_process, alice):
+    """🔍 ×2 under a one-picture result: a new picture (reply to the pressed one) whose middle is the original scaled
+    down to half, with its own zoom buttons; the caption says what was done."""
+    asked = telegram.send_text(alice["id"], alice, "/imagine маяк на скале --n 1 --no люди")
+    photo = await telegram.wait_for_photo(alice["id"], after=asked["message_id"], timeout=RESULT_TIMEOUT)
+    rows = photo.reply_markup["inline_keyboard"]
+    assert [[button["text"] for button in row] for row in rows][-3:-1] == [["🔍 ×1.5", "🔍 ×2"], ["⬅️", "➡️", "⬆️", "⬇️"]]
+    telegram.press_button(alice["id"], alice, photo.message_id, rows[-3][1]["callback_data"])
+    await telegram.wait_for_call("answerCallbackQuery", lambda p: p.get("text") == t("button_accepted", "ru"))
+    zoomed = await telegram.wait_for_photo(alice["id"], after=photo.message_id, timeout=RESULT_TIMEOUT)
+    assert zoomed.reply_to_message_id == photo.message_id
+    assert t("outpaint_done_o2", "ru") in zoomed.caption and zoomed.caption.startswith("🎨 маяк на скале")
+    assert zoomed.reply_markup["inline_keyboard"][-2][0]["text"] == "⬅️"
+    original = Image.open(io.BytesIO(photo.photo)).convert("RGB")
+    result = Image.open(io.BytesIO(zoomed.photo)).convert("RGB")
+    assert result.size == original.size  # the tiny model's size: the picture shrank to half in its middle
+    width, height = original.size
+    half = original.resize((width // 2, height // 2), Image.Resampling.LANCZOS)
+    margin = 4  # past the soft seam
+    middle = result.crop((width // 4 + margin, height // 4 + margin, 3 * width // 4 - margin, 3 * height // 4 - margin))
+    expected = half.crop((margin, margin, width // 2 - margin, height // 2 - margin))
+    difference = np.abs(np.asarray(middle, dtype=np.int32) - np.asarray(expected, dtype=np.int32))
+    assert difference.max() <= 2
 
 
 async def test_a_button_storm_is_answered_at_once_and_served_once(telegram, bot_process):

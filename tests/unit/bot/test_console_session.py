@@ -7,7 +7,7 @@ import pytest
 from bot.console import ConsoleOutbox, ConsoleSession, split_path, split_photo
 from core.keys import image_key
 from core.protocol import ClassifyJob, GenerateJob
-from handlers.buttons import STRONG, SUBTLE, VARY_STRENGTHS, result_keyboard
+from handlers.buttons import STRONG, SUBTLE, VARY_STRENGTHS, result_keyboard, zoom_rows
 from handlers.images import normalize_image
 from handlers.texts import t
 from tests import images
@@ -188,3 +188,20 @@ async def test_imagine_from_a_missing_file_names_it(session, capsys):
     await console.handle_line("/imagine кот --from nope.jpg\n")
     assert t("console_no_file", "ru", path="nope.jpg") in capsys.readouterr().out
     assert jobs.jobs == {}
+
+
+async def test_the_terminal_presses_zoom_out_and_pan_under_a_single_picture(session, capsys):
+    console, jobs = session
+    await console.handle_line("/imagine кот --n 1\n")
+    [job_id] = jobs.jobs
+    jobs.images[image_key(job_id, 0)] = images.png(64, 64)
+    jobs.outpaintable.add(job_id)
+    keyboard = result_keyboard(job_id, 1) + zoom_rows(job_id, 0)
+    await console.outbox.send_photo(console.chat(), images.png(64, 64), "🎨 кот", keyboard)
+    assert "🔍 ×1.5 🔍 ×2 ⬅️ ➡️ ⬆️ ⬇️" in capsys.readouterr().out
+    await console.handle_line("/press 🔍 ×2\n")
+    await console.handle_line("/press ⬅️\n")
+    zoomed, panned = [job for key, job in jobs.jobs.items() if key != job_id]
+    assert (zoomed.outpaint, zoomed.init_image_key) == ("o2", image_key(job_id, 0))
+    assert (panned.outpaint, panned.num_images) == ("l", 1)
+    assert capsys.readouterr().out.count(t("button_accepted", "ru")) == 2

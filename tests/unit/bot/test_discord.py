@@ -17,6 +17,7 @@ import re
 import zlib
 
 import discord
+import numpy as np
 import pytest
 from PIL import Image
 from rq import Queue
@@ -34,7 +35,7 @@ from bot.queue import RedisJobs
 from core.keys import discord_token_key, input_key, status_message_key
 from core.protocol import CLASSIFY_QUEUE, GENERATE_QUEUE, ChatRef, ClassifyJob, GenerateJob, ResultEvent, job_id_for
 from handlers.access import AccessPolicy, parse_ids
-from handlers.buttons import result_keyboard
+from handlers.buttons import result_keyboard, zoom_rows
 from handlers.chat_settings import ChatSettings
 from handlers.options import MAX_IMAGES, MAX_NEGATIVE_CHARS, MAX_SEED, parse_imagine
 from handlers.ports import Button
@@ -46,7 +47,7 @@ from tests.factories import make_molbert
 from tests.fakes.discord_api import CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE, EPHEMERAL, FakeDiscordAPI
 from workers.publish import publish
 
-ACTION = re.compile(r"^[uvrm]:")
+ACTION = re.compile(r"^[uvrmz]:")
 # the slash commands and the context menu
 COMMAND_NAMES = {
     *("imagine", "classify", "rank", "labels", "queue", "cancel", "stats", "settings", "help"),
@@ -825,6 +826,36 @@ async def test_a_reroll_status_in_the_channel_names_the_user_without_pinging(fak
     assert posted.json["allowed_mentions"]["users"] == []
 
 
+async def test_zoom_out_on_discord_keeps_the_picture_in_the_middle(fake, world, bot, run_worker, aredis):
+    """🔍 ×2 under a one-picture result: a live button; its press queues the zoom, whose picture has the original
+    scaled down in its middle and zoom buttons of its own."""
+    payload = fake.slash_command(world["alice"], world["channel"], "imagine", {"prompt": "маяк", "count": 1})
+    dispatch(bot, payload)
+    await shown_queued(fake, aredis, payload)
+    run_worker()
+    picture = await fake.wait_for_message(world["channel"]["id"], lambda m: m.files, timeout=30)
+    zoom = next(custom_id for custom_id in picture.custom_ids if custom_id.endswith(":o2"))
+    press = fake.press_button(world["alice"], picture, zoom)
+    dispatch(bot, press)
+    answer = await fake.wait_for(lambda: fake.interaction(press).original and fake.original(press))
+    assert answer.content == t("button_accepted", "ru")
+    await fake.wait_for_message(world["channel"]["id"], lambda m: m.via == "channel" and "⏳" in m.content)  # queued
+    run_worker()
+    zoomed = await fake.wait_for_message(
+        world["channel"]["id"], lambda m: m.files and m.id != picture.id and not m.ephemeral, timeout=30
+    )
+    assert t("outpaint_done_o2", "ru") in zoomed.content
+    assert any(custom_id.startswith("z:") for custom_id in zoomed.custom_ids)
+    original = Image.open(io.BytesIO(picture.files[0].data)).convert("RGB")
+    result = Image.open(io.BytesIO(zoomed.files[0].data)).convert("RGB")
+    width, height = original.size
+    half = original.resize((width // 2, height // 2), Image.Resampling.LANCZOS).crop(
+        (4, 4, width // 2 - 4, height // 2 - 4)
+    )
+    middle = result.crop((width // 4 + 4, height // 4 + 4, 3 * width // 4 - 4, 3 * height // 4 - 4))
+    assert np.abs(np.asarray(middle, dtype=np.int32) - np.asarray(half, dtype=np.int32)).max() <= 2
+
+
 async def test_a_press_is_answered_before_its_uploads(fake, world, bot, run_worker, aredis):
     """U posts the full-size picture after the presser was told so: the interaction's response comes first (before
     this change it waited up to 1.5 s for the uploads, then answered)."""
@@ -880,6 +911,14 @@ def test_subtle_and_strong_variation_buttons_are_live_discord_buttons(count):
     assert ["V1", "~1"] in labels if count == 1 else ["~1", "~2", "~3", "~4"] in labels
     assert all(isinstance(item, ActionButton) and not item.item.disabled for item in view.children)
     assert {item.action for item in view.children} >= {"v:discord-imagine-1-2:0:l", "v:discord-imagine-1-2:0:h"}
+
+
+def test_zoom_and_pan_buttons_are_live_discord_buttons_within_its_five_rows():
+    view = keyboard_view(result_keyboard("discord-imagine-1-2", 1) + zoom_rows("discord-imagine-1-2", 0))
+    labels = [[c["label"] for c in row["components"]] for row in view.to_components()]
+    assert labels[-2:] == [["🔍 ×1.5", "🔍 ×2"], ["⬅️", "➡️", "⬆️", "⬇️"]] and len(labels) <= 5
+    assert all(isinstance(item, ActionButton) and not item.item.disabled for item in view.children)
+    assert "z:discord-imagine-1-2:0:o15" in {item.action for item in view.children}
 
 
 # --- secrets -------------------------------------------------------------------------------------------------------
