@@ -186,13 +186,13 @@ class FeedbackStore:
             "prompt_embedding": None if record.prompt_embedding is None else pack(record.prompt_embedding),
             "at": record.at,
         }
-        inserted = await connection.execute(self._insert(results).values(**row).on_conflict_do_nothing())
-        if inserted.rowcount and record.image_embeddings:
+        await connection.execute(self._insert(results).values(**row).on_conflict_do_nothing())
+        if record.image_embeddings:  # the first record's candidates, like its row
             rows = [
                 {"job_id": record.job_id, "idx": index, "embedding": pack(vector)}
                 for index, vector in enumerate(record.image_embeddings)
             ]
-            await connection.execute(candidates.insert(), rows)
+            await connection.execute(self._insert(candidates).on_conflict_do_nothing(), rows)
 
     async def _vote(self, connection: AsyncConnection, vote: Vote) -> None:
         statement = self._insert(votes).values(**_fields(vote))
