@@ -138,3 +138,9 @@ def discord_original_key(interaction_id: int | str) -> str:
 
 def _utc_day(timestamp: float) -> str:
     return time.strftime("%Y-%m-%d", time.gmtime(timestamp))
+
+
+def feedback_context_key(job_id: str) -> str:
+    """A result's request and CLIP embeddings (``core.protocol.FeedbackContext``), kept by the worker as long as its
+    images, for the feedback store (issue #22)."""
+    return f"{KEY_PREFIX}:feedback:{job_id}"

@@ -219,3 +219,19 @@ def job_id_for(chat: ChatRef, kind: str, event_id: int | str | None = None) -> s
     event = chat.message_id if event_id is None else event_id
     parts = [chat.platform, kind, str(chat.chat_id), str(event)]
     return "-".join(_UNSAFE_ID_CHARS.sub("", part.replace("-", "m")) for part in parts)
+
+
+# --- Feedback (issue #22) ------------------------------------------------------------------------------------------
+
+
+class FeedbackContext(BaseModel):
+    """What a worker leaves next to a result's images (``core.keys.feedback_context_key``, as long as they live) for
+    the frontend's feedback store, read when someone first reacts to the result (👍/👎, U, V, 🔄): the request, the
+    model, and the CLIP embeddings of the prompt and of each picture (unit length; none for a classification)."""
+
+    kind: JobKind
+    chat: ChatRef
+    model: str | None = None
+    request: dict[str, object] = Field(default_factory=dict, description="prompt and options, or the labels answered")
+    prompt_embedding: list[float] | None = None
+    image_embeddings: list[list[float]] = Field(default_factory=list)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from core.protocol import GenerateJob, ResultEvent, ScoredLabel
+from handlers import feedback
 from handlers.buttons import result_keyboard
 from handlers.options import command_line
-from handlers.ports import CAPTION_MAX_CHARS, MessageId, Outbox
+from handlers.ports import CAPTION_MAX_CHARS, Keyboard, MessageId, Outbox
 from handlers.texts import t
 
 TOP_LABELS = 5
@@ -144,13 +145,17 @@ async def deliver_result(
         key = event.error_key or "job_failed"
         await _replace_status(event, t(key, chat.lang, ref=event.error_ref), status_message_id, outbox)
     elif event.kind == "classify":
-        await _replace_status(event, render_labels(event), status_message_id, outbox)
+        await _replace_status(
+            event, render_labels(event), status_message_id, outbox, feedback.result_buttons(None, event.job_id)
+        )
     elif event.kind == "rank":
         await _deliver_ranking(event, images, outbox)
         if status_message_id is not None:
             await outbox.delete_message(chat, status_message_id)
     else:
-        keyboard = result_keyboard(event.job_id, len(event.image_keys), event.variations)
+        keyboard = feedback.result_buttons(
+            result_keyboard(event.job_id, len(event.image_keys), event.variations), event.job_id
+        )
         await outbox.send_photo(chat, images[0], render_caption(event), keyboard)
         if status_message_id is not None:
             await outbox.delete_message(chat, status_message_id)
@@ -169,8 +174,10 @@ async def _deliver_ranking(event: ResultEvent, images: list[bytes], outbox: Outb
         await outbox.send_text(chat, render_ranking(event))
 
 
-async def _replace_status(event: ResultEvent, text: str, status_message_id: MessageId | None, outbox: Outbox) -> None:
+async def _replace_status(
+    event: ResultEvent, text: str, status_message_id: MessageId | None, outbox: Outbox, keyboard: Keyboard | None = None
+) -> None:
     if status_message_id is None:
-        await outbox.send_text(event.chat, text)
+        await outbox.send_text(event.chat, text, keyboard)
     else:
-        await outbox.edit_text(event.chat, status_message_id, text)
+        await outbox.edit_text(event.chat, status_message_id, text, keyboard)

@@ -207,6 +207,15 @@ class ZeroShotClassifier:
         scores = self.similarities(images, text)
         return sorted(range(len(images)), key=lambda index: scores[index], reverse=True)
 
+    def embeddings(self, images: Sequence[Image.Image], text: str) -> tuple[list[float], list[list[float]]]:
+        """The unit-length embeddings of ``text`` (the prompt as typed, as :meth:`similarities` reads it) and of
+        each image: what the feedback store keeps of a result for the learned re-ranker (issue #22)."""
+        with torch.inference_mode():
+            output = self.model.get_text_features(**self._tokenize([text]))
+            prompt = normalize(features(output, "text"))[0].float().cpu()
+            pictures = self._image_embeddings(images).float().cpu()
+        return prompt.tolist(), pictures.tolist()
+
     def preload_labels(self, labels: Sequence[str]) -> str:
         """Make ``labels``' text embeddings ready and keep them in memory for the process's life (the worker's
         warm-up for the default set); with an ``embedding_dir``, also on disk: later loads of the same model read

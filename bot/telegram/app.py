@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 # Waiting for Telegram at start (introduce): the first pause, doubling up to the second.
 INTRODUCE_DELAYS = (1.0, 30.0)
-COMMANDS = ("imagine", "classify", "labels", "settings", "queue", "cancel", "help", "start")
+COMMANDS = ("imagine", "classify", "labels", "settings", "queue", "cancel", "help", "start", "forget")
 
 
 def create_bot(settings: TelegramSettings, on_chat_moved: ChatMoved | None = None) -> Bot:
