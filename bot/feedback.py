@@ -69,8 +69,7 @@ class DatabaseFeedback:
         self.pending: deque[_Pending] = deque()
         self.dropped = 0
         self._wake = asyncio.Event()
-        self._idle = asyncio.Event()
-        self._idle.set()
+        self._idle = asyncio.Event()  # set once the schema was tried and the buffer is empty
         self._known: OrderedDict[str, None] = OrderedDict()
         self._ready = False
 
@@ -106,7 +105,12 @@ class DatabaseFeedback:
             raise FeedbackUnavailable(str(exc)) from exc
 
     async def run(self) -> None:
-        """Write the buffer until cancelled, trying again with back-off while the database is away."""
+        """Bring the schema up to date (at start: a database away then is tried again at the first write), then
+        write the buffer until cancelled, trying again with back-off while the database is away."""
+        try:
+            await self._ensure_schema()
+        except Exception as exc:
+            log.warning("feedback database unavailable at start (%s); records wait in memory", type(exc).__name__)
         delay = RETRY_MIN
         while True:
             if not self.pending:

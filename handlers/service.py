@@ -606,7 +606,8 @@ class Molbert:
             log.exception("could not forget a user of %s", chat.platform)
             await outbox.send_text(chat, t("forget_failed", chat.lang))
             return
-        await outbox.send_text(chat, t("forget_done", chat.lang, platform=chat.platform, count=count))
+        where = chat.platform.capitalize()  # Telegram, Discord, Console
+        await outbox.send_text(chat, t("forget_done", chat.lang, where=where, count=count))
 
     @answers_when_unavailable()
     async def cancel(self, chat: ChatRef, outbox: Outbox) -> None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from core.protocol import ChatRef
 from handlers.access import AccessPolicy
 from handlers.chat_settings import MemoryChatSettings
-from handlers.ports import Admission, ChatSettingsStore, JobSubmitter
+from handlers.ports import Admission, ChatSettingsStore, FeedbackStore, JobSubmitter
 from handlers.routing import GeneratorRoutes
 from handlers.safety import PromptBlocklist
 from handlers.service import Molbert
@@ -34,6 +34,7 @@ def make_molbert(
     routes: GeneratorRoutes | None = None,
     nsfw_threshold: float = 0.5,
     kind: type[Molbert] = Molbert,
+    feedback_store: FeedbackStore | None = None,
 ) -> Molbert:
     """A :class:`Molbert` (or a subclass, ``kind``) for a test: jobs in memory, chat settings in memory, no limits,
     the default blocklist, everyone allowed, the default generator; any of them can be given instead."""
@@ -45,6 +46,7 @@ def make_molbert(
         access=access if access is not None else AccessPolicy(),
         routes=routes if routes is not None else GeneratorRoutes(),
         nsfw_threshold=nsfw_threshold,
+        feedback_store=feedback_store,
     )
 
 
@@ -101,3 +103,25 @@ async def serving_telegram(
         await dispatcher.stop_polling()
         await asyncio.gather(*tasks)
         await bot.session.close()
+
+
+@contextlib.asynccontextmanager
+async def feedback_database(url: str, contexts: Any, **options: Any) -> AsyncIterator[Any]:
+    """The bot's feedback store (``bot.feedback.DatabaseFeedback``) on the database at ``url``, its writer running
+    for the duration of the block; ``contexts`` is the async Redis the worker leaves results' embeddings in."""
+    from sqlalchemy.engine import make_url
+
+    from bot.feedback import DatabaseFeedback
+    from core.database import create_engine
+    from core.feedback_store import FeedbackStore as Tables
+
+    address = make_url(url)
+    engine = create_engine(address)
+    store = DatabaseFeedback(Tables(engine), contexts, address, **options)
+    writer = asyncio.create_task(store.run())
+    try:
+        yield store
+    finally:
+        writer.cancel()
+        await asyncio.gather(writer, return_exceptions=True)
+        await engine.dispose()
