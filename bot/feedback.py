@@ -171,10 +171,12 @@ class DatabaseFeedback:
 
     async def _writes(self, batch: list[_Pending]) -> list[Write]:
         """The rows for ``batch``: each result not stored lately first, then the presses."""
-        writes: list[Write] = []
-        for job_id in dict.fromkeys(item.job_id for item in batch if item.job_id not in self._known):
-            first = next(item for item in batch if item.job_id == job_id)
-            writes.append(await self._result(job_id, first))
+        firsts: dict[str, _Pending] = {}
+        for item in batch:
+            if item.job_id not in self._known:
+                firsts.setdefault(item.job_id, item)
+        contexts = await self._contexts(list(firsts))
+        writes: list[Write] = [self._result(job_id, first, contexts.get(job_id)) for job_id, first in firsts.items()]
         for item in batch:
             where = _chat_key(item.chat)
             user = hash_user(item.chat)
@@ -184,10 +186,10 @@ class DatabaseFeedback:
                 writes.append(Choice(item.job_id, item.chat.platform, where, user, item.verb, item.value, item.at))
         return writes
 
-    async def _result(self, job_id: str, first: _Pending) -> ResultRecord:
+    @staticmethod
+    def _result(job_id: str, first: _Pending, context: FeedbackContext | None) -> ResultRecord:
         """The result ``job_id`` as the worker described it; without its context (expired, an older worker) the
         result is kept with what the press says: its chat, no request, no embeddings."""
-        context = await self._context(job_id)
         if context is None:
             kind = "classify" if "-classify-" in job_id else "imagine"
             chat = first.chat
@@ -206,13 +208,23 @@ class DatabaseFeedback:
             image_embeddings=tuple(tuple(vector) for vector in context.image_embeddings),
         )
 
-    async def _context(self, job_id: str) -> FeedbackContext | None:
+    async def _contexts(self, job_ids: list[str]) -> dict[str, FeedbackContext]:
+        """What the workers left for these results, in one round trip (an unreadable one is left out)."""
+        if not job_ids:
+            return {}
         try:
-            raw = await self.contexts.get(feedback_context_key(job_id))
-            return None if raw is None else FeedbackContext.model_validate_json(raw)
-        except (ValidationError, aioredis.RedisError) as exc:
-            log.warning("no feedback context for %s (%s)", job_id, type(exc).__name__)
-            return None
+            raws = await self.contexts.mget([feedback_context_key(job_id) for job_id in job_ids])
+        except aioredis.RedisError as exc:
+            log.warning("no feedback contexts (%s): results kept without their embeddings", type(exc).__name__)
+            return {}
+        found = {}
+        for job_id, raw in zip(job_ids, raws, strict=True):
+            try:
+                if raw is not None:
+                    found[job_id] = FeedbackContext.model_validate_json(raw)
+            except ValidationError:
+                log.warning("the feedback context of %s does not validate", job_id)
+        return found
 
     def _remember(self, job_id: str) -> None:
         self._known[job_id] = None

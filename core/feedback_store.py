@@ -163,44 +163,37 @@ class FeedbackStore:
         self.engine = engine
 
     async def write(self, writes: Sequence[Write]) -> None:
-        """Store ``writes`` in order, in one transaction: a result once (the first record wins), a vote replacing
-        the user's earlier one on that result, every choice."""
+        """Store ``writes`` in one transaction, a statement per table (a batch of a few hundred presses is four
+        round trips): a result once (the first record wins), a vote replacing the user's earlier one on that
+        result (within ``writes`` too: the last one counts), every choice."""
+        records = [item for item in writes if isinstance(item, ResultRecord)]
+        latest = {(v.job_id, v.platform, v.user_hash): v for v in writes if isinstance(v, Vote)}
+        picks = [_fields(item) for item in writes if isinstance(item, Choice)]
         async with self.engine.begin() as connection:
-            for item in writes:
-                if isinstance(item, ResultRecord):
-                    await self._add_result(connection, item)
-                elif isinstance(item, Vote):
-                    await self._vote(connection, item)
-                else:
-                    await connection.execute(choices.insert().values(**_fields(item)))
-
-    async def _add_result(self, connection: AsyncConnection, record: ResultRecord) -> None:
-        row = {
-            "job_id": record.job_id,
-            "platform": record.platform,
-            "chat_key": record.chat_key,
-            "user_hash": record.user_hash,
-            "kind": record.kind,
-            "model": record.model,
-            "request": json.dumps(record.request, ensure_ascii=False),
-            "prompt_embedding": None if record.prompt_embedding is None else pack(record.prompt_embedding),
-            "at": record.at,
-        }
-        await connection.execute(self._insert(results).values(**row).on_conflict_do_nothing())
-        if record.image_embeddings:  # the first record's candidates, like its row
-            rows = [
-                {"job_id": record.job_id, "idx": index, "embedding": pack(vector)}
-                for index, vector in enumerate(record.image_embeddings)
-            ]
-            await connection.execute(self._insert(candidates).on_conflict_do_nothing(), rows)
-
-    async def _vote(self, connection: AsyncConnection, vote: Vote) -> None:
-        statement = self._insert(votes).values(**_fields(vote))
-        statement = statement.on_conflict_do_update(
-            index_elements=["job_id", "platform", "user_hash"],
-            set_={"value": statement.excluded.value, "at": statement.excluded.at, "chat_key": vote.chat_key},
-        )
-        await connection.execute(statement)
+            if records:
+                await connection.execute(
+                    self._insert(results).on_conflict_do_nothing(), [_result_row(r) for r in records]
+                )
+                rows = [
+                    {"job_id": record.job_id, "idx": index, "embedding": pack(vector)}
+                    for record in records
+                    for index, vector in enumerate(record.image_embeddings)
+                ]
+                if rows:  # the first record's candidates, like its row
+                    await connection.execute(self._insert(candidates).on_conflict_do_nothing(), rows)
+            if latest:
+                statement = self._insert(votes)
+                statement = statement.on_conflict_do_update(
+                    index_elements=["job_id", "platform", "user_hash"],
+                    set_={
+                        "value": statement.excluded.value,
+                        "at": statement.excluded.at,
+                        "chat_key": statement.excluded.chat_key,
+                    },
+                )
+                await connection.execute(statement, [_fields(vote) for vote in latest.values()])
+            if picks:
+                await connection.execute(choices.insert(), picks)
 
     def _insert(self, table: Table) -> Any:
         """The dialect's INSERT, which has ON CONFLICT (PostgreSQL's and SQLite's share the API)."""
@@ -313,3 +306,17 @@ class FeedbackStore:
 
 def _fields(item: Vote | Choice) -> dict[str, Any]:
     return dict(item.__dict__)
+
+
+def _result_row(record: ResultRecord) -> dict[str, Any]:
+    return {
+        "job_id": record.job_id,
+        "platform": record.platform,
+        "chat_key": record.chat_key,
+        "user_hash": record.user_hash,
+        "kind": record.kind,
+        "model": record.model,
+        "request": json.dumps(record.request, ensure_ascii=False),
+        "prompt_embedding": None if record.prompt_embedding is None else pack(record.prompt_embedding),
+        "at": record.at,
+    }
