@@ -104,9 +104,9 @@ def generate(payload: dict) -> dict:
         _free_accelerator_memory()
         return _publish_refusal(job, request.chat, "imagine", Refusal("out of memory", "out_of_memory"))
     _keep_photo_for_rerolls(job, request, painted=True)
+    _leave_feedback_context(job, request, images)  # model work (the CLIP encoders): before the stamp
     times = monitoring.model_done(job.id, "imagine", request.chat, times, seconds)
     keys = store_images(job.connection, job.id, images)
-    _leave_feedback_context(job, request, images)
     event = ResultEvent(
         job_id=job.id,
         kind="imagine",
