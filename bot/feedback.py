@@ -72,6 +72,7 @@ class DatabaseFeedback:
         self._idle = asyncio.Event()  # set once the schema was tried and the buffer is empty
         self._known: OrderedDict[str, None] = OrderedDict()
         self._ready = False
+        self._migrating = asyncio.Lock()  # the writer, the sweep and /forget may all start it at once
 
     def record_vote(self, chat: ChatRef, job_id: str, value: int) -> None:
         """Buffer a 👍/👎 (never waits)."""
@@ -165,9 +166,10 @@ class DatabaseFeedback:
 
     async def _ensure_schema(self) -> None:
         """Run the migrations once (at the first write: a database away at start does not stop the bot)."""
-        if not self._ready:
-            await migrate(self.url)
-            self._ready = True
+        async with self._migrating:
+            if not self._ready:
+                await migrate(self.url)
+                self._ready = True
 
     async def _writes(self, batch: list[_Pending]) -> list[Write]:
         """The rows for ``batch``: each result not stored lately first, then the presses."""
