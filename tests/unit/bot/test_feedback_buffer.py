@@ -66,3 +66,31 @@ async def test_forget_while_the_database_is_away_says_so_and_drops_the_buffered_
         await make_molbert(feedback_store=store).forget(chat(), outbox)
         assert outbox.texts == [t("forget_failed", "ru")]
         assert [item.chat.user_id for item in store.pending] == [8]  # the other user's vote still waits
+
+
+async def test_the_bot_creates_its_sqlite_database_at_start_with_nothing_set(tmp_path, aredis, monkeypatch):
+    """``make run`` needs no step: with ``DATABASE_URL`` unset the bot makes a SQLite file in ``BOT_DATA_DIR`` and
+    brings its schema up to date from code as it starts; ``FEEDBACK_ENABLED=false`` keeps nothing."""
+    import sqlite3
+
+    from bot.app import feedback_store
+    from bot.config import BotConfig
+    from handlers import feedback
+    from handlers.feedback import NullFeedback
+
+    monkeypatch.chdir(tmp_path)  # no .env of the developer's
+    monkeypatch.setenv("BOT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    async with feedback_store(BotConfig.load(), aredis) as store:
+        assert await store.flush()
+    with sqlite3.connect(tmp_path / "data" / "molbert.sqlite3") as database:
+        tables = {row[0] for row in database.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"feedback_results", "feedback_votes", "feedback_choices", "alembic_version"} <= tables
+
+    monkeypatch.setenv("FEEDBACK_ENABLED", "false")
+    try:
+        async with feedback_store(BotConfig.load(), aredis) as store:
+            assert isinstance(store, NullFeedback)
+            assert feedback.result_buttons(None, "j1") is None  # no 👍/👎 to press
+    finally:
+        feedback.show_buttons(True)  # the process-wide switch, back for the tests that follow
