@@ -103,7 +103,7 @@ class DatabaseFeedback:
             await self._ensure_schema()
             return buffered + await self.store.forget(chat.platform, user)
         except Exception as exc:
-            raise FeedbackUnavailable(str(exc)) from exc
+            raise FeedbackUnavailable(type(exc).__name__) from exc  # the error's text may name the server
 
     async def run(self) -> None:
         """Bring the schema up to date (at start: a database away then is tried again at the first write), then

@@ -603,7 +603,7 @@ class Molbert:
         try:
             count = await self.feedback.forget(chat)
         except FeedbackUnavailable:
-            log.exception("could not forget a user of %s", chat.platform)
+            log.warning("could not forget a user of %s: the feedback database is away", chat.platform)
             await outbox.send_text(chat, t("forget_failed", chat.lang))
             return
         where = chat.platform.capitalize()  # Telegram, Discord, Console
