@@ -14,13 +14,19 @@ import redis.asyncio as aioredis
 
 from bot.chat_settings import RedisChatSettings
 from bot.config import BotConfig
+from bot.feedback import DatabaseFeedback
 from bot.limits import RedisAdmission
 from bot.local import EmbeddedRedis, LocalWorker
 from bot.queue import RedisJobs
 from bot.taught_classes import RedisTaughtClasses
 from core.connection import connect, connect_async
+from core.database import create_engine, database_url
+from core.feedback_store import FeedbackStore as CoreFeedbackStore
 from core.heap import settle_startup_heap
 from core.protocol import CLASSIFY_QUEUE
+from handlers import feedback
+from handlers.feedback import NullFeedback
+from handlers.ports import FeedbackStore
 from handlers.safety import PromptBlocklist
 from handlers.service import Molbert
 
@@ -55,10 +61,12 @@ async def backend(config: BotConfig, worker_log: Path | None = None) -> AsyncIte
         url = config.redis.url.get_secret_value()
     jobs_connection = connect(url)
     results_connection = connect_async(url)
+    stack = contextlib.AsyncExitStack()
     try:
         admission = RedisAdmission(jobs_connection, config.limits.policy())
         routes = bot_settings.routes()
         jobs = RedisJobs(jobs_connection, routes)
+        store = await stack.enter_async_context(feedback_store(config, results_connection))
         molbert = Molbert(
             jobs,
             settings=RedisChatSettings(jobs_connection),
@@ -69,9 +77,11 @@ async def backend(config: BotConfig, worker_log: Path | None = None) -> AsyncIte
             nsfw_threshold=safety.nsfw_threshold,
             default_images=bot_settings.default_images,
             classes=RedisTaughtClasses(jobs_connection),
+            feedback_store=store,
         )
         yield Backend(molbert=molbert, results=results_connection, jobs=jobs)
     finally:
+        await stack.aclose()
         await results_connection.aclose()
         jobs_connection.close()
         if local_worker is not None and supervisor is not None:
@@ -79,6 +89,37 @@ async def backend(config: BotConfig, worker_log: Path | None = None) -> AsyncIte
             await asyncio.gather(supervisor, return_exceptions=True)
         if embedded is not None:
             embedded.stop()
+
+
+@contextlib.asynccontextmanager
+async def feedback_store(config: BotConfig, contexts: aioredis.Redis) -> AsyncIterator[FeedbackStore]:
+    """The feedback store (issue #22): the database of ``DATABASE_URL`` (a SQLite file in ``BOT_DATA_DIR`` when
+    unset) with its writer and retention tasks, or nothing kept with ``FEEDBACK_ENABLED=false``."""
+    feedback.show_buttons(config.feedback.enabled)
+    if not config.feedback.enabled:
+        yield NullFeedback()
+        return
+    configured = config.database.url.get_secret_value() if config.database.url else None
+    url = database_url(configured, config.bot.data_dir)
+    engine = create_engine(url)
+    store = DatabaseFeedback(
+        CoreFeedbackStore(engine),
+        contexts,
+        url,
+        buffer=config.feedback.buffer,
+        retention_days=config.feedback.retention_days,
+    )
+    tasks = [asyncio.create_task(store.run(), name="feedback-writer"), asyncio.create_task(store.sweep())]
+    log.info("feedback is kept in a %s database", url.get_backend_name())
+    try:
+        yield store
+    finally:
+        if not await store.flush(timeout=5.0):
+            log.warning("feedback: %d records not written at shutdown (database away)", len(store.pending))
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await engine.dispose()
 
 
 async def run_until_stopped(*runners: Callable[[], Awaitable[None]]) -> None:

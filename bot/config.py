@@ -14,7 +14,16 @@ from typing import Literal, Self
 from pydantic import AnyHttpUrl, Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings
 
-from core.config import LogSettings, ProcessConfig, RedisSettings, SafetySettings, config_rule, settings_config
+from core.config import (
+    DatabaseSettings,
+    FeedbackSettings,
+    LogSettings,
+    ProcessConfig,
+    RedisSettings,
+    SafetySettings,
+    config_rule,
+    settings_config,
+)
 from handlers.access import AccessPolicy, parse_ids
 from handlers.limits import LimitPolicy
 from handlers.routing import GeneratorRoutes
@@ -161,3 +170,5 @@ class BotConfig(ProcessConfig):
     limits: LimitSettings
     access: AccessSettings
     safety: SafetySettings
+    database: DatabaseSettings  # the feedback database (issue #22)
+    feedback: FeedbackSettings

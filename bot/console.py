@@ -60,7 +60,8 @@ class ConsoleOutbox:
     async def edit_text(
         self, chat: ChatRef, message_id: MessageId, text: str, buttons: Keyboard | None = None, *, resend: bool = True
     ) -> bool:
-        """Print the new text of an earlier message (the terminal's messages never go away)."""
+        """Print the new text of an earlier message (the terminal's messages never go away), and its buttons (👍/👎
+        under a classification answer) for ``/press``."""
         print(f"molbert [{message_id}, edited]> {text}", flush=True)
         self._offer(message_id, buttons)
         return True
@@ -82,13 +83,17 @@ class ConsoleOutbox:
         path = self._save(chat, message_id, photo, "png")
         print(f"molbert [{message_id}]> {caption}\n  🖼  {path}", flush=True)
         self.results[str(message_id)] = []  # a picture alone (U) is remixed too
+        self._offer_picture(message_id, buttons)
+        return message_id
+
+    def _offer_picture(self, message_id: MessageId, buttons: Keyboard | None) -> None:
+        """Make a picture's ``buttons`` the ones ``/press`` presses (by their label: ``/press U1``), and list them."""
         if buttons:
             self.buttons = {button.text.casefold(): button.action for row in buttons for button in row}
             self.buttons_under = message_id
             self.results[str(message_id)] = [button.action for row in buttons for button in row]
             labels = " ".join(button.text for row in buttons for button in row)
             print(f"  {labels}  ← /press <кнопка>, например /press {buttons[0][0].text}", flush=True)
-        return message_id
 
     async def send_document(self, chat: ChatRef, data: bytes, filename: str, caption: str) -> MessageId:
         """Save the file and print its path."""
@@ -145,6 +150,8 @@ class ConsoleSession:
             await self.molbert.queue(chat, self.outbox)
         elif command == "/cancel":
             await self.molbert.cancel(chat, self.outbox)
+        elif command in ("/forget", "/забудь_меня"):
+            await self.molbert.forget(chat, self.outbox)
         elif command == "/labels":
             await self.molbert.labels(chat, rest, True, self.outbox)  # the terminal's user owns this chat
         elif command in ("/teach", "/научи"):

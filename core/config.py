@@ -173,3 +173,26 @@ def _settings_class(name: str, annotation: Any) -> type[BaseSettings]:
     if not (isinstance(annotation, type) and issubclass(annotation, BaseSettings)):
         raise TypeError(f"{name}: a process config's fields are settings groups, not {annotation!r}")
     return annotation
+
+
+# --- Feedback database (issue #22) ---------------------------------------------------------------------------------
+
+
+class DatabaseSettings(BaseSettings):
+    """``DATABASE_URL``: where feedback is kept (``core/database.py``). Unset = a SQLite file in ``BOT_DATA_DIR``."""
+
+    model_config = settings_config("DATABASE_")
+
+    url: SecretStr | None = Field(
+        None, description="SQLAlchemy URL, e.g. postgresql+psycopg://molbert:pw@postgres/molbert; unset = SQLite"
+    )
+
+
+class FeedbackSettings(BaseSettings):
+    """``FEEDBACK_*``: collecting 👍/👎 and U/V/🔄 presses (a chat's ``/settings`` can still turn it off)."""
+
+    model_config = settings_config("FEEDBACK_")
+
+    enabled: bool = Field(True, description="collect feedback at all; false = no 👍/👎 buttons, nothing stored")
+    retention_days: int = Field(365, ge=1, description="rows older than this are deleted (checked hourly)")
+    buffer: int = Field(10_000, ge=1, description="writes held in memory while the database is away; more are dropped")

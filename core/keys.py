@@ -166,3 +166,9 @@ def _utc_day(timestamp: float) -> str:
 def ranker_key() -> str:
     """What the workers rank with (``core.protocol.RankerStatus`` JSON), for ``/stats``."""
     return f"{KEY_PREFIX}:ranker"
+
+
+def feedback_context_key(job_id: str) -> str:
+    """A result's request and CLIP embeddings (``core.protocol.FeedbackContext``), kept by the worker as long as its
+    images, for the feedback store (issue #22)."""
+    return f"{KEY_PREFIX}:feedback:{job_id}"

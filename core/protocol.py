@@ -335,3 +335,19 @@ class TaughtPrototype(TaughtLabel):
 
 ClassifyJob.model_rebuild()
 ResultEvent.model_rebuild()
+
+
+# --- Feedback (issue #22) ------------------------------------------------------------------------------------------
+
+
+class FeedbackContext(BaseModel):
+    """What a worker leaves next to a result's images (``core.keys.feedback_context_key``, as long as they live) for
+    the frontend's feedback store, read when someone first reacts to the result (👍/👎, U, V, 🔄): the request, the
+    model, and the CLIP embeddings of the prompt and of each picture (unit length; none for a classification)."""
+
+    kind: JobKind
+    chat: ChatRef
+    model: str | None = None
+    request: dict[str, object] = Field(default_factory=dict, description="prompt and options, or the labels answered")
+    prompt_embedding: list[float] | None = None
+    image_embeddings: list[list[float]] = Field(default_factory=list)

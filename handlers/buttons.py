@@ -1,7 +1,7 @@
 """The buttons under a generated picture — U (the image alone, full size), V and ~ (strong and subtle variations,
 like Midjourney's Vary (Strong) / Vary (Subtle)), 🔄 (reroll) — and the ✖ under a "queued" message, with their
 ``action`` strings: ``u:<job id>:<index>``, ``v:<job id>:<index>:<strength>``, ``r:<job id>``, ``x:<job id>``,
-and 🖋 (remix) ``m:<job id>``.
+and 🖋 (remix) ``m:<job id>``; 👍/👎 under every result ``f:<job id>:+`` / ``f:<job id>:-``.
 
 A V action's ``<strength>`` is ``h`` (strong) or ``l`` (subtle); a V button sent before strengths existed has none
 (``v:<job id>:<index>``) and still works: its variation keeps the request's own strength, as it always did.
@@ -24,6 +24,7 @@ from handlers.texts import t
 UPSCALE, VARY, REROLL, CANCEL = "u", "v", "r", "x"
 REMIX = "m"  # 🖋: change the request (``m:<job id>``); each platform asks for the change its own way
 DESCRIBE = "d"  # 🎨 under a /describe answer: paint its i-th /imagine line (``d:<job id>:<i>``, handlers/describe.py)
+FEEDBACK = "f"  # 👍 / 👎: ``f:<job id>:+`` or ``f:<job id>:-`` (handlers/feedback.py)
 SUBTLE, STRONG = "l", "h"  # a V action's strength: low or high variation
 # image-to-image strength (how far from the picture a variation may move) of each; an old V button's is the request's
 VARY_STRENGTHS = {SUBTLE: 0.35, STRONG: 0.75}
@@ -33,6 +34,7 @@ _ACTION = re.compile(
     r"|^(?P<jverb>[rxm]):(?P<rjob>[A-Za-z0-9_-]{1,60})$"  # 🔄, ✖ and 🖋 name a job
     r"|^(?P<dverb>d):(?P<djob>[A-Za-z0-9_-]{1,60}):(?P<dindex>[0-3])$"  # /describe's 🎨 names one of its lines
     r"|^(?P<zverb>z):(?P<zjob>[A-Za-z0-9_-]{1,56}):(?P<zindex>[0-3]):(?P<code>o15|o2|l|r|u|d)$"  # zoom out / pan
+    r"|^(?P<fverb>f):(?P<fjob>[A-Za-z0-9_-]{1,60}):(?P<vote>[+-])$"  # 👍 / 👎 under a result
 )
 ZOOM = "z"  # 🔍 ×1.5, 🔍 ×2, ⬅️ ➡️ ⬆️ ⬇️: outpaint one picture (``z:<job id>:<index>:<code>``)
 ZOOM_BUTTONS = (
@@ -50,6 +52,7 @@ class Action:
     index: int = 0
     strength: str | None = None  # V: SUBTLE or STRONG; None on a V button older than strengths
     outpaint: str | None = None  # ZOOM: one of core.protocol.OUTPAINT_CODES
+    vote: int = 0  # 👍 +1, 👎 -1 (FEEDBACK)
 
     @property
     def vary_strength(self) -> float | None:
@@ -110,6 +113,8 @@ def parse_action(action: str) -> Action | None:
     match = _ACTION.match(action or "")
     if match is None:
         return None
+    if match.group("fjob"):
+        return Action(FEEDBACK, match.group("fjob"), vote=1 if match.group("vote") == "+" else -1)
     if match.group("rjob"):
         return Action(match.group("jverb"), match.group("rjob"))
     if match.group("zjob"):
@@ -155,5 +160,20 @@ def job_of(actions: Iterable[str]) -> str | None:
     that job); ``None`` for a message without result buttons (a ✖ names a job not painted yet)."""
     parsed = (parse_action(action) for action in actions)
     return next(
-        (action.job_id for action in parsed if action is not None and action.verb not in (CANCEL, DESCRIBE)), None
-    )  # ✖ names a job not painted yet, 🎨 a /describe answer: a reply to either is no remix
+        (action.job_id for action in parsed if action is not None and action.verb not in (CANCEL, DESCRIBE, FEEDBACK)),
+        None,
+    )  # ✖ names a job not painted yet, 🎨 a /describe answer, 👍/👎 any result (a classification's too): no remix
+
+
+def with_feedback(keyboard: Keyboard | None, job_id: str) -> Keyboard:
+    """``keyboard`` with 👍 and 👎 for the result ``job_id``: in its last row when that has room (Discord shows at
+    most five rows of five), else in a row of their own; unchanged for a job id too long for the actions."""
+    rows = [list(row) for row in keyboard or []]
+    votes = [Button("👍", f"{FEEDBACK}:{job_id}:+"), Button("👎", f"{FEEDBACK}:{job_id}:-")]
+    if any(parse_action(button.action) is None for button in votes):
+        return rows
+    if rows and len(rows[-1]) <= 3:
+        rows[-1] += votes
+    else:
+        rows.append(votes)
+    return rows

@@ -34,6 +34,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "classify": ("off", "on"),
     "buttons": (REQUESTER, ADMINS, EVERYONE),
     "lang": (UNSET, *LANGUAGES),
+    "feedback": ("on", "off"),  # collect 👍/👎 and U/V/🔄 presses (handlers/feedback.py)
 }
 ALL_FIELDS: tuple[str, ...] = tuple(CHOICES)
 GROUP_ONLY_FIELDS = frozenset({"classify", "buttons"})  # a private chat has one user, who sees every photo there
@@ -53,6 +54,7 @@ class ChatSettings:
     classify: str = "off"
     buttons: str = REQUESTER
     lang: str = UNSET
+    feedback: str = "on"
 
     @classmethod
     def from_stored(cls, stored: Mapping[str | bytes, str | bytes] | Mapping[str, str]) -> ChatSettings:
@@ -94,6 +96,11 @@ class ChatSettings:
     def language(self, own: str) -> str:
         """The language of the bot's answers in this chat: the chat's choice, else the user's ``own``."""
         return own if self.lang == UNSET else self.lang
+
+    @property
+    def collects_feedback(self) -> bool:
+        """Whether 👍/👎 and U/V/🔄 presses in this chat are recorded (``/settings``; on by default)."""
+        return self.feedback == "on"
 
     def nsfw_threshold(self, base: float) -> float | None:
         """The image check's threshold for jobs from this chat; ``None`` keeps the worker's own (``base``).

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from core.protocol import GenerateJob, ResultEvent, ScoredLabel
-from handlers import describe, teach, zoom
+from handlers import describe, feedback, teach, zoom
 from handlers.buttons import result_keyboard, zoom_rows
 from handlers.options import command_line
-from handlers.ports import CAPTION_MAX_CHARS, MessageId, Outbox, TaughtClassStore
+from handlers.ports import CAPTION_MAX_CHARS, Keyboard, MessageId, Outbox, TaughtClassStore
 from handlers.texts import t
 
 TOP_LABELS = 5
@@ -152,7 +152,9 @@ async def deliver_result(
         key = event.error_key or "job_failed"
         await _replace_status(event, t(key, chat.lang, ref=event.error_ref), status_message_id, outbox)
     elif event.kind == "classify":
-        await _replace_status(event, render_labels(event), status_message_id, outbox)
+        await _replace_status(
+            event, render_labels(event), status_message_id, outbox, feedback.result_buttons(None, event.job_id)
+        )
     elif event.kind == "describe":
         await describe.deliver(event, status_message_id, outbox)
     elif event.kind == "teach":
@@ -165,7 +167,7 @@ async def deliver_result(
         keyboard = result_keyboard(event.job_id, len(event.image_keys), event.variations)
         if event.outpainting and len(event.image_keys) == 1:  # zoom out and pan a single picture, above 🔄 🖋
             keyboard = keyboard[:-1] + zoom_rows(event.job_id, 0) + keyboard[-1:]
-        await outbox.send_photo(chat, images[0], render_caption(event), keyboard)
+        await outbox.send_photo(chat, images[0], render_caption(event), feedback.result_buttons(keyboard, event.job_id))
         if status_message_id is not None:
             await outbox.delete_message(chat, status_message_id)
 
@@ -183,8 +185,10 @@ async def _deliver_ranking(event: ResultEvent, images: list[bytes], outbox: Outb
         await outbox.send_text(chat, render_ranking(event))
 
 
-async def _replace_status(event: ResultEvent, text: str, status_message_id: MessageId | None, outbox: Outbox) -> None:
+async def _replace_status(
+    event: ResultEvent, text: str, status_message_id: MessageId | None, outbox: Outbox, keyboard: Keyboard | None = None
+) -> None:
     if status_message_id is None:
-        await outbox.send_text(event.chat, text)
+        await outbox.send_text(event.chat, text, keyboard)
     else:
-        await outbox.edit_text(event.chat, status_message_id, text)
+        await outbox.edit_text(event.chat, status_message_id, text, keyboard)

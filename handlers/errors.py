@@ -16,3 +16,7 @@ class UserError(Exception):
 
 class QueueUnavailable(Exception):
     """The job queue (Redis) cannot be reached; the user is asked to try again shortly."""
+
+
+class FeedbackUnavailable(Exception):
+    """The feedback database cannot be reached for something that must not be buffered (``/forget``)."""

@@ -290,4 +290,24 @@ class TaughtClassStore(Protocol):
 
     async def remove(self, chat: ChatRef, name: str) -> bool:
         """Forget the class named ``name``; return whether there was one."""
+
+
+class FeedbackStore(Protocol):
+    """Where 👍/👎 and the U/V/🔄 presses under a grid go (``bot.feedback.DatabaseFeedback``, SQLAlchemy;
+    ``handlers.feedback.NullFeedback`` when collecting is off). Recording never waits for the database: writes are
+    buffered (bounded) and a full buffer drops them with a log line, so a press is answered, and a picture served,
+    whatever the database does."""
+
+    def record_vote(self, chat: ChatRef, job_id: str, value: int) -> None:
+        """``chat.user_id`` rated the result ``job_id``: ``+1`` 👍, ``-1`` 👎 (replacing their earlier vote)."""
+        ...
+
+    def record_choice(self, chat: ChatRef, job_id: str, verb: str, chosen: int | None) -> None:
+        """``chat.user_id`` pressed ``verb`` (``u``, ``v``, ``r``) under the pictures of ``job_id``: picture
+        ``chosen`` won, or (``None``, 🔄) none did."""
+        ...
+
+    async def forget(self, chat: ChatRef) -> int:
+        """Delete everything kept of ``chat.user_id`` on ``chat.platform`` (``/forget``) and return how many
+        records went; :class:`handlers.errors.FeedbackUnavailable` when the database cannot be reached."""
         ...

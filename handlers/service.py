@@ -28,16 +28,17 @@ from core.protocol import (
     job_id_for,
 )
 from core.telemetry import log_job
-from handlers import buttons, chat_settings, delivery, images, options, prompts, remix, teach, telemetry, zoom
+from handlers import buttons, chat_settings, delivery, feedback, images, options, prompts, remix, teach, telemetry, zoom
 from handlers import describe as describing
 from handlers.access import AccessPolicy
 from handlers.chat_settings import ChatSettings, Menu
-from handlers.errors import QueueUnavailable, UserError
+from handlers.errors import FeedbackUnavailable, QueueUnavailable, UserError
 from handlers.limits import RequestRefused
 from handlers.ports import (
     CAPTION_MAX_CHARS,
     Admission,
     ChatSettingsStore,
+    FeedbackStore,
     JobSubmitter,
     MessageId,
     Outbox,
@@ -125,6 +126,7 @@ class Molbert:
         nsfw_threshold: float,
         default_images: int | None = None,
         classes: TaughtClassStore,
+        feedback_store: FeedbackStore | None = None,
     ) -> None:
         self.jobs = jobs
         self.default_images = default_images  # the operator's BOT_DEFAULT_IMAGES; None: the worker's generator's
@@ -136,6 +138,8 @@ class Molbert:
         self.nsfw_threshold = nsfw_threshold  # the operator's SAFETY_NSFW_THRESHOLD, which /settings scales
         self.repeats = buttons.RepeatedPresses()
         self.classes = classes  # the chats' taught classes (/teach)
+
+        self.feedback = feedback_store or feedback.NullFeedback()  # 👍/👎 and U/V/🔄 presses (handlers/feedback.py)
 
     async def settings_of(self, chat: ChatRef) -> ChatSettings:
         """The chat's ``/settings`` (the defaults when the store cannot be read: the chat still gets answers)."""
@@ -496,6 +500,8 @@ class Molbert:
             return t("remix_prompt_sent", chat.lang), None
         if parsed is not None and parsed.verb == buttons.DESCRIBE:
             return await self._describe_press(chat, settings, parsed, event_id, outbox)
+        if parsed is not None and parsed.verb == buttons.FEEDBACK:  # 👍/👎: anyone in the chat, on any result
+            return feedback.vote(self.feedback, chat, settings, parsed), None
         original = await self.jobs.load_generation(parsed.job_id) if parsed else None
         if parsed is None or original is None:
             return t("button_stale", chat.lang), None
@@ -528,7 +534,8 @@ class Molbert:
         outbox: Outbox,
     ) -> tuple[str, Callable[[], Awaitable[object]] | None]:
         """An authorised press of 🔄 (a new seed), U (the full-size picture), V (a variation of one picture) or 🔍 and
-        the arrows (zoom out of it, pan it)."""
+        the arrows (zoom out of it, pan it); each is recorded as feedback (the picture chosen, or none for 🔄)."""
+        feedback.record_press(self.feedback, chat, settings, parsed)
         threshold = {"nsfw_threshold": settings.nsfw_threshold(self.nsfw_threshold)}
         if parsed.verb == buttons.REROLL:
             job = original.model_copy(update={"chat": chat, "seed": new_seed(), **threshold})
@@ -715,6 +722,18 @@ class Molbert:
         typical = await self.jobs.typical_seconds(job.queue)
         wait = t("wait_estimate", chat.lang, seconds=max(1, round(typical * job.position))) if typical else ""
         return t("queue_waiting", chat.lang, number=number, what=what, position=job.position) + wait
+
+    async def forget(self, chat: ChatRef, outbox: Outbox) -> None:
+        """``/forget`` (``/забудь_меня``): delete what the feedback store keeps of this user on this platform."""
+        chat = await self._localized(chat)
+        try:
+            count = await self.feedback.forget(chat)
+        except FeedbackUnavailable:
+            log.warning("could not forget a user of %s: the feedback database is away", chat.platform)
+            await outbox.send_text(chat, t("forget_failed", chat.lang))
+            return
+        where = chat.platform.capitalize()  # Telegram, Discord, Console
+        await outbox.send_text(chat, t("forget_done", chat.lang, where=where, count=count))
 
     @answers_when_unavailable()
     async def cancel(self, chat: ChatRef, outbox: Outbox) -> None:

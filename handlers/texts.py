@@ -362,6 +362,17 @@ RU: dict[str, str] = {
     "outpaint_done_r": "➡️ Расширила вправо.",
     "outpaint_done_u": "⬆️ Расширила вверх.",
     "outpaint_done_d": "⬇️ Расширила вниз.",
+    # --- feedback: 👍/👎, /forget (issue #22) ---
+    "feedback_up": "Спасибо! 👍 учтено (передумаете — нажмите 👎).",
+    "feedback_down": "Спасибо! 👎 учтено — постараюсь лучше (передумаете — нажмите 👍).",
+    "feedback_off": "В этом чате оценки не собираются (админы включают их в /settings).",
+    "forget_done": "Готово: всё, что я хранил о ваших оценках и нажатиях здесь ({where}), удалено — записей: {count}.",
+    "forget_failed": "Сейчас не получилось удалить ваши записи: база недоступна. Попробуйте чуть позже.",
+    "cmd_forget": "Удалить мои оценки и нажатия",
+    "settings_feedback": "Сбор оценок (👍/👎, U/V/🔄)",
+    "settings_button_feedback": "👍 Оценки",
+    "settings_feedback_on": "собирать",
+    "settings_feedback_off": "не собирать",
 }
 
 # --- /describe (#21): a photo → a Russian description and ready /imagine lines, each with a 🎨 button ---
@@ -735,6 +746,17 @@ EN: dict[str, str] = {
     "outpaint_done_r": "➡️ Extended to the right.",
     "outpaint_done_u": "⬆️ Extended upwards.",
     "outpaint_done_d": "⬇️ Extended downwards.",
+    # --- feedback: 👍/👎, /forget (issue #22) ---
+    "feedback_up": "Thanks! 👍 noted (changed your mind? press 👎).",
+    "feedback_down": "Thanks! 👎 noted — I will try harder (changed your mind? press 👍).",
+    "feedback_off": "Feedback is not collected in this chat (admins turn it on in /settings).",
+    "forget_done": "Done: everything I kept of your ratings and presses here ({where}) is deleted — records: {count}.",
+    "forget_failed": "I could not delete your records just now: the database is away. Please try again a little later.",
+    "cmd_forget": "Delete my ratings and presses",
+    "settings_feedback": "Collect ratings (👍/👎, U/V/🔄)",
+    "settings_button_feedback": "👍 Ratings",
+    "settings_feedback_on": "collect",
+    "settings_feedback_off": "do not collect",
 }
 
 # --- /describe (#21) ---

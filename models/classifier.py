@@ -295,6 +295,12 @@ class ZeroShotClassifier:
         scores = self.scores(images, text, ranker)
         return sorted(range(len(images)), key=lambda index: scores[index], reverse=True)
 
+    def embedding_lists(self, images: Sequence[Image.Image], text: str) -> tuple[list[float], list[list[float]]]:
+        """:meth:`embeddings` as plain float32 lists: what the feedback store keeps of a result for the learned
+        re-ranker (issue #22)."""
+        prompt, pictures = self.embeddings(images, text)
+        return prompt.float().cpu().tolist(), pictures.float().cpu().tolist()
+
     def preload_labels(self, labels: Sequence[str]) -> str:
         """Make ``labels``' text embeddings ready and keep them in memory for the process's life (the worker's
         warm-up for the default set); with an ``embedding_dir``, also on disk: later loads of the same model read

@@ -4,6 +4,7 @@ each test's kind marker (``unit``, ``e2e``, ``reliability``), set by the folder 
 from __future__ import annotations
 
 import contextlib
+import os
 from pathlib import Path
 
 import pytest
@@ -127,3 +128,28 @@ def telegram_dispatcher():
     from bot.telegram.app import create_dispatcher
 
     return create_dispatcher()
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL server for the session (tests/postgres.py); skipped where PostgreSQL is not installed,
+    unless ``MOLBERT_REQUIRE_POSTGRES=1`` (``.ci/run``), which makes its absence a failure."""
+    from tests.postgres import PostgresServer, find_bindir
+
+    bindir = find_bindir()
+    if bindir is None:
+        if os.environ.get("MOLBERT_REQUIRE_POSTGRES") == "1":
+            pytest.fail("PostgreSQL is not installed (apt-get install postgresql) and MOLBERT_REQUIRE_POSTGRES=1")
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
+    server = PostgresServer(bindir)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path) -> str:
+    """An empty database on each engine the bot supports: a SQLite file, and a database on a real PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'feedback.sqlite3'}"
+    return request.getfixturevalue("postgres_server").new_database()

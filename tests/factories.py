@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from core.protocol import ChatRef
 from handlers.access import AccessPolicy
 from handlers.chat_settings import MemoryChatSettings
-from handlers.ports import Admission, ChatSettingsStore, JobSubmitter, TaughtClassStore
+from handlers.ports import Admission, ChatSettingsStore, FeedbackStore, JobSubmitter, TaughtClassStore
 from handlers.routing import GeneratorRoutes
 from handlers.safety import PromptBlocklist
 from handlers.service import Molbert
@@ -35,6 +35,7 @@ def make_molbert(
     nsfw_threshold: float = 0.5,
     kind: type[Molbert] = Molbert,
     classes: TaughtClassStore | None = None,
+    feedback_store: FeedbackStore | None = None,
 ) -> Molbert:
     """A :class:`Molbert` (or a subclass, ``kind``) for a test: jobs in memory, chat settings in memory, no limits,
     the default blocklist, everyone allowed, the default generator, taught classes in memory; any of them can be
@@ -48,6 +49,7 @@ def make_molbert(
         routes=routes if routes is not None else GeneratorRoutes(),
         nsfw_threshold=nsfw_threshold,
         classes=classes if classes is not None else MemoryTaughtClasses(),
+        feedback_store=feedback_store,
     )
 
 
@@ -104,3 +106,25 @@ async def serving_telegram(
         await dispatcher.stop_polling()
         await asyncio.gather(*tasks)
         await bot.session.close()
+
+
+@contextlib.asynccontextmanager
+async def feedback_database(url: str, contexts: Any, **options: Any) -> AsyncIterator[Any]:
+    """The bot's feedback store (``bot.feedback.DatabaseFeedback``) on the database at ``url``, its writer running
+    for the duration of the block; ``contexts`` is the async Redis the worker leaves results' embeddings in."""
+    from sqlalchemy.engine import make_url
+
+    from bot.feedback import DatabaseFeedback
+    from core.database import create_engine
+    from core.feedback_store import FeedbackStore as Tables
+
+    address = make_url(url)
+    engine = create_engine(address)
+    store = DatabaseFeedback(Tables(engine), contexts, address, **options)
+    writer = asyncio.create_task(store.run())
+    try:
+        yield store
+    finally:
+        writer.cancel()
+        await asyncio.gather(writer, return_exceptions=True)
+        await engine.dispose()

@@ -26,6 +26,7 @@ from core.protocol import (
     ClassifyJob,
     DescribeJob,
     Description,
+    FeedbackContext,
     GenerateJob,
     JobKind,
     RankJob,
@@ -42,7 +43,7 @@ from models.generator import ImageGenerator, OutpaintingUnsupported, VariationsU
 from models.labels import default_labels
 from workers import monitoring, runtime
 from workers.progress import JobCancelled, ProgressReporter
-from workers.publish import RESULT_TTL, publish, record_duration, store_grid, store_images
+from workers.publish import RESULT_TTL, publish, record_duration, store_feedback_context, store_grid, store_images
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +111,7 @@ def generate(payload: dict) -> dict:
         _free_accelerator_memory()
         return _publish_refusal(job, request.chat, "imagine", Refusal("out of memory", "out_of_memory"))
     _keep_photo_for_rerolls(job, request, painted=True)
+    _leave_feedback_context(job, request, images)  # model work (the CLIP encoders): before the stamp
     times = monitoring.model_done(job.id, "imagine", request.chat, times, seconds)
     keys = store_images(job.connection, job.id, images)
     outpainting = _note_outpainting(job, runtime.models().generator)
@@ -297,6 +299,7 @@ def _classify_batch(job: Job, batch: list[tuple[str, ClassifyJob, Image.Image]],
             times=times,
         )
         publish(job.connection, event)
+        _leave_classify_context(job_id, request, event, job.connection)
         result = {"labels": [label.model_dump() for label in event.labels]}
         with job.connection.pipeline() as pipe:
             pipe.set(answered_key(job_id), json.dumps(result), ex=ANSWERED_TTL)
@@ -589,3 +592,37 @@ def _loggable(exc: BaseException) -> str:
             f"{'.'.join(map(str, error['loc']))}: {error['msg']}" for error in exc.errors(include_input=False)
         )
     return str(exc)
+
+
+# --- Feedback (issue #22): what the frontend's feedback store keeps of a result, left next to its images ---------
+
+
+def _leave_feedback_context(job: Job, request: GenerateJob, images: list[Image.Image]) -> None:
+    """The request and the CLIP embeddings of its prompt and pictures (one image-encoder pass with the loaded
+    classifier, the model ``--best`` ranks with), for the re-ranker; a failure here costs the feedback, never the
+    pictures."""
+    try:
+        classifier = runtime.models().classifier
+        prompt, pictures = classifier.embedding_lists(images, request.prompt)
+        context = FeedbackContext(
+            kind="imagine",
+            chat=request.chat,
+            model=short_model_name(runtime.models().generator.name),
+            request=request.model_dump(mode="json", exclude={"times", "chat"}),
+            prompt_embedding=prompt,
+            image_embeddings=pictures,
+        )
+        store_feedback_context(job.connection, job.id, context)
+    except Exception:
+        log.exception("job %s: no feedback context (its pictures are served all the same)", job.id)
+
+
+def _leave_classify_context(job_id: str, request: ClassifyJob, event: ResultEvent, connection) -> None:
+    """A classification's answer (the labels shown, best first) for 👍/👎 on it."""
+    try:
+        answered = [label.model_dump() for label in event.labels]
+        request_fields: dict[str, object] = {"labels": request.labels, "answer": answered, "question": event.question}
+        context = FeedbackContext(kind="classify", chat=request.chat, model=event.model, request=request_fields)
+        store_feedback_context(connection, job_id, context)
+    except Exception:
+        log.exception("job %s: no feedback context", job_id)

@@ -8,8 +8,8 @@ import time
 import redis
 from PIL import Image
 
-from core.keys import active_key, durations_key, grid_key, image_key, result_stream
-from core.protocol import ResultEvent
+from core.keys import active_key, durations_key, feedback_context_key, grid_key, image_key, result_stream
+from core.protocol import FeedbackContext, ResultEvent
 from workers import monitoring
 
 RESULT_TTL = 24 * 3600
@@ -44,6 +44,11 @@ def store_grid(connection: redis.Redis, job_id: str, images: list[Image.Image]) 
     key = grid_key(job_id)
     connection.set(key, buffer.getvalue(), ex=RESULT_TTL)
     return key
+
+
+def store_feedback_context(connection: redis.Redis, job_id: str, context: FeedbackContext) -> None:
+    """Leave a result's request and embeddings for the frontend's feedback store, as long as its images live."""
+    connection.set(feedback_context_key(job_id), context.model_dump_json(), ex=RESULT_TTL)
 
 
 def record_duration(connection: redis.Redis, queue: str, seconds: float) -> None:

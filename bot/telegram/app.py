@@ -42,6 +42,7 @@ COMMANDS: tuple[str, ...] = (
     "cancel",
     "help",
     "start",
+    "forget",
 )
 COMMANDS += ("teach", "classes", "forget_class")  # few-shot chat classes (handlers/teach.py)
 

@@ -32,6 +32,7 @@ LIBRARY_VARIABLES = {
     "HF_HUB_OFFLINE",  # huggingface_hub: never contact the Hub
     "PYTORCH_CUDA_ALLOC_CONF",  # torch: the CUDA allocator; workers/allocator.py sets a default when it is empty
     "REDIS_PASSWORD",  # docker-compose.yml: the redis service's password, put into REDIS_URL
+    "POSTGRES_PASSWORD",  # docker-compose.yml: the postgres service's password, put into DATABASE_URL
 }
 # What the frontend image must never install: the GPU stack.
 HEAVY_PACKAGES = {"torch", "torchvision", "diffusers", "transformers", "accelerate"}
@@ -307,3 +308,14 @@ def test_prometheus_scrapes_the_bot_and_every_worker_on_their_metrics_ports(comp
     assert (workers["names"], workers["type"], workers["port"]) == (["worker"], "A", worker_port)
     mounted = _service(compose, "prometheus")["volumes"][0].split(":")
     assert (mounted[0], mounted[1]) == ("./docker/prometheus.yml", "/etc/prometheus/prometheus.yml")
+
+
+def test_compose_runs_postgres_for_the_feedback_database(compose):
+    """The bot keeps feedback in the compose `postgres` service (a named volume), and waits for it to be healthy."""
+    postgres = _service(compose, "postgres")
+    assert postgres["image"].startswith("postgres:") and not postgres["image"].endswith(":latest")
+    data = next(v for v in postgres["volumes"] if v.split(":")[1] == "/var/lib/postgresql/data")
+    assert data.split(":")[0] in compose["volumes"]
+    bot = _service(compose, "bot")
+    assert _environment(bot)["DATABASE_URL"].startswith("postgresql+psycopg://molbert:${POSTGRES_PASSWORD}@postgres:")
+    assert bot["depends_on"]["postgres"]["condition"] == "service_healthy"

@@ -1,4 +1,5 @@
-"""``/help``: the commands with examples, shown only to the user who asked."""
+"""``/help``: the commands with examples, and ``/forget``: the user's feedback deleted; both shown only to the user
+who asked."""
 
 from __future__ import annotations
 
@@ -28,6 +29,15 @@ class Basics(commands.Cog):
 
         async def work() -> None:
             await self.bot.molbert.help(chat_ref(interaction), self.bot.outbox, "discord_help")
+
+        await answer(self.bot, interaction, work, ephemeral=True)
+
+    @app_commands.command(name="forget", description=text("cmd_forget"))
+    async def forget(self, interaction: discord.Interaction) -> None:
+        """Delete the user's feedback records on Discord (the answer only they see)."""
+
+        async def work() -> None:
+            await self.bot.molbert.forget(chat_ref(interaction), self.bot.outbox)
 
         await answer(self.bot, interaction, work, ephemeral=True)
 

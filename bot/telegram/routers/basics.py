@@ -49,6 +49,11 @@ async def labels(message: Message, command: CommandObject, bot: Bot, molbert: Mo
     await molbert.labels(chat_ref(message), chosen, await is_chat_admin(bot, message), outbox)
 
 
+async def forget(message: Message, molbert: Molbert, outbox: TelegramOutbox) -> None:
+    """``/forget`` (``/забудь_меня``): delete the user's feedback records on Telegram."""
+    await molbert.forget(chat_ref(message), outbox)
+
+
 def router() -> Router:
     """The router of ``/start``, ``/help``, ``/queue``, ``/cancel``, ``/stats``, ``/labels`` and the supergroup upgrade.
 
@@ -61,4 +66,5 @@ def router() -> Router:
     feature.message.register(cancel, Command("cancel", "отмена", ignore_case=True))
     feature.message.register(stats, Command("stats", ignore_case=True))
     feature.message.register(labels, Command("labels", "метки", ignore_case=True))
+    feature.message.register(forget, Command("forget", "забудь_меня", ignore_case=True))
     return feature

@@ -47,10 +47,10 @@ from tests.factories import make_molbert
 from tests.fakes.discord_api import CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE, EPHEMERAL, FakeDiscordAPI
 from workers.publish import publish
 
-ACTION = re.compile(r"^[uvrmz]:")
+ACTION = re.compile(r"^[uvrmzf]:")  # z: zoom out / pan; f: 👍/👎
 # the slash commands and the context menu
 COMMAND_NAMES = {
-    *("imagine", "classify", "rank", "labels", "queue", "cancel", "stats", "settings", "help"),
+    *("imagine", "classify", "rank", "labels", "queue", "cancel", "stats", "settings", "help", "forget"),
     *("Распознать", "Выбрать лучшую по запросу", "Нарисовать по картинке"),
     *("describe", "Описать"),  # /describe (#21)
     *("teach", "classes", "forget_class"),  # few-shot chat classes (tests/unit/bot/test_discord_teach.py)

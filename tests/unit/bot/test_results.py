@@ -141,7 +141,7 @@ async def test_failed_delivery_is_retried_then_dead_lettered(aredis):
     class BrokenOutbox(MemoryOutbox):
         attempts = 0
 
-        async def send_text(self, chat, text):
+        async def send_text(self, chat, text, buttons=None, **options):
             BrokenOutbox.attempts += 1
             raise ConnectionError("platform down")
 
