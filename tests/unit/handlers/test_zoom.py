@@ -81,7 +81,14 @@ def result(count: int, outpainting: bool, job: GenerateJob | None = None) -> Res
 async def test_a_one_picture_result_of_a_model_that_outpaints_gets_the_zoom_rows(outbox):
     await deliver_result(result(1, True), [images.png()], None, outbox)
     rows = [[b.text for b in row] for row in outbox.sent[-1].buttons]
-    assert rows == [["U1"], ["V1", "~1"], ["🔍 ×1.5", "🔍 ×2"], ["⬅️", "➡️", "⬆️", "⬇️"], ["🔄", "🖋"]]
+    # 👍 👎 join the last row: five rows, the most Discord shows
+    assert rows == [
+        ["U1"],
+        ["V1", "~1"],
+        ["🔍 ×1.5", "🔍 ×2"],
+        ["⬅️", "➡️", "⬆️", "⬇️"],
+        ["🔄", "🖋", "👍", "👎"],
+    ]  # 👍 👎 join the last row: five rows, Discord's most
     assert outbox.sent[-1].buttons[3][0].action == "z:j1:0:l"
 
 
