@@ -39,6 +39,11 @@ class ModelSettings(BaseSettings):
         "float32", description="the generator's dtype on the CPU; bfloat16: half the RAM, faster with AVX-512 BF16"
     )
     threads: int = Field(0, ge=0, le=1024, description="torch CPU threads; 0: the CPUs this process may use")
+    # --- upscale (⤴ ×2 / ×4, --up) ---
+    upscaler: str | None = Field(
+        None, description="super-resolution weights: <hub id>:<file> or a local file, any spandrel reads; off: none"
+    )
+    upscaler_lazy: bool = Field(False, description="load the upscaler on its first job instead of at start")
 
     @field_validator("cache_dir")
     @classmethod
