@@ -139,6 +139,10 @@ class GenerateJob(BaseModel):
     )
     generator: str | None = Field(None, description="--model: the generator class (its queue); None = the default")
     times: StageTimes = Field(default_factory=StageTimes, description="stage timestamps (optional; observability)")
+    # --- upscale (⤴ ×2 / ×4, --up) ---
+    upscale: int | None = Field(
+        None, ge=2, le=4, description="enlarge the pictures this many times; with init_image_key: that one alone (⤴)"
+    )
 
 
 class ClassifyJob(BaseModel):
@@ -205,6 +209,10 @@ class ResultEvent(BaseModel):
     photo_messages: list[int | str] = Field(default_factory=list, description="rank: each photo's message")
     progress: float | None = Field(None, description="0..1, for progress events")
     times: StageTimes = Field(default_factory=StageTimes, description="stage timestamps (optional; observability)")
+    # --- upscale (⤴ ×2 / ×4, --up) ---
+    upscale: int | None = Field(None, description="imagine: the pictures were enlarged this many times; progress: are")
+    upscaler: str | None = Field(None, description="imagine: the super-resolution model that enlarged them")
+    slow_device: bool = Field(False, description="progress: the worker upscales on the CPU, which takes minutes")
 
 
 _UNSAFE_ID_CHARS = re.compile(r"[^A-Za-z0-9_]")

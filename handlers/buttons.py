@@ -19,6 +19,7 @@ from handlers.texts import t
 
 UPSCALE, VARY, REROLL, CANCEL = "u", "v", "r", "x"
 REMIX = "m"  # 🖋: change the request (``m:<job id>``); each platform asks for the change its own way
+ENLARGE = "s"  # ⤴ ×2 / ×4 under a single picture: super-resolution (``s:<job id>:<index>:<2|4>``, #20)
 SUBTLE, STRONG = "l", "h"  # a V action's strength: low or high variation
 # image-to-image strength (how far from the picture a variation may move) of each; an old V button's is the request's
 VARY_STRENGTHS = {SUBTLE: 0.35, STRONG: 0.75}
@@ -26,6 +27,7 @@ _ACTION = re.compile(
     r"^(?P<verb>[uv]):(?P<job>[A-Za-z0-9_-]{1,56}):(?P<index>[0-3])$"  # U and V name one of up to four images
     r"|^(?P<vverb>v):(?P<vjob>[A-Za-z0-9_-]{1,56}):(?P<vindex>[0-3]):(?P<strength>[lh])$"  # V with its strength
     r"|^(?P<jverb>[rxm]):(?P<rjob>[A-Za-z0-9_-]{1,60})$"  # 🔄, ✖ and 🖋 name a job
+    r"|^(?P<sverb>s):(?P<sjob>[A-Za-z0-9_-]{1,56}):(?P<sindex>[0-3]):(?P<factor>[24])$"  # ⤴ with its factor
 )
 
 
@@ -37,6 +39,7 @@ class Action:
     job_id: str
     index: int = 0
     strength: str | None = None  # V: SUBTLE or STRONG; None on a V button older than strengths
+    factor: int | None = None  # ⤴: 2 or 4
 
     @property
     def vary_strength(self) -> float | None:
@@ -52,11 +55,22 @@ def result_keyboard(job_id: str, count: int, variations: bool = True) -> Keyboar
     subtle = [Button(f"~{i + 1}", f"{VARY}:{job_id}:{i}:{SUBTLE}") for i in range(count)] if variations else []
     vary = [strong + subtle] if count == 1 else [strong, subtle]
     again = [Button("🔄", f"{REROLL}:{job_id}"), Button("🖋", f"{REMIX}:{job_id}")]
-    keyboard = [row for row in (upscale, *vary, again) if row]
+    single = single_picture_keyboard(job_id, 0) if count == 1 else []  # ⤴ under a one-picture result
+    keyboard = [row for row in (upscale, *vary, *single, again) if row]
     too_long = [b.action for row in keyboard for b in row if len(b.action.encode()) > ACTION_MAX_BYTES]
     if too_long:
         raise ValueError(f"button actions over {ACTION_MAX_BYTES} bytes: {too_long}")
     return keyboard
+
+
+def single_picture_keyboard(job_id: str, index: int) -> Keyboard:
+    """The rows under one picture (a U image, a one-picture result): ⤴ ×2 and ⤴ ×4 (super-resolution)."""
+    return [upscale_row(job_id, index)]
+
+
+def upscale_row(job_id: str, index: int) -> list[Button]:
+    """⤴ ×2 and ⤴ ×4 for the ``index``-th picture of ``job_id``."""
+    return [Button(f"⤴ ×{factor}", f"{ENLARGE}:{job_id}:{index}:{factor}") for factor in (2, 4)]
 
 
 def cancel_keyboard(job_id: str, lang: str) -> Keyboard | None:
@@ -77,6 +91,8 @@ def parse_action(action: str) -> Action | None:
         return None
     if match.group("rjob"):
         return Action(match.group("jverb"), match.group("rjob"))
+    if match.group("sjob"):
+        return Action(ENLARGE, match.group("sjob"), int(match.group("sindex")), factor=int(match.group("factor")))
     if match.group("vjob"):
         return Action(VARY, match.group("vjob"), int(match.group("vindex")), match.group("strength"))
     return Action(match.group("verb"), match.group("job"), int(match.group("index")))

@@ -123,8 +123,15 @@ def shortened(text: str, limit: int) -> str:
 
 
 def render_progress(event: ResultEvent) -> str:
-    """The "queued" message while the picture is being painted."""
-    text = t("progress", event.chat.lang, percent=round((event.progress or 0) * 100))
+    """The "queued" message while the picture is being painted (or enlarged: on a CPU worker, a note that it takes
+    a while)."""
+    percent = round((event.progress or 0) * 100)
+    if event.upscale:
+        text = t("progress_upscaling", event.chat.lang, factor=event.upscale, percent=percent)
+        if event.slow_device:
+            text += t("progress_upscaling_cpu", event.chat.lang)
+        return text
+    text = t("progress", event.chat.lang, percent=percent)
     if event.seconds:
         text += t("time_left", event.chat.lang, seconds=max(1, round(event.seconds)))
     return text
@@ -149,6 +156,10 @@ async def deliver_result(
         await _deliver_ranking(event, images, outbox)
         if status_message_id is not None:
             await outbox.delete_message(chat, status_message_id)
+    elif event.upscale:
+        from handlers.upscale import deliver_upscaled  # it builds on this module's captions
+
+        await deliver_upscaled(event, images, status_message_id, outbox)
     else:
         keyboard = result_keyboard(event.job_id, len(event.image_keys), event.variations)
         await outbox.send_photo(chat, images[0], render_caption(event), keyboard)

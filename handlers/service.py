@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from core.keys import image_key, input_key, photo_key, rank_input_key
 from core.protocol import CLASSIFY_QUEUE, MAX_RANKED_PHOTOS, ChatRef, ClassifyJob, GenerateJob, RankJob, job_id_for
 from core.telemetry import log_job
-from handlers import buttons, chat_settings, delivery, images, options, prompts, remix, telemetry
+from handlers import buttons, chat_settings, delivery, images, options, prompts, remix, telemetry, upscale
 from handlers.access import AccessPolicy
 from handlers.chat_settings import ChatSettings, Menu
 from handlers.errors import QueueUnavailable, UserError
@@ -484,9 +484,12 @@ class Molbert:
         if image is None:
             return t("button_image_gone", chat.lang), None
         if parsed.verb == buttons.UPSCALE:
-            return t("button_sending", chat.lang), partial(
-                self._send_full_size, chat, original, parsed.index, image, outbox
-            )
+            return t("button_sending", chat.lang), partial(self._send_full_size, chat, original, parsed, image, outbox)
+        if parsed.verb == buttons.ENLARGE:  # ⤴: enlarged on the original's generator queue
+            if original.upscale:
+                return t("upscale_again", chat.lang), None
+            job = upscale.press_job(original, chat, parsed, settings.nsfw_threshold(self.nsfw_threshold))
+            return self._queue_press(chat, job, "up", event_id, outbox)
         strength = {} if parsed.vary_strength is None else {"strength": parsed.vary_strength}  # old V: as it was
         job = original.model_copy(
             update={
@@ -558,13 +561,15 @@ class Molbert:
         return await self._submit(chat, job_id, submission, outbox, queue)
 
     async def _send_full_size(
-        self, chat: ChatRef, original: GenerateJob, index: int, image: bytes, outbox: Outbox
+        self, chat: ChatRef, original: GenerateJob, pressed: buttons.Action, image: bytes, outbox: Outbox
     ) -> None:
+        """U: the picture alone, full size (and as a file where photos are recompressed), with the buttons of a
+        single picture (⤴), none under an enlarged one."""
+        index = pressed.index
         prompt = delivery.shortened(original.prompt, CAPTION_MAX_CHARS // 2)
         caption = t("upscale_caption", chat.lang, number=index + 1, prompt=prompt)
-        await outbox.send_photo(chat, image, caption)
-        if not outbox.photos_lossless:
-            await outbox.send_document(chat, image, f"molbert-{original.seed}-{index + 1}.png", caption)
+        keyboard = None if original.upscale else buttons.single_picture_keyboard(pressed.job_id, index)
+        await upscale.send_picture(chat, image, caption, keyboard, outbox, f"molbert-{original.seed}-{index + 1}")
 
     @answers_when_unavailable()
     async def queue(self, chat: ChatRef, outbox: Outbox) -> None:

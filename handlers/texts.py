@@ -299,6 +299,17 @@ RU: dict[str, str] = {
         "Сравнить можно от 2 до {limit} картинок: приложите их к /rank (image1, image2…) "
         "или выберите сообщение, где их несколько."
     ),
+    # --- upscale (⤴ ×2 / ×4, --up; #20) ---
+    "upscaled_caption": "⤴ ×{factor} ({model}, {seconds} с): {prompt}",
+    "upscaled_note": "⤴ Увеличено в {factor} раза ({model}).",
+    "upscaled_document_jpeg": "PNG вышел бы больше {limit} МБ, поэтому файл — JPEG наилучшего качества.",
+    "progress_upscaling": "⏳ Увеличиваю в {factor} раза… {percent}%",
+    "progress_upscaling_cpu": "\nНа этом сервере нет видеокарты: увеличение займёт несколько минут. ✖ — отменить.",
+    "option_up": "--up: «{value}» не подходит, можно увеличить в 2 или 4 раза: --up 2 или --up 4",
+    "upscale_again": "Эта картинка уже увеличена: больше не получится.",
+    "upscale_unavailable": "Увеличение сейчас недоступно на этом сервере. Картинки можно рисовать как обычно.",
+    "upscale_too_big": "Картинка слишком большая, чтобы увеличить её ещё раз. Попробуйте ×2.",
+    "upscale_source_gone": "Картинка для увеличения уже удалена (их хранят сутки). Нажмите 🔄, чтобы нарисовать заново.",
 }
 
 EN: dict[str, str] = {
@@ -594,6 +605,17 @@ EN: dict[str, str] = {
         "I can compare from 2 to {limit} pictures: attach them to /rank (image1, image2…) "
         "or pick a message that has several."
     ),
+    # --- upscale (⤴ ×2 / ×4, --up; #20) ---
+    "upscaled_caption": "⤴ ×{factor} ({model}, {seconds} s): {prompt}",
+    "upscaled_note": "⤴ Enlarged ×{factor} ({model}).",
+    "upscaled_document_jpeg": "A PNG would be over {limit} MB, so the file is a top-quality JPEG.",
+    "progress_upscaling": "⏳ Enlarging ×{factor}… {percent}%",
+    "progress_upscaling_cpu": "\nThis server has no GPU: enlarging takes a few minutes. ✖ cancels it.",
+    "option_up": "--up: «{value}» won't do; pictures can be enlarged 2 or 4 times: --up 2 or --up 4",
+    "upscale_again": "This picture is enlarged already: it can't be enlarged again.",
+    "upscale_unavailable": "Enlarging is not available on this server right now. Painting works as usual.",
+    "upscale_too_big": "The picture is too big to enlarge again. Try ×2.",
+    "upscale_source_gone": "The picture to enlarge was deleted (they are kept for a day). Press 🔄 to paint it again.",
 }
 
 LANGUAGES: dict[str, dict[str, str]] = {"ru": RU, "en": EN}
