@@ -46,7 +46,7 @@ from tests.factories import make_molbert
 from tests.fakes.discord_api import CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE, EPHEMERAL, FakeDiscordAPI
 from workers.publish import publish
 
-ACTION = re.compile(r"^[uvrm]:")
+ACTION = re.compile(r"^[uvrms]:")
 # the slash commands and the context menu
 COMMAND_NAMES = {
     *("imagine", "classify", "rank", "labels", "queue", "cancel", "stats", "settings", "help"),
