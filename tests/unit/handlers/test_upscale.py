@@ -179,3 +179,9 @@ def test_progress_says_enlarging_and_on_a_cpu_that_it_takes_a_while():
     assert render_progress(ResultEvent(**base)) == t("progress_upscaling", "ru", factor=4, percent=50)
     slow = render_progress(ResultEvent(**base, slow_device=True))
     assert slow.endswith(t("progress_upscaling_cpu", "ru"))
+
+
+async def test_a_remix_of_an_up_request_keeps_up(molbert, jobs, outbox):
+    job_id = await painted(molbert, jobs, "кот --n 1 --up 4")
+    remixed = await molbert.remix(chat(2), job_id, "добавь луну", outbox)
+    assert remixed is not None and jobs.jobs[remixed].upscale == 4
