@@ -196,7 +196,7 @@ class Upscaler:
         for _ in range(self.passes(factor)):
             sizes.append(size)
             size = (size[0] * self.scale, size[1] * self.scale)
-        counts = [len(self._tiles(h)) * len(self._tiles(w)) for w, h in sizes]
+        counts = [len(self._spans(h)) * len(self._spans(w)) for w, h in sizes]
         total, done = sum(counts), 0
         picture = image.convert("RGB")
         for count in counts:
@@ -205,13 +205,17 @@ class Upscaler:
         wanted = (image.width * factor, image.height * factor)
         return picture if picture.size == wanted else picture.resize(wanted, Image.Resampling.LANCZOS)
 
-    def _tiles(self, length: int) -> list[int]:
-        """The start of each tile along a side of ``length`` pixels (the last one flush with the edge)."""
+    def _spans(self, length: int) -> list[tuple[int, int]]:
+        """The tiles along a side of ``length`` pixels, as (start, end): as few as ``plan.tile`` allows, of equal
+        size and spread evenly, each overlapping the next by ``plan.overlap`` (a last tile flush with the edge
+        would otherwise repeat most of its neighbour: 512 px in tiles of 256 took three)."""
         tile, overlap = self.plan.tile, self.plan.overlap
         if length <= tile:
-            return [0]
-        step = max(1, tile - overlap)
-        return sorted({*range(0, length - tile, step), length - tile})
+            return [(0, length)]
+        count = math.ceil((length - overlap) / max(1, tile - overlap))
+        size = math.ceil((length - overlap) / count) + overlap
+        starts = [round(index * (length - size) / (count - 1)) for index in range(count)]
+        return [(start, start + size) for start in starts]
 
     def _pass(
         self, image: Image.Image, on_tile: Callable[[int, int], None] | None, done: int, total: int
@@ -221,9 +225,9 @@ class Upscaler:
         height, width, scale = image.height, image.width, self.scale
         out = torch.zeros(3, height * scale, width * scale)
         weight = torch.zeros(1, height * scale, width * scale)
-        for top in self._tiles(height):
-            for left in self._tiles(width):
-                box = (top, left, min(top + self.plan.tile, height), min(left + self.plan.tile, width))
+        for top, bottom in self._spans(height):
+            for left, right in self._spans(width):
+                box = (top, left, bottom, right)
                 result, mask = self._run_tile(pixels, box)
                 area = (slice(None), slice(box[0] * scale, box[2] * scale), slice(box[1] * scale, box[3] * scale))
                 out[area] += result * mask

@@ -3,6 +3,7 @@ spandrel as the real ones are; sizes, tiling against one pass, progress and canc
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -106,3 +107,12 @@ def test_a_lazy_slot_loads_on_first_use_and_a_failed_load_does_not_stop_the_work
     assert not missing.loaded
     with pytest.raises(FileNotFoundError):
         missing.get()
+
+
+def test_tiles_are_as_few_as_the_size_allows_and_overlap_evenly(x4):
+    upscaler = Upscaler.from_file(str(x4), plan=TilePlan(tile=256, pad=8, overlap=16))
+    assert upscaler._spans(200) == [(0, 200)]
+    assert upscaler._spans(512) == [(0, 182), (165, 347), (330, 512)]  # three of 182, not 256 + 256 + a repeat
+    spans = upscaler._spans(1000)
+    assert spans[0][0] == 0 and spans[-1][1] == 1000
+    assert all(first[1] - second[0] in (15, 16, 17) for first, second in itertools.pairwise(spans))
