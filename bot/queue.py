@@ -75,6 +75,8 @@ class JobPolicy:
 
 GENERATE_POLICY = JobPolicy(timeout=600)
 CLASSIFY_POLICY = JobPolicy(timeout=120)
+# ⤴ and --up: a 1024² picture ×4 on a CPU worker takes many minutes (docs/benchmarks.md); a GPU takes seconds
+UPSCALE_POLICY = JobPolicy(timeout=3600)
 INPUT_TTL = 3600
 STATUS_TTL = 24 * 3600
 PARAMS_TTL = 30 * 24 * 3600  # small; lets V and 🔄 work long after the images (24 h) are gone
@@ -197,7 +199,7 @@ class RedisJobs:
         if status == JobStatus.STARTED:
             if job.func_name != GENERATE_FUNC:  # only painting checks for a stop; a running photo is nearly done
                 return False
-            self.connection.set(cancel_key(job_id), "1", ex=GENERATE_POLICY.timeout)
+            self.connection.set(cancel_key(job_id), "1", ex=UPSCALE_POLICY.timeout)  # the longest a painting runs
             return True
         if status != JobStatus.QUEUED:
             return False
@@ -245,7 +247,8 @@ class RedisJobs:
             self.connection.set(job.photo_key, photo, ex=INPUT_TTL)
         queue = self.generate_queues[self.routes.queue_for(job.generator)]
         keep = {params_key(job_id): job.model_dump_json()}
-        return self._enqueue(queue, GENERATE_FUNC, job_id, job.model_dump(mode="json"), GENERATE_POLICY, keep)
+        policy = UPSCALE_POLICY if job.upscale else GENERATE_POLICY
+        return self._enqueue(queue, GENERATE_FUNC, job_id, job.model_dump(mode="json"), policy, keep)
 
     def _store_and_enqueue_classify(self, job_id: str, job: ClassifyJob, image: bytes) -> Queued | None:
         self.connection.set(job.image_key, image, ex=INPUT_TTL)

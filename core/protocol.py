@@ -157,6 +157,10 @@ class GenerateJob(BaseModel):
     outpaint: OutpaintCode | None = Field(
         None, description="zoom out / pan the picture at init_image_key (outpainting): one of OUTPAINT_CODES"
     )
+    # --- upscale (⤴ ×2 / ×4, --up) ---
+    upscale: int | None = Field(
+        None, ge=2, le=4, description="enlarge the pictures this many times; with init_image_key: that one alone (⤴)"
+    )
 
 
 class ClassifyJob(BaseModel):
@@ -258,6 +262,11 @@ class ResultEvent(BaseModel):
     description: Description | None = Field(None, description="describe: the photo as words and prompts")
     taught: TaughtPrototype | None = Field(None, description="teach: the class learned, for the frontend to store")
     outpainting: bool = Field(False, description="imagine: the model can zoom out and pan these images (🔍 buttons)")
+
+    # --- upscale (⤴ ×2 / ×4, --up) ---
+    upscale: int | None = Field(None, description="imagine: the pictures were enlarged this many times; progress: are")
+    upscaler: str | None = Field(None, description="imagine: the super-resolution model that enlarged them")
+    slow_device: bool = Field(False, description="progress: the worker upscales on the CPU, which takes minutes")
 
 
 _UNSAFE_ID_CHARS = re.compile(r"[^A-Za-z0-9_]")

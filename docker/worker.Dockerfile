@@ -44,6 +44,9 @@ COPY workers/ workers/
 COPY models/ models/
 # torch is already satisfied, so this keeps the CUDA build installed above.
 RUN /opt/venv/bin/pip install ".[worker]"
+# the upscaler (spandrel) without its dependencies: see the `upscale` extra in pyproject.toml
+RUN /opt/venv/bin/python -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["upscale"], sep="\n")' > /tmp/upscale.txt \
+    && /opt/venv/bin/pip install --no-deps -r /tmp/upscale.txt
 
 FROM python
 ENV PYTHONDONTWRITEBYTECODE=1 \

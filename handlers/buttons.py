@@ -25,6 +25,7 @@ UPSCALE, VARY, REROLL, CANCEL = "u", "v", "r", "x"
 REMIX = "m"  # 🖋: change the request (``m:<job id>``); each platform asks for the change its own way
 DESCRIBE = "d"  # 🎨 under a /describe answer: paint its i-th /imagine line (``d:<job id>:<i>``, handlers/describe.py)
 FEEDBACK = "f"  # 👍 / 👎: ``f:<job id>:+`` or ``f:<job id>:-`` (handlers/feedback.py)
+ENLARGE = "s"  # ⤴ ×2 / ×4 under a single picture: super-resolution (``s:<job id>:<index>:<2|4>``, #20)
 SUBTLE, STRONG = "l", "h"  # a V action's strength: low or high variation
 # image-to-image strength (how far from the picture a variation may move) of each; an old V button's is the request's
 VARY_STRENGTHS = {SUBTLE: 0.35, STRONG: 0.75}
@@ -35,6 +36,7 @@ _ACTION = re.compile(
     r"|^(?P<dverb>d):(?P<djob>[A-Za-z0-9_-]{1,60}):(?P<dindex>[0-3])$"  # /describe's 🎨 names one of its lines
     r"|^(?P<zverb>z):(?P<zjob>[A-Za-z0-9_-]{1,56}):(?P<zindex>[0-3]):(?P<code>o15|o2|l|r|u|d)$"  # zoom out / pan
     r"|^(?P<fverb>f):(?P<fjob>[A-Za-z0-9_-]{1,60}):(?P<vote>[+-])$"  # 👍 / 👎 under a result
+    r"|^(?P<sverb>s):(?P<sjob>[A-Za-z0-9_-]{1,56}):(?P<sindex>[0-3]):(?P<factor>[24])$"  # ⤴ with its factor
 )
 ZOOM = "z"  # 🔍 ×1.5, 🔍 ×2, ⬅️ ➡️ ⬆️ ⬇️: outpaint one picture (``z:<job id>:<index>:<code>``)
 ZOOM_BUTTONS = (
@@ -53,6 +55,7 @@ class Action:
     strength: str | None = None  # V: SUBTLE or STRONG; None on a V button older than strengths
     outpaint: str | None = None  # ZOOM: one of core.protocol.OUTPAINT_CODES
     vote: int = 0  # 👍 +1, 👎 -1 (FEEDBACK)
+    factor: int | None = None  # ⤴: 2 or 4
 
     @property
     def vary_strength(self) -> float | None:
@@ -60,15 +63,17 @@ class Action:
         return VARY_STRENGTHS.get(self.strength or "")
 
 
-def result_keyboard(job_id: str, count: int, variations: bool = True) -> Keyboard:
+def result_keyboard(job_id: str, count: int, variations: bool = True, zoom: bool = False) -> Keyboard:
     """U1…Un, V1…Vn (strong variations), ~1…~n (subtle ones) and 🔄 for a result of ``count`` images; a single
-    picture gets its V1 and ~1 side by side. No V or ~ for a model that cannot vary them."""
+    picture gets its V1 and ~1 side by side and the rows of :func:`single_picture_keyboard` (zoom out and pan where
+    the model can: ``zoom``). No V or ~ for a model that cannot vary them."""
     upscale = [Button(f"U{i + 1}", f"{UPSCALE}:{job_id}:{i}") for i in range(count)]
     strong = [Button(f"V{i + 1}", f"{VARY}:{job_id}:{i}:{STRONG}") for i in range(count)] if variations else []
     subtle = [Button(f"~{i + 1}", f"{VARY}:{job_id}:{i}:{SUBTLE}") for i in range(count)] if variations else []
     vary = [strong + subtle] if count == 1 else [strong, subtle]
     again = [Button("🔄", f"{REROLL}:{job_id}"), Button("🖋", f"{REMIX}:{job_id}")]
-    keyboard = [row for row in (upscale, *vary, again) if row]
+    single = single_picture_keyboard(job_id, 0, zoom) if count == 1 else []  # ⤴ (🔍) under one picture
+    keyboard = [row for row in (upscale, *vary, *single, again) if row]
     too_long = [b.action for row in keyboard for b in row if len(b.action.encode()) > ACTION_MAX_BYTES]
     if too_long:
         raise ValueError(f"button actions over {ACTION_MAX_BYTES} bytes: {too_long}")
@@ -90,11 +95,17 @@ def zoom_rows(job_id: str, index: int) -> Keyboard:
     return rows if parse_action(rows[0][0].action) is not None else []
 
 
-def single_picture_keyboard(job_id: str, index: int, zoom: bool = True) -> Keyboard | None:
-    """The buttons under one picture sent alone (the full-size U image): zoom out and pan where the model can
-    (``zoom``); ``None`` when there are none."""
+def single_picture_keyboard(job_id: str, index: int, zoom: bool = False) -> Keyboard:
+    """The rows under one picture (a U image, a one-picture result): ⤴ ×2 and ⤴ ×4 (super-resolution), and where
+    the model can (``zoom``) 🔍 ×1.5 🔍 ×2 beside them and the arrows below (two rows: Discord shows five)."""
+    enlarge = upscale_row(job_id, index)
     rows = zoom_rows(job_id, index) if zoom else []
-    return rows or None
+    return [rows[0] + enlarge, *rows[1:]] if rows else [enlarge]
+
+
+def upscale_row(job_id: str, index: int) -> list[Button]:
+    """⤴ ×2 and ⤴ ×4 for the ``index``-th picture of ``job_id``."""
+    return [Button(f"⤴ ×{factor}", f"{ENLARGE}:{job_id}:{index}:{factor}") for factor in (2, 4)]
 
 
 def cancel_keyboard(job_id: str, lang: str) -> Keyboard | None:
@@ -119,6 +130,8 @@ def parse_action(action: str) -> Action | None:
         return Action(match.group("jverb"), match.group("rjob"))
     if match.group("zjob"):
         return Action(ZOOM, match.group("zjob"), int(match.group("zindex")), outpaint=match.group("code"))
+    if match.group("sjob"):
+        return Action(ENLARGE, match.group("sjob"), int(match.group("sindex")), factor=int(match.group("factor")))
     if match.group("vjob"):
         return Action(VARY, match.group("vjob"), int(match.group("vindex")), match.group("strength"))
     if match.group("djob"):

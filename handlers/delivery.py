@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from core.protocol import GenerateJob, ResultEvent, ScoredLabel
 from handlers import describe, feedback, teach, zoom
-from handlers.buttons import result_keyboard, zoom_rows
+from handlers.buttons import result_keyboard
 from handlers.options import command_line
 from handlers.ports import CAPTION_MAX_CHARS, Keyboard, MessageId, Outbox, TaughtClassStore
 from handlers.texts import t
@@ -126,8 +126,15 @@ def shortened(text: str, limit: int) -> str:
 
 
 def render_progress(event: ResultEvent) -> str:
-    """The "queued" message while the picture is being painted."""
-    text = t("progress", event.chat.lang, percent=round((event.progress or 0) * 100))
+    """The "queued" message while the picture is being painted (or enlarged: on a CPU worker, a note that it takes
+    a while)."""
+    percent = round((event.progress or 0) * 100)
+    if event.upscale:
+        text = t("progress_upscaling", event.chat.lang, factor=event.upscale, percent=percent)
+        if event.slow_device:
+            text += t("progress_upscaling_cpu", event.chat.lang)
+        return text
+    text = t("progress", event.chat.lang, percent=percent)
     if event.seconds:
         text += t("time_left", event.chat.lang, seconds=max(1, round(event.seconds)))
     return text
@@ -163,10 +170,12 @@ async def deliver_result(
         await _deliver_ranking(event, images, outbox)
         if status_message_id is not None:
             await outbox.delete_message(chat, status_message_id)
+    elif event.upscale:
+        from handlers.upscale import deliver_upscaled  # it builds on this module's captions
+
+        await deliver_upscaled(event, images, status_message_id, outbox)
     else:
-        keyboard = result_keyboard(event.job_id, len(event.image_keys), event.variations)
-        if event.outpainting and len(event.image_keys) == 1:  # zoom out and pan a single picture, above 🔄 🖋
-            keyboard = keyboard[:-1] + zoom_rows(event.job_id, 0) + keyboard[-1:]
+        keyboard = result_keyboard(event.job_id, len(event.image_keys), event.variations, zoom=event.outpainting)
         await outbox.send_photo(chat, images[0], render_caption(event), feedback.result_buttons(keyboard, event.job_id))
         if status_message_id is not None:
             await outbox.delete_message(chat, status_message_id)

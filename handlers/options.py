@@ -35,6 +35,7 @@ OPTION_NAMES: dict[str, tuple[str, ...]] = {
     "best": ("best", "лучшие", "лучший", "из"),
     "model": ("model", "модель"),
     "strength": ("strength", "сила"),
+    "up": ("up", "upscale", "увеличить", "увеличение"),  # upscale (#20)
 }
 _CANONICAL = {alias: name for name, aliases in OPTION_NAMES.items() for alias in aliases}
 EXAMPLES = {  # shown when an option is given without a value
@@ -47,6 +48,7 @@ EXAMPLES = {  # shown when an option is given without a value
     "best": "--best 8",
     "model": "--model fast",
     "strength": "--strength 0.4",
+    "up": "--up 2",
 }
 _OPTION = re.compile(r"(?:^|\s)(?:--|—|–)(\S+)")
 _RATIO = re.compile(r"^(\d{1,2})\s*[:xх×/]\s*(\d{1,2})$")
@@ -66,6 +68,7 @@ class ImagineRequest:
     best_of: int | None = None
     generator: str | None = None
     strength: float | None = None  # only with a photo
+    upscale: int | None = None  # --up 2|4: the final pictures enlarged (#20)
 
 
 def parse_imagine(text: str | None, fields: Mapping[str, object] | None = None) -> ImagineRequest:
@@ -161,7 +164,19 @@ _PARSERS: dict[str, Callable[[str], dict[str, Any]]] = {
     "best": lambda value: {"best_of": _integer(value, "best", 2, MAX_CANDIDATES)},
     "model": lambda value: {"generator": value.casefold()},  # checked against the deployment's generators later
     "strength": _strength,
+    "up": lambda value: {"upscale": _upscale_factor(value)},
 }
+
+
+UPSCALE_FACTORS = (2, 4)
+
+
+def _upscale_factor(value: str) -> int:
+    """``--up 2`` / ``--up 4`` (also ``x4``, ``×4``): how many times larger the final pictures come."""
+    factor = value.casefold().lstrip("x×х")
+    if factor not in {str(f) for f in UPSCALE_FACTORS}:
+        raise UserError("option_up", value=value)
+    return int(factor)
 
 
 def _check_combination(request: ImagineRequest) -> ImagineRequest:
@@ -189,6 +204,7 @@ def generation_job(chat: ChatRef, request: ImagineRequest, seed: int) -> Generat
         num_images=request.count,
         best_of=request.best_of,
         generator=request.generator,
+        upscale=request.upscale,
     )
 
 
@@ -211,5 +227,7 @@ def command_line(job: GenerateJob) -> str:
         parts.append(f"--model {job.generator}")
     if job.photo_key:
         parts.append(f"--strength {job.strength:g}")
+    if job.upscale and not job.init_image_key:  # --up; a ⤴ press enlarges a picture the line does not paint
+        parts.append(f"--up {job.upscale}")
     parts.append(f"--seed {job.seed}")
     return " ".join(parts)

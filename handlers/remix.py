@@ -109,6 +109,7 @@ def request_of(job: GenerateJob) -> ImagineRequest:
         count=job.num_images,
         best_of=job.best_of,
         generator=job.generator,
+        upscale=None if job.init_image_key else job.upscale,  # --up stays; a ⤴ press's picture is not the request's
     )
 
 

@@ -28,7 +28,20 @@ from core.protocol import (
     job_id_for,
 )
 from core.telemetry import log_job
-from handlers import buttons, chat_settings, delivery, feedback, images, options, prompts, remix, teach, telemetry, zoom
+from handlers import (
+    buttons,
+    chat_settings,
+    delivery,
+    feedback,
+    images,
+    options,
+    prompts,
+    remix,
+    teach,
+    telemetry,
+    upscale,
+    zoom,
+)
 from handlers import describe as describing
 from handlers.access import AccessPolicy
 from handlers.chat_settings import ChatSettings, Menu
@@ -547,6 +560,11 @@ class Molbert:
             return t("button_sending", chat.lang), partial(self._send_full_size, chat, original, parsed, image, outbox)
         if parsed.verb == buttons.ZOOM:
             return await self._zoom_press(chat, parsed, original, event_id, outbox, threshold["nsfw_threshold"])
+        if parsed.verb == buttons.ENLARGE:  # ⤴: enlarged on the original's generator queue
+            if original.upscale:
+                return t("upscale_again", chat.lang), None
+            job = upscale.press_job(original, chat, parsed, settings.nsfw_threshold(self.nsfw_threshold))
+            return self._queue_press(chat, job, "up", event_id, outbox)
         strength = {} if parsed.vary_strength is None else {"strength": parsed.vary_strength}  # old V: as it was
         job = original.model_copy(
             update={
@@ -678,17 +696,19 @@ class Molbert:
     async def _send_full_size(
         self, chat: ChatRef, original: GenerateJob, pressed: buttons.Action, image: bytes, outbox: Outbox
     ) -> None:
-        """U: the pressed picture alone, full size, with its own buttons (and lossless as a file where photos are
-        recompressed); a reply to either message remixes that picture (:meth:`remix_target`)."""
+        """U: the pressed picture alone, full size (and as a file where photos are recompressed), with the buttons of
+        a single picture (⤴, and 🔍 and the arrows where the model can; none under an enlarged one); a reply to it
+        remixes that picture (:meth:`remix_target`)."""
         index = pressed.index
         prompt = delivery.shortened(original.prompt, CAPTION_MAX_CHARS // 2)
         caption = t("upscale_caption", chat.lang, number=index + 1, prompt=prompt)
-        keyboard = buttons.single_picture_keyboard(pressed.job_id, index, await self._can_outpaint(pressed.job_id))
-        target = remix.picture_target(pressed.job_id, index)
-        await self.remix_asked(chat, await outbox.send_photo(chat, image, caption, keyboard), target)
-        if not outbox.photos_lossless:
-            filename = f"molbert-{original.seed}-{index + 1}.png"
-            await self.remix_asked(chat, await outbox.send_document(chat, image, filename, caption), target)
+        keyboard = None
+        if not original.upscale:
+            zoom_too = await self._can_outpaint(pressed.job_id)
+            keyboard = buttons.single_picture_keyboard(pressed.job_id, index, zoom_too)
+        stem = f"molbert-{original.seed}-{index + 1}"
+        for message_id in await upscale.send_picture(chat, image, caption, keyboard, outbox, stem):
+            await self.remix_asked(chat, message_id, remix.picture_target(pressed.job_id, index))
 
     async def _can_outpaint(self, job_id: str) -> bool:
         """Whether the U image gets zoom and pan buttons (none when Redis cannot say: the picture still goes out)."""

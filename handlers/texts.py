@@ -27,6 +27,7 @@ RU: dict[str, str] = {
         "  --style аниме — стиль: фото, аниме, акварель, масло, киберпанк, пиксель-арт, 3d; нет — без стиля\n"
         "  --no люди — чего не должно быть\n"
         "  --seed 42 — повторить картинку; --steps 30 — шаги; --best 8 — выбрать лучшие из 8\n"
+        "  --up 4 — увеличить готовую картинку в 2 или 4 раза (или кнопки ⤴ ×2 и ⤴ ×4 под одной картинкой)\n"
         "  --model — другая модель, если бот их предлагает (список — в ответе на неизвестную)\n"
         "Под картинкой: U — картинка целиком, V — сильная вариация, ~ — лёгкая (почти как было), 🔄 — заново, "
         "🖋 — изменить.\n"
@@ -373,6 +374,17 @@ RU: dict[str, str] = {
     "settings_button_feedback": "👍 Оценки",
     "settings_feedback_on": "собирать",
     "settings_feedback_off": "не собирать",
+    # --- upscale (⤴ ×2 / ×4, --up; #20) ---
+    "upscaled_caption": "⤴ ×{factor} ({model}, {seconds} с): {prompt}",
+    "upscaled_note": "⤴ Увеличено в {factor} раза ({model}).",
+    "upscaled_document_jpeg": "PNG вышел бы больше {limit} МБ, поэтому файл — JPEG наилучшего качества.",
+    "progress_upscaling": "⏳ Увеличиваю в {factor} раза… {percent}%",
+    "progress_upscaling_cpu": "\nНа этом сервере нет видеокарты: увеличение займёт несколько минут. ✖ — отменить.",
+    "option_up": "--up: «{value}» не подходит, можно увеличить в 2 или 4 раза: --up 2 или --up 4",
+    "upscale_again": "Эта картинка уже увеличена: больше не получится.",
+    "upscale_unavailable": "Увеличение сейчас недоступно на этом сервере. Картинки можно рисовать как обычно.",
+    "upscale_too_big": "Картинка слишком большая, чтобы увеличить её ещё раз. Попробуйте ×2.",
+    "upscale_source_gone": "Картинка для увеличения уже удалена (их хранят сутки). Нажмите 🔄, чтобы нарисовать заново.",
 }
 
 # --- /describe (#21): a photo → a Russian description and ready /imagine lines, each with a 🎨 button ---
@@ -417,6 +429,7 @@ EN: dict[str, str] = {
         "  --style anime — style: photo, anime, watercolor, oil, cyberpunk, pixel-art, 3d; none — no style\n"
         "  --no people — what should not be there\n"
         "  --seed 42 — repeat a picture; --steps 30 — steps; --best 8 — keep the best of 8\n"
+        "  --up 4 — enlarge the finished picture 2 or 4 times (or the ⤴ ×2 and ⤴ ×4 buttons under one picture)\n"
         "  --model — another model, if the bot offers several (an unknown name lists them)\n"
         "Under a picture: U — the image alone, V — a strong variation, ~ — a subtle one (close to it), 🔄 — again, "
         "🖋 — change it.\n"
@@ -757,6 +770,17 @@ EN: dict[str, str] = {
     "settings_button_feedback": "👍 Ratings",
     "settings_feedback_on": "collect",
     "settings_feedback_off": "do not collect",
+    # --- upscale (⤴ ×2 / ×4, --up; #20) ---
+    "upscaled_caption": "⤴ ×{factor} ({model}, {seconds} s): {prompt}",
+    "upscaled_note": "⤴ Enlarged ×{factor} ({model}).",
+    "upscaled_document_jpeg": "A PNG would be over {limit} MB, so the file is a top-quality JPEG.",
+    "progress_upscaling": "⏳ Enlarging ×{factor}… {percent}%",
+    "progress_upscaling_cpu": "\nThis server has no GPU: enlarging takes a few minutes. ✖ cancels it.",
+    "option_up": "--up: «{value}» won't do; pictures can be enlarged 2 or 4 times: --up 2 or --up 4",
+    "upscale_again": "This picture is enlarged already: it can't be enlarged again.",
+    "upscale_unavailable": "Enlarging is not available on this server right now. Painting works as usual.",
+    "upscale_too_big": "The picture is too big to enlarge again. Try ×2.",
+    "upscale_source_gone": "The picture to enlarge was deleted (they are kept for a day). Press 🔄 to paint it again.",
 }
 
 # --- /describe (#21) ---

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from models.classifier import ZeroShotClassifier
     from models.generator import ImageGenerator
     from models.translation import Translator
+    from models.upscaler import UpscalerSlot
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,10 @@ RU_EN_TRANSLATOR = "Helsinki-NLP/opus-mt-ru-en"
 # The tiny autoencoder (diffusers' AutoencoderTiny) of the SD 1.x/2.x latent space: replaces SD-Turbo's VAE decoder,
 # ~40x fewer operations per 512x512 picture at a small loss of fine detail.
 TAESD = "madebyollin/taesd"
+# Super-resolution (⤴ ×2 / ×4, --up): Sber's Real-ESRGAN ×4 (the ruDALL-E third stage), "<hub id>:<file>", read by
+# spandrel (models.upscaler); ×2 runs it and resizes down. MODEL_UPSCALER replaces it, "off" goes without.
+REAL_ESRGAN_X4 = "ai-forever/Real-ESRGAN:RealESRGAN_x4.pth"
+UPSCALER_OFF = "off"
 
 # --- GPU memory of a whole worker ---------------------------------------------------------------------------------
 # All memory figures are in GB of 2**30 bytes (GiB): how cards are sold ("24 GB") and how torch and nvidia-smi
@@ -104,6 +109,7 @@ class ModelPreset:
     host_memory: HostMemory | None = None  # RAM of a worker running it on the CPU (the `cpu` preset)
     channels_last: str = "auto"  # what MODEL_CHANNELS_LAST=auto means for it (models.acceleration)
     images: int | None = None  # pictures per request that names no count; None: the generator's (GenerationDefaults)
+    upscaler: str | None = REAL_ESRGAN_X4  # super-resolution weights (models.upscaler); None: no ⤴
 
 
 PRESETS: dict[str, ModelPreset] = {
@@ -195,6 +201,7 @@ class LoadedModels:
     dtype: torch.dtype
     load_seconds: float
     translator: Translator | None = None  # loaded only for a generator that does not read Russian
+    upscaler: UpscalerSlot | None = None  # ⤴ ×2 / ×4 and --up; None: MODEL_UPSCALER=off
 
     @property
     def default_images(self) -> int:
@@ -347,6 +354,7 @@ def resolve_preset(
     translator: str | None = None,
     cpu_offload: str = OFFLOAD_AUTO,
     classifier: str | None = None,
+    upscaler: str | None = None,
 ) -> ModelPreset:
     """Return the preset called ``name`` (``"auto"`` picks one for ``device``, as a worker with ``cpu_offload``
     (``MODEL_CPU_OFFLOAD``) would: see :func:`plan_memory`).
@@ -355,7 +363,8 @@ def resolve_preset(
     ``generator`` (``MODEL_GENERATOR``) replaces the preset's generator; whether it reads Russian is then
     what ``models.generator.known_defaults`` knows of it (unknown models get their prompts translated).
     ``translator`` (``MODEL_TRANSLATOR``) replaces the ru→en model; ``classifier`` (``MODEL_CLASSIFIER``) the
-    zero-shot classifier (a ruCLIP checkpoint or any transformers CLIP/SigLIP, hub id or local dir).
+    zero-shot classifier (a ruCLIP checkpoint or any transformers CLIP/SigLIP, hub id or local dir); ``upscaler``
+    (``MODEL_UPSCALER``) the super-resolution weights (``off``: none; the tiny preset builds a tiny RRDBNet).
     An unknown name raises ``ValueError`` listing the valid ones.
     """
     key = name.strip().lower()
@@ -379,6 +388,17 @@ def resolve_preset(
         preset = dataclasses.replace(preset, translator=translator)
     if classifier:
         preset = dataclasses.replace(preset, classifier=classifier)
+    return _with_upscaler(preset, cache_dir, upscaler)
+
+
+def _with_upscaler(preset: ModelPreset, cache_dir: Path, upscaler: str | None) -> ModelPreset:
+    """``preset`` with ``MODEL_UPSCALER`` applied (``off``: none), or the tiny RRDBNet for the tiny preset."""
+    if upscaler:
+        return dataclasses.replace(preset, upscaler=None if upscaler.strip().lower() == UPSCALER_OFF else upscaler)
+    if preset.name == TINY:
+        from models.tiny import ensure_tiny_upscaler
+
+        return dataclasses.replace(preset, upscaler=str(ensure_tiny_upscaler(Path(cache_dir))))
     return preset
 
 
@@ -433,6 +453,8 @@ def load_models(
     gpu: GpuOptions | None = None,
     small_models_dtype: str = SMALL_MODELS_DTYPE,
     threads: int = 0,
+    upscaler: str | None = None,
+    upscaler_lazy: bool = False,
 ) -> LoadedModels:
     """Resolve ``preset_name`` and load its models onto ``device`` (None: best), once per worker.
 
@@ -445,6 +467,8 @@ def load_models(
     On the CPU, torch gets ``threads`` intra-op threads (``MODEL_THREADS``; 0: the CPUs this process may use, see
     `models.device.cpu_threads`) and the generator ``gpu.cpu_dtype`` (``MODEL_CPU_DTYPE``); the preset's own
     ``channels_last`` stands for ``MODEL_CHANNELS_LAST=auto``.
+    The upscaler (``upscaler``: ``MODEL_UPSCALER``, else the preset's) is loaded here too, or on its first job with
+    ``upscaler_lazy`` (``MODEL_UPSCALER_LAZY``).
     The default label set's text embeddings are made ready here (warm-up: the first user does not pay for them),
     read from ``cache_dir/text-embeddings`` when a previous start stored them for the same weights.
     """
@@ -458,7 +482,13 @@ def load_models(
     preset_name, gpu = gpu_plan(preset_name, gpu, device, generator=generator)
     dtype, small = generator_dtype(device, gpu, preset_name), small_dtype(small_models_dtype, device)
     preset = resolve_preset(
-        preset_name, cache_dir, device=device, generator=generator, translator=translator, classifier=classifier
+        preset_name,
+        cache_dir,
+        device=device,
+        generator=generator,
+        translator=translator,
+        classifier=classifier,
+        upscaler=upscaler,
     )
     if device.split(":")[0] == "cpu":
         from models.device import set_cpu_threads
@@ -482,6 +512,11 @@ def load_models(
         from models.translation import Translator
 
         ru_en = Translator.from_pretrained(preset.translator, device=device, dtype=small)
+    super_resolution = None
+    if preset.upscaler:
+        from models.upscaler import UpscalerSlot
+
+        super_resolution = UpscalerSlot(preset.upscaler, device, lazy=upscaler_lazy)
     seconds = time.perf_counter() - started
     log.info(
         "preset %r loaded on %s/%s in %.1f s; prompts %s",
@@ -491,4 +526,4 @@ def load_models(
         seconds,
         "read in Russian" if ru_en is None else f"translated by {preset.translator}",
     )
-    return LoadedModels(preset, image_generator, zero_shot, device, dtype, seconds, ru_en)
+    return LoadedModels(preset, image_generator, zero_shot, device, dtype, seconds, ru_en, super_resolution)

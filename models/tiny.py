@@ -271,3 +271,14 @@ def ensure_tiny_models(cache_dir: Path) -> tuple[Path, Path]:
     generator = _build_atomically(cache_dir / GENERATOR_DIR, build_tiny_generator)
     classifier = _build_atomically(cache_dir / CLASSIFIER_DIR, build_tiny_classifier)
     return generator, classifier
+
+
+UPSCALER_DIR = f"tiny-upscaler-v{TINY_VERSION}"
+
+
+def ensure_tiny_upscaler(cache_dir: Path) -> Path:
+    """Build the tiny ×4 RRDBNet (Real-ESRGAN's checkpoint format) under ``cache_dir`` unless present; its file."""
+    from models.tiny_families import UPSCALER_FILE, build_tiny_upscaler
+
+    folder = _build_atomically(Path(cache_dir) / UPSCALER_DIR, build_tiny_upscaler)
+    return folder / UPSCALER_FILE.format(scale=4)

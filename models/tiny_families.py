@@ -404,3 +404,34 @@ def build_tiny_marian(path: Path, seed: int = 0) -> Path:
     for tmp in path.glob("tmp-*"):
         tmp.unlink()
     return path
+
+
+UPSCALER_FILE = "RealESRGAN_x{scale}.pth"
+
+
+def build_tiny_upscaler(path: Path, seed: int = 0, *, scale: int = 4, blocks: int = 1, features: int = 8) -> Path:
+    """A tiny random RRDBNet (ESRGAN) saved as the original Real-ESRGAN checkpoints are: a ``.pth`` whose
+    ``params_ema`` holds ``conv_first``, ``body.N.rdbM.convK``, ``conv_body``, ``conv_up1/2``, ``conv_hr`` and
+    ``conv_last``; spandrel tells its architecture and ``scale`` from those keys, as for the real ones. ×2 is
+    Real-ESRGAN's: the picture pixel-unshuffled into 12 channels, then the ×4 network. Returns the file."""
+    import torch
+
+    growth, channels = 32, 3 * (16 // (scale * scale))  # spandrel reads the growth channels as fixed at 32
+    shapes = {"conv_first": (features, channels)}
+    for block in range(blocks):
+        for rdb in (1, 2, 3):
+            for conv in range(1, 6):
+                inputs = features + (conv - 1) * growth
+                shapes[f"body.{block}.rdb{rdb}.conv{conv}"] = (features if conv == 5 else growth, inputs)
+    shapes |= {name: (features, features) for name in ("conv_body", "conv_up1", "conv_up2", "conv_hr")}
+    shapes["conv_last"] = (3, features)
+    state = {}
+    with _seeded(seed):
+        for name, (out, inputs) in shapes.items():
+            # weights scaled to the fan-in: a random network whose output varies inside 0..1, neither flat nor clamped
+            state[f"{name}.weight"] = torch.randn(out, inputs, 3, 3) * (1.0 / (inputs * 9) ** 0.5)
+            state[f"{name}.bias"] = torch.full((out,), 0.5) if name == "conv_last" else torch.zeros(out)
+    path.mkdir(parents=True, exist_ok=True)
+    file = path / UPSCALER_FILE.format(scale=scale)
+    torch.save({"params_ema": state}, file)
+    return file

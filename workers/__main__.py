@@ -90,6 +90,8 @@ def load_configured_models(settings: ModelSettings) -> LoadedModels:
         classifier=settings.classifier,
         small_models_dtype=settings.small_models_dtype,
         threads=settings.threads,
+        upscaler=settings.upscaler,
+        upscaler_lazy=settings.upscaler_lazy,
         gpu=GpuOptions(
             compile=settings.compile,
             cpu_offload=settings.cpu_offload,

@@ -49,6 +49,12 @@ class ModelSettings(BaseSettings):
         0.02, ge=0.0, le=1.0, description="a learned ranker is used only if its held-out nDCG@1 beats cosine's by more"
     )
 
+    # --- upscale (⤴ ×2 / ×4, --up) ---
+    upscaler: str | None = Field(
+        None, description="super-resolution weights: <hub id>:<file> or a local file, any spandrel reads; off: none"
+    )
+    upscaler_lazy: bool = Field(False, description="load the upscaler on its first job instead of at start")
+
     @field_validator("cache_dir")
     @classmethod
     def _home(cls, path: Path) -> Path:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.config import load
-from models.presets import AUTO, OFFLOAD_AUTO, PRESETS, TINY, resolve_preset
+from models.presets import AUTO, OFFLOAD_AUTO, PRESETS, TINY, UPSCALER_OFF, resolve_preset
 from workers.config import ModelSettings
 
 log = logging.getLogger(__name__)
@@ -98,14 +98,17 @@ def plan(
     translator: str | None = None,
     cpu_offload: str = OFFLOAD_AUTO,
     classifier: str | None = None,
+    upscaler: str | None = None,
 ) -> list[Download]:
     """The repositories a worker with this preset (and ``MODEL_GENERATOR`` / ``MODEL_TRANSLATOR`` /
     ``MODEL_CLASSIFIER``) loads.
 
-    ``auto`` is decided as the worker would, ``MODEL_CPU_OFFLOAD`` included (it changes which preset fits).
+    ``auto`` is decided as the worker would, ``MODEL_CPU_OFFLOAD`` included (it changes which preset fits). The
+    upscaler (``MODEL_UPSCALER``, else the preset's Real-ESRGAN) is one file of its repository.
     """
+    upscaler_download = _upscaler_download(upscaler)
     if preset_name.strip().lower() == TINY and not generator and not classifier:
-        return []  # built locally from configs
+        return upscaler_download  # built locally from configs
     preset = resolve_preset(
         preset_name,
         cache_dir,
@@ -113,6 +116,7 @@ def plan(
         translator=translator,
         classifier=classifier,
         cpu_offload=cpu_offload,
+        upscaler=upscaler,
     )
     decoder = None if generator else preset.decoder  # as models.presets.load_models loads it
     downloads = [pipeline_download(preset.generator, "generator", own_vae=decoder is None)]
@@ -124,7 +128,16 @@ def plan(
         downloads.append(Download(preset.classifier, "classifier", None, OTHER_FORMATS))
     if not preset.generator_reads_russian:
         downloads.append(Download(preset.translator, "translator", None, OTHER_FORMATS))
+    downloads += _upscaler_download(preset.upscaler)
     return [download for download in downloads if not is_local(download.repo_id)]
+
+
+def _upscaler_download(source: str | None) -> list[Download]:
+    """The one weights file of a ``<hub id>:<file>`` upscaler; nothing for a local file, none or ``off``."""
+    from models.upscaler import hub_file  # imports torch: only once a plan is made
+
+    hub = hub_file(source) if source and source.strip().lower() != UPSCALER_OFF else None
+    return [] if hub is None else [Download(hub[0], "upscaler", [hub[1]])]
 
 
 def connected_pipelines(snapshot: Path) -> list[str]:
@@ -194,6 +207,7 @@ def main(argv: list[str]) -> int:
         translator=settings.translator,
         cpu_offload=settings.cpu_offload,
         classifier=settings.classifier,
+        upscaler=settings.upscaler,
     )
     if not downloads:
         print(f"preset {preset}: nothing to download (its models are built locally or are local directories)")

@@ -41,7 +41,7 @@ from core.protocol import (
 from core.telemetry import log_job
 from models.generator import ImageGenerator, OutpaintingUnsupported, VariationsUnsupported
 from models.labels import default_labels
-from workers import monitoring, runtime
+from workers import monitoring, runtime, upscaling
 from workers.progress import JobCancelled, ProgressReporter
 from workers.publish import RESULT_TTL, publish, record_duration, store_feedback_context, store_grid, store_images
 
@@ -101,6 +101,9 @@ def generate(payload: dict) -> dict:
     except Refusal as refusal:
         _keep_photo_for_rerolls(job, request, painted=False)
         return _publish_refusal(job, request.chat, "imagine", refusal)
+    except upscaling.UpscaleRefused as exc:
+        _keep_photo_for_rerolls(job, request, painted=False)
+        return _publish_refusal(job, request.chat, "imagine", Refusal(str(exc), exc.error_key))
     except Exception as exc:
         if not is_out_of_memory(exc):
             raise
@@ -125,13 +128,16 @@ def generate(payload: dict) -> dict:
         image_keys=keys,
         grid_key=store_grid(job.connection, job.id, images) if len(images) > 1 else None,
         hidden=hidden,
-        variations=runtime.models().generator.makes_variations,
+        variations=runtime.models().generator.makes_variations and not request.upscale,
         negative_ignored=_negative_ignored(request, runtime.models().generator),
         times=times,
         outpainting=outpainting,
+        upscale=request.upscale,
+        upscaler=upscaling.upscaler_name() if request.upscale else None,
     )
     publish(job.connection, event)
-    record_duration(job.connection, job.origin, seconds)  # per generator queue: each class has its own pace
+    if not request.upscale:  # an upscale's minutes on a CPU would skew the queue's estimate for pictures
+        record_duration(job.connection, job.origin, seconds)  # per generator queue: each class has its own pace
     return {"image_keys": keys, "seconds": event.seconds}
 
 
@@ -147,6 +153,9 @@ def with_count(request: GenerateJob, default: int) -> GenerateJob:
 def _paint(job: Job, request: GenerateJob) -> tuple[list[Image.Image], list[int], float]:
     """Run the generator for ``request`` (text-to-image or a variation, best-of-N ranked by CLIP), then the
     output check; return the images (unsafe ones blurred), the indices of those, and the seconds taken."""
+    if request.upscale and request.init_image_key:  # ⤴ under a picture: that picture alone, enlarged
+        source = _load_image(job, request.init_image_key, "upscale_source_gone")
+        return upscaling.enlarge_stored(job, request, source)
     models = runtime.models()
     generator = models.generator
     count = request.num_images or 1  # set by with_count
@@ -181,6 +190,8 @@ def _paint(job: Job, request: GenerateJob) -> tuple[list[Image.Image], list[int]
     images, hidden = runtime.safety().screen(images, request.nsfw_threshold)
     if hidden:
         log.warning("job %s: %d of %d images hidden by the output check", job.id, len(hidden), len(images))
+    if request.upscale:  # --up: the final pictures (after --best and the check), as ruDALL-E's third stage
+        images = upscaling.enlarge(job, request, images)
     return images, hidden, time.perf_counter() - started
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import redis
 
@@ -24,8 +25,16 @@ class ProgressReporter:
     Jobs shorter than ``interval`` publish none: their result comes before a progress edit would help.
     """
 
-    def __init__(self, connection: redis.Redis, job_id: str, chat: ChatRef, interval: float | None = None) -> None:
+    def __init__(
+        self,
+        connection: redis.Redis,
+        job_id: str,
+        chat: ChatRef,
+        interval: float | None = None,
+        fields: dict[str, Any] | None = None,
+    ) -> None:
         self.connection = connection
+        self.fields = fields or {}  # more of the progress event (an upscale says so)
         self.job_id = job_id
         self.chat = chat
         self.interval = PROGRESS_INTERVAL if interval is None else interval
@@ -46,5 +55,6 @@ class ProgressReporter:
             chat=self.chat,
             progress=round(done / total, 3),
             seconds=round(remaining, 1),
+            **self.fields,
         )
         publish(self.connection, event)

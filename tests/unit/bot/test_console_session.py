@@ -205,3 +205,22 @@ async def test_the_terminal_presses_zoom_out_and_pan_under_a_single_picture(sess
     assert (zoomed.outpaint, zoomed.init_image_key) == ("o2", image_key(job_id, 0))
     assert (panned.outpaint, panned.num_images) == ("l", 1)
     assert capsys.readouterr().out.count(t("button_accepted", "ru")) == 2
+
+
+async def test_the_terminal_enlarges_a_one_picture_result_and_a_u_picture(session, capsys):
+    """⤴ ×2 / ×4 (#20): under a one-picture result and under U's picture; ``/press x2`` (or ``×4``) presses them."""
+    console, jobs = session
+    await console.handle_line("/imagine кот --n 1\n")
+    [job_id] = jobs.jobs
+    jobs.images[image_key(job_id, 0)] = images.png(30, 20)
+    await console.outbox.send_photo(console.chat(), images.png(30, 20), "🎨 кот", result_keyboard(job_id, 1))
+    assert "⤴ ×2 ⤴ ×4" in capsys.readouterr().out
+    await console.handle_line("/press x2\n")
+    await console.handle_line("/press U1\n")
+    assert "⤴ ×2 ⤴ ×4" in capsys.readouterr().out  # under U's picture too
+    await console.handle_line("/press ×4\n")
+    enlarged = [job for key, job in jobs.jobs.items() if key != job_id]
+    assert [(job.init_image_key, job.upscale) for job in enlarged] == [
+        (image_key(job_id, 0), 2),
+        (image_key(job_id, 0), 4),
+    ]

@@ -47,7 +47,7 @@ from tests.factories import make_molbert
 from tests.fakes.discord_api import CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE, EPHEMERAL, FakeDiscordAPI
 from workers.publish import publish
 
-ACTION = re.compile(r"^[uvrmzf]:")  # z: zoom out / pan; f: 👍/👎
+ACTION = re.compile(r"^[uvrmzfs]:")  # z: zoom out / pan; f: 👍/👎; s: ⤴
 # the slash commands and the context menu
 COMMAND_NAMES = {
     *("imagine", "classify", "rank", "labels", "queue", "cancel", "stats", "settings", "help", "forget"),

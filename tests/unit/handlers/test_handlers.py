@@ -425,6 +425,7 @@ def test_a_single_picture_has_its_two_variation_buttons_side_by_side():
     assert [[(b.text, b.action) for b in row] for row in rows] == [
         [("U1", "u:job:0")],
         [("V1", "v:job:0:h"), ("~1", "v:job:0:l")],
+        [("⤴ ×2", "s:job:0:2"), ("⤴ ×4", "s:job:0:4")],
         [("🔄", "r:job"), ("🖋", "m:job")],
     ]
 

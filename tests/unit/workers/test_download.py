@@ -7,12 +7,13 @@ import huggingface_hub.constants
 import pytest
 from huggingface_hub.utils import filter_repo_objects
 
-from models.presets import PRESETS, RU_EN_TRANSLATOR, RUCLIP, TAESD
+from models.presets import PRESETS, REAL_ESRGAN_X4, RU_EN_TRANSLATOR, RUCLIP, TAESD
 from workers import download
 from workers.__main__ import main as workers_main
 
 DECODER = "kandinsky-community/kandinsky-2-2-decoder"
 PRIOR = "kandinsky-community/kandinsky-2-2-prior"
+UPSCALER = REAL_ESRGAN_X4.split(":")[0]  # one file of Sber's Real-ESRGAN repository
 
 
 @pytest.fixture(autouse=True)
@@ -62,9 +63,9 @@ def test_the_preset_defaults_to_model_preset(hub, monkeypatch, capsys):
 @pytest.mark.parametrize(
     ("preset", "repos"),
     [
-        ("quality", [PRESETS["quality"].generator, RUCLIP]),  # reads Russian: no translator
-        ("compact", [DECODER, RUCLIP, RU_EN_TRANSLATOR, PRIOR]),  # the decoder's card connects the prior
-        ("fast", ["stabilityai/sdxl-turbo", RUCLIP, RU_EN_TRANSLATOR]),
+        ("quality", [PRESETS["quality"].generator, RUCLIP, UPSCALER]),  # reads Russian: no translator
+        ("compact", [DECODER, RUCLIP, RU_EN_TRANSLATOR, UPSCALER, PRIOR]),  # the decoder's card connects the prior
+        ("fast", ["stabilityai/sdxl-turbo", RUCLIP, RU_EN_TRANSLATOR, UPSCALER]),
     ],
 )
 def test_a_preset_fetches_its_generator_classifier_and_translator(hub, preset, repos, capsys):
@@ -158,6 +159,7 @@ def test_model_generator_and_translator_overrides_are_fetched(hub, monkeypatch):
         "black-forest-labs/FLUX.1-schnell",
         RUCLIP,
         "my-org/opus-mt-ru-en-finetuned",
+        UPSCALER,
     ]
 
 
@@ -165,7 +167,7 @@ def test_model_classifier_is_fetched_instead_of_the_presets(hub, monkeypatch):
     large = "ai-forever/ruclip-vit-large-patch14-336"
     monkeypatch.setenv("MODEL_CLASSIFIER", large)
     assert workers_main(["download", "--preset", "quality"]) == 0
-    assert [call["repo_id"] for call in hub] == [PRESETS["quality"].generator, large]
+    assert [call["repo_id"] for call in hub] == [PRESETS["quality"].generator, large, UPSCALER]
     assert hub[1]["allow"] == ["bpe.model", "config.json", "pytorch_model.bin"]  # ruCLIP's three files only
 
 
@@ -181,7 +183,8 @@ def test_local_directories_are_not_downloaded(hub, monkeypatch, tmp_path):
     local.mkdir()
     monkeypatch.setenv("MODEL_GENERATOR", str(local))
     assert workers_main(["download", "--preset", "quality"]) == 0
-    assert [call["repo_id"] for call in hub] == [RUCLIP, RU_EN_TRANSLATOR]  # unknown models get translated prompts
+    # unknown models get translated prompts
+    assert [call["repo_id"] for call in hub] == [RUCLIP, RU_EN_TRANSLATOR, UPSCALER]
 
 
 def test_offline_mode_only_checks_the_cache(hub, monkeypatch, capsys):
@@ -202,7 +205,7 @@ def test_a_failed_download_exits_1(monkeypatch, capsys):
 def test_cpu_fetches_sd_turbo_fp16_without_its_vae_and_the_taesd_decoder(hub, capsys):
     """SD-Turbo's VAE is replaced by TAESD: its folder is not fetched, TAESD's diffusers files are."""
     assert workers_main(["download", "--preset", "cpu"]) == 0
-    assert [call["repo_id"] for call in hub] == ["stabilityai/sd-turbo", TAESD, RUCLIP, RU_EN_TRANSLATOR]
+    assert [call["repo_id"] for call in hub] == ["stabilityai/sd-turbo", TAESD, RUCLIP, RU_EN_TRANSLATOR, UPSCALER]
     generator, decoder = hub[0], hub[1]
     files = ["unet/diffusion_pytorch_model.fp16.safetensors", "unet/diffusion_pytorch_model.safetensors"]
     files += ["text_encoder/model.fp16.safetensors", "vae/diffusion_pytorch_model.fp16.safetensors"]
@@ -212,7 +215,7 @@ def test_cpu_fetches_sd_turbo_fp16_without_its_vae_and_the_taesd_decoder(hub, ca
     assert kept == [*expected, "unet/config.json", "model_index.json"]
     taesd = ["config.json", "diffusion_pytorch_model.safetensors", "taesd_decoder.pth", "taesd_encoder.pth"]
     assert list(filter_repo_objects(taesd, allow_patterns=decoder["allow"])) == taesd[:2]
-    assert "preset cpu: 4 repositories" in capsys.readouterr().out
+    assert "preset cpu: 5 repositories" in capsys.readouterr().out
 
 
 def test_a_custom_generator_on_cpu_gets_its_own_vae():
@@ -224,5 +227,19 @@ def test_a_custom_generator_on_cpu_gets_its_own_vae():
 def test_auto_on_a_machine_without_a_gpu_fetches_the_cpu_preset(hub, capsys):
     """No --preset, MODEL_PRESET unset (auto), no CUDA or MPS here: what the worker would load, `cpu`."""
     assert workers_main(["download"]) == 0
-    assert [call["repo_id"] for call in hub] == ["stabilityai/sd-turbo", TAESD, RUCLIP, RU_EN_TRANSLATOR]
-    assert "preset auto: 4 repositories" in capsys.readouterr().out
+    assert [call["repo_id"] for call in hub] == ["stabilityai/sd-turbo", TAESD, RUCLIP, RU_EN_TRANSLATOR, UPSCALER]
+    assert "preset auto: 5 repositories" in capsys.readouterr().out
+
+
+def test_the_upscaler_is_one_file_of_its_repository_and_off_or_local_is_none(hub, monkeypatch, tmp_path):
+    """MODEL_UPSCALER: ``<hub id>:<file>`` fetches that file alone; ``off`` and a local file fetch nothing."""
+    monkeypatch.setenv("MODEL_UPSCALER", "someone/sr-models:4x-UltraSharp.pth")
+    assert workers_main(["download", "--preset", "fast"]) == 0
+    assert hub[-1]["repo_id"] == "someone/sr-models"
+    assert list(filter_repo_objects(["4x-UltraSharp.pth", "other.pth"], allow_patterns=hub[-1]["allow"])) == [
+        "4x-UltraSharp.pth"
+    ]
+    local = tmp_path / "mine.pth"
+    local.write_bytes(b"")
+    for source in ("off", str(local)):
+        assert "upscaler" not in [d.role for d in download.plan("fast", tmp_path, upscaler=source)]
