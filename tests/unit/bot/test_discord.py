@@ -35,7 +35,7 @@ from bot.queue import RedisJobs
 from core.keys import discord_token_key, input_key, status_message_key
 from core.protocol import CLASSIFY_QUEUE, GENERATE_QUEUE, ChatRef, ClassifyJob, GenerateJob, ResultEvent, job_id_for
 from handlers.access import AccessPolicy, parse_ids
-from handlers.buttons import result_keyboard, zoom_rows
+from handlers.buttons import result_keyboard, with_feedback
 from handlers.chat_settings import ChatSettings
 from handlers.options import MAX_IMAGES, MAX_NEGATIVE_CHARS, MAX_SEED, parse_imagine
 from handlers.ports import Button
@@ -914,9 +914,11 @@ def test_subtle_and_strong_variation_buttons_are_live_discord_buttons(count):
 
 
 def test_zoom_and_pan_buttons_are_live_discord_buttons_within_its_five_rows():
-    view = keyboard_view(result_keyboard("discord-imagine-1-2", 1) + zoom_rows("discord-imagine-1-2", 0))
+    keyboard = with_feedback(result_keyboard("discord-imagine-1-2", 1, zoom=True), "discord-imagine-1-2")
+    view = keyboard_view(keyboard)
     labels = [[c["label"] for c in row["components"]] for row in view.to_components()]
-    assert labels[-2:] == [["🔍 ×1.5", "🔍 ×2"], ["⬅️", "➡️", "⬆️", "⬇️"]] and len(labels) <= 5
+    assert labels[2:4] == [["🔍 ×1.5", "🔍 ×2", "⤴ ×2", "⤴ ×4"], ["⬅️", "➡️", "⬆️", "⬇️"]]
+    assert len(labels) == 5 and labels[-1] == ["🔄", "🖋", "👍", "👎"]  # every button shown: Discord has five rows
     assert all(isinstance(item, ActionButton) and not item.item.disabled for item in view.children)
     assert "z:discord-imagine-1-2:0:o15" in {item.action for item in view.children}
 

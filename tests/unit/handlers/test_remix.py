@@ -287,7 +287,7 @@ async def test_through_redis_the_prompt_message_is_remembered_as_long_as_the_req
 async def pressed_u(molbert, jobs, outbox, job_id: str, index: int = 1) -> list[int]:
     """Press U under ``job_id``'s result (its pictures stored as a worker stores them); the U messages' ids."""
     for i in range(4):
-        jobs.images[image_key(job_id, i)] = f"picture {i}".encode()
+        jobs.images[image_key(job_id, i)] = images.png(30 + i, 20)
     before = len(outbox.sent)
     under = factories.chat(50, platform="memory")
     await molbert.press(under, f"u:{job_id}:{index}", "press-1", outbox)

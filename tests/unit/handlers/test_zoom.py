@@ -9,7 +9,7 @@ import pytest
 
 from core.keys import image_key
 from core.protocol import OUTPAINT_CODES, ChatRef, GenerateJob, ResultEvent, job_id_for
-from handlers.buttons import ZOOM, Action, parse_action, single_picture_keyboard, zoom_rows
+from handlers.buttons import ZOOM, Action, parse_action, single_picture_keyboard, upscale_row, zoom_rows
 from handlers.delivery import deliver_result, render_caption
 from handlers.ports import ACTION_MAX_BYTES
 from handlers.service import Molbert
@@ -64,8 +64,9 @@ def test_forged_zoom_actions_do_not_parse(action):
 
 
 def test_the_single_picture_keyboard_has_zoom_rows_only_where_the_model_can():
-    assert single_picture_keyboard("job", 1) == zoom_rows("job", 1)
-    assert single_picture_keyboard("job", 1, zoom=False) is None
+    zoom, pan = zoom_rows("job", 1)
+    assert single_picture_keyboard("job", 1, zoom=True) == [zoom + upscale_row("job", 1), pan]  # ⤴ beside 🔍
+    assert single_picture_keyboard("job", 1, zoom=False) == [upscale_row("job", 1)]
 
 
 # --- delivery ----------------------------------------------------------------------------------------------------
@@ -85,7 +86,7 @@ async def test_a_one_picture_result_of_a_model_that_outpaints_gets_the_zoom_rows
     assert rows == [
         ["U1"],
         ["V1", "~1"],
-        ["🔍 ×1.5", "🔍 ×2"],
+        ["🔍 ×1.5", "🔍 ×2", "⤴ ×2", "⤴ ×4"],
         ["⬅️", "➡️", "⬆️", "⬇️"],
         ["🔄", "🖋", "👍", "👎"],
     ]  # 👍 👎 join the last row: five rows, Discord's most
@@ -164,8 +165,8 @@ async def test_the_u_image_gets_the_zoom_rows_where_its_model_can_outpaint(molbe
     job_id = await one_picture(molbert, jobs, outbox)
     await molbert.press(presser(), f"u:{job_id}:0", "press-u", outbox)
     photo = next(m for m in outbox.sent if m.photo is not None)
-    assert photo.buttons == zoom_rows(job_id, 0)
+    assert photo.buttons == single_picture_keyboard(job_id, 0, zoom=True)
     plain = MemoryOutbox()
     other = await one_picture(molbert, jobs, plain, outpaints=False, text="собака --n 1", message=2)
     await molbert.press(presser(), f"u:{other}:0", "press-u2", plain)
-    assert next(m for m in plain.sent if m.photo is not None).buttons is None
+    assert next(m for m in plain.sent if m.photo is not None).buttons == [upscale_row(other, 0)]  # ⤴, no 🔍
