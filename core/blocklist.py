@@ -1,4 +1,7 @@
-"""Refusing prompts we will not paint: a configurable list of word stems, Russian and English."""
+"""Refusing prompts we will not paint: a configurable list of word stems, Russian and English.
+
+In ``core`` because both processes check with it: the frontend a typed prompt, a worker the description its
+prompt writer made (✨ enhancement) before painting from it."""
 
 from __future__ import annotations
 
@@ -28,10 +31,10 @@ class PromptBlocklist:
 
     @classmethod
     def load(cls, path: Path | None = None) -> PromptBlocklist:
-        """The list in ``path``, or the default one shipped in ``handlers/data/blocklist.txt``."""
+        """The list in ``path``, or the default one shipped in ``core/data/blocklist.txt``."""
         if path is not None:
             return cls.from_text(path.read_text(encoding="utf-8"))
-        return cls.from_text(resources.files("handlers").joinpath("data/blocklist.txt").read_text(encoding="utf-8"))
+        return cls.from_text(resources.files("core").joinpath("data/blocklist.txt").read_text(encoding="utf-8"))
 
     def blocked_word(self, prompt: str) -> str | None:
         """The first word of ``prompt`` that a stem matches, or ``None`` when the prompt is fine."""
