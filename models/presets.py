@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from models.acceleration import GpuOptions
     from models.classifier import ZeroShotClassifier
     from models.generator import ImageGenerator
+    from models.prompt_writer import LazyPromptWriter
     from models.translation import Translator
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,12 @@ RU_EN_TRANSLATOR = "Helsinki-NLP/opus-mt-ru-en"
 # The tiny autoencoder (diffusers' AutoencoderTiny) of the SD 1.x/2.x latent space: replaces SD-Turbo's VAE decoder,
 # ~40x fewer operations per 512x512 picture at a small loss of fine detail.
 TAESD = "madebyollin/taesd"
+# ✨ prompt enhancement (models.prompt_writer): a small instruction-tuned LLM that writes Russian, for presets whose
+# generator brings none; Qwen2.5-1.5B-Instruct writes better Russian for 3x the memory (docs/deploy.md).
+DEFAULT_PROMPT_WRITER = "Qwen/Qwen2.5-0.5B-Instruct"
+GENERATOR_TEXT_ENCODER = "(the generator's text encoder)"  # Kandinsky 5's Qwen2.5-VL writes, as in its own code
+TINY_PROMPT_WRITER = "(built by models.tiny_families.ensure_tiny_prompt_writer)"
+PROMPT_WRITER_OFF = "off"  # MODEL_PROMPT_WRITER=off: no writer; --enhance paints the prompt as typed, and says so
 
 # --- GPU memory of a whole worker ---------------------------------------------------------------------------------
 # All memory figures are in GB of 2**30 bytes (GiB): how cards are sold ("24 GB") and how torch and nvidia-smi
@@ -104,6 +111,7 @@ class ModelPreset:
     host_memory: HostMemory | None = None  # RAM of a worker running it on the CPU (the `cpu` preset)
     channels_last: str = "auto"  # what MODEL_CHANNELS_LAST=auto means for it (models.acceleration)
     images: int | None = None  # pictures per request that names no count; None: the generator's (GenerationDefaults)
+    prompt_writer: str = DEFAULT_PROMPT_WRITER  # ✨: hub id or local dir of a causal LM, or GENERATOR_TEXT_ENCODER
 
 
 PRESETS: dict[str, ModelPreset] = {
@@ -113,6 +121,7 @@ PRESETS: dict[str, ModelPreset] = {
         classifier="(built by models.tiny.ensure_tiny_models)",
         generator_reads_russian=True,  # byte-level tokenizer; nothing to download for translation
         description="tiny random models built locally: offline, CPU, for tests and development (noise images)",
+        prompt_writer=TINY_PROMPT_WRITER,
     ),
     CPU: ModelPreset(
         name=CPU,
@@ -143,6 +152,9 @@ PRESETS: dict[str, ModelPreset] = {
         # DiT 6.0 B + Qwen2.5-VL-7B text encoder 8.3 B + CLIP text 0.12 B + VAE 0.08 B = 14.5 B parameters.
         # Peak: all weights, the 1024² decode (~2.5) and slack; with offload the Qwen encoder is the largest model.
         memory=MemoryFigures(weights=27.0, peak=32.5, peak_offload=17.5),
+        # Kandinsky 5's own inference code (kandinsky/t2i_pipeline.py, expand_prompt) rewrites prompts with this
+        # Qwen2.5-VL-7B text encoder: the ✨ writer shares it, no second LLM in memory
+        prompt_writer=GENERATOR_TEXT_ENCODER,
     ),
     "compact": ModelPreset(
         name="compact",
@@ -195,6 +207,7 @@ class LoadedModels:
     dtype: torch.dtype
     load_seconds: float
     translator: Translator | None = None  # loaded only for a generator that does not read Russian
+    prompt_writer: LazyPromptWriter | None = None  # ✨ enhancement; None: MODEL_PROMPT_WRITER=off
 
     @property
     def default_images(self) -> int:
@@ -424,6 +437,9 @@ def load_models(
     gpu: GpuOptions | None = None,
     small_models_dtype: str = SMALL_MODELS_DTYPE,
     threads: int = 0,
+    prompt_writer: str | None = None,
+    prompt_writer_timeout: float = 30.0,
+    prompt_writer_lazy: bool = False,
 ) -> LoadedModels:
     """Resolve ``preset_name`` and load its models onto ``device`` (None: best), once per worker.
 
@@ -436,6 +452,8 @@ def load_models(
     On the CPU, torch gets ``threads`` intra-op threads (``MODEL_THREADS``; 0: the CPUs this process may use, see
     `models.device.cpu_threads`) and the generator ``gpu.cpu_dtype`` (``MODEL_CPU_DTYPE``); the preset's own
     ``channels_last`` stands for ``MODEL_CHANNELS_LAST=auto``.
+    The ✨ prompt writer is ``prompt_writer`` (``MODEL_PROMPT_WRITER``; ``off``: none), else the preset's: loaded here,
+    or at its first use with ``prompt_writer_lazy``; a generator's own LLM text encoder is shared, never loaded twice.
     The default label set's text embeddings are made ready here (warm-up: the first user does not pay for them),
     read from ``cache_dir/text-embeddings`` when a previous start stored them for the same weights.
     """
@@ -473,6 +491,11 @@ def load_models(
         from models.translation import Translator
 
         ru_en = Translator.from_pretrained(preset.translator, device=device, dtype=small)
+    writer = _prompt_writer(
+        prompt_writer or preset.prompt_writer, cache_dir, image_generator, device, dtype, prompt_writer_timeout
+    )
+    if writer is not None and not prompt_writer_lazy:
+        writer.get()
     seconds = time.perf_counter() - started
     log.info(
         "preset %r loaded on %s/%s in %.1f s; prompts %s",
@@ -482,4 +505,13 @@ def load_models(
         seconds,
         "read in Russian" if ru_en is None else f"translated by {preset.translator}",
     )
-    return LoadedModels(preset, image_generator, zero_shot, device, dtype, seconds, ru_en)
+    return LoadedModels(preset, image_generator, zero_shot, device, dtype, seconds, ru_en, writer)
+
+
+def _prompt_writer(
+    source: str, cache_dir: Path, generator: ImageGenerator, device: str, dtype: torch.dtype, timeout: float
+) -> LazyPromptWriter | None:
+    """The ✨ writer ``source`` names (``models.prompt_writer.prepare_writer``), in the generator's dtype."""
+    from models.prompt_writer import prepare_writer
+
+    return prepare_writer(source, cache_dir=cache_dir, generator=generator, device=device, dtype=dtype, timeout=timeout)

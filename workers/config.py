@@ -39,6 +39,11 @@ class ModelSettings(BaseSettings):
         "float32", description="the generator's dtype on the CPU; bfloat16: half the RAM, faster with AVX-512 BF16"
     )
     threads: int = Field(0, ge=0, le=1024, description="torch CPU threads; 0: the CPUs this process may use")
+    prompt_writer: str | None = Field(
+        None, description="✨ enhancement LLM: hub id or local dir; off: none; default: the preset's (Qwen2.5-0.5B)"
+    )
+    prompt_writer_timeout: float = Field(30.0, gt=0, le=600, description="seconds one enhancement may take at most")
+    prompt_writer_lazy: bool = Field(False, description="load the prompt writer at its first use, not at start")
 
     @field_validator("cache_dir")
     @classmethod

@@ -21,7 +21,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.config import load
-from models.presets import AUTO, OFFLOAD_AUTO, PRESETS, TINY, resolve_preset
+from models.presets import (
+    AUTO,
+    GENERATOR_TEXT_ENCODER,
+    OFFLOAD_AUTO,
+    PRESETS,
+    PROMPT_WRITER_OFF,
+    TINY,
+    TINY_PROMPT_WRITER,
+    resolve_preset,
+)
 from workers.config import ModelSettings
 
 log = logging.getLogger(__name__)
@@ -98,13 +107,14 @@ def plan(
     translator: str | None = None,
     cpu_offload: str = OFFLOAD_AUTO,
     classifier: str | None = None,
+    prompt_writer: str | None = None,
 ) -> list[Download]:
     """The repositories a worker with this preset (and ``MODEL_GENERATOR`` / ``MODEL_TRANSLATOR`` /
-    ``MODEL_CLASSIFIER``) loads.
+    ``MODEL_CLASSIFIER`` / ``MODEL_PROMPT_WRITER``) loads.
 
     ``auto`` is decided as the worker would, ``MODEL_CPU_OFFLOAD`` included (it changes which preset fits).
     """
-    if preset_name.strip().lower() == TINY and not generator and not classifier:
+    if preset_name.strip().lower() == TINY and not generator and not classifier and not prompt_writer:
         return []  # built locally from configs
     preset = resolve_preset(
         preset_name,
@@ -124,6 +134,9 @@ def plan(
         downloads.append(Download(preset.classifier, "classifier", None, OTHER_FORMATS))
     if not preset.generator_reads_russian:
         downloads.append(Download(preset.translator, "translator", None, OTHER_FORMATS))
+    writer = prompt_writer or preset.prompt_writer
+    if writer.strip().lower() != PROMPT_WRITER_OFF and writer not in (GENERATOR_TEXT_ENCODER, TINY_PROMPT_WRITER):
+        downloads.append(Download(writer, "prompt writer", None, OTHER_FORMATS))
     return [download for download in downloads if not is_local(download.repo_id)]
 
 
@@ -194,6 +207,7 @@ def main(argv: list[str]) -> int:
         translator=settings.translator,
         cpu_offload=settings.cpu_offload,
         classifier=settings.classifier,
+        prompt_writer=settings.prompt_writer,
     )
     if not downloads:
         print(f"preset {preset}: nothing to download (its models are built locally or are local directories)")

@@ -7,7 +7,7 @@ import huggingface_hub.constants
 import pytest
 from huggingface_hub.utils import filter_repo_objects
 
-from models.presets import PRESETS, RU_EN_TRANSLATOR, RUCLIP, TAESD
+from models.presets import DEFAULT_PROMPT_WRITER, PRESETS, RU_EN_TRANSLATOR, RUCLIP, TAESD
 from workers import download
 from workers.__main__ import main as workers_main
 
@@ -17,7 +17,14 @@ PRIOR = "kandinsky-community/kandinsky-2-2-prior"
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch, tmp_path):
-    for name in ("MODEL_PRESET", "MODEL_GENERATOR", "MODEL_TRANSLATOR", "MODEL_CLASSIFIER", "MODEL_CACHE_DIR"):
+    for name in (
+        "MODEL_PRESET",
+        "MODEL_GENERATOR",
+        "MODEL_TRANSLATOR",
+        "MODEL_CLASSIFIER",
+        "MODEL_CACHE_DIR",
+        "MODEL_PROMPT_WRITER",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)  # no developer .env
 
@@ -63,8 +70,11 @@ def test_the_preset_defaults_to_model_preset(hub, monkeypatch, capsys):
     ("preset", "repos"),
     [
         ("quality", [PRESETS["quality"].generator, RUCLIP]),  # reads Russian: no translator
-        ("compact", [DECODER, RUCLIP, RU_EN_TRANSLATOR, PRIOR]),  # the decoder's card connects the prior
-        ("fast", ["stabilityai/sdxl-turbo", RUCLIP, RU_EN_TRANSLATOR]),
+        (
+            "compact",
+            [DECODER, RUCLIP, RU_EN_TRANSLATOR, DEFAULT_PROMPT_WRITER, PRIOR],
+        ),  # the decoder's card connects the prior
+        ("fast", ["stabilityai/sdxl-turbo", RUCLIP, RU_EN_TRANSLATOR, DEFAULT_PROMPT_WRITER]),
     ],
 )
 def test_a_preset_fetches_its_generator_classifier_and_translator(hub, preset, repos, capsys):
@@ -158,7 +168,24 @@ def test_model_generator_and_translator_overrides_are_fetched(hub, monkeypatch):
         "black-forest-labs/FLUX.1-schnell",
         RUCLIP,
         "my-org/opus-mt-ru-en-finetuned",
+        DEFAULT_PROMPT_WRITER,
     ]
+
+
+def test_quality_shares_kandinskys_text_encoder_as_its_prompt_writer(hub):
+    assert workers_main(["download", "--preset", "quality"]) == 0
+    assert DEFAULT_PROMPT_WRITER not in [call["repo_id"] for call in hub]
+
+
+def test_model_prompt_writer_is_fetched_and_off_fetches_none(hub, monkeypatch):
+    monkeypatch.setenv("MODEL_PROMPT_WRITER", "Qwen/Qwen2.5-1.5B-Instruct")
+    assert workers_main(["download", "--preset", "fast"]) == 0
+    assert [call["repo_id"] for call in hub][-1] == "Qwen/Qwen2.5-1.5B-Instruct"
+    assert "*.onnx" in hub[-1]["ignore"]
+    hub.clear()
+    monkeypatch.setenv("MODEL_PROMPT_WRITER", "off")
+    assert workers_main(["download", "--preset", "fast"]) == 0
+    assert [call["repo_id"] for call in hub] == ["stabilityai/sdxl-turbo", RUCLIP, RU_EN_TRANSLATOR]
 
 
 def test_model_classifier_is_fetched_instead_of_the_presets(hub, monkeypatch):
@@ -202,7 +229,13 @@ def test_a_failed_download_exits_1(monkeypatch, capsys):
 def test_cpu_fetches_sd_turbo_fp16_without_its_vae_and_the_taesd_decoder(hub, capsys):
     """SD-Turbo's VAE is replaced by TAESD: its folder is not fetched, TAESD's diffusers files are."""
     assert workers_main(["download", "--preset", "cpu"]) == 0
-    assert [call["repo_id"] for call in hub] == ["stabilityai/sd-turbo", TAESD, RUCLIP, RU_EN_TRANSLATOR]
+    assert [call["repo_id"] for call in hub] == [
+        "stabilityai/sd-turbo",
+        TAESD,
+        RUCLIP,
+        RU_EN_TRANSLATOR,
+        DEFAULT_PROMPT_WRITER,
+    ]
     generator, decoder = hub[0], hub[1]
     files = ["unet/diffusion_pytorch_model.fp16.safetensors", "unet/diffusion_pytorch_model.safetensors"]
     files += ["text_encoder/model.fp16.safetensors", "vae/diffusion_pytorch_model.fp16.safetensors"]
@@ -212,7 +245,7 @@ def test_cpu_fetches_sd_turbo_fp16_without_its_vae_and_the_taesd_decoder(hub, ca
     assert kept == [*expected, "unet/config.json", "model_index.json"]
     taesd = ["config.json", "diffusion_pytorch_model.safetensors", "taesd_decoder.pth", "taesd_encoder.pth"]
     assert list(filter_repo_objects(taesd, allow_patterns=decoder["allow"])) == taesd[:2]
-    assert "preset cpu: 4 repositories" in capsys.readouterr().out
+    assert "preset cpu: 5 repositories" in capsys.readouterr().out
 
 
 def test_a_custom_generator_on_cpu_gets_its_own_vae():
@@ -224,5 +257,11 @@ def test_a_custom_generator_on_cpu_gets_its_own_vae():
 def test_auto_on_a_machine_without_a_gpu_fetches_the_cpu_preset(hub, capsys):
     """No --preset, MODEL_PRESET unset (auto), no CUDA or MPS here: what the worker would load, `cpu`."""
     assert workers_main(["download"]) == 0
-    assert [call["repo_id"] for call in hub] == ["stabilityai/sd-turbo", TAESD, RUCLIP, RU_EN_TRANSLATOR]
-    assert "preset auto: 4 repositories" in capsys.readouterr().out
+    assert [call["repo_id"] for call in hub] == [
+        "stabilityai/sd-turbo",
+        TAESD,
+        RUCLIP,
+        RU_EN_TRANSLATOR,
+        DEFAULT_PROMPT_WRITER,
+    ]
+    assert "preset auto: 5 repositories" in capsys.readouterr().out
