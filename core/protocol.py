@@ -139,6 +139,9 @@ class GenerateJob(BaseModel):
     )
     generator: str | None = Field(None, description="--model: the generator class (its queue); None = the default")
     times: StageTimes = Field(default_factory=StageTimes, description="stage timestamps (optional; observability)")
+    # ✨ prompt enhancement (models.prompt_writer, workers/enhance.py)
+    enhance: bool = Field(False, description="✨: the worker rewrites the prompt into a rich description, then paints")
+    enhance_hint: bool = Field(False, description="✨ /settings 'ask': the caption suggests the ✨ button")
 
 
 class ClassifyJob(BaseModel):
@@ -205,6 +208,11 @@ class ResultEvent(BaseModel):
     photo_messages: list[int | str] = Field(default_factory=list, description="rank: each photo's message")
     progress: float | None = Field(None, description="0..1, for progress events")
     times: StageTimes = Field(default_factory=StageTimes, description="stage timestamps (optional; observability)")
+    # ✨ prompt enhancement: ``generation.prompt`` is then the description painted, and this the user's own words
+    enhanced_from: str | None = Field(None, description="imagine: the prompt as typed, when a description replaced it")
+    enhance_failed: str | None = Field(
+        None, description="imagine: why --enhance painted the words as typed (failed, timeout, unusable, blocked, off)"
+    )
 
 
 _UNSAFE_ID_CHARS = re.compile(r"[^A-Za-z0-9_]")

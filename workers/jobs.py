@@ -36,6 +36,7 @@ from core.telemetry import log_job
 from models.generator import ImageGenerator, VariationsUnsupported
 from models.labels import default_labels
 from workers import monitoring, runtime
+from workers.enhance import enhance_request
 from workers.progress import JobCancelled, ProgressReporter
 from workers.publish import RESULT_TTL, publish, record_duration, store_grid, store_images
 
@@ -81,9 +82,14 @@ def generate(payload: dict) -> dict:
     request = with_count(GenerateJob.model_validate(payload), runtime.models().default_images)
     job = current_job()
     times = monitoring.picked_up(job.id, "imagine", request.chat, request.times)
+    typed = request.prompt
+    started = time.perf_counter()
+    request, enhance_failed = enhance_request(request, job.id, job.connection)
+    writing = time.perf_counter() - started
     out_of_memory = False
     try:
         images, hidden, seconds = _paint(job, request)
+        seconds += writing
     except VariationsUnsupported as exc:
         return _publish_refusal(job, request.chat, "imagine", Refusal(str(exc), "variations_unsupported"))
     except JobCancelled:
@@ -118,6 +124,8 @@ def generate(payload: dict) -> dict:
         variations=runtime.models().generator.makes_variations,
         negative_ignored=_negative_ignored(request, runtime.models().generator),
         times=times,
+        enhanced_from=typed if request.prompt != typed else None,
+        enhance_failed=enhance_failed,
     )
     publish(job.connection, event)
     record_duration(job.connection, job.origin, seconds)  # per generator queue: each class has its own pace

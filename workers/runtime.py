@@ -9,12 +9,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from core.blocklist import PromptBlocklist
     from models.presets import LoadedModels
     from workers.safety import ImageSafety
 
 _loaded: LoadedModels | None = None
 _safety: ImageSafety | None = None
 _batch_size = 8  # WORKER_BATCH_SIZE
+_blocklist: PromptBlocklist | None = None  # SAFETY_BLOCKLIST_FILE: checks ✨ enhanced prompts
 
 
 def set_batch_size(size: int) -> None:
@@ -57,3 +59,20 @@ def models() -> LoadedModels:
     if _loaded is None:
         raise RuntimeError("no models loaded in this process: start workers with `python -m workers`")
     return _loaded
+
+
+def set_blocklist(blocklist: PromptBlocklist | None) -> None:
+    """The prompt blocklist (``SAFETY_BLOCKLIST_FILE``) that enhanced prompts are checked against; ``None``: the
+    built-in one."""
+    global _blocklist
+    _blocklist = blocklist
+
+
+def blocklist() -> PromptBlocklist:
+    """The prompt blocklist the frontend checks typed prompts with: the worker checks ✨ descriptions with it."""
+    global _blocklist
+    if _blocklist is None:
+        from core.blocklist import PromptBlocklist
+
+        _blocklist = PromptBlocklist.load()
+    return _blocklist
