@@ -167,7 +167,9 @@ def test_a_lazy_writer_loads_once_and_survives_a_failed_load():
 
 
 def test_off_means_no_writer(tmp_path):
-    assert prepare_writer("off", cache_dir=tmp_path, generator=None, device="cpu", dtype=torch.float32, timeout=1) is None
+    assert (
+        prepare_writer("off", cache_dir=tmp_path, generator=None, device="cpu", dtype=torch.float32, timeout=1) is None
+    )
 
 
 def test_kandinsky5s_text_encoder_is_shared_not_loaded_again(tmp_path):
