@@ -18,7 +18,7 @@ from handlers.ports import Keyboard
 
 log = logging.getLogger(__name__)
 
-ACTION_TEMPLATE = r"(?P<action>[uvrxm]:\S{1,98})"
+ACTION_TEMPLATE = r"(?P<action>[uvrxme]:\S{1,98})"  # e: ✨ (handlers.buttons.ENHANCE)
 CUSTOM_ID_LIMIT = 100
 LABEL_LIMIT = 80
 MAX_ROWS = 5
