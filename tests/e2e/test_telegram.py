@@ -99,7 +99,7 @@ async def test_options_grid_and_buttons_u_v_reroll(telegram, bot_process, alice)
         ["U1", "U2", "U3", "U4"],
         ["V1", "V2", "V3", "V4"],
         ["~1", "~2", "~3", "~4"],
-        ["🔄", "🖋"],
+        ["🔄", "🖋", "✨"],
     ]
     picture = Image.open(io.BytesIO(grid.photo))
     assert picture.width > picture.height, "a 2×2 grid of 3:2 images is landscape"
