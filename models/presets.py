@@ -438,7 +438,7 @@ def load_models(
     small_models_dtype: str = SMALL_MODELS_DTYPE,
     threads: int = 0,
     prompt_writer: str | None = None,
-    prompt_writer_timeout: float = 30.0,
+    prompt_writer_timeout: float = 90.0,
     prompt_writer_lazy: bool = False,
 ) -> LoadedModels:
     """Resolve ``preset_name`` and load its models onto ``device`` (None: best), once per worker.

@@ -61,7 +61,7 @@ class PromptWriter:
     """
 
     def __init__(
-        self, model: Any, tokenizer: Any, name: str, *, max_new_tokens: int = MAX_NEW_TOKENS, timeout: float = 30.0
+        self, model: Any, tokenizer: Any, name: str, *, max_new_tokens: int = MAX_NEW_TOKENS, timeout: float = 90.0
     ) -> None:
         self.model = model
         self.tokenizer = tokenizer
@@ -72,7 +72,7 @@ class PromptWriter:
 
     @classmethod
     def from_pretrained(
-        cls, model: str, *, device: str = "cpu", dtype: torch.dtype | None = None, timeout: float = 30.0
+        cls, model: str, *, device: str = "cpu", dtype: torch.dtype | None = None, timeout: float = 90.0
     ) -> PromptWriter:
         """Load a causal LM and its tokenizer (hub id or local dir) onto ``device`` in ``dtype`` (float32: None)."""
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -84,7 +84,7 @@ class PromptWriter:
         return cls(network, tokenizer, model, timeout=timeout)
 
     @classmethod
-    def sharing(cls, pipe: Any, name: str, *, timeout: float = 30.0) -> PromptWriter | None:
+    def sharing(cls, pipe: Any, name: str, *, timeout: float = 90.0) -> PromptWriter | None:
         """The writer made of a diffusers pipeline's own LLM text encoder (Kandinsky 5: Qwen2.5-VL, which has its
         language-model head, as Kandinsky 5's inference code uses it to expand prompts): no second model in
         memory. ``None`` for a pipeline whose text encoder cannot generate (CLIP, T5)."""
