@@ -161,6 +161,9 @@ class GenerateJob(BaseModel):
     upscale: int | None = Field(
         None, ge=2, le=4, description="enlarge the pictures this many times; with init_image_key: that one alone (⤴)"
     )
+    # ✨ prompt enhancement (models.prompt_writer, workers/enhance.py)
+    enhance: bool = Field(False, description="✨: the worker rewrites the prompt into a rich description, then paints")
+    enhance_hint: bool = Field(False, description="✨ /settings 'ask': the caption suggests the ✨ button")
 
 
 class ClassifyJob(BaseModel):
@@ -267,6 +270,11 @@ class ResultEvent(BaseModel):
     upscale: int | None = Field(None, description="imagine: the pictures were enlarged this many times; progress: are")
     upscaler: str | None = Field(None, description="imagine: the super-resolution model that enlarged them")
     slow_device: bool = Field(False, description="progress: the worker upscales on the CPU, which takes minutes")
+    # ✨ prompt enhancement: ``generation.prompt`` is then the description painted, and this the user's own words
+    enhanced_from: str | None = Field(None, description="imagine: the prompt as typed, when a description replaced it")
+    enhance_failed: str | None = Field(
+        None, description="imagine: why --enhance painted the words as typed (failed, timeout, unusable, blocked, off)"
+    )
 
 
 _UNSAFE_ID_CHARS = re.compile(r"[^A-Za-z0-9_]")

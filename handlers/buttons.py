@@ -1,7 +1,8 @@
 """The buttons under a generated picture — U (the image alone, full size), V and ~ (strong and subtle variations,
 like Midjourney's Vary (Strong) / Vary (Subtle)), 🔄 (reroll) — and the ✖ under a "queued" message, with their
 ``action`` strings: ``u:<job id>:<index>``, ``v:<job id>:<index>:<strength>``, ``r:<job id>``, ``x:<job id>``,
-and 🖋 (remix) ``m:<job id>``; 👍/👎 under every result ``f:<job id>:+`` / ``f:<job id>:-``.
+🖋 (remix) ``m:<job id>``, ✨ (repaint from an enhanced description) ``e:<job id>``; 👍/👎 under every result
+``f:<job id>:+`` / ``f:<job id>:-``.
 
 A V action's ``<strength>`` is ``h`` (strong) or ``l`` (subtle); a V button sent before strengths existed has none
 (``v:<job id>:<index>``) and still works: its variation keeps the request's own strength, as it always did.
@@ -26,13 +27,14 @@ REMIX = "m"  # 🖋: change the request (``m:<job id>``); each platform asks for
 DESCRIBE = "d"  # 🎨 under a /describe answer: paint its i-th /imagine line (``d:<job id>:<i>``, handlers/describe.py)
 FEEDBACK = "f"  # 👍 / 👎: ``f:<job id>:+`` or ``f:<job id>:-`` (handlers/feedback.py)
 ENLARGE = "s"  # ⤴ ×2 / ×4 under a single picture: super-resolution (``s:<job id>:<index>:<2|4>``, #20)
+ENHANCE = "e"  # ✨: paint the request again from a richer description the worker writes (``e:<job id>``)
 SUBTLE, STRONG = "l", "h"  # a V action's strength: low or high variation
 # image-to-image strength (how far from the picture a variation may move) of each; an old V button's is the request's
 VARY_STRENGTHS = {SUBTLE: 0.35, STRONG: 0.75}
 _ACTION = re.compile(
     r"^(?P<verb>[uv]):(?P<job>[A-Za-z0-9_-]{1,56}):(?P<index>[0-3])$"  # U and V name one of up to four images
     r"|^(?P<vverb>v):(?P<vjob>[A-Za-z0-9_-]{1,56}):(?P<vindex>[0-3]):(?P<strength>[lh])$"  # V with its strength
-    r"|^(?P<jverb>[rxm]):(?P<rjob>[A-Za-z0-9_-]{1,60})$"  # 🔄, ✖ and 🖋 name a job
+    r"|^(?P<jverb>[rxme]):(?P<rjob>[A-Za-z0-9_-]{1,60})$"  # 🔄, ✖, 🖋 and ✨ name a job
     r"|^(?P<dverb>d):(?P<djob>[A-Za-z0-9_-]{1,60}):(?P<dindex>[0-3])$"  # /describe's 🎨 names one of its lines
     r"|^(?P<zverb>z):(?P<zjob>[A-Za-z0-9_-]{1,56}):(?P<zindex>[0-3]):(?P<code>o15|o2|l|r|u|d)$"  # zoom out / pan
     r"|^(?P<fverb>f):(?P<fjob>[A-Za-z0-9_-]{1,60}):(?P<vote>[+-])$"  # 👍 / 👎 under a result
@@ -63,15 +65,19 @@ class Action:
         return VARY_STRENGTHS.get(self.strength or "")
 
 
-def result_keyboard(job_id: str, count: int, variations: bool = True, zoom: bool = False) -> Keyboard:
+def result_keyboard(
+    job_id: str, count: int, variations: bool = True, zoom: bool = False, enhance: bool = False
+) -> Keyboard:
     """U1…Un, V1…Vn (strong variations), ~1…~n (subtle ones) and 🔄 for a result of ``count`` images; a single
     picture gets its V1 and ~1 side by side and the rows of :func:`single_picture_keyboard` (zoom out and pan where
-    the model can: ``zoom``). No V or ~ for a model that cannot vary them."""
+    the model can: ``zoom``). No V or ~ for a model that cannot vary them. ``enhance``: a ✨ beside 🔄 and 🖋 (a
+    picture painted from the words as typed)."""
     upscale = [Button(f"U{i + 1}", f"{UPSCALE}:{job_id}:{i}") for i in range(count)]
     strong = [Button(f"V{i + 1}", f"{VARY}:{job_id}:{i}:{STRONG}") for i in range(count)] if variations else []
     subtle = [Button(f"~{i + 1}", f"{VARY}:{job_id}:{i}:{SUBTLE}") for i in range(count)] if variations else []
     vary = [strong + subtle] if count == 1 else [strong, subtle]
     again = [Button("🔄", f"{REROLL}:{job_id}"), Button("🖋", f"{REMIX}:{job_id}")]
+    again += [Button("✨", f"{ENHANCE}:{job_id}")] if enhance else []
     single = single_picture_keyboard(job_id, 0, zoom) if count == 1 else []  # ⤴ (🔍) under one picture
     keyboard = [row for row in (upscale, *vary, *single, again) if row]
     too_long = [b.action for row in keyboard for b in row if len(b.action.encode()) > ACTION_MAX_BYTES]

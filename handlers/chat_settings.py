@@ -35,6 +35,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "buttons": (REQUESTER, ADMINS, EVERYONE),
     "lang": (UNSET, *LANGUAGES),
     "feedback": ("on", "off"),  # collect 👍/👎 and U/V/🔄 presses (handlers/feedback.py)
+    "enhance": ("off", "ask", "always"),  # ✨: off = only --enhance and the ✨ button; ask = a hint too; always
 }
 ALL_FIELDS: tuple[str, ...] = tuple(CHOICES)
 GROUP_ONLY_FIELDS = frozenset({"classify", "buttons"})  # a private chat has one user, who sees every photo there
@@ -55,6 +56,7 @@ class ChatSettings:
     buttons: str = REQUESTER
     lang: str = UNSET
     feedback: str = "on"
+    enhance: str = "off"
 
     @classmethod
     def from_stored(cls, stored: Mapping[str | bytes, str | bytes] | Mapping[str, str]) -> ChatSettings:
@@ -93,6 +95,16 @@ class ChatSettings:
         """The number of pictures ``/imagine`` paints when the request names none (``None``: the bot's default)."""
         return None if self.images == UNSET else int(self.images)
 
+    @property
+    def always_enhance(self) -> bool:
+        """✨: every ``/imagine`` in this chat is painted from an enhanced description."""
+        return self.enhance == "always"
+
+    @property
+    def offer_enhance(self) -> bool:
+        """✨: results painted from the words as typed carry a one-line hint at the ✨ button."""
+        return self.enhance == "ask"
+
     def language(self, own: str) -> str:
         """The language of the bot's answers in this chat: the chat's choice, else the user's ``own``."""
         return own if self.lang == UNSET else self.lang
@@ -128,6 +140,7 @@ def with_defaults(request: ImagineRequest, settings: ChatSettings, images: int |
         style=request.style or settings.default_style(),
         aspect=request.aspect or settings.default_aspect(),
         count=count,
+        enhance=request.enhance or settings.always_enhance,
     )
 
 

@@ -98,7 +98,9 @@ def render_caption(event: ResultEvent) -> str:
             text = f"{hidden}\n{text}"
         if event.negative_ignored:
             text += "\n" + t("negative_ignored", event.chat.lang, platform=event.chat.platform)
-        return text + _photo_notes(job, event.chat.lang) + zoom.caption_note(job, event.chat.lang)
+        return (
+            text + _photo_notes(job, event.chat.lang) + zoom.caption_note(job, event.chat.lang) + enhance_notes(event)
+        )
 
     command = command_line(job)
     if len(full := caption(job.prompt, command)) <= CAPTION_MAX_CHARS:
@@ -107,6 +109,26 @@ def render_caption(event: ResultEvent) -> str:
         command = command_line(job.model_copy(update={"prompt": "…"}))
     room = max(MIN_TITLE_CHARS, CAPTION_MAX_CHARS - len(caption("", command)))
     return caption(shortened(job.prompt, room), command)
+
+
+def enhance_notes(event: ResultEvent) -> str:
+    """✨: the words the description was written from, or why the picture was painted from the words as typed, or
+    (``/settings`` "ask") a hint at the ✨ button."""
+    lang, job = event.chat.lang, event.generation
+    if event.enhanced_from:
+        return "\n" + t("enhanced_from", lang, prompt=shortened(event.enhanced_from, MIN_TITLE_CHARS))
+    if event.enhance_failed:
+        return "\n" + t("enhance_fallback", lang, why=t(f"enhance_why_{event.enhance_failed}", lang))
+    return "\n" + t("enhance_hint", lang) if job is not None and job.enhance_hint else ""
+
+
+def enhanced_in_full(event: ResultEvent) -> str | None:
+    """A short extra message with the enhanced description's whole ``/imagine`` line, when the caption had to
+    shorten it (the user copies the description from it); ``None`` when the caption shows it whole."""
+    job = event.generation
+    if not event.enhanced_from or job is None or command_line(job) in render_caption(event):
+        return None
+    return t("enhanced_full", event.chat.lang, command=command_line(job))
 
 
 def _photo_notes(job: GenerateJob, lang: str) -> str:
@@ -175,8 +197,13 @@ async def deliver_result(
 
         await deliver_upscaled(event, images, status_message_id, outbox)
     else:
-        keyboard = result_keyboard(event.job_id, len(event.image_keys), event.variations, zoom=event.outpainting)
+        enhance = not event.enhanced_from  # ✨ under a picture painted from the words as typed
+        keyboard = result_keyboard(
+            event.job_id, len(event.image_keys), event.variations, zoom=event.outpainting, enhance=enhance
+        )
         await outbox.send_photo(chat, images[0], render_caption(event), feedback.result_buttons(keyboard, event.job_id))
+        if (in_full := enhanced_in_full(event)) is not None:
+            await outbox.send_text(chat, in_full)
         if status_message_id is not None:
             await outbox.delete_message(chat, status_message_id)
 

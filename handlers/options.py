@@ -36,7 +36,9 @@ OPTION_NAMES: dict[str, tuple[str, ...]] = {
     "model": ("model", "модель"),
     "strength": ("strength", "сила"),
     "up": ("up", "upscale", "увеличить", "увеличение"),  # upscale (#20)
+    "enhance": ("enhance", "улучшить", "улучши", "улучшение"),  # ✨: a flag, no value
 }
+FLAGS = frozenset({"enhance"})  # options that take no value
 _CANONICAL = {alias: name for name, aliases in OPTION_NAMES.items() for alias in aliases}
 EXAMPLES = {  # shown when an option is given without a value
     "ar": "--ar 16:9",
@@ -49,6 +51,7 @@ EXAMPLES = {  # shown when an option is given without a value
     "model": "--model fast",
     "strength": "--strength 0.4",
     "up": "--up 2",
+    "enhance": "/imagine кот --улучшить",
 }
 _OPTION = re.compile(r"(?:^|\s)(?:--|—|–)(\S+)")
 _RATIO = re.compile(r"^(\d{1,2})\s*[:xх×/]\s*(\d{1,2})$")
@@ -69,6 +72,7 @@ class ImagineRequest:
     generator: str | None = None
     strength: float | None = None  # only with a photo
     upscale: int | None = None  # --up 2|4: the final pictures enlarged (#20)
+    enhance: bool = False  # ✨: the worker writes a richer description first (--enhance, /settings, the ✨ button)
 
 
 def parse_imagine(text: str | None, fields: Mapping[str, object] | None = None) -> ImagineRequest:
@@ -85,7 +89,9 @@ def parse_imagine(text: str | None, fields: Mapping[str, object] | None = None) 
         end = matches[index + 1].start() if index + 1 < len(matches) else len(text)
         request = _apply(request, given, match.group(1), text[match.end() : end].strip())
     for name, value in (fields or {}).items():
-        if value is not None:
+        if name in FLAGS:  # a platform's own switch (Discord's enhance: True)
+            request = _apply(request, given, name, "") if value else request
+        elif value is not None:
             request = _apply(request, given, name, clean_text(str(value)))
     return _check_combination(request)
 
@@ -109,6 +115,12 @@ def _apply(request: ImagineRequest, given: set[str], typed: str, value: str) -> 
         raise UserError("option_unknown", option=f"--{typed}", options=", ".join(f"--{n}" for n in OPTION_NAMES))
     if name in given:
         raise UserError("option_twice", option=f"--{name}")
+    if name in FLAGS:
+        if value:
+            raise UserError("option_flag_value", option=f"--{typed}", example=EXAMPLES[name])
+        given.add(name)
+        flag: dict[str, Any] = {name: True}
+        return replace(request, **flag)
     if not value:
         raise UserError("option_needs_value", option=f"--{name}", example=EXAMPLES[name])
     given.add(name)
@@ -205,6 +217,7 @@ def generation_job(chat: ChatRef, request: ImagineRequest, seed: int) -> Generat
         best_of=request.best_of,
         generator=request.generator,
         upscale=request.upscale,
+        enhance=request.enhance,
     )
 
 

@@ -213,6 +213,7 @@ class Molbert:
         job = options.generation_job(chat, request, seed).model_copy(
             update={"nsfw_threshold": settings.nsfw_threshold(self.nsfw_threshold), **photo_fields}
         )
+        job = job.model_copy(update={"enhance_hint": settings.offer_enhance and not job.enhance})  # ✨
         return await self._submit_generate(chat, job_id, job, outbox, picture)
 
     async def _imagine_request(
@@ -546,13 +547,17 @@ class Molbert:
         event_id: str,
         outbox: Outbox,
     ) -> tuple[str, Callable[[], Awaitable[object]] | None]:
-        """An authorised press of 🔄 (a new seed), U (the full-size picture), V (a variation of one picture) or 🔍 and
-        the arrows (zoom out of it, pan it); each is recorded as feedback (the picture chosen, or none for 🔄)."""
+        """An authorised press of 🔄 (a new seed), ✨ (an enhanced description), U (the full-size picture), V (a
+        variation of one picture) or 🔍 and the arrows (zoom out of it, pan it); each is recorded as feedback (the
+        picture chosen, or none for 🔄)."""
         feedback.record_press(self.feedback, chat, settings, parsed)
         threshold = {"nsfw_threshold": settings.nsfw_threshold(self.nsfw_threshold)}
         if parsed.verb == buttons.REROLL:
             job = original.model_copy(update={"chat": chat, "seed": new_seed(), **threshold})
             return self._queue_press(chat, job, "reroll", event_id, outbox)
+        if parsed.verb == buttons.ENHANCE:  # ✨: the same request and seed, from a richer description
+            job = original.model_copy(update={"chat": chat, "enhance": True, "enhance_hint": False, **threshold})
+            return self._queue_press(chat, job, "enhance", event_id, outbox)
         image = await self.jobs.load_image(parsed.job_id, parsed.index)
         if image is None:
             return t("button_image_gone", chat.lang), None

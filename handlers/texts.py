@@ -23,6 +23,7 @@ RU: dict[str, str] = {
         "  /imagine уютная кофейня в дождливый вечер --style масло --n 4\n\n"
         "Параметры после описания:\n"
         "  --ar 16:9 — пропорции (от 1:4 до 4:1)\n"
+        "  --улучшить — ✨ сначала дописать описание подробнее (свет, фон, стиль), потом нарисовать\n"
         "  --n 4 — сколько картинок (1–4; без него — сколько обычно рисует модель или задано в /settings)\n"
         "  --style аниме — стиль: фото, аниме, акварель, масло, киберпанк, пиксель-арт, 3d; нет — без стиля\n"
         "  --no люди — чего не должно быть\n"
@@ -240,6 +241,7 @@ RU: dict[str, str] = {
         "Мольберт в терминале — тот же бот, что в Telegram, картинки сохраняются в файлы.\n\n"
         "/imagine <описание> [--параметры] — нарисую картинку, например: /imagine кот в космосе --n 4\n"
         "  параметры: --ar 16:9, --n 4, --style аниме, --no люди, --seed 42, --steps 30, --best 8\n"
+        "  --улучшить — ✨ сначала дописать описание подробнее; /press ✨ — то же для готовой картинки\n"
         "/imagine <описание> --from фото.jpg [--strength 0.4] — нарисую, начиная с этого фото\n"
         "/press U1 — кнопка под последней картинкой (U — картинка целиком, V — сильная вариация, "
         "~ — лёгкая: /press ~1, 🔄 — заново, 🖋 — изменить)\n"
@@ -385,6 +387,24 @@ RU: dict[str, str] = {
     "upscale_unavailable": "Увеличение сейчас недоступно на этом сервере. Картинки можно рисовать как обычно.",
     "upscale_too_big": "Картинка слишком большая, чтобы увеличить её ещё раз. Попробуйте ×2.",
     "upscale_source_gone": "Картинка для увеличения уже удалена (их хранят сутки). Нажмите 🔄, чтобы нарисовать заново.",
+    # ✨ prompt enhancement (--enhance, the ✨ button, /settings "enhance")
+    "option_flag_value": "{option} пишется без значения, описание — до него, например: {example}",
+    "settings_enhance": "✨ Улучшение описаний",
+    "settings_button_enhance": "✨ Описания",
+    "settings_enhance_off": "по --улучшить и ✨",
+    "settings_enhance_ask": "предлагать ✨",
+    "settings_enhance_always": "всегда",
+    "button_enhance": "✨",
+    "enhance_hint": "✨ — дописать описание подробнее и перерисовать",
+    "enhanced_from": "✨ Описание улучшено из «{prompt}»",
+    "enhance_fallback": "✨ Улучшить описание не вышло ({why}) — нарисовано по вашему.",
+    "enhance_why_failed": "ошибка модели",
+    "enhance_why_timeout": "модель не успела",
+    "enhance_why_unusable": "ответ модели не подошёл",
+    "enhance_why_blocked": "в ответе было запрещённое слово",
+    "enhance_why_off": "улучшение не настроено",
+    "enhanced_full": "✨ Улучшенное описание целиком:\n{command}",
+    "discord_opt_enhance": "✨ Сначала дописать описание подробнее, потом нарисовать",
 }
 
 # --- /describe (#21): a photo → a Russian description and ready /imagine lines, each with a 🎨 button ---
@@ -425,6 +445,7 @@ EN: dict[str, str] = {
         "  /imagine watercolor landscape with birches at sunset --ar 16:9 --n 4\n\n"
         "Options after the description:\n"
         "  --ar 16:9 — aspect ratio (1:4 to 4:1)\n"
+        "  --enhance — ✨ first write a richer description (light, setting, style), then paint it\n"
         "  --n 4 — how many pictures (1–4; without it, the model's usual number or the chat's /settings)\n"
         "  --style anime — style: photo, anime, watercolor, oil, cyberpunk, pixel-art, 3d; none — no style\n"
         "  --no people — what should not be there\n"
@@ -642,6 +663,7 @@ EN: dict[str, str] = {
         "Molbert in a terminal: the same bot as in Telegram, with pictures saved as files.\n\n"
         "/imagine <description> [--options] — a picture, e.g.: /imagine a cat in space --n 4\n"
         "  options: --ar 16:9, --n 4, --style anime, --no people, --seed 42, --steps 30, --best 8\n"
+        "  --enhance — ✨ first write a richer description; /press ✨ — the same for a finished picture\n"
         "/imagine <description> --from photo.jpg [--strength 0.4] — a picture that starts from that photo\n"
         "/press U1 — a button under the last picture (U — the picture alone, V — a strong variation, "
         "~ — a subtle one: /press ~1, 🔄 — again, 🖋 — change it)\n"
@@ -781,6 +803,24 @@ EN: dict[str, str] = {
     "upscale_unavailable": "Enlarging is not available on this server right now. Painting works as usual.",
     "upscale_too_big": "The picture is too big to enlarge again. Try ×2.",
     "upscale_source_gone": "The picture to enlarge was deleted (they are kept for a day). Press 🔄 to paint it again.",
+    # ✨ prompt enhancement (--enhance, the ✨ button, /settings "enhance")
+    "option_flag_value": "{option} takes no value; write the description before it, e.g.: {example}",
+    "settings_enhance": "✨ Richer descriptions",
+    "settings_button_enhance": "✨ Descriptions",
+    "settings_enhance_off": "by --enhance and ✨",
+    "settings_enhance_ask": "offer ✨",
+    "settings_enhance_always": "always",
+    "button_enhance": "✨",
+    "enhance_hint": "✨ — write a richer description and paint again",
+    "enhanced_from": "✨ Description enhanced from «{prompt}»",
+    "enhance_fallback": "✨ Could not enhance the description ({why}): painted from your words.",
+    "enhance_why_failed": "the model failed",
+    "enhance_why_timeout": "the model ran out of time",
+    "enhance_why_unusable": "the model's answer was unusable",
+    "enhance_why_blocked": "the answer had a blocked word",
+    "enhance_why_off": "enhancement is not set up",
+    "enhanced_full": "✨ The whole enhanced description:\n{command}",
+    "discord_opt_enhance": "✨ First write a richer description, then paint it",
 }
 
 # --- /describe (#21) ---

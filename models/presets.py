@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from models.acceleration import GpuOptions
     from models.classifier import ZeroShotClassifier
     from models.generator import ImageGenerator
+    from models.prompt_writer import LazyPromptWriter
     from models.translation import Translator
     from models.upscaler import UpscalerSlot
 
@@ -43,6 +44,13 @@ TAESD = "madebyollin/taesd"
 # spandrel (models.upscaler); ×2 runs it and resizes down. MODEL_UPSCALER replaces it, "off" goes without.
 REAL_ESRGAN_X4 = "ai-forever/Real-ESRGAN:RealESRGAN_x4.pth"
 UPSCALER_OFF = "off"
+
+# ✨ prompt enhancement (models.prompt_writer): a small instruction-tuned LLM that writes Russian, for presets whose
+# generator brings none; Qwen2.5-1.5B-Instruct writes better Russian for 3x the memory (docs/deploy.md).
+DEFAULT_PROMPT_WRITER = "Qwen/Qwen2.5-0.5B-Instruct"
+GENERATOR_TEXT_ENCODER = "(the generator's text encoder)"  # Kandinsky 5's Qwen2.5-VL writes, as in its own code
+TINY_PROMPT_WRITER = "(built by models.tiny_families.ensure_tiny_prompt_writer)"
+PROMPT_WRITER_OFF = "off"  # MODEL_PROMPT_WRITER=off: no writer; --enhance paints the prompt as typed, and says so
 
 # --- GPU memory of a whole worker ---------------------------------------------------------------------------------
 # All memory figures are in GB of 2**30 bytes (GiB): how cards are sold ("24 GB") and how torch and nvidia-smi
@@ -110,6 +118,7 @@ class ModelPreset:
     channels_last: str = "auto"  # what MODEL_CHANNELS_LAST=auto means for it (models.acceleration)
     images: int | None = None  # pictures per request that names no count; None: the generator's (GenerationDefaults)
     upscaler: str | None = REAL_ESRGAN_X4  # super-resolution weights (models.upscaler); None: no ⤴
+    prompt_writer: str = DEFAULT_PROMPT_WRITER  # ✨: hub id or local dir of a causal LM, or GENERATOR_TEXT_ENCODER
 
 
 PRESETS: dict[str, ModelPreset] = {
@@ -119,6 +128,7 @@ PRESETS: dict[str, ModelPreset] = {
         classifier="(built by models.tiny.ensure_tiny_models)",
         generator_reads_russian=True,  # byte-level tokenizer; nothing to download for translation
         description="tiny random models built locally: offline, CPU, for tests and development (noise images)",
+        prompt_writer=TINY_PROMPT_WRITER,
     ),
     CPU: ModelPreset(
         name=CPU,
@@ -149,6 +159,9 @@ PRESETS: dict[str, ModelPreset] = {
         # DiT 6.0 B + Qwen2.5-VL-7B text encoder 8.3 B + CLIP text 0.12 B + VAE 0.08 B = 14.5 B parameters.
         # Peak: all weights, the 1024² decode (~2.5) and slack; with offload the Qwen encoder is the largest model.
         memory=MemoryFigures(weights=27.0, peak=32.5, peak_offload=17.5),
+        # Kandinsky 5's own inference code (kandinsky/t2i_pipeline.py, expand_prompt) rewrites prompts with this
+        # Qwen2.5-VL-7B text encoder: the ✨ writer shares it, no second LLM in memory
+        prompt_writer=GENERATOR_TEXT_ENCODER,
     ),
     "compact": ModelPreset(
         name="compact",
@@ -202,6 +215,7 @@ class LoadedModels:
     load_seconds: float
     translator: Translator | None = None  # loaded only for a generator that does not read Russian
     upscaler: UpscalerSlot | None = None  # ⤴ ×2 / ×4 and --up; None: MODEL_UPSCALER=off
+    prompt_writer: LazyPromptWriter | None = None  # ✨ enhancement; None: MODEL_PROMPT_WRITER=off
 
     @property
     def default_images(self) -> int:
@@ -455,6 +469,9 @@ def load_models(
     threads: int = 0,
     upscaler: str | None = None,
     upscaler_lazy: bool = False,
+    prompt_writer: str | None = None,
+    prompt_writer_timeout: float = 90.0,
+    prompt_writer_lazy: bool = False,
 ) -> LoadedModels:
     """Resolve ``preset_name`` and load its models onto ``device`` (None: best), once per worker.
 
@@ -469,6 +486,8 @@ def load_models(
     ``channels_last`` stands for ``MODEL_CHANNELS_LAST=auto``.
     The upscaler (``upscaler``: ``MODEL_UPSCALER``, else the preset's) is loaded here too, or on its first job with
     ``upscaler_lazy`` (``MODEL_UPSCALER_LAZY``).
+    The ✨ prompt writer is ``prompt_writer`` (``MODEL_PROMPT_WRITER``; ``off``: none), else the preset's: loaded here,
+    or at its first use with ``prompt_writer_lazy``; a generator's own LLM text encoder is shared, never loaded twice.
     The default label set's text embeddings are made ready here (warm-up: the first user does not pay for them),
     read from ``cache_dir/text-embeddings`` when a previous start stored them for the same weights.
     """
@@ -517,6 +536,11 @@ def load_models(
         from models.upscaler import UpscalerSlot
 
         super_resolution = UpscalerSlot(preset.upscaler, device, lazy=upscaler_lazy)
+    writer = _prompt_writer(
+        prompt_writer or preset.prompt_writer, cache_dir, image_generator, device, dtype, prompt_writer_timeout
+    )
+    if writer is not None and not prompt_writer_lazy:
+        writer.get()
     seconds = time.perf_counter() - started
     log.info(
         "preset %r loaded on %s/%s in %.1f s; prompts %s",
@@ -526,4 +550,13 @@ def load_models(
         seconds,
         "read in Russian" if ru_en is None else f"translated by {preset.translator}",
     )
-    return LoadedModels(preset, image_generator, zero_shot, device, dtype, seconds, ru_en, super_resolution)
+    return LoadedModels(preset, image_generator, zero_shot, device, dtype, seconds, ru_en, super_resolution, writer)
+
+
+def _prompt_writer(
+    source: str, cache_dir: Path, generator: ImageGenerator, device: str, dtype: torch.dtype, timeout: float
+) -> LazyPromptWriter | None:
+    """The ✨ writer ``source`` names (``models.prompt_writer.prepare_writer``), in the generator's dtype."""
+    from models.prompt_writer import prepare_writer
+
+    return prepare_writer(source, cache_dir=cache_dir, generator=generator, device=device, dtype=dtype, timeout=timeout)

@@ -1,5 +1,5 @@
 """Tiny random models of every production family: Kandinsky 5, Kandinsky 2.2 (prior + decoder), SDXL, SD-Turbo
-with its TAESD decoder, MarianMT.
+with its TAESD decoder, MarianMT, and the ✨ prompt writer (a Qwen2 causal LM).
 
 Each builder makes the real classes from small configs with a fixed seed, tokenizers included (no hub access),
 and saves them in the production layout, so tests load them through the same ``from_pretrained`` code as the
@@ -12,8 +12,11 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from models.prompt_writer import CHATML
 from models.tiny import (
     HIDDEN,
+    TINY_VERSION,
+    _build_atomically,
     _seeded,
     _text_config,
     _tiny_scheduler,
@@ -57,6 +60,7 @@ def build_qwen_tokenizer() -> Qwen2Tokenizer:
     vocab = {alphabet[byte]: byte for byte in range(256)}
     tokenizer = Qwen2Tokenizer(vocab=vocab, merges=[])
     tokenizer.add_special_tokens({"additional_special_tokens": list(QWEN_SPECIAL_TOKENS)})
+    tokenizer.chat_template = CHATML  # as the real Qwen tokenizers carry theirs
     return tokenizer
 
 
@@ -435,3 +439,41 @@ def build_tiny_upscaler(path: Path, seed: int = 0, *, scale: int = 4, blocks: in
     file = path / UPSCALER_FILE.format(scale=scale)
     torch.save({"params_ema": state}, file)
     return file
+
+
+PROMPT_WRITER_DIR = f"tiny-prompt-writer-v{TINY_VERSION}"
+
+
+def ensure_tiny_prompt_writer(cache_dir: Path) -> Path:
+    """Build the tiny preset's prompt writer under ``cache_dir`` unless present; return its dir."""
+    return _build_atomically(Path(cache_dir) / PROMPT_WRITER_DIR, build_tiny_prompt_writer)
+
+
+def build_tiny_prompt_writer(path: Path, seed: int = 0) -> Path:
+    """Build a tiny random Qwen2 causal LM (the class of Qwen2.5-Instruct, the default ✨ prompt writer) with the
+    tiny Qwen tokenizer and its chat template into ``path``, loaded back by ``AutoModelForCausalLM``. Its answers are
+    random bytes: what the cleaning and the fallback to the user's own words must survive."""
+    from transformers import GenerationConfig, Qwen2Config, Qwen2ForCausalLM
+
+    path = Path(path)
+    tokenizer = build_qwen_tokenizer()
+    end = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    config = Qwen2Config(
+        vocab_size=len(tokenizer),
+        hidden_size=HIDDEN,
+        intermediate_size=2 * HIDDEN,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=2048,
+        tie_word_embeddings=True,
+        bos_token_id=None,
+        eos_token_id=end,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    with _seeded(seed):
+        model = Qwen2ForCausalLM(config)
+    model.generation_config = GenerationConfig(eos_token_id=end, pad_token_id=tokenizer.pad_token_id)
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path

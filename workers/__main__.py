@@ -6,6 +6,7 @@ import logging
 import sys
 from typing import TYPE_CHECKING
 
+from core.blocklist import PromptBlocklist
 from core.config import ConfigError, SafetySettings, export_library_variables, load
 from core.connection import connect
 from core.heap import settle_startup_heap
@@ -92,6 +93,9 @@ def load_configured_models(settings: ModelSettings) -> LoadedModels:
         threads=settings.threads,
         upscaler=settings.upscaler,
         upscaler_lazy=settings.upscaler_lazy,
+        prompt_writer=settings.prompt_writer,
+        prompt_writer_timeout=settings.prompt_writer_timeout,
+        prompt_writer_lazy=settings.prompt_writer_lazy,
         gpu=GpuOptions(
             compile=settings.compile,
             cpu_offload=settings.cpu_offload,
@@ -115,6 +119,7 @@ def build(config: WorkerConfig, allocator: AllocatorConfig) -> MolbertWorker:
     if config.model.warmup:
         warm_up_models(models, safety)
     runtime.set_batch_size(config.worker.batch_size)
+    runtime.set_blocklist(PromptBlocklist.load(config.safety.blocklist_file))
     wait_for_redis(connection)
     queues = parse_queues(config.worker.queues)
     worker = MolbertWorker(models, connection, queues, name=config.worker.name, safety=safety)

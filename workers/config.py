@@ -55,6 +55,14 @@ class ModelSettings(BaseSettings):
     )
     upscaler_lazy: bool = Field(False, description="load the upscaler on its first job instead of at start")
 
+    prompt_writer: str | None = Field(
+        None, description="✨ enhancement LLM: hub id or local dir; off: none; default: the preset's (Qwen2.5-0.5B)"
+    )
+    prompt_writer_timeout: float = Field(
+        90.0, gt=0, le=600, description="seconds one enhancement may take at most (a 2-core CPU needs tens)"
+    )
+    prompt_writer_lazy: bool = Field(False, description="load the prompt writer at its first use, not at start")
+
     @field_validator("cache_dir")
     @classmethod
     def _home(cls, path: Path) -> Path:

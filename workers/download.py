@@ -21,7 +21,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.config import load
-from models.presets import AUTO, OFFLOAD_AUTO, PRESETS, TINY, UPSCALER_OFF, resolve_preset
+from models.presets import (
+    AUTO,
+    GENERATOR_TEXT_ENCODER,
+    OFFLOAD_AUTO,
+    PRESETS,
+    PROMPT_WRITER_OFF,
+    TINY,
+    TINY_PROMPT_WRITER,
+    UPSCALER_OFF,
+    resolve_preset,
+)
 from workers.config import ModelSettings
 
 log = logging.getLogger(__name__)
@@ -99,15 +109,16 @@ def plan(
     cpu_offload: str = OFFLOAD_AUTO,
     classifier: str | None = None,
     upscaler: str | None = None,
+    prompt_writer: str | None = None,
 ) -> list[Download]:
     """The repositories a worker with this preset (and ``MODEL_GENERATOR`` / ``MODEL_TRANSLATOR`` /
-    ``MODEL_CLASSIFIER``) loads.
+    ``MODEL_CLASSIFIER`` / ``MODEL_PROMPT_WRITER``) loads.
 
     ``auto`` is decided as the worker would, ``MODEL_CPU_OFFLOAD`` included (it changes which preset fits). The
     upscaler (``MODEL_UPSCALER``, else the preset's Real-ESRGAN) is one file of its repository.
     """
     upscaler_download = _upscaler_download(upscaler)
-    if preset_name.strip().lower() == TINY and not generator and not classifier:
+    if preset_name.strip().lower() == TINY and not generator and not classifier and not prompt_writer:
         return upscaler_download  # built locally from configs
     preset = resolve_preset(
         preset_name,
@@ -129,6 +140,9 @@ def plan(
     if not preset.generator_reads_russian:
         downloads.append(Download(preset.translator, "translator", None, OTHER_FORMATS))
     downloads += _upscaler_download(preset.upscaler)
+    writer = prompt_writer or preset.prompt_writer
+    if writer.strip().lower() != PROMPT_WRITER_OFF and writer not in (GENERATOR_TEXT_ENCODER, TINY_PROMPT_WRITER):
+        downloads.append(Download(writer, "prompt writer", None, OTHER_FORMATS))
     return [download for download in downloads if not is_local(download.repo_id)]
 
 
@@ -208,6 +222,7 @@ def main(argv: list[str]) -> int:
         cpu_offload=settings.cpu_offload,
         classifier=settings.classifier,
         upscaler=settings.upscaler,
+        prompt_writer=settings.prompt_writer,
     )
     if not downloads:
         print(f"preset {preset}: nothing to download (its models are built locally or are local directories)")

@@ -42,6 +42,7 @@ from core.telemetry import log_job
 from models.generator import ImageGenerator, OutpaintingUnsupported, VariationsUnsupported
 from models.labels import default_labels
 from workers import monitoring, runtime, upscaling
+from workers.enhance import enhance_request
 from workers.progress import JobCancelled, ProgressReporter
 from workers.publish import RESULT_TTL, publish, record_duration, store_feedback_context, store_grid, store_images
 
@@ -87,9 +88,14 @@ def generate(payload: dict) -> dict:
     request = with_count(GenerateJob.model_validate(payload), runtime.models().default_images)
     job = current_job()
     times = monitoring.picked_up(job.id, "imagine", request.chat, request.times)
+    typed = request.prompt
+    started = time.perf_counter()
+    request, enhance_failed = enhance_request(request, job.id, job.connection)
+    writing = time.perf_counter() - started
     out_of_memory = False
     try:
         images, hidden, seconds = _paint(job, request)
+        seconds += writing
     except VariationsUnsupported as exc:
         return _publish_refusal(job, request.chat, "imagine", Refusal(str(exc), "variations_unsupported"))
     except OutpaintingUnsupported as exc:
@@ -134,6 +140,8 @@ def generate(payload: dict) -> dict:
         outpainting=outpainting,
         upscale=request.upscale,
         upscaler=upscaling.upscaler_name() if request.upscale else None,
+        enhanced_from=typed if request.prompt != typed else None,
+        enhance_failed=enhance_failed,
     )
     publish(job.connection, event)
     if not request.upscale:  # an upscale's minutes on a CPU would skew the queue's estimate for pictures

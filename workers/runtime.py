@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from core.blocklist import PromptBlocklist
     from models.interrogator import Interrogator
     from models.presets import LoadedModels
     from models.ranker import LoadedRanker
@@ -22,6 +23,8 @@ _ranker: RankerSwitch | None = None  # the learned re-ranker's switch; None: cos
 
 
 _interrogator: Interrogator | None = None  # /describe's, made on the first /describe
+
+_blocklist: PromptBlocklist | None = None  # SAFETY_BLOCKLIST_FILE: checks ✨ enhanced prompts
 
 
 def set_batch_size(size: int) -> None:
@@ -88,3 +91,20 @@ def interrogator() -> Interrogator:
 
         _interrogator = Interrogator(classifier)
     return _interrogator
+
+
+def set_blocklist(blocklist: PromptBlocklist | None) -> None:
+    """The prompt blocklist (``SAFETY_BLOCKLIST_FILE``) that enhanced prompts are checked against; ``None``: the
+    built-in one."""
+    global _blocklist
+    _blocklist = blocklist
+
+
+def blocklist() -> PromptBlocklist:
+    """The prompt blocklist the frontend checks typed prompts with: the worker checks ✨ descriptions with it."""
+    global _blocklist
+    if _blocklist is None:
+        from core.blocklist import PromptBlocklist
+
+        _blocklist = PromptBlocklist.load()
+    return _blocklist

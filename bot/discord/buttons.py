@@ -18,7 +18,7 @@ from handlers.ports import Keyboard
 
 log = logging.getLogger(__name__)
 
-ACTION_TEMPLATE = r"(?P<action>[uvrxmdzfs]:\S{1,98})"  # d: /describe's 🎨; z: zoom out / pan; f: 👍/👎; s: ⤴
+ACTION_TEMPLATE = r"(?P<action>[uvrxmdzfse]:\S{1,98})"  # d: /describe's 🎨; z: zoom / pan; f: 👍/👎; s: ⤴; e: ✨
 CUSTOM_ID_LIMIT = 100
 LABEL_LIMIT = 80
 MAX_ROWS = 5

@@ -100,7 +100,7 @@ async def test_options_grid_and_buttons_u_v_reroll(telegram, bot_process, alice)
         ["U1", "U2", "U3", "U4"],
         ["V1", "V2", "V3", "V4"],
         ["~1", "~2", "~3", "~4"],
-        ["🔄", "🖋", "👍", "👎"],
+        ["🔄", "🖋", "✨", "👍", "👎"],
     ]
     picture = Image.open(io.BytesIO(grid.photo))
     assert picture.width > picture.height, "a 2×2 grid of 3:2 images is landscape"
@@ -440,7 +440,7 @@ async def test_the_pen_asks_the_requester_what_to_change_and_their_reply_remixes
     bob = telegram.user(5003, "Борис")
     asked = telegram.send_text(GROUP, alice, "/imagine@molbert_test_bot кот в шляпе --seed 11", chat_type="supergroup")
     picture = await telegram.wait_for_photo(GROUP, after=asked["message_id"], timeout=RESULT_TIMEOUT)
-    pen = picture.reply_markup["inline_keyboard"][-1][1]
+    pen = picture.reply_markup["inline_keyboard"][-1][1]  # 🔄 🖋 ✨ 👍 👎
     assert pen["text"] == "🖋"
     not_theirs = telegram.press_button(GROUP, bob, picture.message_id, pen["callback_data"])
     pressed = telegram.press_button(GROUP, alice, picture.message_id, pen["callback_data"])
@@ -452,6 +452,9 @@ async def test_the_pen_asks_the_requester_what_to_change_and_their_reply_remixes
     [code] = params["entities"]
     start = len(question.text.encode("utf-16-le")) // 2 - len(line)
     assert (code["type"], code["offset"], code["length"]) == ("code", start, len(line))  # a tap copies it
+    for press in (not_theirs, pressed):  # the two presses are served concurrently: either may be answered last
+        query = press["id"]
+        await telegram.wait_for_call("answerCallbackQuery", lambda p, query=query: p["callback_query_id"] == query)
     answers = {p["callback_query_id"]: p.get("text") for p in telegram.calls_to("answerCallbackQuery")}
     assert answers[not_theirs["id"]] == t("button_not_yours", "ru")
     assert answers[pressed["id"]] == t("remix_prompt_sent", "ru")

@@ -47,9 +47,10 @@ def typed_options(
     negative: str | None = None,
     seed: int | None = None,
     count: int | None = None,
+    enhance: bool | None = None,
 ) -> dict[str, object]:
     """The options the user filled in, by the ``--option`` names the handlers parse (``--ar``, ``--style``…)."""
-    options = {"ar": aspect, "style": style, "no": negative, "seed": seed, "n": count}
+    options = {"ar": aspect, "style": style, "no": negative, "seed": seed, "n": count, "enhance": enhance}
     return {name: value for name, value in options.items() if value is not None}
 
 
@@ -105,6 +106,7 @@ class Imagine(commands.Cog):
         seed=text("discord_opt_seed"),
         count=text("discord_opt_count"),
         image=text("discord_opt_imagine_image"),
+        enhance=text("discord_opt_enhance"),
     )
     @app_commands.choices(aspect=[app_commands.Choice(name=ratio, value=ratio) for ratio in ASPECTS])
     async def imagine(
@@ -117,10 +119,11 @@ class Imagine(commands.Cog):
         seed: app_commands.Range[int, 0, MAX_SEED] | None = None,
         count: app_commands.Range[int, 1, MAX_IMAGES] | None = None,
         image: discord.Attachment | None = None,
+        enhance: bool | None = None,
     ) -> None:
         """Queue a picture of ``prompt``, painted from ``image`` when attached (handlers check it and its options,
-        and answer bad ones)."""
-        fields = typed_options(aspect=aspect, style=style, negative=negative, seed=seed, count=count)
+        and answer bad ones); ``enhance``: ✨ from a richer description the worker writes first."""
+        fields = typed_options(aspect=aspect, style=style, negative=negative, seed=seed, count=count, enhance=enhance)
 
         async def work() -> None:
             await self.imagine_from(chat_ref(interaction), prompt, fields, image)

@@ -224,3 +224,21 @@ async def test_the_terminal_enlarges_a_one_picture_result_and_a_u_picture(sessio
         (image_key(job_id, 0), 2),
         (image_key(job_id, 0), 4),
     ]
+
+
+# --- ✨ prompt enhancement ------------------------------------------------------------------------------------
+
+
+async def test_the_terminal_enhances_by_the_flag_and_by_the_button(session, capsys):
+    console, jobs = session
+    await console.handle_line("/imagine кот --улучшить --seed 4\n")
+    [job_id] = jobs.jobs
+    assert jobs.jobs[job_id].enhance
+    await console.handle_line("/imagine пёс --seed 5\n")
+    [plain_id] = [key for key in jobs.jobs if key != job_id]
+    keyboard = result_keyboard(plain_id, 1, enhance=True)
+    await console.outbox.send_photo(console.chat(), images.png(60, 20), "🎨 пёс", keyboard)
+    assert "🔄 🖋 ✨" in capsys.readouterr().out
+    await console.handle_line("/press ✨\n")
+    [enhanced] = [job for key, job in jobs.jobs.items() if key not in (job_id, plain_id)]
+    assert (enhanced.prompt, enhanced.seed, enhanced.enhance) == ("пёс", 5, True)

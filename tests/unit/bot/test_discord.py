@@ -47,7 +47,7 @@ from tests.factories import make_molbert
 from tests.fakes.discord_api import CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE, EPHEMERAL, FakeDiscordAPI
 from workers.publish import publish
 
-ACTION = re.compile(r"^[uvrmzfs]:")  # z: zoom out / pan; f: 👍/👎; s: ⤴
+ACTION = re.compile(r"^[uvrmzfse]:")  # z: zoom out / pan; f: 👍/👎; s: ⤴; e: ✨
 # the slash commands and the context menu
 COMMAND_NAMES = {
     *("imagine", "classify", "rank", "labels", "queue", "cancel", "stats", "settings", "help", "forget"),
@@ -170,7 +170,7 @@ async def test_sync_registers_russian_commands_with_english_localisations(fake):
     assert imagine["description"] == t("cmd_imagine", "ru")
     assert imagine["description_localizations"] == {"en-US": t("cmd_imagine", "en"), "en-GB": t("cmd_imagine", "en")}
     options = {o["name"]: o for o in imagine["options"]}
-    assert list(options) == ["prompt", "aspect", "style", "negative", "seed", "count", "image"]
+    assert list(options) == ["prompt", "aspect", "style", "negative", "seed", "count", "image", "enhance"]
     assert (options["prompt"]["type"], options["prompt"]["required"]) == (3, True)
     assert options["prompt"]["description"] == t("discord_opt_prompt", "ru")
     assert options["prompt"]["description_localizations"]["en-US"] == t("discord_opt_prompt", "en")
@@ -181,6 +181,7 @@ async def test_sync_registers_russian_commands_with_english_localisations(fake):
     assert (options["count"]["min_value"], options["count"]["max_value"]) == (1, MAX_IMAGES)
     assert not any(options[name].get("required") for name in ("aspect", "style", "negative", "seed", "count", "image"))
     assert options["image"]["type"] == 11  # an attachment
+    assert (options["enhance"]["type"], options["enhance"].get("required", False)) == (5, False)  # ✨: a boolean
     classify = commands[("classify", 1)]
     assert [(o["name"], o["type"], o.get("required", False)) for o in classify["options"]] == [
         ("image", 11, True),

@@ -335,7 +335,7 @@ async def test_image_result_is_sent_with_buttons_and_status_deleted(outbox):
         ["U1", "U2"],
         ["V1", "V2"],
         ["~1", "~2"],
-        ["🔄", "🖋", "👍", "👎"],  # 👍/👎: handlers/feedback.py
+        ["🔄", "🖋", "✨", "👍", "👎"],  # ✨ under words as typed; 👍/👎: handlers/feedback.py
     ]
     assert photo.buttons[1][1].action == "v:j1:1:h"  # strong
     assert photo.buttons[2][1].action == "v:j1:1:l"  # subtle
@@ -346,7 +346,7 @@ async def test_a_model_that_cannot_vary_gets_no_v_buttons(outbox):
     job = GenerateJob(chat=chat(), prompt="кот", seed=5, num_images=2)
     result = event(kind="imagine", generation=job, image_keys=["k0", "k1"], grid_key="g", variations=False)
     await deliver_result(result, [images.png()], None, outbox)
-    assert [[b.text for b in row] for row in outbox.sent[-1].buttons] == [["U1", "U2"], ["🔄", "🖋", "👍", "👎"]]
+    assert [[b.text for b in row] for row in outbox.sent[-1].buttons] == [["U1", "U2"], ["🔄", "🖋", "✨", "👍", "👎"]]
 
 
 async def test_failure_is_explained_with_a_reference(outbox):

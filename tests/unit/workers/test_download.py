@@ -7,7 +7,7 @@ import huggingface_hub.constants
 import pytest
 from huggingface_hub.utils import filter_repo_objects
 
-from models.presets import PRESETS, REAL_ESRGAN_X4, RU_EN_TRANSLATOR, RUCLIP, TAESD
+from models.presets import DEFAULT_PROMPT_WRITER, PRESETS, REAL_ESRGAN_X4, RU_EN_TRANSLATOR, RUCLIP, TAESD
 from workers import download
 from workers.__main__ import main as workers_main
 
@@ -18,7 +18,14 @@ UPSCALER = REAL_ESRGAN_X4.split(":")[0]  # one file of Sber's Real-ESRGAN reposi
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch, tmp_path):
-    for name in ("MODEL_PRESET", "MODEL_GENERATOR", "MODEL_TRANSLATOR", "MODEL_CLASSIFIER", "MODEL_CACHE_DIR"):
+    for name in (
+        "MODEL_PRESET",
+        "MODEL_GENERATOR",
+        "MODEL_TRANSLATOR",
+        "MODEL_CLASSIFIER",
+        "MODEL_CACHE_DIR",
+        "MODEL_PROMPT_WRITER",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)  # no developer .env
 
@@ -64,8 +71,11 @@ def test_the_preset_defaults_to_model_preset(hub, monkeypatch, capsys):
     ("preset", "repos"),
     [
         ("quality", [PRESETS["quality"].generator, RUCLIP, UPSCALER]),  # reads Russian: no translator
-        ("compact", [DECODER, RUCLIP, RU_EN_TRANSLATOR, UPSCALER, PRIOR]),  # the decoder's card connects the prior
-        ("fast", ["stabilityai/sdxl-turbo", RUCLIP, RU_EN_TRANSLATOR, UPSCALER]),
+        (
+            "compact",
+            [DECODER, RUCLIP, RU_EN_TRANSLATOR, UPSCALER, DEFAULT_PROMPT_WRITER, PRIOR],
+        ),  # the decoder's card connects the prior
+        ("fast", ["stabilityai/sdxl-turbo", RUCLIP, RU_EN_TRANSLATOR, UPSCALER, DEFAULT_PROMPT_WRITER]),
     ],
 )
 def test_a_preset_fetches_its_generator_classifier_and_translator(hub, preset, repos, capsys):
@@ -160,7 +170,24 @@ def test_model_generator_and_translator_overrides_are_fetched(hub, monkeypatch):
         RUCLIP,
         "my-org/opus-mt-ru-en-finetuned",
         UPSCALER,
+        DEFAULT_PROMPT_WRITER,
     ]
+
+
+def test_quality_shares_kandinskys_text_encoder_as_its_prompt_writer(hub):
+    assert workers_main(["download", "--preset", "quality"]) == 0
+    assert DEFAULT_PROMPT_WRITER not in [call["repo_id"] for call in hub]
+
+
+def test_model_prompt_writer_is_fetched_and_off_fetches_none(hub, monkeypatch):
+    monkeypatch.setenv("MODEL_PROMPT_WRITER", "Qwen/Qwen2.5-1.5B-Instruct")
+    assert workers_main(["download", "--preset", "fast"]) == 0
+    assert [call["repo_id"] for call in hub][-1] == "Qwen/Qwen2.5-1.5B-Instruct"
+    assert "*.onnx" in hub[-1]["ignore"]
+    hub.clear()
+    monkeypatch.setenv("MODEL_PROMPT_WRITER", "off")
+    assert workers_main(["download", "--preset", "fast"]) == 0
+    assert [call["repo_id"] for call in hub] == ["stabilityai/sdxl-turbo", RUCLIP, RU_EN_TRANSLATOR]
 
 
 def test_model_classifier_is_fetched_instead_of_the_presets(hub, monkeypatch):
@@ -205,7 +232,14 @@ def test_a_failed_download_exits_1(monkeypatch, capsys):
 def test_cpu_fetches_sd_turbo_fp16_without_its_vae_and_the_taesd_decoder(hub, capsys):
     """SD-Turbo's VAE is replaced by TAESD: its folder is not fetched, TAESD's diffusers files are."""
     assert workers_main(["download", "--preset", "cpu"]) == 0
-    assert [call["repo_id"] for call in hub] == ["stabilityai/sd-turbo", TAESD, RUCLIP, RU_EN_TRANSLATOR, UPSCALER]
+    assert [call["repo_id"] for call in hub] == [
+        "stabilityai/sd-turbo",
+        TAESD,
+        RUCLIP,
+        RU_EN_TRANSLATOR,
+        UPSCALER,
+        DEFAULT_PROMPT_WRITER,
+    ]
     generator, decoder = hub[0], hub[1]
     files = ["unet/diffusion_pytorch_model.fp16.safetensors", "unet/diffusion_pytorch_model.safetensors"]
     files += ["text_encoder/model.fp16.safetensors", "vae/diffusion_pytorch_model.fp16.safetensors"]
@@ -227,8 +261,15 @@ def test_a_custom_generator_on_cpu_gets_its_own_vae():
 def test_auto_on_a_machine_without_a_gpu_fetches_the_cpu_preset(hub, capsys):
     """No --preset, MODEL_PRESET unset (auto), no CUDA or MPS here: what the worker would load, `cpu`."""
     assert workers_main(["download"]) == 0
-    assert [call["repo_id"] for call in hub] == ["stabilityai/sd-turbo", TAESD, RUCLIP, RU_EN_TRANSLATOR, UPSCALER]
-    assert "preset auto: 5 repositories" in capsys.readouterr().out
+    assert [call["repo_id"] for call in hub] == [
+        "stabilityai/sd-turbo",
+        TAESD,
+        RUCLIP,
+        RU_EN_TRANSLATOR,
+        UPSCALER,
+        DEFAULT_PROMPT_WRITER,
+    ]
+    assert "preset auto: 6 repositories" in capsys.readouterr().out
 
 
 def test_the_upscaler_is_one_file_of_its_repository_and_off_or_local_is_none(hub, monkeypatch, tmp_path):
