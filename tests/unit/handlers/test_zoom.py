@@ -88,7 +88,7 @@ async def test_a_one_picture_result_of_a_model_that_outpaints_gets_the_zoom_rows
         ["V1", "~1"],
         ["🔍 ×1.5", "🔍 ×2", "⤴ ×2", "⤴ ×4"],
         ["⬅️", "➡️", "⬆️", "⬇️"],
-        ["🔄", "🖋", "👍", "👎"],
+        ["🔄", "🖋", "✨", "👍", "👎"],
     ]  # 👍 👎 join the last row: five rows, Discord's most
     assert outbox.sent[-1].buttons[3][0].action == "z:j1:0:l"
 

@@ -187,7 +187,7 @@ def test_model_prompt_writer_is_fetched_and_off_fetches_none(hub, monkeypatch):
     hub.clear()
     monkeypatch.setenv("MODEL_PROMPT_WRITER", "off")
     assert workers_main(["download", "--preset", "fast"]) == 0
-    assert [call["repo_id"] for call in hub] == ["stabilityai/sdxl-turbo", RUCLIP, RU_EN_TRANSLATOR]
+    assert [call["repo_id"] for call in hub] == ["stabilityai/sdxl-turbo", RUCLIP, RU_EN_TRANSLATOR, UPSCALER]
 
 
 def test_model_classifier_is_fetched_instead_of_the_presets(hub, monkeypatch):
@@ -249,7 +249,7 @@ def test_cpu_fetches_sd_turbo_fp16_without_its_vae_and_the_taesd_decoder(hub, ca
     assert kept == [*expected, "unet/config.json", "model_index.json"]
     taesd = ["config.json", "diffusion_pytorch_model.safetensors", "taesd_decoder.pth", "taesd_encoder.pth"]
     assert list(filter_repo_objects(taesd, allow_patterns=decoder["allow"])) == taesd[:2]
-    assert "preset cpu: 5 repositories" in capsys.readouterr().out
+    assert "preset cpu: 6 repositories" in capsys.readouterr().out
 
 
 def test_a_custom_generator_on_cpu_gets_its_own_vae():
@@ -276,8 +276,8 @@ def test_the_upscaler_is_one_file_of_its_repository_and_off_or_local_is_none(hub
     """MODEL_UPSCALER: ``<hub id>:<file>`` fetches that file alone; ``off`` and a local file fetch nothing."""
     monkeypatch.setenv("MODEL_UPSCALER", "someone/sr-models:4x-UltraSharp.pth")
     assert workers_main(["download", "--preset", "fast"]) == 0
-    assert hub[-1]["repo_id"] == "someone/sr-models"
-    assert list(filter_repo_objects(["4x-UltraSharp.pth", "other.pth"], allow_patterns=hub[-1]["allow"])) == [
+    [upscaler] = [call for call in hub if call["repo_id"] == "someone/sr-models"]
+    assert list(filter_repo_objects(["4x-UltraSharp.pth", "other.pth"], allow_patterns=upscaler["allow"])) == [
         "4x-UltraSharp.pth"
     ]
     local = tmp_path / "mine.pth"
