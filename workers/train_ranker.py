@@ -8,12 +8,18 @@ Workers pick the new version up by themselves (`workers.ranking`) and use it onl
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from core.config import load
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import SQLAlchemyError
+
+from core.config import DatabaseSettings, load
+from core.database import SQLITE_FILE, create_engine, database_url
 from core.preferences import Preference
 from workers.config import ModelSettings
 
@@ -57,10 +63,44 @@ def write_jsonl(path: Path, preferences: Iterable[Preference]) -> int:
     return count
 
 
-def store_source(settings: ModelSettings) -> PreferenceSource | None:
-    """The feedback database's preferences; ``None`` where this build has no store (then ``--from`` is needed).
-    The merge with the feedback store binds its ``preferences`` here."""
-    return None
+def store_source(database: str | None = None) -> PreferenceSource | None:
+    """The feedback database's preferences (``core.feedback_store``): at ``database`` (``--database``), else at
+    ``DATABASE_URL``, else in the SQLite file a bot with default settings keeps (``BOT_DATA_DIR``, ``data``) when
+    there is one; ``None`` when there is none (then ``--from`` is needed)."""
+    configured = database or _database_url_setting()
+    if not configured:
+        default = Path(os.environ.get("BOT_DATA_DIR") or "data") / SQLITE_FILE
+        if not default.is_file():
+            return None
+        configured = f"sqlite:///{default}"
+    url = database_url(configured, Path("."))
+    return lambda: asyncio.run(_stored_preferences(url))
+
+
+def _missing_sqlite_file(url: URL) -> Path | None:
+    """A SQLite database file that is not there (reading would create an empty one)."""
+    if url.get_backend_name() != "sqlite" or not url.database:
+        return None
+    path = Path(url.database)
+    return None if path.is_file() else path
+
+
+def _database_url_setting() -> str | None:
+    url = load(DatabaseSettings).url
+    return url.get_secret_value() if url is not None else None
+
+
+async def _stored_preferences(url: URL) -> list[Preference]:
+    """Every stored choice, read through a short-lived engine (the command runs once)."""
+    from core.feedback_store import FeedbackStore
+
+    if (missing := _missing_sqlite_file(url)) is not None:
+        raise FileNotFoundError(f"no feedback database at {missing}")
+    engine = create_engine(url)
+    try:
+        return await FeedbackStore(engine).preferences()
+    finally:
+        await engine.dispose()
 
 
 def default_clip_model(settings: ModelSettings) -> str:
@@ -83,6 +123,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         description="Train the learned re-ranker on users' choices; workers use it only if it beats cosine.",
     )
     parser.add_argument("--from", dest="source", type=Path, help="a JSON-lines file of preferences (else the store)")
+    parser.add_argument("--database", help="the feedback database's URL (default: DATABASE_URL, else data/'s SQLite)")
     parser.add_argument("--dir", type=Path, help="where rankers are saved (default: MODEL_RANKER_DIR)")
     parser.add_argument("--clip-model", help="the CLIP model the embeddings come from (default: the workers')")
     parser.add_argument("--seed", type=int, default=0)
@@ -96,16 +137,20 @@ def main(argv: list[str]) -> int:
     source of preferences or with one that cannot be read."""
     args = parse_args(argv)
     settings = load(ModelSettings)
-    source: PreferenceSource | None = (lambda: read_jsonl(args.source)) if args.source else store_source(settings)
+    source: PreferenceSource | None = (lambda: read_jsonl(args.source)) if args.source else store_source(args.database)
     if source is None:
-        print("no preferences: this build has no feedback store; pass --from prefs.jsonl", file=sys.stderr)
+        print(
+            "no preferences: no feedback database here (set DATABASE_URL or --database, run it where the bot's "
+            "data/ is, or pass --from prefs.jsonl)",
+            file=sys.stderr,
+        )
         return 2
     from models.ranker import DECISIVE_METRIC, TrainOptions, beats_cosine, save, train
 
     options = TrainOptions(seed=args.seed, hidden=args.hidden, holdout=args.holdout)
     try:
         given = list(source())
-    except (OSError, ValueError) as exc:  # no such file, a line that is not a preference
+    except (OSError, ValueError, SQLAlchemyError) as exc:  # no such file, a line that is no preference, no database
         print(f"cannot read the preferences: {exc}", file=sys.stderr)
         return 2
     training = train(given, options)

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
+from sqlalchemy.engine import make_url
+
+from core.database import SQLITE_FILE, create_engine, migrate
+from core.feedback_store import Choice, FeedbackStore, ResultRecord
 from models import ranker
 from tests.preferences import preferences
 from workers.__main__ import main
@@ -41,9 +46,54 @@ def test_too_few_preferences_save_nothing(tmp_path, capsys):
     assert ranker.versions(tmp_path / "rankers") == []
 
 
-def test_without_a_source_it_says_what_to_pass(capsys):
+def test_without_a_source_it_says_what_to_pass(capsys, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)  # no data/molbert.sqlite3 here
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("BOT_DATA_DIR", raising=False)
     assert main(["train-ranker"]) == 2
     assert "--from" in capsys.readouterr().err
+
+
+def store_preferences(url: str, given: list) -> None:
+    """Write ``given`` into the feedback database at ``url`` as the bot records them: each grid as a result with
+    its embeddings, and the press on it (U on the chosen picture, 🔄 when none)."""
+
+    async def write() -> None:
+        await migrate(make_url(url))
+        engine = create_engine(make_url(url))
+        writes: list = []
+        for number, choice in enumerate(given):
+            job, user = f"telegram-imagine-1-{number}", f"user-{number % 7}"
+            grid = (choice.prompt_embedding, choice.image_embeddings)
+            writes.append(ResultRecord(job, "telegram", choice.chat_key, user, "imagine", "tiny", {}, choice.at, *grid))
+            verb = "r" if choice.chosen is None else "u"
+            writes.append(Choice(job, "telegram", choice.chat_key, user, verb, choice.chosen, choice.at))
+        await FeedbackStore(engine).write(writes)
+        await engine.dispose()
+
+    asyncio.run(write())
+
+
+def test_train_ranker_reads_the_feedback_database(database_url, tmp_path, capsys):
+    store_preferences(database_url, preferences(300))
+    argv = ["train-ranker", "--database", database_url, "--dir", str(tmp_path / "rankers"), "--clip-model", "clip"]
+    assert main(argv) == 0
+    assert "ranker-v1: 300 preferences from 10 chats" in capsys.readouterr().out
+
+
+def test_train_ranker_finds_the_bots_default_sqlite_file(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("BOT_DATA_DIR", str(tmp_path / "data"))
+    (tmp_path / "data").mkdir()
+    store_preferences(f"sqlite+aiosqlite:///{tmp_path / 'data' / SQLITE_FILE}", preferences(300))
+    assert main(["train-ranker", "--dir", str(tmp_path / "rankers"), "--clip-model", "clip"]) == 0
+    assert ranker.versions(tmp_path / "rankers") == [1]
+
+
+def test_an_unreachable_database_is_one_line(tmp_path, capsys):
+    url = f"sqlite:///{tmp_path / 'no' / 'such' / 'dir' / 'x.sqlite3'}"
+    assert main(["train-ranker", "--database", url, "--dir", str(tmp_path / "rankers")]) == 2
+    assert "cannot read the preferences" in capsys.readouterr().err
 
 
 def test_a_malformed_line_is_named(tmp_path, capsys):
