@@ -8,10 +8,10 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 _WORDS = re.compile(r"\w+", re.UNICODE)
+DEFAULT_LIST = Path(__file__).resolve().parent / "data" / "blocklist.txt"
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,8 @@ class PromptBlocklist:
         """The list in ``path``, or the default one shipped in ``core/data/blocklist.txt``."""
         if path is not None:
             return cls.from_text(path.read_text(encoding="utf-8"))
-        return cls.from_text(resources.files("core").joinpath("data/blocklist.txt").read_text(encoding="utf-8"))
+        # beside this module: ``core`` is a namespace package, which importlib.resources cannot always read
+        return cls.from_text(DEFAULT_LIST.read_text(encoding="utf-8"))
 
     def blocked_word(self, prompt: str) -> str | None:
         """The first word of ``prompt`` that a stem matches, or ``None`` when the prompt is fine."""
