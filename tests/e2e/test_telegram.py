@@ -134,7 +134,8 @@ async def test_zoom_out_keeps_the_picture_in_the_middle_of_a_bigger_one(telegram
     asked = telegram.send_text(alice["id"], alice, "/imagine маяк на скале --n 1 --no люди")
     photo = await telegram.wait_for_photo(alice["id"], after=asked["message_id"], timeout=RESULT_TIMEOUT)
     rows = photo.reply_markup["inline_keyboard"]
-    assert [[button["text"] for button in row] for row in rows][-3:-1] == [["🔍 ×1.5", "🔍 ×2"], ["⬅️", "➡️", "⬆️", "⬇️"]]
+    zoom_and_pan = [["🔍 ×1.5", "🔍 ×2", "⤴ ×2", "⤴ ×4"], ["⬅️", "➡️", "⬆️", "⬇️"]]  # ⤴ shares 🔍's row
+    assert [[button["text"] for button in row] for row in rows][-3:-1] == zoom_and_pan
     telegram.press_button(alice["id"], alice, photo.message_id, rows[-3][1]["callback_data"])
     await telegram.wait_for_call("answerCallbackQuery", lambda p: p.get("text") == t("button_accepted", "ru"))
     zoomed = await telegram.wait_for_photo(alice["id"], after=photo.message_id, timeout=RESULT_TIMEOUT)
