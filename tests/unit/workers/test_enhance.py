@@ -95,7 +95,7 @@ async def test_the_tiny_writers_random_answer_paints_the_words_as_typed_and_says
     assert "/imagine кот --seed 3" in caption  # no --enhance: the line repeats the picture
     why = t("enhance_why_unusable", "ru")
     assert caption.endswith("\n" + t("enhance_fallback", "ru", why=why))
-    assert [b.text for b in picture(sent).buttons[-1]] == ["🔄", "🖋", "✨"]  # ✨ may try again
+    assert [b.text for b in picture(sent).buttons[-1]] == ["🔄", "🖋", "✨", "👍", "👎"]  # ✨ may try again
 
 
 async def test_a_usable_description_is_painted_shown_and_kept_for_the_buttons(trained_models, redis_conn, aredis):
@@ -104,7 +104,7 @@ async def test_a_usable_description_is_painted_shown_and_kept_for_the_buttons(tr
     assert message.text.startswith(f"🎨 {DESCRIPTION}\n")
     assert f"/imagine {DESCRIPTION} --style акварель --seed 9" in message.text
     assert message.text.endswith("\n" + t("enhanced_from", "ru", prompt="кот"))
-    assert [b.text for b in message.buttons[-1]] == ["🔄", "🖋"]  # painted from a description: no ✨
+    assert [b.text for b in message.buttons[-1]] == ["🔄", "🖋", "👍", "👎"]  # painted from a description: no ✨
     stored = await RedisJobs(redis_conn).load_generation(message.buttons[-1][0].action.split(":", 1)[1])
     assert stored is not None and stored.prompt == DESCRIPTION and not stored.enhance  # 🔄 and V repaint it
     assert stored.model_prompt.startswith(DESCRIPTION + ", ")  # the style's words still follow for the model
