@@ -564,6 +564,8 @@ def load_worker(run: Run, name: str, built: BuiltPreset, offload: str) -> Loaded
         translator=str(built.translator) if built.translator else None,
         classifier=str(built.classifier),
         gpu=GpuOptions(cpu_offload=offload),
+        upscaler="off",  # the check measures the painting worker; the upscaler and ✨ writer are not built here
+        prompt_writer="off",
     )
 
 

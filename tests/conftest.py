@@ -13,6 +13,10 @@ import redis
 TESTS = Path(__file__).resolve().parent
 KINDS = ("unit", "e2e", "reliability")
 
+# No test may reach the Hugging Face Hub (there is no network in CI): a model named by its hub id (a preset's
+# default prompt writer or upscaler) must fail at once, not after the hub client's connection retries.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
 
 def pytest_collection_modifyitems(config, items):
     """Mark each test by its folder, so that ``-m unit`` / ``-m e2e`` / ``-m reliability`` select by kind and a
