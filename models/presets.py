@@ -447,13 +447,13 @@ def generator_dtype(device: str, gpu: GpuOptions, preset_name: str = "") -> torc
 
     from models.device import native_bf16, pick_dtype
 
-    if device.split(":")[0] != "cpu":
-        return pick_dtype(device)
-    if gpu.cpu_dtype == AUTO:
+    chosen = gpu.cpu_dtype
+    if device.split(":")[0] == "cpu" and chosen == AUTO:
         chosen = "bfloat16" if preset_name != "tiny" and native_bf16() else "float32"
         log.info("MODEL_CPU_DTYPE=auto: the generator runs in %s on this CPU", chosen)
+    if device.split(":")[0] == "cpu" and chosen != "float32":
         return getattr(torch, chosen)
-    return getattr(torch, gpu.cpu_dtype)
+    return pick_dtype(device)  # float32 on the CPU
 
 
 def load_models(

@@ -13,7 +13,7 @@ from PIL import Image
 from bot.queue import RedisJobs
 from core.keys import image_key, outpaint_key
 from core.protocol import ChatRef, GenerateJob, ResultEvent, job_id_for
-from handlers.buttons import zoom_rows
+from handlers.buttons import single_picture_keyboard
 from handlers.delivery import deliver_result
 from handlers.texts import t
 from models import outpaint, presets, tiny_families
@@ -59,7 +59,7 @@ async def test_zoom_out_keeps_the_picture_in_the_middle(tiny_models, redis_conn)
     await deliver_result(event, [redis_conn.get(image_key(zoom_id, 0))], None, outbox)
     delivered = outbox.sent[-1]
     assert delivered.text.endswith(t("outpaint_done_o2", "ru"))
-    assert delivered.buttons[-3:-1] == zoom_rows(zoom_id, 0)  # it can be zoomed again
+    assert delivered.buttons[-3:-1] == single_picture_keyboard(zoom_id, 0, zoom=True)  # zoomed (and enlarged) again
 
 
 async def test_a_worker_whose_model_cannot_outpaint_refuses_the_job(redis_conn, model_cache_dir, tmp_path):
