@@ -42,6 +42,7 @@ COMMAND_POLL_SECONDS = 1.0  # how often the command-channel thread looks up from
 # A queue's cleaning lock; RQ holds it 899 s and leaves it when a pass is cut off (a Redis error, a killed worker),
 # which would stall the recovery of that queue's abandoned jobs for 15 minutes. A pass takes milliseconds.
 MAINTENANCE_LOCK_SECONDS = 2 * MAINTENANCE_INTERVAL
+UNSUBSCRIBE_WAIT = 3 * COMMAND_POLL_SECONDS  # a stopping worker's wait for that thread to leave its read
 RECONNECT_DELAYS = (1.0, 30.0)  # waiting for Redis: the first pause, doubling up to the second
 
 
@@ -85,6 +86,18 @@ class MolbertWorker(SimpleWorker):
         self.pubsub_thread = self.pubsub.run_in_thread(  # type: ignore[assignment]  # rq declares it as None only
             sleep_time=COMMAND_POLL_SECONDS, daemon=True, exception_handler=self._pubsub_exception_handler
         )
+
+    def unsubscribe(self) -> None:
+        """RQ's, without its race: RQ waits 1 s for the command-channel thread and then closes the pub/sub itself,
+        while a thread still in its read (a busy machine) closes it too on its way out, and redis-py's
+        ``PubSub.reset`` is not safe from two threads (an ``AttributeError`` from the worker's teardown). Here the
+        thread alone closes it; a thread that outlives the wait is a daemon and closes it when its read ends."""
+        if self.pubsub_thread is None or self.pubsub is None:
+            return
+        self.log.info("Worker %s: unsubscribing from channel %s", self.name, self.pubsub_channel_name)
+        self.pubsub.unsubscribe()
+        self.pubsub_thread.stop()  # redis-py ≥ 7 joins the thread here; older ones only clear its flag
+        self.pubsub_thread.join(timeout=UNSUBSCRIBE_WAIT)
 
     def execute_job(self, job: Job, queue: Queue) -> None:
         """SimpleWorker's, with the job's heartbeat renewed from a thread while it runs in this one."""

@@ -5,11 +5,13 @@ from __future__ import annotations
 import io
 import json
 import os
+import threading
 import time
 import zlib
 from functools import partial
 
 import pytest
+import redis.client
 from PIL import Image
 from rq import Queue
 from rq.job import Job
@@ -237,6 +239,36 @@ def test_a_stopping_worker_leaves_rqs_command_channel_at_once(redis_conn, tiny_m
         assert not worker.pubsub_thread.is_alive(), "the command-channel thread is still reading"
         assert time.monotonic() - started < 5
         worker.unsubscribe()
+    finally:
+        runtime.set_models(None)
+
+
+def test_a_stopping_worker_never_closes_the_command_channel_under_its_reading_thread(
+    redis_conn, tiny_models, monkeypatch
+):
+    """RQ's ``unsubscribe`` joins the command-channel thread for 1 s and then closes the pub/sub itself; on a busy
+    machine the thread is still in its read, and two threads closing one ``PubSub`` race in redis-py's ``reset``
+    (``'NoneType' object has no attribute '_deregister_connect_callback'`` from a worker's teardown, seen in CI).
+    A read that takes 1.5 s here stands in for the busy machine."""
+    worker = MolbertWorker(tiny_models, redis_conn, queues=(GENERATE_QUEUE,))
+    try:
+        read = redis.client.PubSub.get_message
+        monkeypatch.setattr(redis.client.PubSub, "get_message", lambda *a, **kw: (time.sleep(1.5), read(*a, **kw))[1])
+        worker.subscribe()
+        pubsub, thread = worker.pubsub, worker.pubsub_thread
+        close = pubsub.close
+        closed_under_the_reader = []  # a close from another thread while the reading thread still runs
+
+        def close_watched() -> None:
+            closed_under_the_reader.append(threading.current_thread() is not thread and thread.is_alive())
+            close()
+
+        pubsub.close = close_watched
+        time.sleep(0.2)  # the thread is in its slow read now
+        worker.unsubscribe()
+        thread.join(timeout=10)
+        assert not thread.is_alive()
+        assert closed_under_the_reader and not any(closed_under_the_reader)
     finally:
         runtime.set_models(None)
 
