@@ -88,12 +88,8 @@ def build(workdir: Path, toy: bool) -> dict[str, str]:
 def build_real(dirs: dict[str, Path], workdir: Path) -> None:
     import gpu_check
     import torch
-    from diffusers import AutoencoderTiny
 
-    gpu_check.build_layout(CONFIGS / "cpu" / "sd-turbo", dirs["generator"], "cpu", torch.float32)
-    gpu_check.build_component(
-        "diffusers", AutoencoderTiny.__name__, CONFIGS / "cpu" / "taesd", dirs["decoder"], "cpu", torch.float32
-    )
+    build_painter(dirs["generator"], dirs["decoder"], toy=False)
     gpu_check.build_translator(CONFIGS / "translator", dirs["translator"], "cpu", torch.float32)
     configs = gpu_check.real_configs()
     gpu_check.build_ruclip(configs.ruclip_config, configs.bpe_model, dirs["classifier"], "cpu")
@@ -103,10 +99,28 @@ def build_toy(dirs: dict[str, Path], workdir: Path) -> None:
     from models import tiny_families
     from models.tiny import build_tiny_classifier
 
-    tiny_families.build_tiny_sd_turbo(dirs["generator"])
-    tiny_families.build_tiny_taesd(dirs["decoder"])
+    build_painter(dirs["generator"], dirs["decoder"], toy=True)
     tiny_families.build_tiny_marian(dirs["translator"])
     build_tiny_classifier(dirs["classifier"])
+
+
+def build_painter(generator: Path, decoder: Path, toy: bool) -> None:
+    """The generator (SD-Turbo's layout) and its TAESD decoder: real-size random ones from ``bench/configs/cpu``, or
+    the tiny twins; bench/outpaint.py builds only these."""
+    if toy:
+        from models import tiny_families
+
+        tiny_families.build_tiny_sd_turbo(generator)
+        tiny_families.build_tiny_taesd(decoder)
+        return
+    import gpu_check
+    import torch
+    from diffusers import AutoencoderTiny
+
+    gpu_check.build_layout(CONFIGS / "cpu" / "sd-turbo", generator, "cpu", torch.float32)
+    gpu_check.build_component(
+        "diffusers", AutoencoderTiny.__name__, CONFIGS / "cpu" / "taesd", decoder, "cpu", torch.float32
+    )
 
 
 # --- one backend, in its own process ------------------------------------------------------------------------------

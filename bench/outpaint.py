@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -34,50 +33,20 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
+from cpu_preset import build_painter, median_seconds, rss_gb  # noqa: E402 (bench/ is on the path now)
+
 PROMPT = "a lighthouse on a cliff, watercolor"  # English: the generator's own input (no translator here)
-GB = 2**30
 
 
 def build(workdir: Path, toy: bool) -> tuple[str, str]:
     """The generator and decoder dirs under ``workdir`` (built unless there, as bench/cpu_preset.py lays them)."""
-    from cpu_preset import CONFIGS
-
     generator, decoder = workdir / "stabilityai--sd-turbo", workdir / "taesd"
     done = workdir / "outpaint-built.json"
     if not (done.is_file() and json.loads(done.read_text()) == {"toy": toy}):
         workdir.mkdir(parents=True, exist_ok=True)
-        if toy:
-            from models import tiny_families
-
-            tiny_families.build_tiny_sd_turbo(generator)
-            tiny_families.build_tiny_taesd(decoder)
-        else:
-            import gpu_check
-            import torch
-            from diffusers import AutoencoderTiny
-
-            gpu_check.build_layout(CONFIGS / "cpu" / "sd-turbo", generator, "cpu", torch.float32)
-            gpu_check.build_component(
-                "diffusers", AutoencoderTiny.__name__, CONFIGS / "cpu" / "taesd", decoder, "cpu", torch.float32
-            )
+        build_painter(generator, decoder, toy)
         done.write_text(json.dumps({"toy": toy}))
     return str(generator), str(decoder)
-
-
-def rss_gb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return round(int(line.split()[1]) * 1024 / GB, 2)
-    return float("nan")
-
-
-def median_seconds(action, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - started)
-    return round(statistics.median(times), 3)
 
 
 def measure(generator_dir: str, decoder_dir: str, repeats: int) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import pytest
 from handlers.texts import t
 from tests.e2e.test_telegram import RESULT_TIMEOUT
 
-pytest_plugins = ["tests.e2e.test_telegram"]  # its fixtures: the fake Bot API, the bot process, Алиса
+# the fixtures telegram (the fake Bot API), bot_process and alice are tests/e2e/conftest.py's
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 FALLBACK = t("enhance_fallback", "ru", why=t("enhance_why_unusable", "ru"))

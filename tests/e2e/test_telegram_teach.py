@@ -4,52 +4,16 @@ among the labels, ``/classes`` lists it, ``/forget_class`` forgets it; bad reque
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
-import pytest_asyncio
 
 from handlers.texts import t
 from tests import images
-from tests.fakes.telegram_api import FakeTelegramAPI
-from tests.processes import ManagedProcess
 
+# the fixtures telegram (the fake Bot API), bot_process and alice are tests/e2e/conftest.py's
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 RESULT_TIMEOUT = 120
 RED = [(220, 30, 30), (210, 25, 35), (230, 40, 20)]
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def telegram():
-    async with FakeTelegramAPI() as fake:
-        yield fake
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def bot_process(telegram, tmp_path_factory, model_cache_dir):
-    """``python -m bot`` with REDIS_URL unset: it starts its own Redis and worker."""
-    home = tmp_path_factory.mktemp("bot-home")
-    process = ManagedProcess(
-        ["-m", "bot"],
-        env={
-            "TELEGRAM_BOT_TOKEN": telegram.token,
-            "TELEGRAM_API_URL": telegram.base_url,
-            "MODEL_PRESET": "tiny",
-            "MODEL_CACHE_DIR": str(model_cache_dir),
-            "BOT_DATA_DIR": str(home / "data"),
-        },
-        cwd=home,
-        log_path=home / "bot.log",
-    )
-    await telegram.wait_for_call("setMyCommands", timeout=60)
-    yield process
-    assert await asyncio.to_thread(process.stop) == 0, process.log
-
-
-@pytest.fixture(scope="module")
-def alice(telegram):
-    return telegram.user(1001, "Алиса", language_code="ru")
 
 
 async def test_an_album_is_taught_then_recognised_listed_and_forgotten(telegram, bot_process, alice):

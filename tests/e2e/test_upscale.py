@@ -11,8 +11,9 @@ import pytest
 from PIL import Image
 
 from handlers.texts import t
-from tests.e2e.test_telegram import RESULT_TIMEOUT, alice, bot_process, telegram  # noqa: F401 (fixtures)
+from tests.e2e.test_telegram import RESULT_TIMEOUT
 
+# the fixtures telegram (the fake Bot API), bot_process and alice are tests/e2e/conftest.py's
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
@@ -21,7 +22,7 @@ def size(data: bytes) -> tuple[int, int]:
         return picture.size
 
 
-async def test_enlarge_x2_under_a_u_picture_gives_it_twice_the_size(telegram, bot_process, alice):  # noqa: F811
+async def test_enlarge_x2_under_a_u_picture_gives_it_twice_the_size(telegram, bot_process, alice):
     asked = telegram.send_text(alice["id"], alice, "/imagine маяк --n 2 --steps 1 --seed 5")
     grid = await telegram.wait_for_photo(alice["id"], after=asked["message_id"], timeout=RESULT_TIMEOUT)
     telegram.press_button(
@@ -42,7 +43,7 @@ async def test_enlarge_x2_under_a_u_picture_gives_it_twice_the_size(telegram, bo
     assert enlarged.reply_to_message_id == single.message_id and not enlarged.reply_markup  # no ⤴ again
 
 
-async def test_a_one_picture_result_has_enlarge_and_up_3_is_refused(telegram, bot_process, alice):  # noqa: F811
+async def test_a_one_picture_result_has_enlarge_and_up_3_is_refused(telegram, bot_process, alice):
     asked = telegram.send_text(alice["id"], alice, "/imagine кот --n 1 --steps 1")
     photo = await telegram.wait_for_photo(alice["id"], after=asked["message_id"], timeout=RESULT_TIMEOUT)
     assert {"⤴ ×2", "⤴ ×4"} <= {b["text"] for row in photo.reply_markup["inline_keyboard"] for b in row}

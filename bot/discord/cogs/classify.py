@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
@@ -15,6 +16,7 @@ from bot.discord.translator import text
 from core.protocol import ChatRef, job_id_for
 from handlers.errors import UserError
 from handlers.images import TELEGRAM_DOWNLOAD_LIMIT
+from handlers.ports import Upload
 
 if TYPE_CHECKING:
     from bot.discord.app import MolbertBot
@@ -96,6 +98,19 @@ def reader(attachment: discord.Attachment):
             raise UserError("download_failed") from exc
 
     return read
+
+
+async def uploads_of(
+    bot: MolbertBot, chat: ChatRef, attachments: Iterable[discord.Attachment | None]
+) -> list[Upload] | None:
+    """The attachments of a command (``None``: an image option left empty) as uploads for the use cases, or ``None``
+    once the first one that is not an image, or too big, was refused: before anything is downloaded."""
+    pictures = [attachment for attachment in attachments if attachment is not None]
+    for attachment in pictures:
+        if (refused := refusal(attachment)) is not None:
+            await bot.molbert.refuse(chat, bot.outbox, refused[0], **refused[1])
+            return None
+    return [Upload(reader(attachment), attachment.size) for attachment in pictures]
 
 
 def is_image(attachment: discord.Attachment) -> bool:

@@ -9,7 +9,7 @@ with the ranking and the best picture attached.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING
 
 import discord
@@ -17,11 +17,10 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord.chat import chat_ref, language
-from bot.discord.cogs.classify import is_image, reader, refusal
+from bot.discord.cogs.classify import is_image, uploads_of
 from bot.discord.responses import answer
 from bot.discord.translator import text
 from core.protocol import MAX_RANKED_PHOTOS, ChatRef
-from handlers.ports import Upload
 from handlers.prompts import MAX_PROMPT_CHARS
 from handlers.texts import t
 
@@ -89,10 +88,9 @@ class Rank(commands.Cog):
     ) -> None:
         """Rank the attached pictures (numbered in the order given) by ``query``."""
         given = (image1, image2, image3, image4, image5, image6, image7, image8, image9, image10)
-        pictures = [attachment for attachment in given if attachment is not None]
 
         async def work() -> None:
-            await self.rank_attachments(chat_ref(interaction), pictures, query)
+            await self.rank_attachments(chat_ref(interaction), given, query)
 
         await answer(self.bot, interaction, work)
 
@@ -119,15 +117,11 @@ class Rank(commands.Cog):
         except discord.HTTPException as exc:  # too late (past Discord's 3 s), or a repeated event
             log.warning("could not open the modal of interaction %s (%s %s)", interaction.id, exc.status, exc.code)
 
-    async def rank_attachments(self, chat: ChatRef, pictures: list[discord.Attachment], query: str) -> None:
+    async def rank_attachments(self, chat: ChatRef, pictures: Iterable[discord.Attachment | None], query: str) -> None:
         """Refuse a non-image or too big a file before downloading anything; let the handlers do the rest."""
-        molbert, outbox = self.bot.molbert, self.bot.outbox
-        for attachment in pictures:
-            if (refused := refusal(attachment)) is not None:
-                await molbert.refuse(chat, outbox, refused[0], **refused[1])
-                return
-        uploads = [Upload(reader(attachment), attachment.size) for attachment in pictures]
-        await molbert.rank(chat, uploads, query, outbox)
+        uploads = await uploads_of(self.bot, chat, pictures)
+        if uploads is not None:
+            await self.bot.molbert.rank(chat, uploads, query, self.bot.outbox)
 
 
 async def setup(bot: MolbertBot) -> None:

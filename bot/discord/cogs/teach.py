@@ -14,11 +14,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord.chat import chat_ref, is_admin
-from bot.discord.cogs.classify import reader, refusal
+from bot.discord.cogs.classify import uploads_of
 from bot.discord.responses import answer
 from bot.discord.translator import text
-from core.protocol import ChatRef
-from handlers.ports import Upload
 
 if TYPE_CHECKING:
     from bot.discord.app import MolbertBot
@@ -53,24 +51,14 @@ class Teach(commands.Cog):
     ) -> None:
         """Teach the class ``name`` from the attached pictures."""
         given = (image1, image2, image3, image4, image5, image6, image7, image8, image9, image10)
-        pictures = [attachment for attachment in given if attachment is not None]
 
         async def work() -> None:
-            await self.teach_attachments(chat_ref(interaction), pictures, name, is_admin(interaction))
+            chat = chat_ref(interaction)
+            uploads = await uploads_of(self.bot, chat, given)  # a non-image or too big a file refused before download
+            if uploads is not None:
+                await self.bot.molbert.teach(chat, uploads, name, is_admin(interaction), self.bot.outbox)
 
         await answer(self.bot, interaction, work)
-
-    async def teach_attachments(
-        self, chat: ChatRef, pictures: list[discord.Attachment], name: str, admin: bool
-    ) -> None:
-        """Refuse a non-image or too big a file before downloading anything; let the handlers do the rest."""
-        molbert, outbox = self.bot.molbert, self.bot.outbox
-        for attachment in pictures:
-            if (refused := refusal(attachment)) is not None:
-                await molbert.refuse(chat, outbox, refused[0], **refused[1])
-                return
-        uploads = [Upload(reader(attachment), attachment.size) for attachment in pictures]
-        await molbert.teach(chat, uploads, name, admin, outbox)
 
     @app_commands.command(name="classes", description=text("discord_cmd_classes"))
     async def classes(self, interaction: discord.Interaction) -> None:
