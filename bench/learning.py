@@ -14,8 +14,9 @@ It also says whether the switch would put the ranker live (held-out nDCG@1 above
 ``MODEL_RANKER_MARGIN``, 0.02).
 
 What it does not drive: the bot itself (no fake Bot API, no U presses through the frontend, no feedback database:
-that store is another branch's, so the preferences are made here as it would hand them over), nor a real ruCLIP's
-weights (random tiny ones: what a trained CLIP sees in a picture differs, but the learning step is the same).
+the preferences are made here as the store hands them over; ``bench/learning_bot.py`` drives all of that, on the
+tiny generator's pictures, and reuses :func:`evaluate`), nor a real ruCLIP's weights (random tiny ones: what a
+trained CLIP sees in a picture differs, but the learning step is the same).
 
     python bench/learning.py [--presses 50 200 1000] [--seeds 3] [--held-out 500] [--hidden 0]
 """

@@ -79,7 +79,7 @@ class DatabaseFeedback:
         self._add(_Pending(chat, job_id, "f", value, self.clock()))
 
     def record_choice(self, chat: ChatRef, job_id: str, verb: str, chosen: int | None) -> None:
-        """Buffer a U/V/🔄 press (never waits)."""
+        """Buffer a U/V/⤴/🔍/🔄 press (never waits)."""
         self._add(_Pending(chat, job_id, verb, chosen, self.clock()))
 
     def _add(self, item: _Pending) -> None:

@@ -3,8 +3,9 @@
 Four tables (``core/migrations`` creates them): ``feedback_results`` (a result someone reacted to: its request —
 prompt, options, model — and the text embedding of its prompt), ``feedback_candidates`` (each picture's image
 embedding), ``feedback_votes`` (👍/👎: one per user and result, changeable) and ``feedback_choices`` (U, V and 🔄
-presses: the implicit preferences the re-ranker learns from). Users are kept as ``core.telemetry.hash_user``
-hashes, chats as ``<platform>:<chat id>``; times are unix seconds. Embeddings are float32 bytes.
+presses, and ⤴ / 🔍 under the U image of a cell: the implicit preferences the re-ranker learns from). Users are
+kept as ``core.telemetry.hash_user`` hashes, chats as ``<platform>:<chat id>``; times are unix seconds. Embeddings
+are float32 bytes.
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ choices = Table(
     Column("platform", String(16), nullable=False),
     Column("user_hash", String(32), nullable=False),
     Column("chat_key", String(120), nullable=False),
-    Column("verb", String(8), nullable=False),  # u, v, r (and later z: zoom)
+    Column("verb", String(8), nullable=False),  # u, v, r; s (⤴) and z (🔍, arrows) under a U image
     Column("chosen", Integer),  # the picture pressed; NULL for 🔄 (none of them)
     Column("at", Float, nullable=False),
     Index("ix_feedback_choices_user", "platform", "user_hash"),
@@ -88,6 +89,9 @@ choices = Table(
     Index("ix_feedback_choices_job", "job_id"),
 )
 REJECTING_VERBS = frozenset({"r"})  # a press that says "none of these"
+# presses that say "this one": U, V, and ⤴ (s) / 🔍 and the arrows (z) under the U image of a cell (or a one-picture
+# result, which has no candidates to beat and is left out); a verb in neither set is no preference
+CHOOSING_VERBS = frozenset({"u", "v", "s", "z"})
 
 
 @dataclass(frozen=True)
@@ -120,7 +124,8 @@ class Vote:
 
 @dataclass(frozen=True)
 class Choice:
-    """A press under a grid: ``verb`` (``u``, ``v``, ``r``) and the picture it chose (``None`` for 🔄)."""
+    """A press under a grid: ``verb`` (``u``, ``v``, ``r``; ``s``, ``z`` under a U image) and the picture it chose
+    (``None`` for 🔄)."""
 
     job_id: str
     platform: str
@@ -235,12 +240,27 @@ class FeedbackStore:
 
     async def preferences(self, since: float | None = None) -> list[Preference]:
         """Every choice among the pictures of one request since ``since``, oldest first, as the re-ranker reads
-        it: U or V on a grid (the index chosen), 🔄 (none chosen). Requests without embeddings, or of one picture
-        (no choice among several), are left out."""
+        it: U, V, ⤴ or 🔍 on a grid's cell (the index chosen), 🔄 (none chosen). Requests without embeddings, or of
+        one picture (no choice among several), are left out.
+
+        One user's presses saying the same thing about the same request count once (the first): U on a cell and
+        then ⤴ or 🔍 under that U image, or V after U, are one choice, not two. Deduplicated here rather than at
+        write time: every press stays recorded as it happened (``/forget`` and the retention period see them
+        all), the buffered writer needs no read-before-write, and what counts as "the same choice" can change
+        without rewriting stored rows."""
         query = (
-            select(choices.c.job_id, choices.c.verb, choices.c.chosen, choices.c.chat_key, choices.c.at)
+            select(
+                choices.c.job_id,
+                choices.c.verb,
+                choices.c.chosen,
+                choices.c.chat_key,
+                choices.c.at,
+                choices.c.platform,
+                choices.c.user_hash,
+            )
             .join(results, results.c.job_id == choices.c.job_id)
             .where(results.c.prompt_embedding.is_not(None))
+            .where(choices.c.verb.in_(REJECTING_VERBS | CHOOSING_VERBS))
             .order_by(choices.c.at, choices.c.id)
         )
         if since is not None:
@@ -248,7 +268,7 @@ class FeedbackStore:
         async with self.engine.connect() as connection:
             rows = (await connection.execute(query)).all()
             grids = await self._grids(connection, {row.job_id for row in rows})
-        preferences = []
+        preferences, seen = [], set()
         for row in rows:
             grid = grids.get(row.job_id)
             if grid is None or len(grid[1]) < 2:
@@ -256,6 +276,10 @@ class FeedbackStore:
             chosen = None if row.verb in REJECTING_VERBS else row.chosen
             if chosen is not None and not 0 <= chosen < len(grid[1]):
                 continue
+            said = (row.job_id, row.platform, row.user_hash, chosen)
+            if said in seen:
+                continue
+            seen.add(said)
             preferences.append(Preference(grid[0], grid[1], chosen, row.chat_key, row.at))
         return preferences
 

@@ -1,4 +1,5 @@
-"""Feedback (issue #22): 👍/👎 under every result, and the U/V/🔄 presses under a grid as implicit preferences.
+"""Feedback (issue #22): 👍/👎 under every result, and the U/V/🔄 presses under a grid (and ⤴/🔍 under the U image
+of one of its cells) as implicit preferences.
 
 A vote is answered at once (the notice says which vote was kept; pressing the other one changes it), one per user
 and result; the store keeps the last. Nothing is recorded in a chat whose ``/settings`` turned collecting off,
@@ -56,9 +57,19 @@ def vote(store: FeedbackStore, chat: ChatRef, settings: ChatSettings, action: bu
     return t("feedback_up" if action.vote > 0 else "feedback_down", chat.lang)
 
 
-def record_press(store: FeedbackStore, chat: ChatRef, settings: ChatSettings, action: buttons.Action) -> None:
-    """An authorised U, V or 🔄 press under a result: which picture won (none, for 🔄), for the re-ranker."""
-    if not settings.collects_feedback or action.verb not in (buttons.UPSCALE, buttons.VARY, buttons.REROLL):
+# The presses that choose one picture of a grid: U and V under the grid, and ⤴ / 🔍 and the arrows under a U image
+# (their action names the grid's job and the cell: ``single_picture_keyboard``); 🔄 chooses none of them.
+CHOOSING_VERBS = (buttons.UPSCALE, buttons.VARY, buttons.ENLARGE, buttons.ZOOM)
+
+
+def record_press(
+    store: FeedbackStore, chat: ChatRef, settings: ChatSettings, action: buttons.Action, pictures: int | None = None
+) -> None:
+    """An authorised U, V, ⤴, 🔍 (or arrow) or 🔄 press under a result: which picture won (none, for 🔄), for the
+    re-ranker. ``pictures``: how many the pressed result has, where its request says so; a press under a result of
+    one picture (a ⤴ or 🔍 under a one-picture result, a zoomed or enlarged picture) chose among nothing and is not
+    kept (the store leaves out any it could not tell, by the candidates it holds)."""
+    if not settings.collects_feedback or action.verb not in (*CHOOSING_VERBS, buttons.REROLL) or pictures == 1:
         return
     chosen = None if action.verb == buttons.REROLL else action.index
     store.record_choice(chat, action.job_id, action.verb, chosen)

@@ -303,8 +303,8 @@ class FeedbackStore(Protocol):
         ...
 
     def record_choice(self, chat: ChatRef, job_id: str, verb: str, chosen: int | None) -> None:
-        """``chat.user_id`` pressed ``verb`` (``u``, ``v``, ``r``) under the pictures of ``job_id``: picture
-        ``chosen`` won, or (``None``, 🔄) none did."""
+        """``chat.user_id`` pressed ``verb`` (``u``, ``v``, ``r``; ``s`` ⤴ and ``z`` 🔍 under a U image) under the
+        pictures of ``job_id``: picture ``chosen`` won, or (``None``, 🔄) none did."""
         ...
 
     async def forget(self, chat: ChatRef) -> int:

@@ -549,8 +549,8 @@ class Molbert:
     ) -> tuple[str, Callable[[], Awaitable[object]] | None]:
         """An authorised press of 🔄 (a new seed), ✨ (an enhanced description), U (the full-size picture), V (a
         variation of one picture) or 🔍 and the arrows (zoom out of it, pan it); each is recorded as feedback (the
-        picture chosen, or none for 🔄)."""
-        feedback.record_press(self.feedback, chat, settings, parsed)
+        picture chosen, or none for 🔄; ⤴ and 🔍 under a U image choose its cell of the grid)."""
+        feedback.record_press(self.feedback, chat, settings, parsed, original.num_images)
         threshold = {"nsfw_threshold": settings.nsfw_threshold(self.nsfw_threshold)}
         if parsed.verb == buttons.REROLL:
             job = original.model_copy(update={"chat": chat, "seed": new_seed(), **threshold})

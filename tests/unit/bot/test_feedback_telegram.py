@@ -1,6 +1,6 @@
 """Feedback through Telegram (issue #22): 👍/👎 under a result, answered at once, changeable, one per user and
-result; U/V/🔄 recorded as preferences with the grid's CLIP embeddings; /forget; a chat's /settings turning
-collecting off; and the database being away, which never stops a picture.
+result; U/V/🔄 (and ⤴ under a U image) recorded as preferences with the grid's CLIP embeddings; /forget; a
+chat's /settings turning collecting off; and the database being away, which never stops a picture.
 
 aiogram polls the fake Bot API in process with the real routers, the real ``RedisJobs``, the result listener and
 the real worker on the tiny preset; feedback goes to the bot's own store (``bot.feedback.DatabaseFeedback``) on a
@@ -117,6 +117,28 @@ async def test_u_press_becomes_a_preference_with_the_grids_embeddings(
         assert len(preference.image_embeddings) == 2
         for kept, computed in zip(preference.image_embeddings, images, strict=True):
             assert kept == pytest.approx(computed, abs=1e-5)
+
+
+async def test_enlarge_under_the_u_image_is_recorded_as_that_cell_and_counts_once(
+    telegram, redis_conn, aredis, run_worker, sqlite_url
+):
+    """U2, then ⤴ ×2 under the U image it sent: both presses are stored as choices of cell 2 of the grid, and the
+    re-ranker reads one preference from them."""
+    async with feedback_database(sqlite_url, aredis) as store:
+        _molbert, serving = await serve(telegram, redis_conn, aredis, store)
+        async with serving:
+            grid = await painted_grid(telegram, run_worker)
+            alice = telegram.user(ALICE, "Алиса")
+            await answer_to(telegram, telegram.press_button(GROUP, alice, grid.message_id, button(grid, "U2")))
+            alone = await telegram.wait_for_photo(GROUP, after=grid.message_id)
+            enlarge = button(alone, "⤴ ×2")
+            assert enlarge.split(":")[1:3] == [button(grid, "U2").split(":")[1], "1"]  # the grid's job, cell 2
+            answer = await answer_to(telegram, telegram.press_button(GROUP, alice, alone.message_id, enlarge))
+            assert answer == t("button_accepted", "ru")
+            assert await store.flush()
+        assert (await store.store.counts()).choices == 2
+        [preference] = await store.store.preferences()
+        assert preference.chosen == 1 and len(preference.image_embeddings) == 2
 
 
 async def test_forget_deletes_the_users_records(telegram, redis_conn, aredis, run_worker, sqlite_url):

@@ -70,6 +70,34 @@ async def test_presses_on_grids_become_preferences_with_their_embeddings(store):
     assert await store.preferences(since=1015.0) == [Preference(PROMPT, GRID, None, CHAT, 1020.0)]
 
 
+async def test_enlarge_and_zoom_under_a_u_image_are_choices_counted_once_per_user_and_cell(store):
+    """⤴ (``s``) and 🔍 (``z``) under the U image of a cell choose that cell; the same user's U then ⤴ then 🔍 on it
+    is one preference (the first), another user's or another cell's is another; every press stays stored. A verb
+    that is no choice, and a press under a one-picture result, make no preference."""
+    job, single = "telegram-imagine-42-1", "telegram-imagine-42-2"
+    await store.write(
+        [
+            result(),
+            Choice(job, "telegram", CHAT, "alice", "u", 2, 1010.0),
+            Choice(job, "telegram", CHAT, "alice", "s", 2, 1011.0),
+            Choice(job, "telegram", CHAT, "alice", "z", 2, 1012.0),
+            Choice(job, "discord", CHAT, "alice", "s", 2, 1013.0),  # another platform's alice is another person
+            Choice(job, "telegram", CHAT, "bob", "z", 2, 1014.0),
+            Choice(job, "telegram", CHAT, "alice", "s", 0, 1015.0),  # she liked cell 1 too
+            Choice(job, "telegram", CHAT, "alice", "e", None, 1016.0),  # not a verb that chooses
+            result(single, grid=GRID[:1]),
+            Choice(single, "telegram", CHAT, "alice", "s", 0, 1020.0),
+        ]
+    )
+    assert await store.preferences() == [
+        Preference(PROMPT, GRID, 2, CHAT, 1010.0),
+        Preference(PROMPT, GRID, 2, CHAT, 1013.0),
+        Preference(PROMPT, GRID, 2, CHAT, 1014.0),
+        Preference(PROMPT, GRID, 0, CHAT, 1015.0),
+    ]
+    assert (await store.counts()).choices == 8
+
+
 async def test_forget_deletes_one_users_records_on_one_platform(store):
     await store.write(
         [

@@ -1,10 +1,19 @@
-"""👍/👎 actions and where they go under a result (handlers/buttons.py, handlers/feedback.py)."""
+"""👍/👎 actions and where they go under a result, and the presses recorded as preferences (handlers/buttons.py,
+handlers/feedback.py)."""
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
+from core.feedback_store import choices
+from core.keys import feedback_context_key, image_key
+from core.protocol import FeedbackContext, GenerateJob
 from handlers import feedback
 from handlers.buttons import ACTION_MAX_BYTES, FEEDBACK, job_of, parse_action, result_keyboard, with_feedback
 from handlers.ports import Button
+from tests import images
+from tests.factories import chat, feedback_database, make_molbert
+from tests.memory import MemoryJobs, MemoryOutbox
 
 
 def test_votes_parse_and_fit_the_action_limit():
@@ -33,3 +42,36 @@ def test_the_operator_can_switch_the_buttons_off():
     finally:
         feedback.show_buttons(True)
     assert feedback.result_buttons(None, "j1") is not None
+
+
+async def test_enlarge_and_zoom_under_a_u_image_choose_its_cell_once(tmp_path, aredis):
+    """⤴ and 🔍 under the U image of cell 3 of a grid are recorded as choices of that cell (the store keeps every
+    press; the re-ranker counts the user's choice once); a ⤴ under a one-picture result chose among nothing and is
+    not kept."""
+    grid, single = "telegram-imagine-42-1", "telegram-imagine-42-2"
+    context = FeedbackContext(
+        kind="imagine",
+        chat=chat(),
+        model="tiny",
+        request={"prompt": "кот", "num_images": 4},
+        prompt_embedding=[0.5, 0.5],
+        image_embeddings=[[1.0, 0.0], [0.0, 1.0], [0.5, 0.75], [0.75, 0.5]],
+    )
+    await aredis.set(feedback_context_key(grid), context.model_dump_json())
+    jobs = MemoryJobs()
+    jobs.jobs[grid] = GenerateJob(chat=chat(), prompt="кот", seed=1, num_images=4)
+    jobs.jobs[single] = GenerateJob(chat=chat(), prompt="кот", seed=2, num_images=1)
+    jobs.images.update({image_key(grid, i): images.png(32, 32) for i in range(4)})
+    jobs.images[image_key(single, 0)] = images.png(32, 32)
+    jobs.outpaintable.add(grid)
+    async with feedback_database(f"sqlite+aiosqlite:///{tmp_path / 'feedback.sqlite3'}", aredis) as store:
+        molbert = make_molbert(jobs, feedback_store=store)
+        presses = [f"u:{grid}:2", f"s:{grid}:2:2", f"z:{grid}:2:o2", f"s:{single}:0:4"]
+        for number, action in enumerate(presses):
+            await molbert.press(chat(message_id=10 + number), action, f"press-{number}", MemoryOutbox())
+        assert await store.flush()
+        async with store.store.engine.connect() as connection:
+            kept = (await connection.execute(select(choices.c.verb, choices.c.chosen, choices.c.job_id))).all()
+        assert sorted(kept) == [("s", 2, grid), ("u", 2, grid), ("z", 2, grid)]
+        [preference] = await store.store.preferences()
+        assert preference.chosen == 2 and len(preference.image_embeddings) == 4

@@ -81,6 +81,36 @@ def test_train_ranker_reads_the_feedback_database(database_url, tmp_path, capsys
     assert "ranker-v1: 300 preferences from 10 chats" in capsys.readouterr().out
 
 
+def test_train_ranker_counts_u_then_enlarge_or_zoom_on_the_same_cell_once(tmp_path, capsys):
+    """Each grid's U is followed by ⤴ and 🔍 on the same cell (under its U image) by the same user: 300 choices,
+    not 900; a ⤴ under a one-picture result adds none."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'feedback.sqlite3'}"
+    given = preferences(300)
+    store_preferences(url, given)
+
+    async def press_again() -> None:
+        engine = create_engine(make_url(url))
+        writes: list = []
+        for number, choice in enumerate(given):
+            job, user = f"telegram-imagine-1-{number}", f"user-{number % 7}"
+            for verb in ("s", "z"):
+                writes.append(Choice(job, "telegram", choice.chat_key, user, verb, choice.chosen, choice.at + 1))
+        one = given[0]
+        writes.append(ResultRecord("one", "telegram", one.chat_key, "u", "imagine", "tiny", {}, 1.0, *one_picture(one)))
+        writes.append(Choice("one", "telegram", one.chat_key, "u", "s", 0, 2.0))
+        await FeedbackStore(engine).write(writes)
+        await engine.dispose()
+
+    asyncio.run(press_again())
+    argv = ["train-ranker", "--database", url, "--dir", str(tmp_path / "rankers"), "--clip-model", "clip"]
+    assert main(argv) == 0
+    assert "ranker-v1: 300 preferences from 10 chats" in capsys.readouterr().out
+
+
+def one_picture(choice) -> tuple:
+    return choice.prompt_embedding, choice.image_embeddings[:1]
+
+
 def test_train_ranker_finds_the_bots_default_sqlite_file(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.setenv("BOT_DATA_DIR", str(tmp_path / "data"))
