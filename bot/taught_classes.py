@@ -31,7 +31,14 @@ class RedisTaughtClasses:
     async def add(self, chat: ChatRef, taught: TaughtClass) -> bool:
         """Store ``taught`` (replacing the class of the same casefolded name); whether one was replaced."""
         value = json.dumps(
-            {"name": taught.name, "prototype": taught.prototype, "shots": taught.shots, "at": taught.taught_at},
+            {
+                "name": taught.name,
+                "prototype": taught.prototype,
+                "shots": taught.shots,
+                "at": taught.taught_at,
+                "model": taught.model,
+                "version": taught.version,
+            },
             ensure_ascii=False,
         )
         created = await in_thread(self.connection.hset, taught_classes_key(chat), taught.name.casefold(), value)
@@ -44,4 +51,5 @@ class RedisTaughtClasses:
 
 def _decoded(value: bytes | str) -> TaughtClass:
     data = json.loads(value)
-    return TaughtClass(data["name"], tuple(data["prototype"]), int(data["shots"]), float(data["at"]))
+    prototype, version = tuple(data["prototype"]), int(data.get("version", 1))  # 1: stored before the field
+    return TaughtClass(data["name"], prototype, int(data["shots"]), float(data["at"]), data.get("model"), version)

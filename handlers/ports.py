@@ -265,12 +265,18 @@ class Admission(Protocol):
 class TaughtClass:
     """A class a chat taught with ``/teach``: its name as the chat wrote it, its prototype (a unit vector in the
     classifier's embedding space, made by the worker), how many photos it was made from, and when (epoch seconds).
+
+    ``version`` says what the prototype is (``core.protocol.TaughtLabel.version``): 2, the photos' mean embedding
+    (scored apart from the name's text); 1, a photo-and-text mix from before, which the worker scores by the name
+    only until the class is taught again. ``model``: the classifier that made it (short name), when known.
     """
 
     name: str
     prototype: tuple[float, ...]
     shots: int
     taught_at: float
+    model: str | None = None
+    version: int = 1
 
 
 class TaughtClassStore(Protocol):

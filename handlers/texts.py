@@ -844,6 +844,18 @@ EN.update(
     }
 )
 
+# Taught classes (#22): classes kept in the old format
+RU.update(
+    {
+        "classes_line_old": "• {name} — {count} фото (старый формат: узнаю только по названию; научите заново)",
+    }
+)
+EN.update(
+    {
+        "classes_line_old": "• {name} — {count} photos (old format: recognised by its name only; please teach it again)",
+    }
+)
+
 LANGUAGES: dict[str, dict[str, str]] = {"ru": RU, "en": EN}
 DEFAULT_LANGUAGE = "ru"
 

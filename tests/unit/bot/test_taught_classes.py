@@ -42,3 +42,13 @@ async def test_redis_away_is_queue_unavailable():
     store = RedisTaughtClasses(redis.Redis(port=1, socket_connect_timeout=0.2))
     with pytest.raises(QueueUnavailable):
         await store.classes(CHAT)
+
+
+async def test_a_class_keeps_its_format_and_model_and_an_older_one_reads_as_the_old_format(redis_conn):
+    store = RedisTaughtClasses(redis_conn)
+    await store.add(CHAT, TaughtClass("Мурка", (0.6, 0.8), 3, 2.0, "tiny", 2))
+    redis_conn.hset(taught_classes_key(CHAT), "барсик", '{"name": "Барсик", "prototype": [1.0], "shots": 1, "at": 1.0}')
+    assert [(c.name, c.model, c.version) for c in await store.classes(CHAT)] == [
+        ("Барсик", None, 1),
+        ("Мурка", "tiny", 2),
+    ]

@@ -100,7 +100,8 @@ def teach_result(name: str = "Мурка", shots: int = 3, **chat_fields) -> Res
         job_id="memory-teach-42-10",
         kind="teach",
         chat=chat(**chat_fields),
-        taught=TaughtPrototype(name=name, prototype=[0.6, 0.8], shots=shots),
+        taught=TaughtPrototype(name=name, prototype=[0.6, 0.8], shots=shots, version=2),
+        model="tiny-classifier",
     )
 
 
@@ -113,6 +114,22 @@ async def test_the_result_is_stored_and_answered_then_a_reteach_replaces_it(outb
     ]
     [stored] = await classes.classes(chat())
     assert (stored.name, stored.prototype, stored.shots) == ("мурка", (0.6, 0.8), 5)
+    assert (stored.model, stored.version) == ("tiny-classifier", 2)  # what the vector is, for later scoring
+
+
+async def test_classify_carries_each_class_with_its_format(molbert, jobs, outbox, classes):
+    await classes.add(chat(), TaughtClass("Мурка", (1.0, 0.0), 3, 1.0))  # kept before the version field
+    await classes.add(chat(), TaughtClass("Барсик", (0.0, 1.0), 2, 2.0, "tiny", 2))
+
+    async def photo() -> bytes:
+        return images.png(40, 40, (200, 30, 30))
+
+    job_id = await molbert.classify(chat(message_id=20), photo, 1000, None, outbox)
+    job = jobs.jobs[job_id]
+    assert [(c.name, c.version) for c in job.taught] == [("Мурка", 1), ("Барсик", 2)]
+    await molbert.taught_classes(chat(), outbox)
+    assert t("classes_line_old", "ru", name="Мурка", count=3) in outbox.texts[-1]  # "teach it again"
+    assert t("classes_line", "ru", name="Барсик", count=2) in outbox.texts[-1]
 
 
 async def test_classes_lists_them_and_forget_class_removes_one(molbert, outbox, classes):
