@@ -282,8 +282,9 @@ class TaughtClass:
 class TaughtClassStore(Protocol):
     """A chat's taught classes, per chat (a Discord thread shares its channel's, as with ``/labels``).
 
-    ``bot.taught_classes.RedisTaughtClasses`` keeps them in Redis for now; they move into the database with #22's
-    feedback store. ``tests.memory.MemoryTaughtClasses`` in unit tests. Names compare casefolded.
+    ``bot.taught_classes.DatabaseTaughtClasses`` keeps them in the database (``core.taught_store``);
+    ``tests.memory.MemoryTaughtClasses`` in unit tests. Names compare casefolded. A database that cannot be reached
+    raises :class:`handlers.errors.ClassesUnavailable`.
     """
 
     async def classes(self, chat: ChatRef) -> list[TaughtClass]:

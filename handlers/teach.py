@@ -7,19 +7,26 @@ the chat is scored against the chat's labels and its taught classes together (``
 
 Re-teaching a name **replaces** the class with one made from the new photos only (the answer says so): what a
 chat sees is what it last showed, and a replace is also what makes a re-delivered result harmless.
+
+The classes live in the database (``bot.taught_classes.DatabaseTaughtClasses``); while it cannot be reached,
+``/teach``, ``/classes`` and ``/forget_class`` say so (:class:`handlers.errors.ClassesUnavailable`) and photos are
+classified against the labels alone.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 
 from core.keys import teach_input_key
 from core.protocol import MAX_TEACH_PHOTOS, ChatRef, ResultEvent, TaughtLabel, TeachJob
 from handlers import images, prompts
-from handlers.errors import UserError
+from handlers.errors import ClassesUnavailable, UserError
 from handlers.ports import TaughtClass, TaughtClassStore, Upload
 from handlers.texts import t
+
+log = logging.getLogger(__name__)
 
 MAX_CLASS_NAME_CHARS = 40
 MAX_TAUGHT_CLASSES = 20  # per chat: each rides along in every classification job of the chat (≈ 5 KB each)
@@ -75,8 +82,13 @@ def teach_job(chat: ChatRef, job_id: str, name: str, count: int) -> TeachJob:
 
 
 async def taught_labels(store: TaughtClassStore, chat: ChatRef) -> list[TaughtLabel]:
-    """The chat's taught classes as a classification job carries them."""
-    classes = await store.classes(chat)
+    """The chat's taught classes as a classification job carries them; none while the database is away (the photo
+    is still classified, against the labels)."""
+    try:
+        classes = await store.classes(chat)
+    except ClassesUnavailable as away:
+        log.warning("taught classes unavailable (%s): a photo is classified without them", away.reason)
+        return []
     return [TaughtLabel(name=c.name, prototype=list(c.prototype), version=c.version) for c in classes]
 
 
@@ -116,12 +128,17 @@ async def deliver_taught(event: ResultEvent, store: TaughtClassStore | None) -> 
     """Store the class a teaching job learned and return the answer («Запомнил: Мурка (3 фото)»).
 
     Called by the result listener before it answers, so a failed store leaves the event pending for a retry; a
-    retry replaces the class with the same one (nothing doubles)."""
+    retry replaces the class with the same one (nothing doubles). The database being away is answered at once:
+    the class is not kept, and the chat is asked to teach it again later."""
     taught, lang = event.taught, event.chat.lang
     if taught is None or store is None:
         raise RuntimeError(f"teach result {event.job_id} cannot be stored (no class or no store)")
     prototype = tuple(round(value, PROTOTYPE_DECIMALS) for value in taught.prototype)
     learned = TaughtClass(taught.name, prototype, taught.shots, time.time(), event.model, taught.version)
-    replaced = await store.add(event.chat, learned)
+    try:
+        replaced = await store.add(event.chat, learned)
+    except ClassesUnavailable as away:  # said at once: retries would go on for minutes, then end in silence
+        log.warning("a taught class was not stored: the database is away (%s)", away.reason)
+        return t("teach_not_saved", lang, name=taught.name)
     key = "teach_replaced" if replaced else "teach_done"
     return t(key, lang, name=taught.name, count=taught.shots, platform=event.chat.platform)
