@@ -107,13 +107,15 @@ def taught_bonus(
     keeps its name's text logit, and a taught class adds a *bounded* image-affinity term, near α only for photos
     close to its own, fading exponentially with the distance.
 
-    The values are bench/fewshot.py's (``--sweep``: α ∈ {0.3, 0.5, 1}, β ∈ {20, 30, 40}): the pair with taught
+    The values are bench/fewshot.py's (``--sweep`` on the tiny model, docs/benchmarks.md): the pair with taught
     accuracy well above zero-shot at every shot count and a steal rate at the zero-shot confusion. α = 0.5 is ten
     times the spread of a random model's label cosines (a photo like the class's wins over the labels' text);
     β = 30 gives a photo at cosine 0.97 to the class's photos ≈ 40 % of α, one at 0.8 (another class of the
-    random models) e⁻⁶ ≈ 0.25 %: next to nothing. Caveat: chosen on random-weight models, whose photo cosines
+    random models) e⁻⁶ ≈ 0.25 %: next to nothing. Caveat: chosen on the tiny random model, whose photo cosines
     bunch between 0.8 and 0.97; a trained ruCLIP spreads them wider (same object ≈ 0.85, unrelated ≈ 0.5), where
-    β = 30 is on the strict side (a photo at 0.85 gets ≈ 1 % of α): re-run the sweep with its weights to tune."""
+    β = 30 is on the strict side (a photo at 0.85 gets ≈ 1 % of α): re-run the sweep with its weights to tune. On
+    a random real-size ruCLIP (flat random text, photos of other classes near a class's) no β tried stops the
+    stealing: see docs/benchmarks.md."""
     alpha = FEW_SHOT_AFFINITY if alpha is None else alpha
     beta = FEW_SHOT_SHARPNESS if beta is None else beta
     return alpha * torch.exp(-beta * (1 - photo_means @ picture))
