@@ -129,20 +129,27 @@ async def feedback_store(config: BotConfig, contexts: aioredis.Redis) -> AsyncIt
 async def taught_class_store(config: BotConfig, legacy: aioredis.Redis) -> AsyncIterator[DatabaseTaughtClasses]:
     """The chats' taught classes (``/teach``) in the database of ``DATABASE_URL`` (the feedback's; a SQLite file in
     ``BOT_DATA_DIR`` when unset), kept whether feedback is collected or not. At start the schema is brought up to
-    date and classes an older Molbert kept in Redis are moved in; a database away then is tried again at the
-    first use, and meanwhile ``/teach`` and ``/classes`` say so."""
+    date and classes an older Molbert kept in Redis are moved in (in a task of its own: a slow database does not
+    hold the bot up); a database away then is tried again at the first use, and meanwhile ``/teach`` and
+    ``/classes`` say so."""
     configured = config.database.url.get_secret_value() if config.database.url else None
     url = database_url(configured, config.bot.data_dir)
     engine = create_engine(url)
     store = DatabaseTaughtClasses(TaughtClassQueries(engine), url, legacy)
+    starting = asyncio.create_task(_start_taught_classes(store), name="taught-classes-start")  # never holds up start
+    try:
+        yield store
+    finally:
+        starting.cancel()
+        await asyncio.gather(starting, return_exceptions=True)
+        await engine.dispose()
+
+
+async def _start_taught_classes(store: DatabaseTaughtClasses) -> None:
     try:
         await store.start()
     except ClassesUnavailable as away:
         log.warning("taught classes: the database is unavailable at start (%s); trying again at first use", away.reason)
-    try:
-        yield store
-    finally:
-        await engine.dispose()
 
 
 async def run_until_stopped(*runners: Callable[[], Awaitable[None]]) -> None:
