@@ -78,7 +78,7 @@ class DatabaseTaughtClasses:
                 name = key.decode() if isinstance(key, bytes) else key
                 platform, chat_id = name.split(":", 3)[2:]
                 values = await self.legacy.hvals(name)
-                stored = [_legacy(value) for value in values]
+                stored = [item for item in map(_legacy, values) if item is not None]
                 moved += await _reached(self.queries.import_missing(platform, chat_id, stored))
                 await self.legacy.delete(name)
                 chats += 1
@@ -112,7 +112,12 @@ def _taught(stored: StoredClass) -> TaughtClass:
     return TaughtClass(stored.name, stored.vector, stored.shots, stored.taught_at, stored.model, stored.version)
 
 
-def _legacy(value: bytes | str) -> StoredClass:
-    """A class as the Redis store kept it (JSON; a prototype of the old photo-and-text format, version 1)."""
-    data = json.loads(value)
-    return StoredClass(data["name"], tuple(data["prototype"]), int(data["shots"]), float(data["at"]), None, 1)
+def _legacy(value: bytes | str) -> StoredClass | None:
+    """A class as the Redis store kept it (JSON; a prototype of the old photo-and-text format, version 1); None,
+    with a log line, for one that cannot be read (it is not moved: the chat teaches it again)."""
+    try:
+        data = json.loads(value)
+        return StoredClass(data["name"], tuple(data["prototype"]), int(data["shots"]), float(data["at"]), None, 1)
+    except (ValueError, KeyError, TypeError):
+        log.warning("a taught class in Redis cannot be read; not moved")
+        return None

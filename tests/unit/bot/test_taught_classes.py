@@ -75,6 +75,7 @@ async def test_classes_an_older_molbert_kept_in_redis_move_in_once_and_leave_red
     old = {"name": "Мурка", "prototype": [0.5, 0.75], "shots": 3, "at": 5.0}
     await aredis.hset(OLD_KEY, mapping={"мурка": json.dumps(old), "барсик": json.dumps({**old, "name": "Барсик"})})
     await aredis.hset("molbert:taught-classes:discord:77", "рекс", json.dumps({**old, "name": "Рекс"}))
+    await aredis.hset("molbert:taught-classes:discord:77", "сломан", "{not json")  # left out, not a failure
     await store_on(engine).add(CHAT, TaughtClass("Барсик", (1.0, 0.0), 2, 9.0, "ruclip", 2))  # taught since
     store = store_on(engine, aredis)
     await store.start()
