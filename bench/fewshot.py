@@ -37,6 +37,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image, ImageDraw
 
 REPO = Path(__file__).resolve().parent.parent
@@ -45,14 +46,31 @@ sys.path.insert(0, str(REPO))
 from models.classifier import ZeroShotClassifier  # noqa: E402
 
 SHOTS = (1, 3, 5, 10)
+ALPHAS, BETAS = (0.1, 0.3, 0.5, 1.0), (5.5, 10.0, 20.0, 30.0, 40.0)  # --sweep's grid
 SIZE = 128
 
 
+PALETTES: dict[str, tuple[tuple[int, int, int], tuple[int, int, int]]] = {}  # class palettes, when --palette class
+JITTER = 40  # how far a photo's colours stray from its class's palette, per channel
+
+
 def _colors(rng: random.Random) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
+    """A photo's (ink, paper): random, or (``--palette class``) its class's palette, jittered."""
+
     def color() -> tuple[int, int, int]:
         return (rng.randrange(256), rng.randrange(256), rng.randrange(256))
 
-    return color(), color()
+    palette = PALETTES.get(_drawing)
+    if palette is None:
+        return color(), color()
+
+    def jittered(base: tuple[int, int, int]) -> tuple[int, int, int]:
+        return tuple(min(255, max(0, c + rng.randrange(-JITTER, JITTER + 1))) for c in base)  # type: ignore[return-value]
+
+    return jittered(palette[0]), jittered(palette[1])
+
+
+_drawing = ""  # the class whose photo is being drawn (its palette)
 
 
 def stripes(rng: random.Random, vertical: bool) -> Image.Image:
@@ -116,6 +134,20 @@ CLASSES: dict[str, Callable[[random.Random], Image.Image]] = {
 }
 
 
+def draw(name: str, rng: random.Random) -> Image.Image:
+    """One photo of class ``name``."""
+    global _drawing
+    _drawing = name
+    return CLASSES[name](rng)
+
+
+def class_palettes(seed: int = 7) -> None:
+    """Give each class its own (ink, paper) palette: a random encoder sees colours far more than shapes."""
+    rng = random.Random(seed)
+    for name in CLASSES:
+        PALETTES[name] = _colors(rng)
+
+
 def load(model: str, workdir: Path) -> ZeroShotClassifier:
     """The classifier through the production loader: the tiny preset's, or a random real-size ruCLIP."""
     if model == "tiny":
@@ -141,25 +173,54 @@ def accuracy(classifier: ZeroShotClassifier, photos, truths, labels, taught) -> 
     ) / len(photos)
 
 
-def trial(classifier: ZeroShotClassifier, shots: int, seed: int, test_per_class: int) -> tuple[float, float, float]:
-    """(zero-shot accuracy, taught accuracy, steal rate) of one draw of photos."""
-    rng = random.Random(seed)
+def trial(classifier: ZeroShotClassifier, shots: int, seed: int, test_per_class: int) -> tuple[float, ...]:
+    """(zero-shot accuracy, taught accuracy, zero-shot "steal" rate, steal rate) of one draw of photos."""
     names = list(CLASSES)
-    train = {name: [CLASSES[name](rng) for _ in range(shots)] for name in names}
-    test = [(name, CLASSES[name](rng)) for name in names for _ in range(test_per_class)]
+    held_out, teaching = random.Random(seed), random.Random(1000 * shots + seed)  # every shot count, same test photos
+    test = [(name, draw(name, held_out)) for name in names for _ in range(test_per_class)]
+    train = {name: [draw(name, teaching) for _ in range(shots)] for name in names}
     photos, truths = [photo for _name, photo in test], [name for name, _photo in test]
     taught = [(name, classifier.prototype(train[name], name)) for name in names]
     zero_shot = accuracy(classifier, photos, truths, names, [])
     with_taught = accuracy(classifier, photos, truths, names, taught)
     half = set(names[::2])
-    untaught = [(photo, truth) for photo, truth in zip(photos, truths, strict=True) if truth not in half]
-    results = classifier.classify_batch(
-        [photo for photo, _truth in untaught],
-        [names] * len(untaught),
-        [[pair for pair in taught if pair[0] in half]] * len(untaught),
-    )
+    untaught = [photo for photo, truth in zip(photos, truths, strict=True) if truth not in half]
+    half_taught = [pair for pair in taught if pair[0] in half]
+    confused = classifier.classify_batch(untaught, [names] * len(untaught))
+    results = classifier.classify_batch(untaught, [names] * len(untaught), [half_taught] * len(untaught))
+    baseline = sum(result[0][0] in half for result in confused) / len(untaught)
     stolen = sum(result[0][0] in half for result in results) / len(untaught)
-    return zero_shot, with_taught, stolen
+    return zero_shot, with_taught, baseline, stolen
+
+
+def remember_images(classifier: ZeroShotClassifier) -> None:
+    """Encode each distinct photo once (a sweep scores the same photos many times)."""
+    encode, known = classifier._image_embeddings, {}
+
+    def cached(images):
+        keys = [image.tobytes() for image in images]
+        missing = [image for image, key in zip(images, keys, strict=True) if key not in known]
+        if missing:
+            known.update(zip([image.tobytes() for image in missing], encode(missing), strict=True))
+        return torch.stack([known[key] for key in keys])
+
+    classifier._image_embeddings = cached
+
+
+def sweep(classifier: ZeroShotClassifier, args: argparse.Namespace) -> None:
+    """Taught accuracy and steal rate over a grid of α, β (``--sweep``): how the constants were chosen."""
+    import models.classifier as scoring
+
+    remember_images(classifier)
+    print("| α | β | shots | taught classes | zero-shot steal | steal rate |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    for alpha in ALPHAS:
+        for beta in BETAS:
+            scoring.FEW_SHOT_AFFINITY, scoring.FEW_SHOT_SHARPNESS = alpha, beta
+            for shots in (1, 3, 10):
+                runs = [trial(classifier, shots, seed, args.test_photos) for seed in range(args.trials)]
+                _zero, taught, baseline, stolen = (sum(values) / len(values) for values in zip(*runs, strict=True))
+                print(f"| {alpha} | {beta} | {shots} | {taught:.0%} | {baseline:.0%} | {stolen:.0%} |", flush=True)
 
 
 def main() -> None:
@@ -167,23 +228,37 @@ def main() -> None:
     parser.add_argument("--model", choices=("tiny", "ruclip"), default="tiny")
     parser.add_argument("--trials", type=int, default=3)
     parser.add_argument("--test-photos", type=int, default=5, help="held-out photos per class")
+    parser.add_argument(
+        "--palette",
+        choices=("class", "random"),
+        default="class",
+        help="class: each class draws its colours near a palette of its own (default); random: any colours",
+    )
+    parser.add_argument("--sweep", action="store_true", help="try a grid of α, β instead (how they were chosen)")
     args = parser.parse_args()
+    if args.palette == "class":
+        class_palettes()
     with tempfile.TemporaryDirectory() as workdir:
         classifier = load(args.model, Path(workdir))
+        if args.sweep:
+            sweep(classifier, args)
+            return
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True)
-        print(f"# few-shot: {args.model} ({classifier.name.rsplit('/', 1)[-1]}), {len(CLASSES)} classes, ", end="")
+        name = classifier.name.rsplit("/", 1)[-1]
+        print(f"# few-shot: {args.model} ({name}), {len(CLASSES)} classes ({args.palette} palette), ", end="")
         print(f"{args.test_photos} held-out photos per class, {args.trials} trials")
         machine = platform.processor() or platform.machine()
         print(f"# {datetime.date.today()} · commit {commit.stdout.strip()} · {machine}", end="")
         print(f" · {os.cpu_count()} CPUs (shared, noisy)")
-        print("| shots | zero-shot labels | taught classes | steal rate | s/trial |")
-        print("|---:|---:|---:|---:|---:|")
+        print("| shots | zero-shot labels | taught classes | zero-shot steal | steal rate | s/trial |")
+        print("|---:|---:|---:|---:|---:|---:|")
         for shots in SHOTS:
             started = time.perf_counter()
-            runs = [trial(classifier, shots, 1000 * shots + seed, args.test_photos) for seed in range(args.trials)]
+            runs = [trial(classifier, shots, seed, args.test_photos) for seed in range(args.trials)]
             seconds = (time.perf_counter() - started) / args.trials
-            zero, taught, stolen = (sum(values) / len(values) for values in zip(*runs, strict=True))
-            print(f"| {shots} | {zero:.0%} | {taught:.0%} | {stolen:.0%} | {seconds:.1f} |", flush=True)
+            zero, taught, baseline, stolen = (sum(values) / len(values) for values in zip(*runs, strict=True))
+            row = f"| {shots} | {zero:.0%} | {taught:.0%} | {baseline:.0%} | {stolen:.0%} | {seconds:.1f} |"
+            print(row, flush=True)
 
 
 if __name__ == "__main__":

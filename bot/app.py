@@ -18,13 +18,15 @@ from bot.feedback import DatabaseFeedback
 from bot.limits import RedisAdmission
 from bot.local import EmbeddedRedis, LocalWorker
 from bot.queue import RedisJobs
-from bot.taught_classes import RedisTaughtClasses
+from bot.taught_classes import DatabaseTaughtClasses
 from core.connection import connect, connect_async
 from core.database import create_engine, database_url
 from core.feedback_store import FeedbackStore as CoreFeedbackStore
 from core.heap import settle_startup_heap
 from core.protocol import CLASSIFY_QUEUE
+from core.taught_store import TaughtClassQueries
 from handlers import feedback
+from handlers.errors import ClassesUnavailable
 from handlers.feedback import NullFeedback
 from handlers.ports import FeedbackStore
 from handlers.safety import PromptBlocklist
@@ -67,6 +69,7 @@ async def backend(config: BotConfig, worker_log: Path | None = None) -> AsyncIte
         routes = bot_settings.routes()
         jobs = RedisJobs(jobs_connection, routes)
         store = await stack.enter_async_context(feedback_store(config, results_connection))
+        classes = await stack.enter_async_context(taught_class_store(config, results_connection))
         molbert = Molbert(
             jobs,
             settings=RedisChatSettings(jobs_connection),
@@ -76,7 +79,7 @@ async def backend(config: BotConfig, worker_log: Path | None = None) -> AsyncIte
             routes=routes,
             nsfw_threshold=safety.nsfw_threshold,
             default_images=bot_settings.default_images,
-            classes=RedisTaughtClasses(jobs_connection),
+            classes=classes,
             feedback_store=store,
         )
         yield Backend(molbert=molbert, results=results_connection, jobs=jobs)
@@ -120,6 +123,33 @@ async def feedback_store(config: BotConfig, contexts: aioredis.Redis) -> AsyncIt
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await engine.dispose()
+
+
+@contextlib.asynccontextmanager
+async def taught_class_store(config: BotConfig, legacy: aioredis.Redis) -> AsyncIterator[DatabaseTaughtClasses]:
+    """The chats' taught classes (``/teach``) in the database of ``DATABASE_URL`` (the feedback's; a SQLite file in
+    ``BOT_DATA_DIR`` when unset), kept whether feedback is collected or not. At start the schema is brought up to
+    date and classes an older Molbert kept in Redis are moved in (in a task of its own: a slow database does not
+    hold the bot up); a database away then is tried again at the first use, and meanwhile ``/teach`` and
+    ``/classes`` say so."""
+    configured = config.database.url.get_secret_value() if config.database.url else None
+    url = database_url(configured, config.bot.data_dir)
+    engine = create_engine(url)
+    store = DatabaseTaughtClasses(TaughtClassQueries(engine), url, legacy)
+    starting = asyncio.create_task(_start_taught_classes(store), name="taught-classes-start")  # never holds up start
+    try:
+        yield store
+    finally:
+        starting.cancel()
+        await asyncio.gather(starting, return_exceptions=True)
+        await engine.dispose()
+
+
+async def _start_taught_classes(store: DatabaseTaughtClasses) -> None:
+    try:
+        await store.start()
+    except ClassesUnavailable as away:
+        log.warning("taught classes: the database is unavailable at start (%s); trying again at first use", away.reason)
 
 
 async def run_until_stopped(*runners: Callable[[], Awaitable[None]]) -> None:

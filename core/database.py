@@ -8,6 +8,7 @@ SQLite by default (a file in ``BOT_DATA_DIR``: nothing to set up), PostgreSQL fo
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SQLITE_FILE = "molbert.sqlite3"
+_UPGRADING = threading.Lock()  # the feedback and the taught-class stores may both upgrade at start: one at a time
 
 
 def database_url(configured: str | None, data_dir: Path) -> URL:
@@ -67,8 +69,10 @@ def alembic_config(url: URL) -> Config:
 
 
 def upgrade(url: URL, revision: str = "head") -> None:
-    """Bring the schema at ``url`` to ``revision`` (from an empty database too); blocking."""
-    command.upgrade(alembic_config(url), revision)
+    """Bring the schema at ``url`` to ``revision`` (from an empty database too); blocking. One upgrade at a time in
+    the process: two at once would both try to create the same tables."""
+    with _UPGRADING:
+        command.upgrade(alembic_config(url), revision)
 
 
 async def migrate(url: URL) -> None:

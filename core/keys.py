@@ -121,11 +121,11 @@ def chat_labels_key(chat: ChatRef) -> str:
     return f"{KEY_PREFIX}:chat-labels:{chat.platform}:{chat.settings_chat_id}"
 
 
-def taught_classes_key(chat: ChatRef) -> str:
-    """A chat's taught classes (``/teach``): a hash, the casefolded name → the class as JSON (no TTL).
-
-    Lives in Redis until #22's feedback store: it moves into the database with it."""
-    return f"{KEY_PREFIX}:taught-classes:{chat.platform}:{chat.settings_chat_id}"
+def legacy_taught_classes_pattern() -> str:
+    """Where chats' taught classes (``/teach``) lived before the database: a hash per chat,
+    ``molbert:taught-classes:<platform>:<chat id>``, the casefolded name → the class as JSON. Only read (then
+    deleted) by the one-time move into the database (``bot.taught_classes``)."""
+    return f"{KEY_PREFIX}:taught-classes:*"
 
 
 def teach_input_key(job_id: str, index: int) -> str:

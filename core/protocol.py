@@ -332,6 +332,9 @@ class TaughtLabel(BaseModel):
 
     name: str
     prototype: list[float]
+    version: int = Field(
+        1, description="2: the photos' mean embedding, scored apart from the name; 1 (old): a photo+text mix"
+    )
 
 
 class TeachJob(BaseModel):

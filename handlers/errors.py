@@ -20,3 +20,12 @@ class QueueUnavailable(Exception):
 
 class FeedbackUnavailable(Exception):
     """The feedback database cannot be reached for something that must not be buffered (``/forget``)."""
+
+
+class ClassesUnavailable(UserError):
+    """The database that keeps the chats' taught classes (``/teach``) cannot be reached: the user is told so
+    (``classes_unavailable``) and may try again; everything else keeps working."""
+
+    def __init__(self, reason: str = "") -> None:
+        super().__init__("classes_unavailable")
+        self.reason = reason  # the error's type, for the log: its text may name the server

@@ -265,19 +265,26 @@ class Admission(Protocol):
 class TaughtClass:
     """A class a chat taught with ``/teach``: its name as the chat wrote it, its prototype (a unit vector in the
     classifier's embedding space, made by the worker), how many photos it was made from, and when (epoch seconds).
+
+    ``version`` says what the prototype is (``core.protocol.TaughtLabel.version``): 2, the photos' mean embedding
+    (scored apart from the name's text); 1, a photo-and-text mix from before, which the worker scores by the name
+    only until the class is taught again. ``model``: the classifier that made it (short name), when known.
     """
 
     name: str
     prototype: tuple[float, ...]
     shots: int
     taught_at: float
+    model: str | None = None
+    version: int = 1
 
 
 class TaughtClassStore(Protocol):
     """A chat's taught classes, per chat (a Discord thread shares its channel's, as with ``/labels``).
 
-    ``bot.taught_classes.RedisTaughtClasses`` keeps them in Redis for now; they move into the database with #22's
-    feedback store. ``tests.memory.MemoryTaughtClasses`` in unit tests. Names compare casefolded.
+    ``bot.taught_classes.DatabaseTaughtClasses`` keeps them in the database (``core.taught_store``);
+    ``tests.memory.MemoryTaughtClasses`` in unit tests. Names compare casefolded. A database that cannot be reached
+    raises :class:`handlers.errors.ClassesUnavailable`.
     """
 
     async def classes(self, chat: ChatRef) -> list[TaughtClass]:

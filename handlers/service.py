@@ -45,7 +45,7 @@ from handlers import (
 from handlers import describe as describing
 from handlers.access import AccessPolicy
 from handlers.chat_settings import ChatSettings, Menu
-from handlers.errors import FeedbackUnavailable, QueueUnavailable, UserError
+from handlers.errors import ClassesUnavailable, FeedbackUnavailable, QueueUnavailable, UserError
 from handlers.limits import RequestRefused
 from handlers.ports import (
     CAPTION_MAX_CHARS,
@@ -657,7 +657,10 @@ class Molbert:
         labels = await self.settings_store.labels(chat)
         if labels and not await self.settings_store.labels(moved):
             await self.settings_store.set_labels(moved, labels)
-        await teach.move_classes(self.classes, chat, moved)
+        try:
+            await teach.move_classes(self.classes, chat, moved)
+        except ClassesUnavailable as away:
+            log.warning("the taught classes of a moved chat stayed behind: the database is away (%s)", away.reason)
         log.info("chat %s:%s moved to %s; its settings and labels went along", chat.platform, chat.chat_id, new_chat_id)
 
     async def asked_for(self, chat: ChatRef, action: str) -> bool:
@@ -825,8 +828,9 @@ class Molbert:
         if not self.access.allows(chat):
             await outbox.send_text(chat, t("access_denied", chat.lang))
             return
-        classes = await self.classes.classes(chat)
-        await outbox.send_text(chat, teach.render_classes(classes, chat.lang, chat.platform))
+        classes = await self._checked(chat, outbox, partial(self.classes.classes, chat))
+        if classes is not None:
+            await outbox.send_text(chat, teach.render_classes(classes, chat.lang, chat.platform))
 
     @answers_when_unavailable()
     async def forget_class(self, chat: ChatRef, text: str | None, is_admin: bool, outbox: Outbox) -> None:

@@ -5,25 +5,32 @@ name into a prototype (``models.classifier.ZeroShotClassifier.prototype``), the 
 :class:`handlers.ports.TaughtClassStore` when the result arrives (:func:`deliver_taught`), and every later photo of
 the chat is scored against the chat's labels and its taught classes together (``ClassifyJob.taught``).
 
-Re-teaching a name **replaces** the class with one made from the new photos only (the answer says so): the
-stored prototype already mixes in the name's text, so it cannot be extended exactly, and a replace is also what
-makes a re-delivered result harmless.
+Re-teaching a name **replaces** the class with one made from the new photos only (the answer says so): what a
+chat sees is what it last showed, and a replace is also what makes a re-delivered result harmless.
+
+The classes live in the database (``bot.taught_classes.DatabaseTaughtClasses``); while it cannot be reached,
+``/teach``, ``/classes`` and ``/forget_class`` say so (:class:`handlers.errors.ClassesUnavailable`) and photos are
+classified against the labels alone.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 
 from core.keys import teach_input_key
 from core.protocol import MAX_TEACH_PHOTOS, ChatRef, ResultEvent, TaughtLabel, TeachJob
 from handlers import images, prompts
-from handlers.errors import UserError
+from handlers.errors import ClassesUnavailable, UserError
 from handlers.ports import TaughtClass, TaughtClassStore, Upload
 from handlers.texts import t
 
+log = logging.getLogger(__name__)
+
 MAX_CLASS_NAME_CHARS = 40
 MAX_TAUGHT_CLASSES = 20  # per chat: each rides along in every classification job of the chat (≈ 5 KB each)
+TAUGHT_VERSION = 2  # the prototype's format the worker makes now (models.classifier.TAUGHT_VERSION)
 PROTOTYPE_DECIMALS = 5  # of each stored component: well below what a cosine similarity's percent can show
 
 
@@ -75,8 +82,14 @@ def teach_job(chat: ChatRef, job_id: str, name: str, count: int) -> TeachJob:
 
 
 async def taught_labels(store: TaughtClassStore, chat: ChatRef) -> list[TaughtLabel]:
-    """The chat's taught classes as a classification job carries them."""
-    return [TaughtLabel(name=c.name, prototype=list(c.prototype)) for c in await store.classes(chat)]
+    """The chat's taught classes as a classification job carries them; none while the database is away (the photo
+    is still classified, against the labels)."""
+    try:
+        classes = await store.classes(chat)
+    except ClassesUnavailable as away:
+        log.warning("taught classes unavailable (%s): a photo is classified without them", away.reason)
+        return []
+    return [TaughtLabel(name=c.name, prototype=list(c.prototype), version=c.version) for c in classes]
 
 
 def render_classes(classes: list[TaughtClass], lang: str, platform: str) -> str:
@@ -84,8 +97,13 @@ def render_classes(classes: list[TaughtClass], lang: str, platform: str) -> str:
     if not classes:
         return t("classes_none", lang, platform=platform)
     lines = [t("classes_header", lang, count=len(classes), limit=MAX_TAUGHT_CLASSES)]
-    lines += [t("classes_line", lang, name=taught.name, count=taught.shots) for taught in classes]
+    lines += [t(_line_key(taught), lang, name=taught.name, count=taught.shots) for taught in classes]
     return "\n".join(lines)
+
+
+def _line_key(taught: TaughtClass) -> str:
+    """A class kept in the old format (before #22's scoring fix) says to teach it again."""
+    return "classes_line" if taught.version >= TAUGHT_VERSION else "classes_line_old"
 
 
 async def move_classes(store: TaughtClassStore, chat: ChatRef, moved: ChatRef) -> None:
@@ -110,11 +128,17 @@ async def deliver_taught(event: ResultEvent, store: TaughtClassStore | None) -> 
     """Store the class a teaching job learned and return the answer («Запомнил: Мурка (3 фото)»).
 
     Called by the result listener before it answers, so a failed store leaves the event pending for a retry; a
-    retry replaces the class with the same one (nothing doubles)."""
+    retry replaces the class with the same one (nothing doubles). The database being away is answered at once:
+    the class is not kept, and the chat is asked to teach it again later."""
     taught, lang = event.taught, event.chat.lang
     if taught is None or store is None:
         raise RuntimeError(f"teach result {event.job_id} cannot be stored (no class or no store)")
     prototype = tuple(round(value, PROTOTYPE_DECIMALS) for value in taught.prototype)
-    replaced = await store.add(event.chat, TaughtClass(taught.name, prototype, taught.shots, time.time()))
+    learned = TaughtClass(taught.name, prototype, taught.shots, time.time(), event.model, taught.version)
+    try:
+        replaced = await store.add(event.chat, learned)
+    except ClassesUnavailable as away:  # said at once: retries would go on for minutes, then end in silence
+        log.warning("a taught class was not stored: the database is away (%s)", away.reason)
+        return t("teach_not_saved", lang, name=taught.name)
     key = "teach_replaced" if replaced else "teach_done"
     return t(key, lang, name=taught.name, count=taught.shots, platform=event.chat.platform)

@@ -856,6 +856,26 @@ EN.update(
     }
 )
 
+# Taught classes in the database (#22): the database being away, and classes kept in the old format
+RU.update(
+    {
+        "classes_unavailable": (
+            "Сейчас не получается прочитать или сохранить классы этого чата: база недоступна. Попробуйте чуть позже."
+        ),
+        "teach_not_saved": "Не смог запомнить «{name}»: база недоступна. Пришлите фото с /teach ещё раз чуть позже.",
+        "classes_line_old": "• {name} — {count} фото (старый формат: узнаю только по названию; научите заново)",
+    }
+)
+EN.update(
+    {
+        "classes_unavailable": (
+            "I cannot read or save this chat's classes just now: the database is away. Please try again a little later."
+        ),
+        "teach_not_saved": "I could not keep “{name}”: the database is away. Send the photos with /teach again later.",
+        "classes_line_old": "• {name} — {count} photos (old format: recognised by its name only; please teach it again)",
+    }
+)
+
 LANGUAGES: dict[str, dict[str, str]] = {"ru": RU, "en": EN}
 DEFAULT_LANGUAGE = "ru"
 

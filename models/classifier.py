@@ -61,46 +61,75 @@ def label_scores(
     text_embeds: torch.Tensor,
     logit_scale: torch.Tensor,
     logit_bias: torch.Tensor | None = None,
+    bonus: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Score one image against N labels from normalised embeddings ``(D,)`` and ``(N, D)``.
 
-    ``logits = exp(logit_scale) * cos (+ logit_bias)``; without a bias (CLIP) the scores are a
-    softmax over the labels, with one (SigLIP) an independent sigmoid per label.
+    ``logits = exp(logit_scale) * (cos + bonus) (+ logit_bias)``; without a bias (CLIP) the scores are a
+    softmax over the labels, with one (SigLIP) an independent sigmoid per label. ``bonus`` (N,), in cosine
+    units: what taught classes add (:func:`taught_bonus`), 0 for a plain label.
     """
-    logits = logit_scale.float().exp() * (text_embeds @ image_embeds)
+    similarity = text_embeds @ image_embeds
+    if bonus is not None:
+        similarity = similarity + bonus.to(similarity.dtype)
+    logits = logit_scale.float().exp() * similarity
     if logit_bias is None:
         return logits.softmax(dim=-1)
     return torch.sigmoid(logits + logit_bias.float())
 
 
-FEW_SHOT_TEXT_SHOTS = 1.0  # how many photos the name's text embedding is worth in a taught class's prototype
+# Tip-Adapter-style scoring of a taught class (see :func:`taught_bonus`), chosen with bench/fewshot.py
+FEW_SHOT_AFFINITY = 0.5  # α: the most a taught class's photos add to its name's cosine (cosine units)
+FEW_SHOT_SHARPNESS = 30.0  # β: how fast that bonus fades as a photo leaves the class's photos
+TAUGHT_VERSION = 2  # what a taught class's vector is: 2, its photos' mean; 1 (before), a photo+text mix
 
 
-def few_shot_prototype(
-    image_embeds: torch.Tensor, text_embed: torch.Tensor, text_shots: float = FEW_SHOT_TEXT_SHOTS
+def few_shot_photo_mean(image_embeds: torch.Tensor) -> torch.Tensor:
+    """A taught class's vector from its ``n`` normalised photo embeddings ``(n, D)``: their normalised mean (the
+    class's centre in the *image* cone). Kept apart from its name's text embedding, which the classifier computes
+    from the name like any label's, so each can be compared with a photo in its own way (:func:`taught_bonus`)."""
+    return normalize(image_embeds.float().mean(dim=0))
+
+
+def taught_bonus(
+    picture: torch.Tensor,
+    photo_means: torch.Tensor,
+    alpha: float | None = None,
+    beta: float | None = None,
 ) -> torch.Tensor:
-    """A class prototype from ``n`` normalised photo embeddings ``(n, D)`` and its name's text embedding ``(D,)``:
-    ``normalise(α · normalise(mean(photos)) + (1 − α) · text)`` with ``α = n / (n + text_shots)``.
+    """What each taught class adds to its name's cosine with ``picture`` (D,): ``α · exp(−β · (1 − cos))`` to its
+    photos' mean (``photo_means``, (K, D)), in cosine units (the caller multiplies by the logit scale).
 
-    Why this mix: it is the prototype recipe of the few-shot CLIP adapters (CLIP-Adapter's residual ratio,
-    Tip-Adapter's cache of image features added to the zero-shot text classifier), reduced to one vector per class
-    so that it is scored exactly like a label (cosine × the model's logit scale, one softmax with the labels). The
-    weight is a shrinkage estimate: the name counts as ``text_shots`` photos' worth of prior (1 by default), so one
-    photo is mixed half and half with what the model knows of the name (one photo may show the background more
-    than the cat), while 10 photos are ≈ 91 % their mean (they say more than a name can). Known limit: CLIP-style
-    models put image and text embeddings in different cones (the "modality gap"), so a photo is usually more similar
-    to a prototype made of photos than to any label's text; a taught class therefore pulls harder than a label does
-    (see docs/benchmarks.md's few-shot figures)."""
-    shots = image_embeds.shape[0]
-    alpha = shots / (shots + text_shots)
-    mean = normalize(image_embeds.float().mean(dim=0))
-    return normalize(alpha * mean + (1 - alpha) * normalize(text_embed))
+    Why not score the photos' mean as one more label (the recipe before): CLIP-style models put image and text
+    embeddings in different cones (the "modality gap"); any photo is nearer any other photo (cosine ≈ 0.5 for a
+    trained ViT-B/32, ≈ 0.8 for the random test models) than its right label's text (≈ 0.3), so such a class won
+    every photo of the chat (docs/benchmarks.md: a 100 % steal rate). Tip-Adapter's remedy, kept here: every class
+    keeps its name's text logit, and a taught class adds a *bounded* image-affinity term, near α only for photos
+    close to its own, fading exponentially with the distance.
+
+    The values are bench/fewshot.py's (``--sweep`` on the tiny model, docs/benchmarks.md): the pair with taught
+    accuracy well above zero-shot at every shot count and a steal rate at the zero-shot confusion. α = 0.5 is ten
+    times the spread of a random model's label cosines (a photo like the class's wins over the labels' text);
+    β = 30 gives a photo at cosine 0.97 to the class's photos ≈ 40 % of α, one at 0.8 (another class of the
+    random models) e⁻⁶ ≈ 0.25 %: next to nothing. Caveat: chosen on the tiny random model, whose photo cosines
+    bunch between 0.8 and 0.97; a trained ruCLIP spreads them wider (same object ≈ 0.85, unrelated ≈ 0.5), where
+    β = 30 is on the strict side (a photo at 0.85 gets ≈ 1 % of α): re-run the sweep with its weights to tune. On
+    a random real-size ruCLIP (flat random text, photos of other classes near a class's) no β tried stops the
+    stealing: see docs/benchmarks.md."""
+    alpha = FEW_SHOT_AFFINITY if alpha is None else alpha
+    beta = FEW_SHOT_SHARPNESS if beta is None else beta
+    return alpha * torch.exp(-beta * (1 - photo_means @ picture))
 
 
-def _untaught(labels: Sequence[str], taught: Sequence[tuple[str, Sequence[float]]]) -> tuple[str, ...]:
-    """``labels`` (deduplicated) without those a taught class of the same name (casefolded) replaces."""
+Taught = tuple[str, Sequence[float] | None]  # a taught class as scored: its name, its photos' mean (None: name only)
+
+
+def _untaught(labels: Sequence[str], taught: Sequence[Taught]) -> tuple[str, ...]:
+    """``labels`` (deduplicated) without those a taught class of the same name (casefolded) replaces, then the
+    taught classes' names: every name whose text embedding one image is scored against."""
     names = {name.casefold() for name, _vector in taught}
-    return tuple(label for label in dict.fromkeys(labels) if label.casefold() not in names)
+    kept = [label for label in dict.fromkeys(labels) if label.casefold() not in names]
+    return tuple(dict.fromkeys([*kept, *(name for name, _vector in taught)]))
 
 
 def _load_backend(model: str, dtype: torch.dtype, conversion_dir: Path | None) -> tuple[Any, Any]:
@@ -204,65 +233,63 @@ class ZeroShotClassifier:
         self,
         images: Sequence[Image.Image],
         labels_per_image: Sequence[Sequence[str]],
-        taught_per_image: Sequence[Sequence[tuple[str, Sequence[float]]]] | None = None,
+        taught_per_image: Sequence[Sequence[Taught]] | None = None,
     ) -> list[list[tuple[str, float]]]:
         """:meth:`classify` for several images at once: one image-encoder pass for all of them, and the labels not
         seen before, of every image, through the text encoder together. Returns one best-first list per image.
 
-        ``taught_per_image``: each image's taught classes (``/teach``: name, prototype from :meth:`prototype`),
-        scored with its labels in the same softmax at the model's logit scale, as if each prototype were a label's
-        text embedding. A taught class replaces a label of the same name (casefolded): the chat taught what it
-        means."""
+        ``taught_per_image``: each image's taught classes (``/teach``: name, its photos' mean from
+        :meth:`prototype`, or None for a class stored in the old format, scored by its name only), scored with its
+        labels in the same softmax: a taught class by its name's text like a label, plus :func:`taught_bonus` for
+        a photo like its photos. A taught class replaces a label of the same name (casefolded): the chat taught what
+        it means."""
         if len(images) != len(labels_per_image):
             raise ValueError("one label list per image is needed")
         taught_sets = [list(taught) for taught in taught_per_image] if taught_per_image else [[] for _ in images]
         if len(taught_sets) != len(images):
             raise ValueError("one taught-class list per image is needed")
-        label_sets = [_untaught(labels, taught) for labels, taught in zip(labels_per_image, taught_sets, strict=True)]
-        if not all(labels or taught for labels, taught in zip(label_sets, taught_sets, strict=True)):
+        name_sets = [_untaught(labels, taught) for labels, taught in zip(labels_per_image, taught_sets, strict=True)]
+        if not all(name_sets):
             raise ValueError("at least one label is needed")
         if not images:
             return []
         with torch.inference_mode():
-            texts = self._label_set_embeddings([labels for labels in label_sets if labels])
+            texts = self._label_set_embeddings(name_sets)
             pictures = self._image_embeddings(images)
             bias = getattr(self.model, "logit_bias", None)
             results = []
-            for picture, labels, taught in zip(pictures, label_sets, taught_sets, strict=True):
-                names, embeddings = self._with_taught(labels, texts.get(labels), taught, picture)
-                scores = label_scores(picture, embeddings, self.model.logit_scale, bias)
+            for picture, names, taught in zip(pictures, name_sets, taught_sets, strict=True):
+                bonus = self._taught_bonus(names, taught, picture)
+                scores = label_scores(picture, texts[names], self.model.logit_scale, bias, bonus)
                 ranked = zip(names, scores.tolist(), strict=True)
                 results.append(sorted(ranked, key=lambda pair: pair[1], reverse=True))
         return results
 
     @staticmethod
-    def _with_taught(
-        labels: tuple[str, ...],
-        text: torch.Tensor | None,
-        taught: list[tuple[str, Sequence[float]]],
-        picture: torch.Tensor,
-    ) -> tuple[list[str], torch.Tensor]:
-        """The names and (N, D) embeddings one image is scored against: its labels', then its taught classes'."""
-        if not taught:
-            assert text is not None
-            return list(labels), text
-        prototypes = normalize(torch.tensor([list(vector) for _name, vector in taught], device=picture.device))
-        if prototypes.shape[-1] != picture.shape[-1]:
-            raise ValueError(f"a taught prototype has {prototypes.shape[-1]} dimensions, the model {picture.shape[-1]}")
-        parts = [prototypes] if text is None else [text.to(prototypes.dtype), prototypes]
-        return [*labels, *(name for name, _vector in taught)], torch.cat(parts)
+    def _taught_bonus(names: tuple[str, ...], taught: list[Taught], picture: torch.Tensor) -> torch.Tensor | None:
+        """Each of ``names``' :func:`taught_bonus` for one image (0 for a label and an old-format class); None
+        when nothing is taught."""
+        vectors = [(name, vector) for name, vector in taught if vector is not None]
+        if not vectors:
+            return None
+        means = normalize(torch.tensor([list(vector) for _name, vector in vectors], device=picture.device))
+        if means.shape[-1] != picture.shape[-1]:
+            raise ValueError(f"a taught class has {means.shape[-1]} dimensions, the model {picture.shape[-1]}")
+        bonus = torch.zeros(len(names), device=picture.device)
+        index = {name: position for position, name in enumerate(names)}
+        rows = torch.tensor([index[name] for name, _vector in vectors], device=picture.device)
+        return bonus.index_put((rows,), taught_bonus(picture.float(), means))
 
     def prototype(self, images: Sequence[Image.Image], name: str) -> list[float]:
-        """A taught class's prototype from its photos and its name (``/teach``): see :func:`few_shot_prototype`.
-
-        The name's embedding is made like a label's (the same template ensemble), so a class taught with one
-        photo still leans on what the model knows of its name."""
+        """A taught class's vector from its photos (``/teach``): their normalised mean embedding
+        (:func:`few_shot_photo_mean`, format :data:`TAUGHT_VERSION`). ``name`` is not mixed in: the classifier
+        scores a taught class's name by its text like a label's, and adds the photos' part apart
+        (:func:`taught_bonus`)."""
+        del name  # kept in the signature: the worker's call names the class
         if not images:
             raise ValueError("at least one photo is needed")
         with torch.inference_mode():
-            pictures = self._image_embeddings(images)
-            text = self._label_embeddings((name,))[0]
-            return few_shot_prototype(pictures, text).tolist()
+            return few_shot_photo_mean(self._image_embeddings(images)).tolist()
 
     def similarities(self, images: Sequence[Image.Image], text: str) -> list[float]:
         """Cosine similarity of each image to ``text`` (the prompt as typed, no template)."""

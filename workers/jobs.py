@@ -34,11 +34,13 @@ from core.protocol import (
     ScoredLabel,
     StageTimes,
     StoredDescription,
+    TaughtLabel,
     TaughtPrototype,
     TeachJob,
     job_kind,
 )
 from core.telemetry import log_job
+from models.classifier import TAUGHT_VERSION
 from models.generator import ImageGenerator, OutpaintingUnsupported, VariationsUnsupported
 from models.labels import default_labels
 from workers import monitoring, runtime, upscaling
@@ -295,7 +297,7 @@ def _classify_batch(job: Job, batch: list[tuple[str, ClassifyJob, Image.Image]],
     labels = [_labels_of(request) for _id, request, _image in batch]
     classifier = runtime.models().classifier
     started = time.perf_counter()
-    taught = [[(c.name, c.prototype) for c in request.taught] for _id, request, _image in batch]
+    taught = [[_taught(c) for c in request.taught] for _id, request, _image in batch]
     results = classifier.classify_batch([image for _id, _request, image in batch], [ls for ls, _q in labels], taught)
     seconds = (time.perf_counter() - started) / len(batch)
     if len(batch) > 1:
@@ -328,6 +330,12 @@ def _classify_batch(job: Job, batch: list[tuple[str, ClassifyJob, Image.Image]],
         own = own or result
     assert own is not None  # the batch's first job is this one
     return own
+
+
+def _taught(taught: TaughtLabel) -> tuple[str, list[float] | None]:
+    """A taught class as the classifier scores it: its photos' mean, or (a class kept in the old format, a
+    photo-and-text mix the classifier no longer reads) its name only, until the chat teaches it again."""
+    return taught.name, taught.prototype if taught.version == TAUGHT_VERSION else None
 
 
 def _scored(scores: list[tuple[str, float]], request: ClassifyJob) -> list[ScoredLabel]:
@@ -480,7 +488,8 @@ def describe(payload: dict) -> dict:
 def teach(payload: dict) -> dict:
     """Make a chat's taught class (``/teach``) from its photos and name, and publish it for the frontend to store.
 
-    The prototype (``models.classifier.few_shot_prototype``) is all that is kept: the photos are deleted here."""
+    The photos' mean embedding (``models.classifier.few_shot_photo_mean``) is all that is kept: the photos are
+    deleted here."""
     request = TeachJob.model_validate(payload)
     job = current_job()
     times = monitoring.picked_up(job.id, "teach", request.chat, request.times)
@@ -498,7 +507,7 @@ def teach(payload: dict) -> dict:
         job_id=job.id,
         kind="teach",
         chat=request.chat,
-        taught=TaughtPrototype(name=request.name, prototype=prototype, shots=len(photos)),
+        taught=TaughtPrototype(name=request.name, prototype=prototype, shots=len(photos), version=TAUGHT_VERSION),
         model=short_model_name(classifier.name),
         seconds=round(seconds, 3),
         times=times,

@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import create_engine, pool
 
 from core.feedback_store import metadata
+from core.taught_store import taught_classes  # noqa: F401  (its table joins the metadata)
 
 url = context.config.attributes["url"]
 connectable = create_engine(url, poolclass=pool.NullPool)

@@ -11,7 +11,7 @@ from core.keys import teach_input_key
 from core.protocol import ClassifyJob, ResultEvent, TaughtPrototype, TeachJob
 from handlers import teach
 from handlers.delivery import deliver_result, render_labels
-from handlers.errors import UserError
+from handlers.errors import ClassesUnavailable, UserError
 from handlers.ports import TaughtClass, Upload
 from handlers.texts import t
 from tests import factories, images
@@ -100,7 +100,8 @@ def teach_result(name: str = "Мурка", shots: int = 3, **chat_fields) -> Res
         job_id="memory-teach-42-10",
         kind="teach",
         chat=chat(**chat_fields),
-        taught=TaughtPrototype(name=name, prototype=[0.6, 0.8], shots=shots),
+        taught=TaughtPrototype(name=name, prototype=[0.6, 0.8], shots=shots, version=2),
+        model="tiny-classifier",
     )
 
 
@@ -113,6 +114,22 @@ async def test_the_result_is_stored_and_answered_then_a_reteach_replaces_it(outb
     ]
     [stored] = await classes.classes(chat())
     assert (stored.name, stored.prototype, stored.shots) == ("мурка", (0.6, 0.8), 5)
+    assert (stored.model, stored.version) == ("tiny-classifier", 2)  # what the vector is, for later scoring
+
+
+async def test_classify_carries_each_class_with_its_format(molbert, jobs, outbox, classes):
+    await classes.add(chat(), TaughtClass("Мурка", (1.0, 0.0), 3, 1.0))  # kept before the version field
+    await classes.add(chat(), TaughtClass("Барсик", (0.0, 1.0), 2, 2.0, "tiny", 2))
+
+    async def photo() -> bytes:
+        return images.png(40, 40, (200, 30, 30))
+
+    job_id = await molbert.classify(chat(message_id=20), photo, 1000, None, outbox)
+    job = jobs.jobs[job_id]
+    assert [(c.name, c.version) for c in job.taught] == [("Мурка", 1), ("Барсик", 2)]
+    await molbert.taught_classes(chat(), outbox)
+    assert t("classes_line_old", "ru", name="Мурка", count=3) in outbox.texts[-1]  # "teach it again"
+    assert t("classes_line", "ru", name="Барсик", count=2) in outbox.texts[-1]
 
 
 async def test_classes_lists_them_and_forget_class_removes_one(molbert, outbox, classes):
@@ -166,3 +183,34 @@ async def test_a_group_upgraded_to_a_supergroup_keeps_its_classes(molbert, outbo
     await molbert.chat_moved(group, -1004242)
     moved = await classes.classes(chat(chat_id=-1004242))
     assert [(c.name, c.shots) for c in moved] == [("Мурка", 3), ("Барсик", 1)]
+
+
+class AwayClasses:
+    """The database behind the taught classes cannot be reached (what ``bot.taught_classes`` raises then)."""
+
+    async def classes(self, chat):
+        raise ClassesUnavailable("OperationalError")
+
+    async def add(self, chat, taught):
+        raise ClassesUnavailable("OperationalError")
+
+    async def remove(self, chat, name):
+        raise ClassesUnavailable("OperationalError")
+
+
+async def test_the_database_away_is_said_plainly_and_photos_are_still_classified(jobs, outbox):
+    molbert = make_molbert(jobs, classes=AwayClasses())
+    assert await molbert.teach(chat(), uploads(2), "Мурка", True, outbox) is None
+    await molbert.taught_classes(chat(), outbox)
+    await molbert.forget_class(chat(), "Мурка", True, outbox)
+    assert outbox.texts == [t("classes_unavailable", "ru")] * 3
+    assert not jobs.jobs
+
+    async def photo() -> bytes:
+        return images.png(40, 40, (200, 30, 30))
+
+    job_id = await molbert.classify(chat(message_id=20), photo, 1000, None, outbox)
+    assert job_id is not None and jobs.jobs[job_id].taught == []  # the labels alone
+    await molbert.chat_moved(chat(chat_id=-5), -1005)  # settings move; the classes wait for the database
+    await deliver_result(teach_result(), [], None, outbox, AwayClasses())  # a class learned meanwhile
+    assert outbox.texts[-1] == t("teach_not_saved", "ru", name="Мурка")

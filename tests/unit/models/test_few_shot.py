@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from models.classifier import few_shot_prototype, normalize
+from models.classifier import FEW_SHOT_AFFINITY, few_shot_photo_mean, normalize, taught_bonus
 from models.labels import default_labels
 
 RED, BLUE = (220, 30, 30), (30, 30, 220)
@@ -18,17 +18,16 @@ def photos(color: tuple[int, int, int], count: int) -> list[Image.Image]:
     return [Image.new("RGB", (64, 48), tuple(max(0, c - 6 * i) for c in color)) for i in range(count)]
 
 
-def test_the_prototype_is_a_unit_vector_leaning_to_the_photos_as_they_grow():
+def test_the_bonus_is_bounded_and_fades_with_the_distance_to_the_class_photos():
     torch.manual_seed(0)
-    text = normalize(torch.randn(16))
     pictures = normalize(torch.randn(10, 16))
-    mean = normalize(pictures.mean(dim=0))
-    one = few_shot_prototype(pictures[:1], text)
-    ten = few_shot_prototype(pictures, text)
-    assert one.norm().item() == pytest.approx(1.0, abs=1e-5)
-    assert (one @ normalize(pictures[0])).item() == pytest.approx((one @ text).item(), abs=1e-5)  # half and half
-    assert (ten @ mean).item() > (ten @ text).item() + 0.3  # ten photos say more than a name
-    assert (ten @ mean).item() > (few_shot_prototype(pictures[:3], text) @ mean).item()
+    mean = few_shot_photo_mean(pictures)
+    assert mean.norm().item() == pytest.approx(1.0, abs=1e-5)
+    assert (mean @ normalize(pictures.mean(dim=0))).item() == pytest.approx(1.0, abs=1e-5)
+    other = normalize(torch.randn(16))
+    near, far = taught_bonus(mean, mean[None])[0].item(), taught_bonus(other, mean[None])[0].item()
+    assert near == pytest.approx(FEW_SHOT_AFFINITY)  # at most α, for a photo at the class's centre
+    assert 0 < far < near / 100  # an unrelated photo gets next to nothing
 
 
 def test_a_taught_class_wins_over_the_labels_on_a_new_photo_of_its_pattern(tiny_models):
@@ -58,3 +57,27 @@ def test_a_taught_class_replaces_a_label_of_the_same_name(tiny_models):
 def test_a_prototype_of_another_model_is_refused(tiny_models):
     with pytest.raises(ValueError, match="dimensions"):
         tiny_models.classifier.classify_batch(photos(RED, 1), [["собака"]], [[("Мурка", [1.0, 0.0])]])
+
+
+def test_a_taught_class_wins_only_photos_like_its_own_not_every_photo(tiny_models):
+    """The modality gap: a photo is nearer any photo than any text, so a taught class scored as one more label
+    won every photo of the chat. A photo far from the class's photos must get the answer the labels' text gives
+    (the name scored as a plain label, where the text clearly prefers another label); one like them, the class."""
+    classifier = tiny_models.classifier
+    labels = list(default_labels())
+    far, near = Image.new("RGB", (80, 60), (25, 20, 240)), Image.new("RGB", (80, 60), (240, 20, 25))
+    zero_shot = classifier.classify_batch([far], [[*labels, "Мурка"]])[0]
+    ranks = [label for label, _score in zero_shot]
+    assert ranks.index("Мурка") > 10  # the text clearly prefers other labels for this photo
+    taught = [("Мурка", classifier.prototype(photos(RED, 3), "Мурка"))]
+    far_scores, near_scores = classifier.classify_batch([far, near], [labels, labels], [taught, taught])
+    assert far_scores[0][0] == zero_shot[0][0]
+    assert near_scores[0][0] == "Мурка"
+
+
+def test_a_class_without_its_photos_mean_is_scored_by_its_name_like_a_label(tiny_models):
+    classifier = tiny_models.classifier
+    red = photos(RED, 1)
+    as_label = dict(classifier.classify_batch(red, [["кошка", "собака", "Мурка"]])[0])
+    as_old_class = dict(classifier.classify_batch(red, [["кошка", "собака"]], [[("Мурка", None)]])[0])
+    assert as_old_class == pytest.approx(as_label, abs=1e-5)

@@ -13,9 +13,11 @@ from PIL import Image
 from bot.queue import RedisJobs
 from core.keys import input_key, result_stream, teach_input_key
 from core.protocol import ClassifyJob, ResultEvent, TaughtLabel, TeachJob, job_id_for
+from models.classifier import TAUGHT_VERSION
 from tests import factories
 from tests.factories import work_until_empty
 from workers import runtime
+from workers.jobs import _taught
 
 chat = partial(factories.chat, chat_id=100)
 RED, BLUE = (220, 30, 30), (30, 30, 220)
@@ -46,6 +48,7 @@ async def test_the_teach_job_publishes_a_unit_prototype_and_keeps_no_photo(redis
     [event] = results(redis_conn)
     assert (event.job_id, event.kind, event.ok) == (job_id, "teach", True)
     assert event.taught is not None and (event.taught.name, event.taught.shots) == ("Мурка", 3)
+    assert event.taught.version == TAUGHT_VERSION  # the photos' mean, which the frontend stores as such
     assert sum(value * value for value in event.taught.prototype) == pytest.approx(1.0, abs=1e-4)
     assert len(event.taught.prototype) == tiny_models.classifier.model.config.projection_dim
     assert not redis_conn.keys("molbert:teach-input:*")
@@ -61,8 +64,9 @@ async def test_a_teach_job_whose_photos_expired_is_refused(redis_conn, tiny_mode
 
 async def test_a_batch_scores_each_photo_with_its_own_chats_classes(redis_conn, tiny_models):
     classifier = tiny_models.classifier
-    murka = TaughtLabel(name="Мурка", prototype=classifier.prototype([Image.new("RGB", (48, 48), RED)], "Мурка"))
-    barsik = TaughtLabel(name="Барсик", prototype=classifier.prototype([Image.new("RGB", (48, 48), BLUE)], "Барсик"))
+    red, blue = [Image.new("RGB", (48, 48), RED)], [Image.new("RGB", (48, 48), BLUE)]
+    murka = TaughtLabel(name="Мурка", prototype=classifier.prototype(red, "Мурка"), version=TAUGHT_VERSION)
+    barsik = TaughtLabel(name="Барсик", prototype=classifier.prototype(blue, "Барсик"), version=TAUGHT_VERSION)
     jobs, ids = RedisJobs(redis_conn), []
     for message_id, taught in ((1, [murka, barsik]), (2, []), (3, [barsik])):
         job_id = job_id_for(chat(message_id), "classify")
@@ -79,3 +83,9 @@ async def test_a_batch_scores_each_photo_with_its_own_chats_classes(redis_conn, 
     assert {label.label for label in none.labels} == {"кошка", "собака"}
     assert not any(label.taught for label in none.labels)
     assert {label.label for label in other.labels if label.taught} == {"Барсик"}
+
+
+def test_a_class_kept_in_the_old_format_is_scored_by_its_name_only():
+    old = TaughtLabel(name="Мурка", prototype=[0.6, 0.8])  # a photo+text mix from before the version field
+    assert _taught(old) == ("Мурка", None)
+    assert _taught(old.model_copy(update={"version": TAUGHT_VERSION})) == ("Мурка", [0.6, 0.8])
