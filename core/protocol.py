@@ -335,6 +335,7 @@ class TaughtLabel(BaseModel):
     version: int = Field(
         1, description="2: the photos' mean embedding, scored apart from the name; 1 (old): a photo+text mix"
     )
+    model: str | None = Field(None, description="the classifier that made the prototype (short name), when known")
 
 
 class TeachJob(BaseModel):

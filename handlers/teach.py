@@ -89,7 +89,7 @@ async def taught_labels(store: TaughtClassStore, chat: ChatRef) -> list[TaughtLa
     except ClassesUnavailable as away:
         log.warning("taught classes unavailable (%s): a photo is classified without them", away.reason)
         return []
-    return [TaughtLabel(name=c.name, prototype=list(c.prototype), version=c.version) for c in classes]
+    return [TaughtLabel(name=c.name, prototype=list(c.prototype), version=c.version, model=c.model) for c in classes]
 
 
 def render_classes(classes: list[TaughtClass], lang: str, platform: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 import threading
@@ -211,6 +212,12 @@ class ZeroShotClassifier:
             dtype,
         )
         return classifier
+
+    @functools.cached_property
+    def dimensions(self) -> int:
+        """The size of this model's embeddings, read off one encoded text (every backend's config names it
+        differently): what a stored vector from another model (a taught class) is checked against."""
+        return int(self.text_embeddings(["."]).shape[-1])
 
     def classify(self, image: Image.Image, labels: Sequence[str]) -> list[tuple[str, float]]:
         """Score ``image`` against every label; return ``(label, score)`` for all labels, best first.

@@ -40,7 +40,7 @@ from core.protocol import (
     job_kind,
 )
 from core.telemetry import log_job
-from models.classifier import TAUGHT_VERSION
+from models.classifier import TAUGHT_VERSION, ZeroShotClassifier
 from models.generator import ImageGenerator, OutpaintingUnsupported, VariationsUnsupported
 from models.labels import default_labels
 from workers import monitoring, runtime, upscaling
@@ -297,7 +297,7 @@ def _classify_batch(job: Job, batch: list[tuple[str, ClassifyJob, Image.Image]],
     labels = [_labels_of(request) for _id, request, _image in batch]
     classifier = runtime.models().classifier
     started = time.perf_counter()
-    taught = [[_taught(c) for c in request.taught] for _id, request, _image in batch]
+    taught = [[_taught(c, classifier) for c in request.taught] for _id, request, _image in batch]
     results = classifier.classify_batch([image for _id, _request, image in batch], [ls for ls, _q in labels], taught)
     seconds = (time.perf_counter() - started) / len(batch)
     if len(batch) > 1:
@@ -332,10 +332,15 @@ def _classify_batch(job: Job, batch: list[tuple[str, ClassifyJob, Image.Image]],
     return own
 
 
-def _taught(taught: TaughtLabel) -> tuple[str, list[float] | None]:
-    """A taught class as the classifier scores it: its photos' mean, or (a class kept in the old format, a
-    photo-and-text mix the classifier no longer reads) its name only, until the chat teaches it again."""
-    return taught.name, taught.prototype if taught.version == TAUGHT_VERSION else None
+def _taught(taught: TaughtLabel, classifier: ZeroShotClassifier) -> tuple[str, list[float] | None]:
+    """A taught class as ``classifier`` scores it: its photos' mean, or its name only, until the chat teaches it
+    again, where the mean means nothing here: a class kept in the old format (a photo-and-text mix the classifier
+    no longer reads), or one another classifier made (the operator changed ``MODEL_CLASSIFIER``: another size of
+    vector would fail the photo, one of the same size would add a meaningless bonus)."""
+    made_elsewhere = taught.model is not None and taught.model != short_model_name(classifier.name)
+    if taught.version != TAUGHT_VERSION or made_elsewhere or len(taught.prototype) != classifier.dimensions:
+        return taught.name, None
+    return taught.name, taught.prototype
 
 
 def _scored(scores: list[tuple[str, float]], request: ClassifyJob) -> list[ScoredLabel]:

@@ -85,7 +85,34 @@ async def test_a_batch_scores_each_photo_with_its_own_chats_classes(redis_conn, 
     assert {label.label for label in other.labels if label.taught} == {"Барсик"}
 
 
-def test_a_class_kept_in_the_old_format_is_scored_by_its_name_only():
-    old = TaughtLabel(name="Мурка", prototype=[0.6, 0.8])  # a photo+text mix from before the version field
-    assert _taught(old) == ("Мурка", None)
-    assert _taught(old.model_copy(update={"version": TAUGHT_VERSION})) == ("Мурка", [0.6, 0.8])
+def test_a_class_kept_in_the_old_format_is_scored_by_its_name_only(tiny_models):
+    classifier = tiny_models.classifier
+    mix = classifier.prototype([Image.new("RGB", (48, 48), RED)], "Мурка")
+    old = TaughtLabel(name="Мурка", prototype=mix)  # a photo+text mix from before the version field
+    assert _taught(old, classifier) == ("Мурка", None)
+    assert _taught(old.model_copy(update={"version": TAUGHT_VERSION}), classifier) == ("Мурка", mix)
+
+
+async def test_a_class_taught_with_another_classifier_is_scored_by_its_name_and_the_photo_still_answered(
+    redis_conn, tiny_models
+):
+    """The operator changed MODEL_CLASSIFIER after a chat taught a class: its stored photos' mean lives in the old
+    model's space (another size, or the same size and meaningless here). The photo must still be answered, the
+    class scored by its name like a label, until the chat teaches it again."""
+    classifier = tiny_models.classifier
+    red = [Image.new("RGB", (48, 48), RED)]
+    own = classifier.prototype(red, "Мурка")
+    other_size = TaughtLabel(name="Мурка", prototype=[0.6, 0.8], version=TAUGHT_VERSION, model="ruclip-vit-large")
+    same_size = TaughtLabel(name="Барсик", prototype=own, version=TAUGHT_VERSION, model="ruclip-vit-large")
+    job_id = job_id_for(chat(7), "classify")
+    job = ClassifyJob(
+        chat=chat(7), image_key=input_key(job_id), labels=["кошка", "собака"], taught=[other_size, same_size]
+    )
+    assert await RedisJobs(redis_conn).submit_classify(job_id, job, jpeg(RED, (60, 40))) is not None
+    work_until_empty(tiny_models, redis_conn)
+    (event,) = [event for event in results(redis_conn) if event.job_id == job_id]
+    assert event.kind == "classify", event
+    assert {label.label for label in event.labels} == {"Мурка", "Барсик", "кошка", "собака"}
+    assert max(label.score for label in event.labels) < 0.9  # no photo bonus: four names near chance on random text
+    assert _taught(same_size, classifier) == ("Барсик", None)
+    assert _taught(same_size.model_copy(update={"model": None}), classifier) == ("Барсик", own)
