@@ -102,6 +102,7 @@ def load_configured_models(settings: ModelSettings) -> LoadedModels:
             vae_tiling=settings.vae_tiling,
             channels_last=settings.channels_last,
             cpu_dtype=settings.cpu_dtype,
+            cpu_backend=settings.cpu_backend,
         ),
     )
 
