@@ -138,6 +138,21 @@ def test_without_the_package_the_setting_is_refused_at_start_naming_the_extra(tm
     assert on_a_gpu.cpu_backend == "torch"
 
 
+def test_the_worker_refuses_to_start_without_the_package_in_one_line(monkeypatch, tmp_path, capsys):
+    from workers.__main__ import main
+
+    monkeypatch.setitem(sys.modules, "openvino", None)  # importlib finds no openvino
+    monkeypatch.setenv("MODEL_CPU_BACKEND", "openvino")
+    monkeypatch.setenv("MODEL_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
+    assert main([]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line == (
+        "Configuration error: MODEL_CPU_BACKEND: openvino needs the optional `openvino` package: "
+        "pip install 'molbert[openvino]', or set torch"
+    )
+
+
 def test_the_setting_defaults_to_torch_and_is_checked(monkeypatch):
     from core.config import load as load_settings
     from workers.config import ModelSettings
