@@ -33,10 +33,12 @@ endef
 
 .PHONY: run console worker test test-fast test-lowest lint clean
 
+# The `openvino` extra too, so that MODEL_CPU_BACKEND=openvino's tests run in CI (the setting stays torch unless set).
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet $(TORCH)
 	$(PY) -m pip install --quiet -e '.[all,dev]'
+	$(PY) -m pip install --quiet -e '.[openvino]'
 	$(call install_upscale,$(PY),$(VENV)/upscale.txt)
 	$(call install_youtokentome,$(PY))
 	touch $(INSTALLED)

@@ -12,7 +12,15 @@ Each backend runs in a fresh process (so its RSS and its compiled kernels are it
 - ``channels-last``: float32, channels-last UNet and decoder (the preset's default);
 - ``bf16``: ``MODEL_CPU_DTYPE=bfloat16`` with channels-last;
 - ``compile``: float32, channels-last, ``MODEL_COMPILE=true`` (torch inductor; the warm-up pays the compile);
-- ``bf16-compile``: both.
+- ``bf16-compile``: both;
+- ``torch-bf16``, ``torch-f32``, ``openvino-bf16``, ``openvino-f32``: ``MODEL_CPU_BACKEND`` torch or openvino
+  (``models.openvino_backend``: the UNet and TAESD's decoder compiled by OpenVINO, converted once into the model
+  cache) in each precision, channels-last off as the preset runs them. ``--backend openvino`` (with
+  ``--precision bf16,f32``) picks the OpenVINO ones.
+
+``--rounds N`` runs every backend N times, interleaved (round 1: each backend once, round 2: again, ...), each run a
+fresh process, and keeps per stage the median over the rounds of each run's median: on a shared, loaded machine the
+backends then see the same load. Pixel differences are from ``torch-f32``'s picture when it runs, else ``fp32``'s.
 
 For each: start to ready (process start, imports, loading every model, the default label set's text embeddings,
 one warm-up picture), the worker's RSS when ready and at its peak, and warm (median of ``--repeats``) the seconds of
@@ -25,6 +33,8 @@ targets (issue #24, on two cores): a picture ≤ 3 s, RSS ≤ 6 GB.
 
     python bench/cpu_preset.py [--backends fp32,channels-last,bf16,compile,bf16-compile] [--repeats 3]
                                [--threads 0] [--workdir DIR] [--out cpu_preset.json] [--toy]
+    python bench/cpu_preset.py --backends torch-bf16,torch-f32,openvino-bf16,openvino-f32 --rounds 3
+    python bench/cpu_preset.py --backend openvino --precision bf16,f32
 
 ``--toy`` builds the tiny twins instead (seconds; for checking the script itself).
 """
@@ -55,7 +65,13 @@ BACKENDS = {
     "bf16": {"channels_last": "on", "cpu_dtype": "bfloat16"},
     "compile": {"channels_last": "on", "compile": True},
     "bf16-compile": {"channels_last": "on", "cpu_dtype": "bfloat16", "compile": True},
+    # the backends side by side (MODEL_CPU_BACKEND), each as the preset runs it (channels-last off on the CPU)
+    "torch-bf16": {"cpu_dtype": "bfloat16"},
+    "torch-f32": {"cpu_dtype": "float32"},
+    "openvino-bf16": {"cpu_dtype": "bfloat16", "cpu_backend": "openvino"},
+    "openvino-f32": {"cpu_dtype": "float32", "cpu_backend": "openvino"},
 }
+SIDE_BY_SIDE = ("torch-bf16", "torch-f32", "openvino-bf16", "openvino-f32")
 PROMPT = "рыжий кот на подоконнике, акварель"
 LABELS = ("кошка", "собака", "машина", "дом", "дерево")
 TARGET_SECONDS = 3.0
@@ -144,8 +160,9 @@ def median_seconds(action, repeats: int) -> float:
     return round(statistics.median(times), 3)
 
 
-def stage_times(models, repeats: int) -> dict[str, float]:
-    """Warm seconds of each stage of one default picture (and of the whole of it)."""
+def stage_times(models, repeats: int, pictures: list, core: bool = False) -> dict[str, float | None]:
+    """Warm seconds of each stage of one default picture (and of the whole of it), its picture into ``pictures``;
+    ``core``: the translator and the output check (the same whatever the generator's backend) left out."""
     import torch
 
     generator = models.generator
@@ -163,19 +180,22 @@ def stage_times(models, repeats: int) -> dict[str, float]:
         def decode():
             pipe.vae.decode(latents / pipe.vae.config.scaling_factor, return_dict=False)
 
-        times = {
-            "translator_s": median_seconds(lambda: models.generator_words(PROMPT, None), repeats),
+        translate = lambda: models.generator_words(PROMPT, None)  # noqa: E731
+        times: dict[str, float | None] = {
+            "translator_s": None if core else median_seconds(translate, repeats),
             "text_encoder_s": median_seconds(lambda: pipe.encode_prompt(english, "cpu", 1, False), repeats),
             "unet_step_s": median_seconds(unet_step, repeats),
             "decoder_s": median_seconds(decode, repeats),
         }
-    pictures = []
     times["picture_s"] = median_seconds(lambda: pictures.extend(generator.generate(english, seed=0)), repeats)
-    times["output_check_s"] = median_seconds(lambda: models.classifier.classify(pictures[0], list(LABELS)), repeats)
+    check = lambda: models.classifier.classify(pictures[0], list(LABELS))  # noqa: E731
+    times["output_check_s"] = None if core else median_seconds(check, repeats)
     return times
 
 
-def run_backend(name: str, dirs: dict[str, str], workdir: Path, repeats: int, threads: int) -> dict[str, Any]:
+def run_backend(
+    name: str, dirs: dict[str, str], workdir: Path, repeats: int, threads: int, core: bool = False
+) -> dict[str, Any]:
     """Load the preset with backend ``name`` as a worker does, warm it up and time it; save its picture."""
     import torch
 
@@ -200,9 +220,9 @@ def run_backend(name: str, dirs: dict[str, str], workdir: Path, repeats: int, th
         "rss_ready_gb": rss_gb(),
         "rss_file_ready_gb": rss_gb("RssFile"),
     }
-    record.update(stage_times(models, repeats))
-    (picture,) = models.generator.generate(english, seed=0)
-    picture.save(workdir / f"{name}.png")
+    pictures: list = []
+    record.update(stage_times(models, repeats, pictures, core))
+    pictures[0].save(workdir / f"{name}.png")  # seed 0: the same picture each time
     record["rss_peak_gb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / GB, 2)
     return record
 
@@ -210,12 +230,12 @@ def run_backend(name: str, dirs: dict[str, str], workdir: Path, repeats: int, th
 # --- the parent: every backend, the comparison, the table ---------------------------------------------------------
 
 
-def pixel_difference(workdir: Path, name: str) -> float | None:
-    """Mean absolute difference per pixel channel (levels of 255) of ``name``'s picture from fp32's."""
+def pixel_difference(workdir: Path, name: str, reference_name: str = "fp32") -> float | None:
+    """Mean absolute difference per pixel channel (levels of 255) of ``name``'s picture from ``reference_name``'s."""
     import numpy as np
     from PIL import Image
 
-    reference, picture = workdir / "fp32.png", workdir / f"{name}.png"
+    reference, picture = workdir / f"{reference_name}.png", workdir / f"{name}.png"
     if not (reference.is_file() and picture.is_file()):
         return None
     a, b = (np.asarray(Image.open(path), dtype=np.float32) for path in (reference, picture))
@@ -225,13 +245,48 @@ def pixel_difference(workdir: Path, name: str) -> float | None:
 def spawn(name: str, args: argparse.Namespace) -> dict[str, Any]:
     command = [sys.executable, __file__, "--child", name, "--workdir", str(args.workdir)]
     command += ["--repeats", str(args.repeats), "--threads", str(args.threads)] + (["--toy"] if args.toy else [])
+    command += ["--core-stages"] if args.core_stages else []
     result = subprocess.run(command, capture_output=True, text=True, timeout=args.timeout_s)
     if result.returncode != 0:
         return {"backend": name, "error": result.stderr.strip().splitlines()[-1:] or ["no output"]}
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def markdown(records: list[dict[str, Any]]) -> str:
+STAGES = ("text_encoder_s", "unet_step_s", "decoder_s", "picture_s", "translator_s", "output_check_s")
+
+
+def combine(runs: list[dict[str, Any]], reference: str) -> dict[str, Any]:
+    """One backend's record over its rounds: the median of each stage's per-run medians, the first run's start
+    (the cold one: an OpenVINO backend converts then) and the last's (warm: it reads its cache), the largest RSS."""
+    good = [run for run in runs if "error" not in run]
+    if not good:
+        return runs[-1]
+    record = dict(good[-1])
+    for stage in STAGES:
+        if any(run.get(stage) is None for run in good):
+            continue
+        record[stage] = round(statistics.median(run[stage] for run in good), 3)
+        record[f"{stage}_runs"] = [run[stage] for run in good]
+    record["start_to_ready_first_s"] = good[0]["start_to_ready_s"]
+    for field in ("rss_ready_gb", "rss_file_ready_gb", "rss_peak_gb"):
+        record[field] = max(run[field] for run in good)
+    record["rounds"] = len(good)
+    record[f"vs_{reference}_levels"] = good[-1].get(f"vs_{reference}_levels")
+    return record
+
+
+def add_ratios(records: list[dict[str, Any]], base_name: str) -> None:
+    """Each record's ``<stage>_vs_<base>``: the base backend's median over this one's (above 1: this is faster)."""
+    base = next((record for record in records if record["backend"] == base_name and "error" not in record), None)
+    if base is None:
+        return
+    for record in records:
+        if "error" not in record:
+            for stage in ("text_encoder_s", "unet_step_s", "decoder_s", "picture_s"):
+                record[f"{stage}_vs_{base_name}"] = round(base[stage] / record[stage], 2)
+
+
+def markdown(records: list[dict[str, Any]], reference: str = "fp32") -> str:
     columns = [
         "backend",
         "text_encoder_s",
@@ -244,8 +299,10 @@ def markdown(records: list[dict[str, Any]]) -> str:
         "rss_file_ready_gb",
         "rss_peak_gb",
         "start_to_ready_s",
-        "vs_fp32_levels",
+        f"vs_{reference}_levels",
     ]
+    if any("picture_s_vs_torch-bf16" in record for record in records):
+        columns.insert(5, "picture_s_vs_torch-bf16")
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for record in records:
         lines.append("| " + " | ".join(str(record.get(column, record.get("error", ""))) for column in columns) + " |")
@@ -261,8 +318,25 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
     parser.add_argument("--timeout-s", type=int, default=1800, help="per backend")
     parser.add_argument("--toy", action="store_true", help="tiny twins instead of the real sizes")
+    parser.add_argument(
+        "--backend",
+        choices=("torch", "openvino"),
+        default=None,
+        help="with --precision: the side-by-side backends of this MODEL_CPU_BACKEND (replaces --backends)",
+    )
+    parser.add_argument("--precision", default="bf16,f32", help="with --backend: bf16, f32 or both")
+    parser.add_argument(
+        "--core-stages",
+        action="store_true",
+        help="time only the generator's stages (not the "
+        "translator and the output check: the same whatever its backend)",
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="run every backend this many times, interleaved")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.backend:
+        args.backends = ",".join(f"{args.backend}-{p.strip()}" for p in args.precision.split(",") if p.strip())
+    return args
 
 
 def main(argv: list[str]) -> int:
@@ -270,28 +344,38 @@ def main(argv: list[str]) -> int:
     sys.path.insert(0, str(REPO / "bench"))
     dirs = build(args.workdir, args.toy)
     if args.child:
-        print(json.dumps(run_backend(args.child, dirs, args.workdir, args.repeats, args.threads)))
+        print(json.dumps(run_backend(args.child, dirs, args.workdir, args.repeats, args.threads, args.core_stages)))
         return 0
     names = [name.strip() for name in args.backends.split(",") if name.strip()]
     unknown = set(names) - set(BACKENDS)
     if unknown:
         print(f"unknown backends: {', '.join(sorted(unknown))}", file=sys.stderr)
         return 2
-    records = []
-    for name in ["fp32", *[name for name in names if name != "fp32"]]:  # fp32 first: the others are compared to it
-        record = spawn(name, args)
-        record["vs_fp32_levels"] = pixel_difference(args.workdir, name) if "error" not in record else None
-        if name in names:
-            records.append(record)
-        print(json.dumps(record), file=sys.stderr, flush=True)
+    reference = "torch-f32" if "torch-f32" in names else "fp32"
+    order = [reference, *[name for name in names if name != reference]]  # the reference first: compared to it
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in order}
+    for round_number in range(1, max(1, args.rounds) + 1):
+        for name in order:
+            record = spawn(name, args)
+            record["round"] = round_number
+            record[f"vs_{reference}_levels"] = (
+                pixel_difference(args.workdir, name, reference) if "error" not in record else None
+            )
+            runs[name].append(record)
+            print(json.dumps(record), file=sys.stderr, flush=True)
+    records = [combine(runs[name], reference) for name in order if name in names]
+    if "torch-bf16" in names:
+        add_ratios(records, "torch-bf16")
     summary = {
         "toy": args.toy,
         "targets": {"picture_s": TARGET_SECONDS, "rss_gb": TARGET_RSS_GB},
+        "rounds": args.rounds,
         "records": records,
+        "runs": runs,
     }
     if args.out:
         args.out.write_text(json.dumps(summary, indent=2), encoding="utf-8")
-    print(markdown(records))
+    print(markdown(records, reference))
     return 0
 
 

@@ -24,6 +24,8 @@ TILING_MODES = ("auto", "on", "off")
 CHANNELS_LAST_MODES = ("auto", "on", "off")
 # MODEL_CPU_DTYPE: the generator's weights and compute on the CPU; "auto": models.presets.generator_dtype decides
 CPU_DTYPES = ("auto", "float32", "bfloat16")
+# MODEL_CPU_BACKEND: what runs the CPU generator's UNet and tiny decoder (models.openvino_backend)
+CPU_BACKENDS = ("torch", "openvino")
 # "auto" tiles the VAE above this many pixels (about 1.5 MP: beyond every model's native size).
 AUTO_TILING_PIXELS = 1_500_000
 
@@ -31,13 +33,14 @@ AUTO_TILING_PIXELS = 1_500_000
 @dataclass(frozen=True)
 class GpuOptions:
     """How a generator runs on its device (``MODEL_COMPILE``, ``MODEL_CPU_OFFLOAD``, ``MODEL_VAE_TILING``,
-    ``MODEL_CHANNELS_LAST``, ``MODEL_CPU_DTYPE``)."""
+    ``MODEL_CHANNELS_LAST``, ``MODEL_CPU_DTYPE``, ``MODEL_CPU_BACKEND``)."""
 
     compile: bool = False
     cpu_offload: str = "none"  # none | model | sequential | auto (decided by models.presets.gpu_plan)
     vae_tiling: str = "auto"  # auto | on | off
     channels_last: str = "auto"  # auto | on | off
     cpu_dtype: str = "float32"  # auto | float32 | bfloat16: the generator's dtype when it runs on the CPU
+    cpu_backend: str = "torch"  # torch | openvino: what runs its UNet and tiny decoder there
 
     def __post_init__(self) -> None:
         if self.cpu_offload not in OFFLOAD_MODES:
@@ -48,6 +51,8 @@ class GpuOptions:
             raise ValueError(f"channels_last must be one of {CHANNELS_LAST_MODES}, got {self.channels_last!r}")
         if self.cpu_dtype not in CPU_DTYPES:
             raise ValueError(f"cpu_dtype must be one of {CPU_DTYPES}, got {self.cpu_dtype!r}")
+        if self.cpu_backend not in CPU_BACKENDS:
+            raise ValueError(f"cpu_backend must be one of {CPU_BACKENDS}, got {self.cpu_backend!r}")
 
 
 def place(pipe: Any, device: str, offload: str) -> None:

@@ -28,6 +28,7 @@ AUTO = "auto"
 CPU = "cpu"  # the preset `auto` picks without a GPU: a one-step model that paints in seconds on a laptop's CPU
 TEXT_EMBEDDINGS_DIR = "text-embeddings"  # under the model cache dir: label-set embeddings (models.embedding_store)
 RUCLIP_CONVERSIONS_DIR = "ruclip"  # under the model cache dir: ruCLIP checkpoints converted to CLIPModel
+OPENVINO_DIR = "openvino"  # under the model cache dir: the generator's UNet and decoder as OpenVINO IR
 TINY = "tiny"
 SMALL_MODELS_DTYPE = "float32"  # the classifier's and the translator's weights (models.device.small_dtype)
 # The seeds' classifier: a ruCLIP checkpoint, converted to a transformers CLIPModel by models.ruclip
@@ -513,11 +514,16 @@ def load_models(
         from models.device import set_cpu_threads
 
         set_cpu_threads(threads)
+    gpu = _check_cpu_backend(gpu, device)
     if gpu.channels_last == AUTO and preset.channels_last != AUTO:
         gpu = dataclasses.replace(gpu, channels_last=preset.channels_last)
     image_generator = ImageGenerator.from_pretrained(
         preset.generator, device=device, dtype=dtype, gpu=gpu, decoder=None if generator else preset.decoder
     )
+    if gpu.cpu_backend == "openvino":
+        from models.openvino_backend import use_openvino
+
+        use_openvino(image_generator.pipe, Path(cache_dir) / OPENVINO_DIR, dtype)
     zero_shot = ZeroShotClassifier.from_pretrained(
         preset.classifier,
         device=device,
@@ -551,6 +557,24 @@ def load_models(
         "read in Russian" if ru_en is None else f"translated by {preset.translator}",
     )
     return LoadedModels(preset, image_generator, zero_shot, device, dtype, seconds, ru_en, super_resolution, writer)
+
+
+def _check_cpu_backend(gpu: GpuOptions, device: str) -> GpuOptions:
+    """``gpu`` with ``MODEL_CPU_BACKEND`` checked before any model loads: ``openvino`` on the CPU needs the
+    ``openvino`` package (else a start-up error naming the extra) and leaves nothing for ``torch.compile``; on a GPU
+    it does not apply."""
+    if gpu.cpu_backend != "openvino":
+        return gpu
+    if device.split(":")[0] != "cpu":
+        log.info("MODEL_CPU_BACKEND=openvino applies on the CPU only; %s runs torch", device)
+        return dataclasses.replace(gpu, cpu_backend="torch")
+    from models.openvino_backend import require
+
+    require()
+    if gpu.compile:
+        log.warning("MODEL_COMPILE ignored: MODEL_CPU_BACKEND=openvino compiles the UNet and decoder itself")
+        return dataclasses.replace(gpu, compile=False)
+    return gpu
 
 
 def _prompt_writer(

@@ -62,6 +62,16 @@ def check_compile_toolchain(device: str) -> None:
         raise ConfigError("MODEL_COMPILE", f"{problem}; install them or set MODEL_COMPILE=false")
 
 
+def check_cpu_backend(backend: str) -> None:
+    """``MODEL_CPU_BACKEND=openvino`` without the optional ``openvino`` package is a configuration error at start,
+    found before torch is imported and any model loads (``models.openvino_backend.require`` says the same later)."""
+    import importlib.util
+
+    if backend == "openvino" and importlib.util.find_spec("openvino") is None:
+        why = "openvino needs the optional `openvino` package: pip install 'molbert[openvino]', or set torch"
+        raise ConfigError("MODEL_CPU_BACKEND", why)
+
+
 def health_command() -> int:
     """``python -m workers health``: ask the running worker's ``/healthz`` (a Docker HEALTHCHECK); 0 healthy, else 1.
     A probe of the running worker: it needs the port, not the whole configuration (nor ``REDIS_URL``)."""
@@ -74,6 +84,7 @@ def settings() -> WorkerConfig:
     config.log.apply()
     if config.model.compile:
         check_compile_toolchain(config.model.device)
+    check_cpu_backend(config.model.cpu_backend)
     return config
 
 
@@ -102,6 +113,7 @@ def load_configured_models(settings: ModelSettings) -> LoadedModels:
             vae_tiling=settings.vae_tiling,
             channels_last=settings.channels_last,
             cpu_dtype=settings.cpu_dtype,
+            cpu_backend=settings.cpu_backend,
         ),
     )
 
