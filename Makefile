@@ -37,8 +37,7 @@ endef
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet $(TORCH)
-	$(PY) -m pip install --quiet -e '.[all,dev]'
-	$(PY) -m pip install --quiet -e '.[openvino]'
+	$(PY) -m pip install --quiet -e '.[all,dev,openvino]'
 	$(call install_upscale,$(PY),$(VENV)/upscale.txt)
 	$(call install_youtokentome,$(PY))
 	touch $(INSTALLED)
