@@ -89,14 +89,18 @@ def build(workdir: Path, toy: bool) -> dict[str, str]:
         "decoder": workdir / "taesd",
         "translator": workdir / "opus-mt-ru-en",
         "classifier": workdir / "ruclip",
+        # the rest of the whole preset a worker loads at start: ⤴ (Real-ESRGAN ×4's shape) and ✨ (Qwen2.5-0.5B's)
+        "upscaler": workdir / "realesrgan" / "RealESRGAN_x4.pth",
+        "prompt_writer": workdir / "qwen2.5-0.5b-instruct",
     }
     done = workdir / "built.json"
-    if done.is_file() and json.loads(done.read_text()) == {"toy": toy}:
+    layout = {"toy": toy, "whole_preset": True}
+    if done.is_file() and json.loads(done.read_text()) == layout:
         return {name: str(path) for name, path in dirs.items()}
     workdir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     (build_toy if toy else build_real)(dirs, workdir)
-    done.write_text(json.dumps({"toy": toy}))
+    done.write_text(json.dumps(layout))
     print(f"built the models in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     return {name: str(path) for name, path in dirs.items()}
 
@@ -109,6 +113,7 @@ def build_real(dirs: dict[str, Path], workdir: Path) -> None:
     gpu_check.build_translator(CONFIGS / "translator", dirs["translator"], "cpu", torch.float32)
     configs = gpu_check.real_configs()
     gpu_check.build_ruclip(configs.ruclip_config, configs.bpe_model, dirs["classifier"], "cpu")
+    build_extras(dirs, toy=False)
 
 
 def build_toy(dirs: dict[str, Path], workdir: Path) -> None:
@@ -118,6 +123,22 @@ def build_toy(dirs: dict[str, Path], workdir: Path) -> None:
     build_painter(dirs["generator"], dirs["decoder"], toy=True)
     tiny_families.build_tiny_marian(dirs["translator"])
     build_tiny_classifier(dirs["classifier"])
+    build_extras(dirs, toy=True)
+
+
+def build_extras(dirs: dict[str, Path], toy: bool) -> None:
+    """The upscaler and the ✨ prompt writer the preset loads at start (random; real size unless ``toy``)."""
+    import enhance
+
+    from models import tiny_families
+
+    size = {"blocks": 1, "features": 8} if toy else {"blocks": 23, "features": 64}  # Real-ESRGAN ×4: 16.7 M params
+    built = tiny_families.build_tiny_upscaler(dirs["upscaler"].parent, **size)
+    built.rename(dirs["upscaler"])
+    if toy:
+        tiny_families.build_tiny_prompt_writer(dirs["prompt_writer"])
+    else:
+        enhance.build(dirs["prompt_writer"])
 
 
 def build_painter(generator: Path, decoder: Path, toy: bool) -> None:
