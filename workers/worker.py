@@ -6,11 +6,14 @@ import contextlib
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING
+import traceback
+from typing import TYPE_CHECKING, Any
 
 import redis
 from rq import Queue, worker_registration
+from rq.exceptions import DeserializationError
 from rq.job import Job
+from rq.job_lifecycle import call_exception_handlers
 from rq.registry import clean_registries
 from rq.serializers import JSONSerializer
 from rq.utils import now
@@ -98,6 +101,28 @@ class MolbertWorker(SimpleWorker):
         self.pubsub.unsubscribe()
         self.pubsub_thread.stop()  # redis-py ≥ 7 joins the thread here; older ones only clear its flag
         self.pubsub_thread.join(timeout=UNSUBSCRIBE_WAIT)
+
+    def handle_exception(self, job: Job, *exc_info: Any) -> None:
+        """RQ's, with the user's words kept out of the log: RQ attaches the job's arguments to the record (our log
+        formats print a record's extras) and logs the exception's message, which can repeat them (pydantic's shows
+        the payload it could not read). Logged here: the job, the exception's type and where it was raised; the
+        job itself logs its reason and error reference (``workers.jobs``)."""
+        exc_type, _exc, tb = exc_info
+        frames = "".join(traceback.format_tb(tb))
+        try:
+            func_name = job.func_name
+        except DeserializationError:  # as RQ guards it: a payload that cannot be read names no function
+            func_name = "<DeserializationError>"
+        self.log.error(
+            "Worker %s: job %s: %s raised while executing (%s)\nTraceback (most recent call last):\n%s",
+            self.name,
+            job.id,
+            getattr(exc_type, "__name__", exc_type),
+            func_name,
+            frames,
+            extra={"queue": job.origin, "job_id": job.id},
+        )
+        call_exception_handlers(self._exc_handlers, job, *exc_info)
 
     def execute_job(self, job: Job, queue: Queue) -> None:
         """SimpleWorker's, with the job's heartbeat renewed from a thread while it runs in this one."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import threading
 import time
@@ -175,6 +176,27 @@ def test_a_picture_whose_request_does_not_validate_still_gets_its_error_referenc
     [event] = events(redis_conn)
     assert (event.ok, event.job_id, event.error_ref, event.generation) == (False, job_id, error_reference(job_id), None)
     assert "секретное слово" not in caplog.text, "the request's words do not go to the log"
+
+
+def test_a_failing_jobs_log_lines_hold_none_of_its_request_in_either_log_format(run_worker, redis_conn, caplog):
+    """RQ logs a job's exception with the job's arguments as the record's extras and the exception's message in
+    its traceback; our log formats print extras, and pydantic's message repeats the payload it could not read
+    (here the whole request, prompt included). Neither may reach the log (the prompt is the user's words)."""
+    from rq import Retry
+
+    from core.protocol import GENERATE_FUNC
+    from core.telemetry import JSON_FORMAT, TEXT_FORMAT, JsonFormatter, TextFormatter
+
+    job_id = job_id_for(chat(14), "imagine")
+    broken = {"prompt": "секретное слово", "seed": 1}  # no chat: pydantic's message shows this whole dict
+    queue = Queue(GENERATE_QUEUE, connection=redis_conn, serializer=JSONSerializer)
+    queue.enqueue(GENERATE_FUNC, broken, job_id=job_id, retry=Retry(max=1))
+    with caplog.at_level(logging.INFO):
+        run_worker()
+    assert any(record.levelno >= logging.ERROR for record in caplog.records), "the failure is logged"
+    for formatter in (TextFormatter(TEXT_FORMAT), JsonFormatter(JSON_FORMAT)):
+        lines = "\n".join(formatter.format(record) for record in caplog.records)
+        assert "секретное слово" not in lines, f"{type(formatter).__name__}: {lines}"
 
 
 def test_a_worker_starting_while_redis_is_away_waits_for_it(redis_server, tmp_path, monkeypatch, caplog):
