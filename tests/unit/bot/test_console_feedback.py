@@ -52,3 +52,20 @@ async def test_a_classification_answer_gets_its_votes_in_the_terminal(console, c
     await session.outbox.edit_text(session.chat(), status, "кошка 90%", result_buttons(None, "console-classify-l-1"))
     await session.handle_line("/press 👎\n")
     assert t("feedback_down", "ru") in capsys.readouterr().out
+
+
+async def test_enlarging_the_u_image_in_the_terminal_is_a_second_choice_of_its_cell(console, capsys):
+    """U2, then ⤴ ×2 under the picture U sent: the terminal records both presses as choices (the re-ranker reads
+    them as one preference for cell 2), as Telegram does."""
+    session, jobs, store = console
+    await session.handle_line("/imagine кот --n 2\n")
+    [job_id] = jobs.jobs
+    for index in range(2):
+        jobs.images[image_key(job_id, index)] = images.png(30 + index, 20)
+    keyboard = result_buttons(result_keyboard(job_id, 2), job_id)
+    await session.outbox.send_photo(session.chat(), images.png(60, 20), "🎨 кот", keyboard)
+    await session.handle_line("/press U2\n")
+    assert "⤴ ×2" in capsys.readouterr().out  # the U image came with its own buttons
+    await session.handle_line("/press ⤴ ×2\n")
+    assert await store.flush()
+    assert (await store.store.counts()).choices == 2

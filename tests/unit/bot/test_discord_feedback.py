@@ -78,3 +78,23 @@ async def test_votes_on_discord_are_ephemeral_changeable_and_one_per_user(fake, 
     done = t("forget_done", "ru", where="Discord", count=2)  # her vote and her request
     await fake.wait_for(lambda: (m := fake.original(forget)) and m.content == done and m)
     assert await store.store.votes_on(job_id) == {}  # bob's vote went with her request
+
+
+async def test_enlarging_the_u_image_on_discord_is_a_second_choice_of_its_cell(fake, bot, store, run_worker):
+    """U2, then ⤴ ×2 under the picture U sent: both presses are stored as choices of cell 2 of the grid (the
+    re-ranker reads them as one preference), as on Telegram and in the terminal."""
+    guild = fake.guild()
+    channel, alice = fake.text_channel(guild), fake.user("Алиса")
+    dispatch(bot, fake.slash_command(alice, channel, "imagine", {"prompt": "кот в космосе --n 2"}))
+    await fake.wait_for(lambda: any(m.content.startswith("⏳") for m in fake.messages(channel["id"])))
+    run_worker()
+    grid = await fake.wait_for_message(channel["id"], lambda m: m.files, timeout=30)
+    u2 = next(custom_id for custom_id in grid.custom_ids if custom_id.startswith("u:") and custom_id.endswith(":1"))
+    job_id = u2.split(":")[1]
+    await pressed(fake, bot, alice, grid, u2)
+    alone = await fake.wait_for_message(channel["id"], lambda m: m.files and m is not grid and m.custom_ids, timeout=30)
+    enlarge = next(custom_id for custom_id in alone.custom_ids if custom_id.startswith("s:"))
+    assert enlarge.split(":")[1:3] == [job_id, "1"]  # the grid's job, cell 2
+    await pressed(fake, bot, alice, alone, enlarge)
+    assert await store.flush()
+    assert (await store.store.counts()).choices == 2
