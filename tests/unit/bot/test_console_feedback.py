@@ -24,14 +24,19 @@ async def console(tmp_path, aredis):
         yield ConsoleSession(molbert, ConsoleOutbox(tmp_path / "images")), jobs, store
 
 
-async def test_the_terminal_rates_picks_and_forgets(console, capsys):
-    session, jobs, store = console
+async def painted_grid_of_two(session, jobs) -> None:
+    """``/imagine кот --n 2`` answered as the listener would: a 2-picture grid with its buttons in the terminal."""
     await session.handle_line("/imagine кот --n 2\n")
     [job_id] = jobs.jobs
     for index in range(2):
         jobs.images[image_key(job_id, index)] = images.png(30 + index, 20)
     keyboard = result_buttons(result_keyboard(job_id, 2), job_id)
     await session.outbox.send_photo(session.chat(), images.png(60, 20), "🎨 кот", keyboard)
+
+
+async def test_the_terminal_rates_picks_and_forgets(console, capsys):
+    session, jobs, store = console
+    await painted_grid_of_two(session, jobs)
     assert "👍 👎" in capsys.readouterr().out  # listed with the other buttons for /press
     await session.handle_line("/press 👍\n")
     await session.handle_line("/press U2\n")
@@ -58,12 +63,7 @@ async def test_enlarging_the_u_image_in_the_terminal_is_a_second_choice_of_its_c
     """U2, then ⤴ ×2 under the picture U sent: the terminal records both presses as choices (the re-ranker reads
     them as one preference for cell 2), as Telegram does."""
     session, jobs, store = console
-    await session.handle_line("/imagine кот --n 2\n")
-    [job_id] = jobs.jobs
-    for index in range(2):
-        jobs.images[image_key(job_id, index)] = images.png(30 + index, 20)
-    keyboard = result_buttons(result_keyboard(job_id, 2), job_id)
-    await session.outbox.send_photo(session.chat(), images.png(60, 20), "🎨 кот", keyboard)
+    await painted_grid_of_two(session, jobs)
     await session.handle_line("/press U2\n")
     assert "⤴ ×2" in capsys.readouterr().out  # the U image came with its own buttons
     await session.handle_line("/press ⤴ ×2\n")
