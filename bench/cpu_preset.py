@@ -94,7 +94,7 @@ def build(workdir: Path, toy: bool) -> dict[str, str]:
         "prompt_writer": workdir / "qwen2.5-0.5b-instruct",
     }
     done = workdir / "built.json"
-    layout = {"toy": toy, "whole_preset": True}
+    layout = {"toy": toy, "whole_preset": True, "files_as_published": True}
     if done.is_file() and json.loads(done.read_text()) == layout:
         return {name: str(path) for name, path in dirs.items()}
     workdir.mkdir(parents=True, exist_ok=True)
@@ -154,7 +154,8 @@ def build_painter(generator: Path, decoder: Path, toy: bool) -> None:
     import torch
     from diffusers import AutoencoderTiny
 
-    gpu_check.build_layout(CONFIGS / "cpu" / "sd-turbo", generator, "cpu", torch.float32)
+    # as `python -m workers download` fetches them: SD-Turbo's fp16 files (the variant its defaults name)
+    gpu_check.build_layout(CONFIGS / "cpu" / "sd-turbo", generator, "cpu", torch.float32, variant="fp16")
     gpu_check.build_component(
         "diffusers", AutoencoderTiny.__name__, CONFIGS / "cpu" / "taesd", decoder, "cpu", torch.float32
     )

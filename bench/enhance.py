@@ -57,13 +57,14 @@ QWEN25_05B = {
 
 
 def build(path: Path) -> Path:
-    """The random real-size model and the tiny tokenizer, saved as a hub snapshot would be."""
+    """The random real-size model and the tiny tokenizer, saved as a hub snapshot would be (in bfloat16, as the
+    hub's files are)."""
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         model = Qwen2ForCausalLM(Qwen2Config(**QWEN25_05B))
-    model.save_pretrained(path)
+    model.to(torch.bfloat16).save_pretrained(path)
     build_qwen_tokenizer().save_pretrained(path)
     return path
 

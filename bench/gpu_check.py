@@ -67,6 +67,7 @@ log = logging.getLogger("gpu_check")
 
 CONFIGS = REPO / "bench" / "configs"
 SCHEMA = 1
+VARIANT_DTYPES = {"fp16": torch.float16}  # diffusers weight variants: the dtype of their files
 REAL_PRESETS = ("quality", "compact", "fast")
 PROMPT = "рыжий кот на подоконнике, акварель"  # Russian, like a user's: goes through the translator where needed
 BATCH_PROMPTS = ("рыжий кот на окне", "дом у реки на закате", "собака бежит по полю", "маяк в шторм, масло")
@@ -186,9 +187,11 @@ def build_component(
     device: str,
     dtype: torch.dtype,
     adjust: Callable[[torch.nn.Module], None] | None = None,
+    variant: str | None = None,
 ) -> int:
-    """Save a random ``class_name`` built from ``source``'s config into ``target`` (``adjust`` applied first);
-    return its parameter count."""
+    """Save a random ``class_name`` built from ``source``'s config into ``target`` (``adjust`` applied first; as
+    ``variant``'s files in its dtype where given, e.g. ``fp16``, as the hub publishes some); return its parameter
+    count."""
     cls = model_class(library, class_name)
     with torch.device(device), default_dtype(dtype), torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
@@ -198,7 +201,10 @@ def build_component(
     if adjust is not None:
         adjust(model)
     count = sum(p.numel() for p in model.parameters())
-    model.save_pretrained(target)
+    if variant is not None:
+        model.to(VARIANT_DTYPES[variant]).save_pretrained(target, variant=variant)
+    else:
+        model.save_pretrained(target)
     del model
     return count
 
@@ -224,10 +230,13 @@ def count_parameters(source: Path) -> dict[str, int]:
     return counts
 
 
-def build_layout(source: Path, target: Path, device: str, dtype: torch.dtype) -> dict[str, int]:
+def build_layout(
+    source: Path, target: Path, device: str, dtype: torch.dtype, variant: str | None = None
+) -> dict[str, int]:
     """Build the pipeline whose configs are in ``source`` (``model_index.json`` + one folder per component) into
-    ``target``: each model component random from its ``config.json``, everything else (tokenizers, schedulers,
-    image processors, top-level files such as ``molbert.json``) copied as it is. Returns parameters per model."""
+    ``target``: each model component random from its ``config.json`` (saved as ``variant``'s files where given),
+    everything else (tokenizers, schedulers, image processors, top-level files such as ``molbert.json``) copied as
+    it is. Returns parameters per model."""
     index = json.loads((source / "model_index.json").read_text(encoding="utf-8"))
     target.mkdir(parents=True, exist_ok=True)
     counts = {}
@@ -235,7 +244,9 @@ def build_layout(source: Path, target: Path, device: str, dtype: torch.dtype) ->
         spec = index.get(entry.name)
         library, class_name = spec if isinstance(spec, list) and len(spec) == 2 else (None, None)
         if entry.is_dir() and library and model_class(library, class_name) is not None:
-            counts[entry.name] = build_component(library, class_name, entry, target / entry.name, device, dtype)
+            counts[entry.name] = build_component(
+                library, class_name, entry, target / entry.name, device, dtype, variant=variant
+            )
             empty_cache(device)
         elif entry.is_dir():
             shutil.copytree(entry, target / entry.name, dirs_exist_ok=True)
