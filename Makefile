@@ -33,7 +33,7 @@ endef
 
 .PHONY: run console worker test test-fast test-lowest lint clean
 
-# The `openvino` extra too, so that MODEL_CPU_BACKEND=openvino's tests run in CI (the setting stays torch unless set).
+# The `openvino` extra too: MODEL_CPU_BACKEND=auto runs the cpu preset on it (and its tests run in CI).
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet $(TORCH)

@@ -24,8 +24,9 @@ TILING_MODES = ("auto", "on", "off")
 CHANNELS_LAST_MODES = ("auto", "on", "off")
 # MODEL_CPU_DTYPE: the generator's weights and compute on the CPU; "auto": models.presets.generator_dtype decides
 CPU_DTYPES = ("auto", "float32", "bfloat16")
-# MODEL_CPU_BACKEND: what runs the CPU generator's UNet and tiny decoder (models.openvino_backend)
-CPU_BACKENDS = ("torch", "openvino")
+# MODEL_CPU_BACKEND: what runs the CPU generator's UNet and tiny decoder (models.openvino_backend); "auto": the
+# preset's choice where its package is installed (models.presets.cpu_backend)
+CPU_BACKENDS = ("auto", "torch", "openvino")
 # "auto" tiles the VAE above this many pixels (about 1.5 MP: beyond every model's native size).
 AUTO_TILING_PIXELS = 1_500_000
 
@@ -40,7 +41,7 @@ class GpuOptions:
     vae_tiling: str = "auto"  # auto | on | off
     channels_last: str = "auto"  # auto | on | off
     cpu_dtype: str = "float32"  # auto | float32 | bfloat16: the generator's dtype when it runs on the CPU
-    cpu_backend: str = "torch"  # torch | openvino: what runs its UNet and tiny decoder there
+    cpu_backend: str = "torch"  # auto | torch | openvino: what runs its UNet and tiny decoder there
 
     def __post_init__(self) -> None:
         if self.cpu_offload not in OFFLOAD_MODES:

@@ -6,6 +6,7 @@ Importing this module is cheap (no torch): frontends may validate preset names w
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import logging
 import time
 from dataclasses import dataclass
@@ -120,6 +121,7 @@ class ModelPreset:
     images: int | None = None  # pictures per request that names no count; None: the generator's (GenerationDefaults)
     upscaler: str | None = REAL_ESRGAN_X4  # super-resolution weights (models.upscaler); None: no ⤴
     prompt_writer: str = DEFAULT_PROMPT_WRITER  # ✨: hub id or local dir of a causal LM, or GENERATOR_TEXT_ENCODER
+    cpu_backend: str = "torch"  # what MODEL_CPU_BACKEND=auto runs on the CPU where its package is installed
 
 
 PRESETS: dict[str, ModelPreset] = {
@@ -150,6 +152,9 @@ PRESETS: dict[str, ModelPreset] = {
         # (6.9 s against 6.2 s) and kept ~2 GB more resident (bench/cpu_preset.py, docs/benchmarks.md)
         # SD-Turbo paints 4 by default on a GPU; on two cores a picture takes ~3 s (the target): one, not a 12 s grid
         images=1,
+        # OpenVINO paints its picture 1.4x faster than torch on 2 cores in bfloat16 (2.7 s against 3.6-3.8 s,
+        # bench/cpu_preset.py): MODEL_CPU_BACKEND=auto runs it where the `openvino` extra is installed
+        cpu_backend="openvino",
     ),
     "quality": ModelPreset(
         name="quality",
@@ -514,7 +519,7 @@ def load_models(
         from models.device import set_cpu_threads
 
         set_cpu_threads(threads)
-    gpu = _check_cpu_backend(gpu, device)
+    gpu = _check_cpu_backend(gpu, device, preset)
     if gpu.channels_last == AUTO and preset.channels_last != AUTO:
         gpu = dataclasses.replace(gpu, channels_last=preset.channels_last)
     image_generator = ImageGenerator.from_pretrained(
@@ -559,10 +564,36 @@ def load_models(
     return LoadedModels(preset, image_generator, zero_shot, device, dtype, seconds, ru_en, super_resolution, writer)
 
 
-def _check_cpu_backend(gpu: GpuOptions, device: str) -> GpuOptions:
-    """``gpu`` with ``MODEL_CPU_BACKEND`` checked before any model loads: ``openvino`` on the CPU needs the
-    ``openvino`` package (else a start-up error naming the extra) and leaves nothing for ``torch.compile``; on a GPU
-    it does not apply."""
+def convert_for_cpu_backend(
+    preset_name: str, cache_dir: Path, *, generator: str | None = None, gpu: GpuOptions | None = None
+) -> list[str]:
+    """Convert the generator for OpenVINO ahead of a worker's first start, where a worker on this machine with these
+    settings (``MODEL_PRESET``, ``MODEL_GENERATOR``, ``MODEL_CPU_BACKEND``, ``MODEL_CPU_DTYPE``) would run it there:
+    ``python -m workers download`` does it, so that the first start reads the converted models instead of spending
+    minutes converting. Returns the components converted now (none where they are cached or torch runs)."""
+    from models.device import pick_device
+    from models.generator import ImageGenerator
+
+    device = pick_device(None)
+    preset_name, gpu = gpu_plan(preset_name, gpu, device, generator=generator)
+    gpu = _check_cpu_backend(gpu, device, PRESETS[preset_name])  # its backend is the preset's, whatever it loads
+    if gpu.cpu_backend != "openvino":
+        return []
+    preset = resolve_preset(preset_name, cache_dir, device=device, generator=generator)
+    from models.openvino_backend import convert_ahead
+
+    dtype = generator_dtype(device, gpu, preset_name)
+    decoder = None if generator else preset.decoder
+    image_generator = ImageGenerator.from_pretrained(preset.generator, device=device, dtype=dtype, decoder=decoder)
+    return convert_ahead(image_generator.pipe, Path(cache_dir) / OPENVINO_DIR, dtype)
+
+
+def _check_cpu_backend(gpu: GpuOptions, device: str, preset: ModelPreset) -> GpuOptions:
+    """``gpu`` with ``MODEL_CPU_BACKEND`` decided (``auto``: :func:`cpu_backend`) and checked before any model loads:
+    ``openvino`` on the CPU needs the ``openvino`` package (else a start-up error naming the extra) and leaves
+    nothing for ``torch.compile``; on a GPU it does not apply."""
+    if gpu.cpu_backend == AUTO:
+        gpu = dataclasses.replace(gpu, cpu_backend=cpu_backend(gpu, device, preset))
     if gpu.cpu_backend != "openvino":
         return gpu
     if device.split(":")[0] != "cpu":
@@ -575,6 +606,28 @@ def _check_cpu_backend(gpu: GpuOptions, device: str) -> GpuOptions:
         log.warning("MODEL_COMPILE ignored: MODEL_CPU_BACKEND=openvino compiles the UNet and decoder itself")
         return dataclasses.replace(gpu, compile=False)
     return gpu
+
+
+def cpu_backend(gpu: GpuOptions, device: str, preset: ModelPreset) -> str:
+    """What ``MODEL_CPU_BACKEND=auto`` runs: on the CPU, the preset's backend (``cpu``: OpenVINO, measured faster
+    there) where its package is installed and ``MODEL_COMPILE`` does not ask for torch's compiler; torch elsewhere.
+    Says why in the log when the preset's choice is not taken."""
+    if device.split(":")[0] != "cpu" or preset.cpu_backend == "torch":
+        return "torch"
+    if gpu.compile:
+        log.info("MODEL_CPU_BACKEND=auto: torch, as MODEL_COMPILE=true asks for torch.compile")
+        return "torch"
+    if importlib.util.find_spec(preset.cpu_backend) is None:
+        log.info(
+            "MODEL_CPU_BACKEND=auto: torch; the %s preset paints ~1.4x faster with the optional `%s` package "
+            "(pip install 'molbert[%s]')",
+            preset.name,
+            preset.cpu_backend,
+            preset.cpu_backend,
+        )
+        return "torch"
+    log.info("MODEL_CPU_BACKEND=auto: %s for the %s preset", preset.cpu_backend, preset.name)
+    return preset.cpu_backend
 
 
 def _prompt_writer(

@@ -40,10 +40,10 @@ class ModelSettings(BaseSettings):
         description="the generator's dtype on the CPU; bfloat16: half the RAM, faster with AVX-512 BF16 or AMX; "
         "auto: bfloat16 where the CPU has them",
     )
-    cpu_backend: Literal["torch", "openvino"] = Field(
-        "torch",
+    cpu_backend: Literal["auto", "torch", "openvino"] = Field(
+        "auto",
         description="what runs the CPU generator's UNet and tiny decoder; openvino: the `openvino` extra, converted "
-        "once into MODEL_CACHE_DIR/openvino",
+        "once into MODEL_CACHE_DIR/openvino; auto: openvino for the cpu preset where the extra is installed",
     )
     threads: int = Field(0, ge=0, le=1024, description="torch CPU threads; 0: the CPUs this process may use")
     # the learned re-ranker (issue #22)

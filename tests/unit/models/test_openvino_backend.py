@@ -135,7 +135,7 @@ def test_without_the_package_the_setting_is_refused_at_start_naming_the_extra(tm
     with pytest.raises(openvino_backend.OpenVinoMissing, match=r"pip install 'molbert\[openvino\]'"):
         load(tmp_path, OPENVINO)  # the real preset: refused before any model is looked for
     assert time.perf_counter() - started < 5 and not any(tmp_path.iterdir())
-    on_a_gpu = presets._check_cpu_backend(OPENVINO, "cuda")  # applies on the CPU only: no package needed there
+    on_a_gpu = presets._check_cpu_backend(OPENVINO, "cuda", presets.PRESETS[presets.CPU])  # no package needed there
     assert on_a_gpu.cpu_backend == "torch"
 
 
@@ -154,16 +154,64 @@ def test_the_worker_refuses_to_start_without_the_package_in_one_line(monkeypatch
     )
 
 
-def test_the_setting_defaults_to_torch_and_is_checked(monkeypatch):
+def test_the_setting_defaults_to_auto_and_is_checked(monkeypatch):
     from core.config import load as load_settings
     from workers.config import ModelSettings
 
     monkeypatch.delenv("MODEL_CPU_BACKEND", raising=False)
-    assert load_settings(ModelSettings).cpu_backend == "torch" and GpuOptions().cpu_backend == "torch"
+    assert load_settings(ModelSettings).cpu_backend == "auto"
     monkeypatch.setenv("MODEL_CPU_BACKEND", "openvino")
     assert load_settings(ModelSettings).cpu_backend == "openvino"
     with pytest.raises(ValueError, match="cpu_backend"):
         GpuOptions(cpu_backend="onnx")
+
+
+def test_auto_runs_the_cpu_preset_on_openvino_where_the_package_is_installed(cpu_twin, tmp_path, caplog):
+    with caplog.at_level(logging.INFO, logger="models.presets"):
+        loaded = load(tmp_path, GpuOptions(cpu_backend="auto"))
+    assert isinstance(loaded.generator.pipe.unet, openvino_backend.OpenVinoUNet)
+    assert "MODEL_CPU_BACKEND=auto: openvino for the cpu preset" in caplog.text
+
+
+def test_auto_runs_torch_without_the_package_and_says_what_to_install(cpu_twin, tmp_path, monkeypatch, caplog):
+    monkeypatch.setitem(sys.modules, "openvino", None)  # import openvino raises ImportError
+    with caplog.at_level(logging.INFO, logger="models.presets"):
+        loaded = load(tmp_path, GpuOptions(cpu_backend="auto"))
+    assert type(loaded.generator.pipe.unet).__name__ == "UNet2DConditionModel"
+    assert "pip install 'molbert[openvino]'" in caplog.text
+    (picture,) = loaded.generator.generate("a red cat", seed=3)
+    assert pixels(picture).std() > 0
+
+
+@pytest.mark.parametrize(
+    ("preset", "device", "options", "expected"),
+    [
+        (presets.CPU, "cpu", GpuOptions(cpu_backend="auto"), "openvino"),
+        (presets.CPU, "cuda", GpuOptions(cpu_backend="auto"), "torch"),  # a GPU runs torch
+        (presets.CPU, "cpu", GpuOptions(cpu_backend="auto", compile=True), "torch"),  # MODEL_COMPILE asks for torch
+        (presets.TINY, "cpu", GpuOptions(cpu_backend="auto"), "torch"),  # tests and development: torch
+        ("fast", "cpu", GpuOptions(cpu_backend="auto"), "torch"),
+    ],
+)
+def test_what_auto_picks(preset, device, options, expected):
+    pytest.importorskip("openvino")
+    assert presets.cpu_backend(options, device, presets.PRESETS[preset]) == expected
+
+
+def test_workers_download_converts_ahead_so_the_first_start_only_reads(cpu_twin, tmp_path, monkeypatch, capsys):
+    from workers.__main__ import main
+
+    settings = {"MODEL_CACHE_DIR": str(tmp_path), "MODEL_CPU_DTYPE": "float32", "MODEL_CPU_BACKEND": "auto"}
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(tmp_path)  # no developer .env
+    assert main(["download", "--preset", "cpu"]) == 0
+    assert "OpenVINO: unet, decoder converted into" in capsys.readouterr().out
+    converted = []
+    monkeypatch.setattr(openvino_backend, "_convert", lambda *args: converted.append(args))
+    loaded = load(tmp_path, GpuOptions(cpu_backend="auto", cpu_dtype="float32"))  # the worker's first start
+    assert converted == [] and isinstance(loaded.generator.pipe.unet, openvino_backend.OpenVinoUNet)
+    assert main(["download", "--preset", "cpu"]) == 0 and "converted" not in capsys.readouterr().out  # once
 
 
 def resident_share(path) -> float:

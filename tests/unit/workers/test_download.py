@@ -27,6 +27,9 @@ def clean_env(monkeypatch, tmp_path):
         "MODEL_PROMPT_WRITER",
     ):
         monkeypatch.delenv(name, raising=False)
+    # what is fetched; the OpenVINO conversion that follows on a machine without a GPU is tested with the models
+    # (tests/unit/models/test_openvino_backend.py): these snapshots hold no weights
+    monkeypatch.setenv("MODEL_CPU_BACKEND", "torch")
     monkeypatch.chdir(tmp_path)  # no developer .env
 
 
