@@ -141,12 +141,12 @@ PRESETS: dict[str, ModelPreset] = {
         description="SD-Turbo, 1 step at 512x512 with the tiny TAESD decoder: real pictures on a CPU, no GPU needed",
         decoder=TAESD,
         # UNet 866 M + OpenCLIP-H text encoder 340 M + TAESD 2.4 M = 1.21 B parameters: 4.5 GB in float32. The worker
-        # adds ruCLIP (0.56) and MarianMT (0.29) in float32, the torch runtime and a 512x512 picture. Peak RSS measured
-        # (random weights at real size): 6.09 in float32 (channels-last's copies of the convolution weights add ~2 GB
-        # of file pages, the NCHW originals still mapped from the safetensors files, which the kernel can reclaim),
-        # 5.24 in bfloat16 with channels-last.
+        # adds ruCLIP (0.56) and MarianMT (0.29) in float32, Real-ESRGAN (0.07) and Qwen2.5-0.5B for ✨ (1.0 in
+        # bfloat16, 2.0 in float32), the runtime and a 512x512 picture. Peak RSS of the whole worker measured (random
+        # weights at real size, from the fp16 files it downloads): 8.4 in float32 (torch), 5.2 in bfloat16 on OpenVINO
+        # (MODEL_CPU_BACKEND=auto with the extra; its first start, converting, included), 4.3 on torch.
         host_memory=HostMemory(
-            weights=4.5, worker=6.1, worker_bf16=5.2, source="bench/cpu_preset.py, 2 vCPU AMD EPYC, 2026-12-06"
+            weights=4.5, worker=8.4, worker_bf16=5.2, source="bench/cpu_preset.py, 2 vCPU AMD EPYC, 2026-12-07"
         ),
         # channels-last stays off (auto on a CPU): measured at real size on 2 cores it made a picture slower in float32
         # (6.9 s against 6.2 s) and kept ~2 GB more resident (bench/cpu_preset.py, docs/benchmarks.md)
