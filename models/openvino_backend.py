@@ -19,6 +19,7 @@ import hashlib
 import json
 import logging
 import mmap
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -124,7 +125,7 @@ def _convert(graph: torch.nn.Module, example: tuple[torch.Tensor, ...], shapes: 
             graph.eval(), example_input=example, input=[openvino.PartialShape(shape) for shape in shapes]
         )
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.stem + ".partial.xml")
+    partial = path.with_name(f"{path.stem}.{os.getpid()}.partial.xml")  # two workers starting together: no clash
     openvino.save_model(model, partial, compress_to_fp16=False)  # the weights as loaded: no float16 rounding
     partial.with_suffix(".bin").replace(path.with_suffix(".bin"))
     partial.replace(path)  # the .xml last: its presence means the pair is whole
