@@ -2,20 +2,23 @@
 
 Starts what ``bench/frontend_soak.py`` starts (a private redis-server, one ``python -m workers`` on the tiny preset,
 the fake Bot API the tests use, and the real ``python -m bot`` talking to it, its feedback in the SQLite file it
-makes in ``BOT_DATA_DIR`` as with default settings). Simulated users in ten private chats send ``/imagine`` with a
-Russian prompt and ``--n 4`` (the tiny preset paints one picture by default), look at the 2×2 grid the bot sends
-(the photo's bytes: each quarter is one candidate), and press U on the reddest cell (``bench.learning.redness``)
-through a callback query, as a person taps a button. After N presses (waiting until the bot has written them) the
-database is copied and the real
+makes in ``BOT_DATA_DIR`` as with default settings). Simulated users in ten private chats, all at once (each
+waits for their own grid, as people do), send ``/imagine`` with a Russian prompt and ``--n 4``, look at the 2×2
+grid the bot sends (the photo's bytes: each quarter is one candidate), and press U on the reddest cell
+(``bench.learning.redness``) through a callback query, as a person taps a button. After N presses (every user
+waits there until the bot has written them) the database is copied and the real
 ``python -m workers train-ranker --database <copy>`` trains on it. Then more grids are painted and pressed the
 same way: the latest ``--held-out`` of them, read back from the bot's database with the worker's embeddings, are
 the held-out grids every ranker is scored on with ``bench.learning.evaluate`` (learned vs cosine vs random vs the
 linear probe vs the oracle: the user's own press).
 
-The tiny generator has random weights: its pictures are coloured noise, whose redness varies from grid to grid
-and cell to cell, and the tiny ruCLIP (random, 32 dimensions) embeds them as the worker embeds its candidates.
+The worker paints with the ``cpu`` preset's tiny twin (:func:`build_generator`: the tiny random SD-Turbo with the
+tiny random TAESD as its VAE, a diffusers pipeline it loads through ``MODEL_GENERATOR``), whose pictures' colour
+follows their latents; ``--generator tiny`` keeps the tiny preset's own, whose pictures are grey noise (see
+``bench/learning_pictures.py``). The tiny ruCLIP (random, 32 dimensions) embeds them as the worker embeds its
+candidates.
 
-    python bench/learning_bot.py [--presses 50 200] [--held-out 100]
+    python bench/learning_bot.py [--presses 50 200 1000] [--held-out 500] [--seed 1] [--generator taesd]
 """
 
 from __future__ import annotations
