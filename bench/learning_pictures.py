@@ -78,8 +78,9 @@ def row(name: str, model: str, decoder: str | None, classifier, args: argparse.N
     held_out, held_out_reds = painted(model, decoder, classifier, args.held_out, 2)
     per_picture = (time.perf_counter() - started) / (4 * (args.grids + args.held_out))
     gaps = [sorted(r)[-1] - sorted(r)[-2] for r in history_reds + held_out_reds]
-    fair = evaluate(None, held_out, probe(pool(history, history_reds)))
-    figures = [evaluate(train(history[:n], TrainOptions()).model, held_out, torch.zeros(1)) for n in (50, 200)]
+    linear = probe(pool(history, history_reds))
+    fair = evaluate(None, held_out, linear)
+    figures = [evaluate(train(history[:n], TrainOptions()).model, held_out, linear) for n in (50, 200)]
     ceiling = evaluate(None, held_out, probe(pool(held_out, held_out_reds)))
     return (
         f"| {name} | {statistics.median(gaps):.2f} | {fair['cosine']:.2f} | {figures[0]['learned']:.2f} | "
@@ -98,9 +99,7 @@ def main() -> None:
     torch.set_num_threads(1)
     classifier = load_models("tiny", root / "cache", device="cpu").classifier
     print(f"# commit {commit()}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, one torch thread")
-    print(
-        "| generator | reddest − second (median, of 255) | cosine | learned, 50 | learned, 200 | probe (train) ", end=""
-    )
+    print("| generator | reddest − second (median) | cosine | learned, 50 | learned, 200 | probe (train)", end="")
     print(" | probe (held out) | a picture |\n|---|---|---|---|---|---|---|---|")
     for name, (model, decoder) in candidates(root).items():
         print(row(name, model, decoder, classifier, args), flush=True)
