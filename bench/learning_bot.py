@@ -217,19 +217,29 @@ def worker_settings(generator: str, workdir: Path) -> dict[str, str]:
     return {"MODEL_GENERATOR": str(built), "MODEL_THREADS": "1"}
 
 
-def report(run: Run, held_out: list[Preference], ceiling: torch.Tensor, workdir: Path) -> None:
-    """Train on each checkpoint's copy with the real train-ranker and print the table row."""
+def variant(copy: Path, presses: int, options: ranker.TrainOptions, held_out: list[Preference]) -> float:
+    """nDCG@1 on ``held_out`` of a ranker trained here with ``options`` on the same stored presses as train-ranker
+    (to see what its default options leave on the table)."""
+    history = asyncio.run(held_out_grids(copy, presses))
+    training = ranker.train(history, options)
+    return evaluate(training.model, held_out, torch.zeros(len(held_out[0].prompt_embedding)))["learned"]
+
+
+def report(run: Run, held_out: list[Preference], ceiling: torch.Tensor, workdir: Path, options: dict) -> None:
+    """Train on each checkpoint's copy with the real train-ranker (and in-process with ``options``) and print the
+    table row."""
     print("| presses | through the bot | learned nDCG@1 | cosine | random | linear probe | oracle | live |", end="")
-    print(" train-ranker |\n|---|---|---|---|---|---|---|---|---|")
+    print(f" train-ranker | learned, {options} |\n|---|---|---|---|---|---|---|---|---|---|")
     for presses in sorted(run.snapshots):
         copy, seconds = run.snapshots[presses]
         model, training = train_ranker(copy, workdir / f"rankers-{presses}")
         figures = evaluate(None if model is None else model.net, held_out, ceiling)
         live = model is not None and ranker.beats_cosine(model.info, 0.02)
+        other = variant(copy, presses, ranker.TrainOptions(**options), held_out)
         print(
             f"| {presses} | {seconds:.0f} s ({presses / seconds:.1f} a second) | {figures['learned']:.2f} | "
             f"{figures['cosine']:.2f} | {figures['random']:.2f} | {figures['probe']:.2f} | {figures['oracle']:.2f} | "
-            f"{'yes' if live else 'no'} | {training:.1f} s |",
+            f"{'yes' if live else 'no'} | {training:.1f} s | {other:.2f} |",
             flush=True,
         )
 
@@ -240,6 +250,7 @@ def main() -> None:
     parser.add_argument("--held-out", type=int, default=500)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--generator", choices=("taesd", "tiny"), default="taesd")
+    parser.add_argument("--variant", default="l2=0,epochs=200", help="TrainOptions for an extra in-process ranker")
     args = parser.parse_args()
     checkpoints = sorted(set(args.presses))
     workdir = Path(tempfile.mkdtemp(prefix="molbert-learning-bot-"))
@@ -257,7 +268,8 @@ def main() -> None:
     grids = [sorted(reds) for _chat, reds in run.reds.values()]
     print(f"# redness of a cell: median {statistics.median(r for grid in grids for r in grid):.1f}; the reddest")
     print(f"# cell beats the second by a median {statistics.median(g[-1] - g[-2] for g in grids):.2f} (of 255)")
-    report(run, held_out, ceiling, workdir)
+    options = {key: float(value) for key, value in (pair.split("=") for pair in args.variant.split(","))}
+    report(run, held_out, ceiling, workdir, {key: int(v) if v.is_integer() else v for key, v in options.items()})
     print(f"# held out: {len(held_out)} grids; reports in {workdir}/rankers-*/: " + json.dumps(checkpoints))
 
 
