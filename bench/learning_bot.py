@@ -129,9 +129,9 @@ def snapshot(database: Path, target: Path) -> Path:
 def build_generator(path: Path) -> Path:
     """The bench's generator, saved as a diffusers pipeline the worker loads through ``MODEL_GENERATOR``: the tiny
     random SD-Turbo twin of the ``cpu`` preset (``models.tiny_families``) with the tiny TAESD twin as its VAE, as
-    the ``cpu`` preset pairs them. The tiny preset's own generator ends its VAE decoder in a GroupNorm, which
-    normalises each picture's colour away (grey noise, the taste invisible); TAESD's decoder has no normalisation,
-    so its pictures' colour follows the latents. Reads Russian: its CLIP tokenizer is byte-level (no translator)."""
+    the ``cpu`` preset pairs them. The tiny preset's own generator paints grey noise whose colour carries no
+    taste (its VAE decoder normalises with a GroupNorm just before its last convolution, TAESD's does not: see
+    ``bench/learning_pictures.py``). Reads Russian: its CLIP tokenizer is byte-level (no translator)."""
     from diffusers import AutoencoderTiny, StableDiffusionPipeline
 
     from models.tiny_families import build_tiny_sd_turbo, build_tiny_taesd
