@@ -250,7 +250,11 @@ def main() -> None:
     parser.add_argument("--held-out", type=int, default=500)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--generator", choices=("taesd", "tiny"), default="taesd")
-    parser.add_argument("--variant", default="l2=0,epochs=200", help="TrainOptions for an extra in-process ranker")
+    parser.add_argument(
+        "--variant",
+        default="l2=0.01,epochs=40",
+        help="TrainOptions for an extra in-process ranker (default: the old ones)",
+    )
     args = parser.parse_args()
     checkpoints = sorted(set(args.presses))
     workdir = Path(tempfile.mkdtemp(prefix="molbert-learning-bot-"))
