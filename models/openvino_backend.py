@@ -175,11 +175,12 @@ def release_mapped_pages(path: Path) -> int:
 
 
 def _mappings_of(target: str) -> list[tuple[int, int]]:
-    """The address ranges of this process's mappings of the file ``target`` (from ``/proc/self/maps``)."""
+    """The address ranges of this process's read-only mappings of the file ``target`` (from ``/proc/self/maps``): a
+    writable private mapping may hold changes that dropping its pages would lose, so it is left alone."""
     ranges = []
     for line in Path("/proc/self/maps").read_text().splitlines():
         fields = line.split(maxsplit=5)
-        if len(fields) == 6 and fields[5] == target:
+        if len(fields) == 6 and fields[5] == target and fields[1][1] == "-":
             start, end = (int(address, 16) for address in fields[0].split("-"))
             ranges.append((start, end))
     return ranges
