@@ -313,7 +313,7 @@ def _converted(component: _Component, cache: Path) -> bool:
     if path.is_file():
         log.info("OpenVINO: reading the converted %s from %s", component.key, path.parent)
         return False
-    log.info("OpenVINO: converting the %s once for this CPU (minutes on a small one) into %s", component.name, path)
+    log.info("OpenVINO: converting the %s once for this CPU (tens of seconds on 2 cores) into %s", component.name, path)
     _convert(component.graph, component.example, component.shapes, path)
     return True
 

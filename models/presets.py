@@ -565,16 +565,21 @@ def load_models(
 
 
 def convert_for_cpu_backend(
-    preset_name: str, cache_dir: Path, *, generator: str | None = None, gpu: GpuOptions | None = None
+    preset_name: str,
+    cache_dir: Path,
+    device: str | None = None,
+    *,
+    generator: str | None = None,
+    gpu: GpuOptions | None = None,
 ) -> list[str]:
     """Convert the generator for OpenVINO ahead of a worker's first start, where a worker on this machine with these
-    settings (``MODEL_PRESET``, ``MODEL_GENERATOR``, ``MODEL_CPU_BACKEND``, ``MODEL_CPU_DTYPE``) would run it there:
-    ``python -m workers download`` does it, so that the first start reads the converted models instead of spending
-    minutes converting. Returns the components converted now (none where they are cached or torch runs)."""
+    settings (``MODEL_PRESET``, ``MODEL_DEVICE``, ``MODEL_GENERATOR``, ``MODEL_CPU_BACKEND``, ``MODEL_CPU_DTYPE``)
+    would run it there: ``python -m workers download`` does it, so that the first start reads the converted models
+    instead of converting them. Returns the components converted now (none where they are cached or torch runs)."""
     from models.device import pick_device
     from models.generator import ImageGenerator
 
-    device = pick_device(None)
+    device = pick_device(device)
     preset_name, gpu = gpu_plan(preset_name, gpu, device, generator=generator)
     gpu = _check_cpu_backend(gpu, device, PRESETS[preset_name])  # its backend is the preset's, whatever it loads
     if gpu.cpu_backend != "openvino":

@@ -90,13 +90,12 @@ def settings() -> WorkerConfig:
 
 def load_configured_models(settings: ModelSettings) -> LoadedModels:
     """The models ``MODEL_*`` names, on its device with its GPU options."""
-    from models.acceleration import GpuOptions
     from models.presets import load_models  # torch is imported only once the settings are known to be good
 
     return load_models(
         settings.preset,
         settings.cache_dir,
-        device=None if settings.device == "auto" else settings.device,
+        device=settings.loads_on,
         generator=settings.generator,
         translator=settings.translator,
         classifier=settings.classifier,
@@ -107,14 +106,7 @@ def load_configured_models(settings: ModelSettings) -> LoadedModels:
         prompt_writer=settings.prompt_writer,
         prompt_writer_timeout=settings.prompt_writer_timeout,
         prompt_writer_lazy=settings.prompt_writer_lazy,
-        gpu=GpuOptions(
-            compile=settings.compile,
-            cpu_offload=settings.cpu_offload,
-            vae_tiling=settings.vae_tiling,
-            channels_last=settings.channels_last,
-            cpu_dtype=settings.cpu_dtype,
-            cpu_backend=settings.cpu_backend,
-        ),
+        gpu=settings.gpu_options,
     )
 
 

@@ -4,12 +4,15 @@ reads, built once in its ``__main__``. The groups the frontend reads too live in
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, Self
+from typing import TYPE_CHECKING, Literal, Self
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings
 
 from core.config import LogSettings, ProcessConfig, RedisSettings, SafetySettings, config_rule, settings_config
+
+if TYPE_CHECKING:
+    from models.acceleration import GpuOptions
 
 
 class ModelSettings(BaseSettings):
@@ -77,6 +80,26 @@ class ModelSettings(BaseSettings):
     @classmethod
     def _ranker_home(cls, path: Path | None) -> Path | None:
         return None if path is None else path.expanduser()
+
+    @property
+    def gpu_options(self) -> GpuOptions:
+        """How the generator runs on its device: the worker loads it so, and `python -m workers download` converts
+        it for the same backend and dtype."""
+        from models.acceleration import GpuOptions  # no torch at import
+
+        return GpuOptions(
+            compile=self.compile,
+            cpu_offload=self.cpu_offload,
+            vae_tiling=self.vae_tiling,
+            channels_last=self.channels_last,
+            cpu_dtype=self.cpu_dtype,
+            cpu_backend=self.cpu_backend,
+        )
+
+    @property
+    def loads_on(self) -> str | None:
+        """``MODEL_DEVICE`` as the loaders take it: None lets them pick the best device (``auto``)."""
+        return None if self.device == "auto" else self.device
 
     @property
     def rankers(self) -> Path:

@@ -11,7 +11,7 @@ connected pipelines (Kandinsky 2.2's decoder names its prior) gets those too. Wi
 command only checks that everything is already cached.
 
 Where a worker on this machine runs the generator on OpenVINO (``MODEL_CPU_BACKEND``: the ``cpu`` preset with the
-``openvino`` extra), the command then converts it into ``MODEL_CACHE_DIR/openvino`` too (minutes on a small CPU), so
+``openvino`` extra), the command then converts it into ``MODEL_CACHE_DIR/openvino`` too (tens of seconds on 2 cores), so
 that the worker's first start only reads the converted models.
 """
 
@@ -252,20 +252,14 @@ def fetched(preset: str, downloads: list[Download]) -> bool:
 
 def convert_ahead(preset: str, settings: ModelSettings) -> int:
     """Where this machine's worker runs the generator on OpenVINO (``MODEL_CPU_BACKEND``), convert it now into
-    ``MODEL_CACHE_DIR/openvino``: minutes here, instead of on the worker's first start. Returns the exit code."""
-    from models.acceleration import GpuOptions
+    ``MODEL_CACHE_DIR/openvino``: here, instead of on the worker's first start. Returns the exit code."""
     from models.presets import convert_for_cpu_backend
 
-    logging.basicConfig(level=logging.INFO, format="%(message)s")  # the conversion's progress: minutes of it
-
-    gpu = GpuOptions(
-        cpu_offload=settings.cpu_offload,
-        compile=settings.compile,
-        cpu_dtype=settings.cpu_dtype,
-        cpu_backend=settings.cpu_backend,
-    )
+    logging.basicConfig(level=logging.INFO, format="%(message)s")  # the conversion's progress
     try:
-        converted = convert_for_cpu_backend(preset, settings.cache_dir, generator=settings.generator, gpu=gpu)
+        converted = convert_for_cpu_backend(
+            preset, settings.cache_dir, settings.loads_on, generator=settings.generator, gpu=settings.gpu_options
+        )
     except Exception as exc:  # e.g. not enough memory to load the generator here
         print(f"OpenVINO conversion failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
